@@ -1,0 +1,64 @@
+//! The domain's one error type. Each variant maps to exactly one `ErrorCode` in one exhaustive
+//! match, so a new variant does not compile until it is mapped.
+
+use photon_store::StoreError;
+use photon_types::{ApiError, ErrorCode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    InUse(String),
+    #[error("{0}")]
+    NotPermitted(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    InvalidCombination(String),
+    #[error("{0}")]
+    ConcurrentModification(String),
+    /// A value the model's constraints cannot express (e.g. a forged pagination token).
+    #[error("{0}")]
+    Invalid(String),
+    /// A failure below the domain; its text is logged, never sent.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl CoreError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            CoreError::NotFound(_) => ErrorCode::ResourceNotFoundException,
+            CoreError::AlreadyExists(_) => ErrorCode::ResourceAlreadyExistsException,
+            CoreError::InUse(_) => ErrorCode::ResourceInUseException,
+            CoreError::NotPermitted(_) => ErrorCode::OperationNotPermittedException,
+            CoreError::LimitExceeded(_) => ErrorCode::LimitExceededException,
+            CoreError::InvalidCombination(_) => ErrorCode::InvalidParameterCombinationException,
+            CoreError::ConcurrentModification(_) => ErrorCode::ConcurrentModificationException,
+            CoreError::Invalid(_) => ErrorCode::ValidationException,
+            CoreError::Internal(_) => ErrorCode::InternalFailure,
+        }
+    }
+
+    /// The error as the client sees it; internal detail is logged here and replaced.
+    pub fn into_api(self, request_id: &str) -> ApiError {
+        match self {
+            CoreError::Internal(detail) => {
+                tracing::error!(request_id, %detail, "internal error");
+                ApiError::internal(request_id)
+            }
+            other => ApiError::new(other.code(), other.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        // Lower-layer errors are internal by default; callers that expect Conflict or
+        // LimitReached match on them before this conversion.
+        CoreError::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,294 @@
+//! The image registry: the public catalogue in every region, listing what a caller can see
+//! (public, private, shared with it), and deleting what it owns.
+
+use chrono::NaiveDate;
+use photon_store::{ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, PUBLIC_OWNER};
+use photon_types::{
+    Caller, DeleteImageRequest, DeleteImageResult, DescribeImagesRequest, DescribeImagesResult,
+    Image, ImagePermissions, ImageSharedWithOthers, ImageState, ImageStateChangeReason,
+    ImageStateChangeReasonCode, ImageType, LatestAppstreamAgentVersion, PlatformType, Timestamp,
+    VisibilityType,
+};
+
+use crate::arn::Arn;
+use crate::catalog::BASE_IMAGES;
+use crate::{token, CoreError, Service};
+
+pub const MAX_PAGE: u32 = 25;
+
+fn date_millis(date: &str) -> i64 {
+    NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(0, |d| d.and_utc().timestamp_millis())
+}
+
+/// The public catalogue as records of one region.
+pub fn public_images(region: &str) -> Vec<ImageRecord> {
+    BASE_IMAGES
+        .iter()
+        .map(|b| {
+            let released = date_millis(b.released);
+            ImageRecord {
+                region: region.to_owned(),
+                owner: PUBLIC_OWNER.to_owned(),
+                name: b.name.to_owned(),
+                arn: Arn::image(region, PUBLIC_OWNER, b.name),
+                state: ImageState::Available.as_str().to_owned(),
+                platform: b.platform.to_owned(),
+                created_at: released,
+                attrs: ImageAttrs {
+                    v: 1,
+                    display_name: Some(b.display_name.to_owned()),
+                    description: Some(b.description.to_owned()),
+                    image_builder_supported: true,
+                    public_base_image_released_date: Some(released),
+                    appstream_agent_version: Some(b.agent_version.to_owned()),
+                    supported_instance_families: b
+                        .instance_families
+                        .iter()
+                        .map(|f| (*f).to_owned())
+                        .collect(),
+                    image_type: Some(ImageType::Native.as_str().to_owned()),
+                    ..ImageAttrs::default()
+                },
+            }
+        })
+        .collect()
+}
+
+pub(crate) async fn seed_public_images(svc: &Service) -> Result<(), CoreError> {
+    let mut all = Vec::new();
+    for region in svc.regions.iter() {
+        all.extend(public_images(region));
+    }
+    let added = svc.store.seed_images(&all).await?;
+    if added > 0 {
+        tracing::info!(added, regions = svc.regions.len(), "seeded the public image catalogue");
+    }
+    Ok(())
+}
+
+/// The API view of an image as `caller` sees it.
+pub fn to_api(row: &ImageRow, caller: &str) -> Image {
+    let r = &row.image;
+    let a = &r.attrs;
+    let visibility = if r.owner == PUBLIC_OWNER {
+        VisibilityType::Public
+    } else if r.owner == caller {
+        VisibilityType::Private
+    } else {
+        VisibilityType::Shared
+    };
+    let shared_to_caller = visibility == VisibilityType::Shared;
+    Image {
+        name: r.name.clone(),
+        arn: Some(r.arn.clone()),
+        base_image_arn: a.base_image_arn.clone(),
+        display_name: a.display_name.clone(),
+        state: ImageState::from_wire(&r.state),
+        visibility: Some(visibility),
+        image_builder_supported: Some(a.image_builder_supported),
+        // The model says ImageBuilderName is null for shared images.
+        image_builder_name: if shared_to_caller { None } else { a.image_builder_name.clone() },
+        platform: PlatformType::from_wire(&r.platform),
+        description: a.description.clone(),
+        state_change_reason: a.state_change_reason.as_ref().map(|(code, msg)| {
+            ImageStateChangeReason {
+                code: ImageStateChangeReasonCode::from_wire(code),
+                message: Some(msg.clone()),
+            }
+        }),
+        applications: None,
+        created_time: Some(Timestamp(r.created_at)),
+        public_base_image_released_date: a.public_base_image_released_date.map(Timestamp),
+        appstream_agent_version: a.appstream_agent_version.clone(),
+        image_permissions: row.shared_with_caller.filter(|_| shared_to_caller).map(
+            |(fleet, builder)| ImagePermissions {
+                allow_fleet: Some(fleet),
+                allow_image_builder: Some(builder),
+            },
+        ),
+        image_errors: None,
+        latest_appstream_agent_version: Some(if a.latest_appstream_agent_version {
+            LatestAppstreamAgentVersion::True
+        } else {
+            LatestAppstreamAgentVersion::False
+        }),
+        supported_instance_families: Some(a.supported_instance_families.clone()),
+        dynamic_app_providers_enabled: None,
+        image_shared_with_others: (visibility == VisibilityType::Private).then_some(
+            if row.shared_with_others { ImageSharedWithOthers::True } else { ImageSharedWithOthers::False },
+        ),
+        managed_software_included: None,
+        image_type: a.image_type.as_deref().and_then(ImageType::from_wire),
+        image_software_metadata: None,
+    }
+}
+
+fn scope_of(t: Option<VisibilityType>) -> ImageScope {
+    match t {
+        None => ImageScope::Visible,
+        Some(VisibilityType::Public) => ImageScope::Public,
+        Some(VisibilityType::Private) => ImageScope::Owned,
+        Some(VisibilityType::Shared) => ImageScope::SharedWithMe,
+    }
+}
+
+fn matches_scope(row: &ImageRow, caller: &str, scope: ImageScope) -> bool {
+    match scope {
+        ImageScope::Visible => true,
+        ImageScope::Public => row.image.owner == PUBLIC_OWNER,
+        ImageScope::Owned => row.image.owner == caller,
+        ImageScope::SharedWithMe => {
+            row.image.owner != PUBLIC_OWNER && row.image.owner != caller
+        }
+    }
+}
+
+fn not_found(name: &str, region: &str) -> CoreError {
+    CoreError::NotFound(format!(
+        "image '{name}' does not exist in {region} or is not visible to your account; \
+         list the images you can use with DescribeImages"
+    ))
+}
+
+impl Service {
+    /// Finds an image by name the way `Names` does: the caller's own, else a public one.
+    async fn image_by_name(&self, cx: &Caller, name: &str) -> Result<Option<ImageRow>, CoreError> {
+        if let Some(row) = self.store.image(&cx.region, &cx.account_id, name).await? {
+            return Ok(Some(row));
+        }
+        Ok(self.store.image(&cx.region, PUBLIC_OWNER, name).await?)
+    }
+
+    pub async fn describe_images(
+        &self,
+        cx: &Caller,
+        input: DescribeImagesRequest,
+    ) -> Result<DescribeImagesResult, CoreError> {
+        let names = input.names.unwrap_or_default();
+        let arns = input.arns.unwrap_or_default();
+        if !names.is_empty() && !arns.is_empty() {
+            return Err(CoreError::InvalidCombination(
+                "Names and Arns cannot be used together; pass one of them".into(),
+            ));
+        }
+        let scope = scope_of(input.r#type);
+        let limit = match input.max_results {
+            Some(n) if n > 0 => n as u32,
+            _ => MAX_PAGE,
+        };
+        let type_str = input.r#type.map_or("", VisibilityType::as_str);
+        let mut fp_parts: Vec<&str> = vec![&cx.account_id, &cx.region, type_str, "names"];
+        fp_parts.extend(names.iter().map(String::as_str));
+        fp_parts.push("arns");
+        fp_parts.extend(arns.iter().map(String::as_str));
+        let fingerprint = token::fingerprint(&fp_parts);
+        let after = match &input.next_token {
+            Some(t) => Some(token::open(&self.token_key, t, &fingerprint, self.now())?),
+            None => None,
+        };
+
+        let mut rows: Vec<ImageRow> = if names.is_empty() && arns.is_empty() {
+            // One row more than the page tells whether another page exists.
+            let q = ImageQuery {
+                region: cx.region.clone(),
+                account_id: cx.account_id.clone(),
+                scope,
+                after,
+                limit: limit + 1,
+            };
+            self.store.list_images(&q).await?
+        } else {
+            let mut found = Vec::new();
+            for name in &names {
+                match self.image_by_name(cx, name).await? {
+                    Some(row) if matches_scope(&row, &cx.account_id, scope) => found.push(row),
+                    _ => return Err(not_found(name, &cx.region)),
+                }
+            }
+            for arn in &arns {
+                let row = match Arn::parse(arn) {
+                    Some(a) if a.resource_type == "image" && a.region == cx.region => {
+                        self.store.image_for(&cx.region, &cx.account_id, arn).await?
+                    }
+                    _ => None,
+                };
+                match row {
+                    Some(row) if matches_scope(&row, &cx.account_id, scope) => found.push(row),
+                    _ => return Err(not_found(arn, &cx.region)),
+                }
+            }
+            found.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
+            found.dedup_by(|a, b| a.sort_key == b.sort_key);
+            found
+                .into_iter()
+                .filter(|r| after.as_deref().is_none_or(|k| r.sort_key.as_str() > k))
+                .take(limit as usize + 1)
+                .collect()
+        };
+        let next_token = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| token::issue(&self.token_key, &fingerprint, &r.sort_key, self.now()))
+        } else {
+            None
+        };
+        Ok(DescribeImagesResult {
+            images: Some(rows.iter().map(|r| to_api(r, &cx.account_id)).collect()),
+            next_token,
+        })
+    }
+
+    /// Why an image cannot be deleted now, if it cannot. Later features (fleets) add their
+    /// checks here, so every caller that deletes or retires an image gets them all.
+    pub async fn image_usage(&self, row: &ImageRow) -> Result<Option<String>, CoreError> {
+        let r = &row.image;
+        let shares = self.store.image_share_count(&r.region, &r.owner, &r.name).await?;
+        if shares > 0 {
+            return Ok(Some(format!(
+                "image '{}' is shared with {shares} account(s); remove every permission with \
+                 DeleteImagePermissions before deleting it",
+                r.name
+            )));
+        }
+        Ok(None)
+    }
+
+    pub async fn delete_image(
+        &self,
+        cx: &Caller,
+        input: DeleteImageRequest,
+    ) -> Result<DeleteImageResult, CoreError> {
+        let name = &input.name;
+        let Some(row) = self.store.image(&cx.region, &cx.account_id, name).await? else {
+            if self.store.image(&cx.region, PUBLIC_OWNER, name).await?.is_some() {
+                return Err(CoreError::NotPermitted(format!(
+                    "image '{name}' is a public AWS base image; you can delete only images your account owns"
+                )));
+            }
+            if self.store.shared_image_by_name(&cx.region, &cx.account_id, name).await?.is_some() {
+                return Err(CoreError::NotPermitted(format!(
+                    "image '{name}' is shared with your account by its owner; only the owner can delete it"
+                )));
+            }
+            return Err(not_found(name, &cx.region));
+        };
+        let state = row.image.state.as_str();
+        if state != ImageState::Available.as_str() && state != ImageState::Failed.as_str() {
+            return Err(CoreError::ConcurrentModification(format!(
+                "image '{name}' is {state}; wait until it is AVAILABLE or FAILED, then delete it"
+            )));
+        }
+        if let Some(why) = self.image_usage(&row).await? {
+            return Err(CoreError::InUse(why));
+        }
+        if !self.store.delete_image(&cx.region, &cx.account_id, name).await? {
+            // Deleted by a concurrent request between the read and the delete.
+            return Err(not_found(name, &cx.region));
+        }
+        let mut image = to_api(&row, &cx.account_id);
+        image.state = Some(ImageState::Deleting);
+        Ok(DeleteImageResult { image: Some(image) })
+    }
+}

@@ -1,0 +1,69 @@
+//! The AppStream domain: accounts and regions, the image registry, tags and quotas. It
+//! implements the generated `AppStream` trait, one small handler per operation, and programs
+//! against ports only (`Store`, `Clock`). It knows nothing of HTTP, wire formats or SQL.
+
+pub mod account;
+pub mod arn;
+pub mod catalog;
+mod error;
+pub mod image;
+mod ops;
+pub mod quota;
+pub mod region;
+pub mod tags;
+pub mod token;
+
+use std::sync::Arc;
+
+pub use error::CoreError;
+use photon_store::Store;
+
+/// Where the domain reads time from, so tests can control it.
+pub trait Clock: Send + Sync + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn now_millis(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_millis(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+}
+
+/// The service: the store, the regions it serves, and the key that signs pagination tokens.
+#[derive(Clone)]
+pub struct Service {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) regions: Arc<Vec<String>>,
+    pub(crate) token_key: Arc<Vec<u8>>,
+}
+
+impl Service {
+    /// Builds the service and prepares the store: the token key is created once and shared by
+    /// every process on the same store, and the public catalogue is seeded into every region.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        regions: Vec<String>,
+    ) -> Result<Self, CoreError> {
+        let key = token::load_or_create_key(store.as_ref()).await?;
+        let svc = Service { store, clock, regions: Arc::new(regions), token_key: Arc::new(key) };
+        image::seed_public_images(&svc).await?;
+        Ok(svc)
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn regions(&self) -> &[String] {
+        &self.regions
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now_millis()
+    }
+}

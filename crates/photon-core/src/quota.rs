@@ -1,0 +1,53 @@
+//! Quotas per account and region (the Service Quotas equivalent), with the defaults of
+//! `limits.md`. The operator adjusts them with `photon quotas set`.
+
+use crate::{CoreError, Service};
+
+/// (name, default, what it limits)
+pub const QUOTAS: &[(&str, i64, &str)] = &[
+    ("images", 10, "images"),
+    ("image-builders", 10, "image builders"),
+    ("fleets", 10, "fleets"),
+    ("stacks", 10, "stacks"),
+    ("accounts-per-shared-image", 100, "accounts an image can be shared with"),
+    ("concurrent-copies-per-destination-region", 2, "concurrent image copies per destination region"),
+    ("concurrent-image-updates", 5, "concurrent managed image updates"),
+];
+
+pub fn default_of(name: &str) -> Option<i64> {
+    QUOTAS.iter().find(|(n, ..)| *n == name).map(|(_, d, _)| *d)
+}
+
+pub fn names() -> Vec<&'static str> {
+    QUOTAS.iter().map(|(n, ..)| *n).collect()
+}
+
+impl Service {
+    /// The quota in force for an account in a region.
+    pub async fn quota(&self, account_id: &str, region: &str, name: &str) -> Result<i64, CoreError> {
+        let default = default_of(name)
+            .ok_or_else(|| CoreError::Internal(format!("unknown quota {name}")))?;
+        Ok(self.store.quota(account_id, region, name).await?.unwrap_or(default))
+    }
+
+    /// Refuses with `LimitExceededException` when `in_use` already fills the quota.
+    pub async fn ensure_quota(
+        &self,
+        account_id: &str,
+        region: &str,
+        name: &str,
+        in_use: i64,
+    ) -> Result<(), CoreError> {
+        let limit = self.quota(account_id, region, name).await?;
+        if in_use >= limit {
+            let what = QUOTAS.iter().find(|(n, ..)| *n == name).map_or(name, |(_, _, w)| *w);
+            return Err(CoreError::LimitExceeded(format!(
+                "the quota of {limit} {what} for account {account_id} in {region} is reached \
+                 ({in_use} in use); free one first, or have the operator raise it with \
+                 `photon quotas set --account-id {account_id} --region {region} {name}={}`",
+                limit.saturating_mul(2).max(1)
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,135 @@
+//! Pagination tokens: opaque to clients, signed so that a forged or altered token is refused,
+//! bound to the caller and the filters of the request that produced it, and valid for a day.
+//!
+//! A token names the last sort key returned (keyset pagination), so pages stay stable while
+//! other requests insert or delete images: nothing is skipped or repeated except what changed.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::CoreError;
+use photon_store::Store;
+
+const KEY_SETTING: &str = "pagination_token_key";
+pub const TOKEN_TTL_MILLIS: i64 = 24 * 60 * 60 * 1000;
+
+type HmacSha256 = Hmac<Sha256>;
+
+pub(crate) async fn load_or_create_key(store: &dyn Store) -> Result<Vec<u8>, CoreError> {
+    let mut fresh = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut fresh);
+    let stored = store.init_setting(KEY_SETTING, &hex_encode(&fresh)).await?;
+    hex_decode(&stored).ok_or_else(|| CoreError::Internal("stored token key is not hex".into()))
+}
+
+fn hex_encode(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    /// Format version.
+    v: u32,
+    /// Account, region and filters the token belongs to, hashed.
+    f: String,
+    /// Last sort key returned.
+    k: String,
+    /// Issued at, epoch millis.
+    t: i64,
+}
+
+/// A fingerprint of everything that shapes a listing: a token only continues the same listing.
+pub fn fingerprint(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    hex_encode(&h.finalize()[..16])
+}
+
+pub fn issue(key: &[u8], fingerprint: &str, last_sort_key: &str, now: i64) -> String {
+    let payload = Payload { v: 1, f: fingerprint.to_owned(), k: last_sort_key.to_owned(), t: now };
+    let json = serde_json::to_vec(&payload).unwrap_or_default();
+    let body = URL_SAFE_NO_PAD.encode(&json);
+    format!("{body}.{}", URL_SAFE_NO_PAD.encode(sign(key, body.as_bytes())))
+}
+
+fn sign(key: &[u8], body: &[u8]) -> Vec<u8> {
+    // HMAC accepts keys of any length; new_from_slice cannot fail for it.
+    let mut mac = match HmacSha256::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => return Vec::new(),
+    };
+    mac.update(body);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Checks a token and returns the sort key to resume after.
+pub fn open(key: &[u8], token: &str, fingerprint: &str, now: i64) -> Result<String, CoreError> {
+    let invalid = || {
+        CoreError::Invalid(
+            "the NextToken is not valid: it was altered or not issued by this service; \
+             start again without NextToken"
+                .into(),
+        )
+    };
+    let (body, sig) = token.split_once('.').ok_or_else(invalid)?;
+    let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| invalid())?;
+    let mut mac = HmacSha256::new_from_slice(key).map_err(|_| invalid())?;
+    mac.update(body.as_bytes());
+    // verify_slice compares in constant time.
+    mac.verify_slice(&sig).map_err(|_| invalid())?;
+    let json = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid())?;
+    let p: Payload = serde_json::from_slice(&json).map_err(|_| invalid())?;
+    if p.v != 1 {
+        return Err(invalid());
+    }
+    if p.f != fingerprint {
+        return Err(CoreError::Invalid(
+            "the NextToken belongs to a different request (other filters, account or region); \
+             repeat the request that returned it, or start again without NextToken"
+                .into(),
+        ));
+    }
+    if now - p.t > TOKEN_TTL_MILLIS {
+        return Err(CoreError::Invalid(
+            "the NextToken has expired (tokens are valid for 24 hours); start again without NextToken"
+                .into(),
+        ));
+    }
+    Ok(p.k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let key = b"k".repeat(32);
+        let f = fingerprint(&["acct", "us-east-1", "PRIVATE"]);
+        let t = issue(&key, &f, "6162", 1_000);
+        assert_eq!(open(&key, &t, &f, 2_000).unwrap(), "6162");
+        // Altered payload.
+        let mut bad = t.clone();
+        bad.replace_range(0..1, if t.starts_with('e') { "f" } else { "e" });
+        assert!(matches!(open(&key, &bad, &f, 2_000), Err(CoreError::Invalid(_))));
+        // Other key, other filters, expired, garbage.
+        assert!(open(&b"x".repeat(32), &t, &f, 2_000).is_err());
+        assert!(open(&key, &t, &fingerprint(&["other"]), 2_000).is_err());
+        assert!(open(&key, &t, &f, 1_000 + TOKEN_TTL_MILLIS + 1).is_err());
+        assert!(open(&key, "garbage", &f, 2_000).is_err());
+    }
+}

@@ -1,0 +1,582 @@
+//! The [`Store`] implementation over SQL, for SQLite (embedded, the default) and PostgreSQL.
+//!
+//! Both engines run the same migrations and the same queries through sqlx's `Any` driver; the
+//! few places where they must differ (SQLite's single writer, PostgreSQL's advisory locks) are
+//! chosen by [`Engine`] and nowhere else. This crate holds no business rules: limits arrive as
+//! arguments, and every method is one transaction.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use photon_store::{
+    AccessKeyRecord, AccountRecord, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope,
+    QuotaRecord, Store, StoreError, StoreResult,
+};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+pub struct SqlStore {
+    engine: Engine,
+    /// Reads go here: several connections.
+    read: AnyPool,
+    /// Writes go here. On SQLite it is a single connection, because SQLite has one writer and a
+    /// deferred transaction that upgrades to a write lock fails instead of waiting; queuing the
+    /// writers in-process avoids that. On PostgreSQL it is the same pool as `read`.
+    write: AnyPool,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn map_insert_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        _ => backend(e),
+    }
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies the migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Engine::Postgres
+        } else {
+            return Err(StoreError::Backend(format!(
+                "unsupported database URL '{url}': use sqlite://PATH or postgres://…"
+            )));
+        };
+        let store = match engine {
+            Engine::Sqlite => {
+                let opts = || {
+                    AnyPoolOptions::new().after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL lets readers run beside the writer; busy_timeout makes a
+                            // second process (e.g. `photon accounts create`) wait, not fail.
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            Ok(())
+                        })
+                    })
+                };
+                let write = opts()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(url)
+                    .await
+                    .map_err(backend)?;
+                MIGRATOR.run(&write).await.map_err(backend)?;
+                let read = opts().max_connections(8).connect(url).await.map_err(backend)?;
+                SqlStore { engine, read, write }
+            }
+            Engine::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(url)
+                    .await
+                    .map_err(backend)?;
+                MIGRATOR.run(&pool).await.map_err(backend)?;
+                SqlStore { engine, read: pool.clone(), write: pool }
+            }
+        };
+        Ok(store)
+    }
+
+    pub fn engine_kind(&self) -> Engine {
+        self.engine
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// Opens (creating if needed) the SQLite database file `path`.
+pub fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+const IMAGE_COLS: &str =
+    "i.region, i.owner, i.name, i.arn, i.sort_key, i.state, i.platform, i.created_at, i.attrs";
+
+/// The select list of an image row: its columns, the caller's share (if any) and whether the
+/// owner shares it at all.
+fn image_select(share_cols: &str) -> String {
+    format!(
+        "SELECT {IMAGE_COLS}, {share_cols}, \
+         (SELECT COUNT(*) FROM image_shares o WHERE o.region = i.region AND o.owner = i.owner \
+          AND o.image_name = i.name) AS share_count"
+    )
+}
+
+const NO_SHARE: &str = "CAST(NULL AS BIGINT) AS allow_fleet, CAST(NULL AS BIGINT) AS allow_image_builder";
+const SHARE: &str = "s.allow_fleet AS allow_fleet, s.allow_image_builder AS allow_image_builder";
+
+fn image_from_row(row: &AnyRow) -> StoreResult<ImageRow> {
+    let attrs: String = row.try_get("attrs").map_err(backend)?;
+    let attrs: ImageAttrs = serde_json::from_str(&attrs).map_err(backend)?;
+    let fleet: Option<i64> = row.try_get("allow_fleet").map_err(backend)?;
+    let builder: Option<i64> = row.try_get("allow_image_builder").map_err(backend)?;
+    let share_count: i64 = row.try_get("share_count").map_err(backend)?;
+    Ok(ImageRow {
+        image: ImageRecord {
+            region: row.try_get("region").map_err(backend)?,
+            owner: row.try_get("owner").map_err(backend)?,
+            name: row.try_get("name").map_err(backend)?,
+            arn: row.try_get("arn").map_err(backend)?,
+            state: row.try_get("state").map_err(backend)?,
+            platform: row.try_get("platform").map_err(backend)?,
+            created_at: row.try_get("created_at").map_err(backend)?,
+            attrs,
+        },
+        sort_key: row.try_get("sort_key").map_err(backend)?,
+        shared_with_caller: match (fleet, builder) {
+            (Some(f), Some(b)) => Some((f != 0, b != 0)),
+            _ => None,
+        },
+        shared_with_others: share_count > 0,
+    })
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn engine(&self) -> &'static str {
+        match self.engine {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        row.map(|r| r.try_get("value").map_err(backend)).transpose()
+    }
+
+    async fn init_setting(&self, key: &str, value: &str) -> StoreResult<String> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let v: String = row.try_get("value").map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(v)
+    }
+
+    async fn create_account(&self, a: &AccountRecord, k: &AccessKeyRecord) -> StoreResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        sqlx::query("INSERT INTO accounts (account_id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(&a.account_id)
+            .bind(&a.name)
+            .bind(a.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_insert_error)?;
+        sqlx::query(
+            "INSERT INTO access_keys (access_key_id, account_id, secret_access_key, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&k.access_key_id)
+        .bind(&k.account_id)
+        .bind(&k.secret_access_key)
+        .bind(k.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_insert_error)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn list_accounts(&self) -> StoreResult<Vec<AccountRecord>> {
+        let rows = sqlx::query("SELECT account_id, name, created_at FROM accounts ORDER BY created_at, account_id")
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AccountRecord {
+                    account_id: r.try_get("account_id").map_err(backend)?,
+                    name: r.try_get("name").map_err(backend)?,
+                    created_at: r.try_get("created_at").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn account_exists(&self, account_id: &str) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM accounts WHERE account_id = $1")
+            .bind(account_id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        Ok(row.is_some())
+    }
+
+    async fn access_key(&self, access_key_id: &str) -> StoreResult<Option<AccessKeyRecord>> {
+        let row = sqlx::query(
+            "SELECT access_key_id, account_id, secret_access_key, created_at FROM access_keys \
+             WHERE access_key_id = $1",
+        )
+        .bind(access_key_id)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?;
+        row.map(|r| {
+            Ok(AccessKeyRecord {
+                access_key_id: r.try_get("access_key_id").map_err(backend)?,
+                account_id: r.try_get("account_id").map_err(backend)?,
+                secret_access_key: r.try_get("secret_access_key").map_err(backend)?,
+                created_at: r.try_get("created_at").map_err(backend)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        insert_image(&mut tx, image, false).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn seed_images(&self, images: &[ImageRecord]) -> StoreResult<u64> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let mut n = 0;
+        for image in images {
+            n += insert_image(&mut tx, image, true).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(n)
+    }
+
+    async fn image(&self, region: &str, owner: &str, name: &str) -> StoreResult<Option<ImageRow>> {
+        let sql = format!(
+            "{} FROM images i WHERE i.region = $1 AND i.owner = $2 AND i.name = $3",
+            image_select(NO_SHARE)
+        );
+        let row = sqlx::query(&sql)
+            .bind(region)
+            .bind(owner)
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(image_from_row).transpose()
+    }
+
+    async fn image_for(&self, region: &str, account_id: &str, arn: &str) -> StoreResult<Option<ImageRow>> {
+        let sql = format!(
+            "{} FROM images i LEFT JOIN image_shares s ON s.region = i.region AND s.owner = i.owner \
+             AND s.image_name = i.name AND s.shared_account = $2 \
+             WHERE i.arn = $3 AND i.region = $1 \
+             AND (i.owner = '' OR i.owner = $2 OR s.shared_account IS NOT NULL)",
+            image_select(SHARE)
+        );
+        let row = sqlx::query(&sql)
+            .bind(region)
+            .bind(account_id)
+            .bind(arn)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(image_from_row).transpose()
+    }
+
+    async fn shared_image_by_name(&self, region: &str, account_id: &str, name: &str) -> StoreResult<Option<ImageRow>> {
+        let sql = format!(
+            "{} FROM image_shares s JOIN images i ON i.region = s.region AND i.owner = s.owner \
+             AND i.name = s.image_name WHERE s.region = $1 AND s.shared_account = $2 AND s.image_name = $3 \
+             ORDER BY s.sort_key LIMIT 1",
+            image_select(SHARE)
+        );
+        let row = sqlx::query(&sql)
+            .bind(region)
+            .bind(account_id)
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(image_from_row).transpose()
+    }
+
+    async fn list_images(&self, q: &ImageQuery) -> StoreResult<Vec<ImageRow>> {
+        // Each slice is one range scan of an index, limited to the page; the union is sorted
+        // and cut again. The cost follows the page size, not the registry size.
+        let public = format!(
+            "SELECT * FROM ({} FROM images i WHERE i.region = $1 AND i.owner = '' AND i.sort_key > $3 \
+             ORDER BY i.sort_key LIMIT $4) p",
+            image_select(NO_SHARE)
+        );
+        let owned = format!(
+            "SELECT * FROM ({} FROM images i WHERE i.region = $1 AND i.owner = $2 AND i.sort_key > $3 \
+             ORDER BY i.sort_key LIMIT $4) o",
+            image_select(NO_SHARE)
+        );
+        let shared = format!(
+            "SELECT * FROM ({} FROM image_shares s JOIN images i ON i.region = s.region \
+             AND i.owner = s.owner AND i.name = s.image_name \
+             WHERE s.region = $1 AND s.shared_account = $2 AND s.sort_key > $3 \
+             ORDER BY s.sort_key LIMIT $4) s",
+            image_select(SHARE)
+        );
+        let parts: Vec<&str> = match q.scope {
+            ImageScope::Public => vec![&public],
+            ImageScope::Owned => vec![&owned],
+            ImageScope::SharedWithMe => vec![&shared],
+            ImageScope::Visible => vec![&public, &owned, &shared],
+        };
+        let sql = format!(
+            "SELECT * FROM ({}) u ORDER BY sort_key LIMIT $4",
+            parts.join(" UNION ALL ")
+        );
+        let rows = sqlx::query(&sql)
+            .bind(&q.region)
+            .bind(&q.account_id)
+            .bind(q.after.as_deref().unwrap_or(""))
+            .bind(i64::from(q.limit))
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(image_from_row).collect()
+    }
+
+    async fn count_images(&self, region: &str, owner: &str) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2")
+            .bind(region)
+            .bind(owner)
+            .fetch_one(&self.read)
+            .await
+            .map_err(backend)?;
+        row.try_get("n").map_err(backend)
+    }
+
+    async fn delete_image(&self, region: &str, owner: &str, name: &str) -> StoreResult<bool> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let arn: Option<String> = sqlx::query(
+            "SELECT arn FROM images WHERE region = $1 AND owner = $2 AND name = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?
+        .map(|r| r.try_get("arn"))
+        .transpose()
+        .map_err(backend)?;
+        let Some(arn) = arn else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+            .bind(&arn)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("DELETE FROM images WHERE region = $1 AND owner = $2 AND name = $3")
+            .bind(region)
+            .bind(owner)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn image_share_count(&self, region: &str, owner: &str, name: &str) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM image_shares WHERE region = $1 AND owner = $2 AND image_name = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .fetch_one(&self.read)
+        .await
+        .map_err(backend)?;
+        row.try_get("n").map_err(backend)
+    }
+
+    async fn tags(&self, arn: &str) -> StoreResult<BTreeMap<String, String>> {
+        let rows = sqlx::query("SELECT tag_key, tag_value FROM tags WHERE resource_arn = $1")
+            .bind(arn)
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("tag_key").map_err(backend)?, r.try_get("tag_value").map_err(backend)?)))
+            .collect()
+    }
+
+    async fn put_tags(&self, arn: &str, tags: &BTreeMap<String, String>, max_tags: i64) -> StoreResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        if self.engine == Engine::Postgres {
+            // Serialises concurrent taggers of one resource so the limit check below holds.
+            sqlx::query("SELECT 1 AS one FROM (SELECT pg_advisory_xact_lock(hashtext($1))) l")
+                .bind(arn)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        let existing: Vec<String> = sqlx::query("SELECT tag_key FROM tags WHERE resource_arn = $1")
+            .bind(arn)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|r| r.try_get("tag_key"))
+            .collect::<Result<_, _>>()
+            .map_err(backend)?;
+        let new_keys = tags.keys().filter(|k| !existing.contains(k)).count() as i64;
+        // Tags whose keys start with aws: are the system's and do not count (tagging-basic.md).
+        let counted = existing.iter().filter(|k| !k.starts_with("aws:")).count() as i64;
+        if counted + new_keys > max_tags {
+            return Err(StoreError::LimitReached(max_tags));
+        }
+        for (k, v) in tags {
+            sqlx::query(
+                "INSERT INTO tags (resource_arn, tag_key, tag_value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (resource_arn, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+            )
+            .bind(arn)
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn remove_tags(&self, arn: &str, keys: &[String]) -> StoreResult<()> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        for k in keys {
+            sqlx::query("DELETE FROM tags WHERE resource_arn = $1 AND tag_key = $2")
+                .bind(arn)
+                .bind(k)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn quota(&self, account_id: &str, region: &str, name: &str) -> StoreResult<Option<i64>> {
+        // A value for the region wins over the account-wide one (region '').
+        let row = sqlx::query(
+            "SELECT value FROM quotas WHERE account_id = $1 AND name = $3 AND (region = $2 OR region = '') \
+             ORDER BY region DESC LIMIT 1",
+        )
+        .bind(account_id)
+        .bind(region)
+        .bind(name)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?;
+        row.map(|r| r.try_get("value").map_err(backend)).transpose()
+    }
+
+    async fn set_quota(&self, q: &QuotaRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO quotas (account_id, region, name, value) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, region, name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(&q.account_id)
+        .bind(&q.region)
+        .bind(&q.name)
+        .bind(q.value)
+        .execute(&self.write)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn list_quotas(&self, account_id: Option<&str>) -> StoreResult<Vec<QuotaRecord>> {
+        let rows = sqlx::query(
+            "SELECT account_id, region, name, value FROM quotas \
+             WHERE ($1 = '' OR account_id = $1) ORDER BY account_id, region, name",
+        )
+        .bind(account_id.unwrap_or(""))
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(QuotaRecord {
+                    account_id: r.try_get("account_id").map_err(backend)?,
+                    region: r.try_get("region").map_err(backend)?,
+                    name: r.try_get("name").map_err(backend)?,
+                    value: r.try_get("value").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+}
+
+async fn insert_image(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    image: &ImageRecord,
+    ignore_existing: bool,
+) -> StoreResult<u64> {
+    let attrs = serde_json::to_string(&image.attrs).map_err(backend)?;
+    let conflict = if ignore_existing { " ON CONFLICT DO NOTHING" } else { "" };
+    let sql = format!(
+        "INSERT INTO images (region, owner, name, arn, sort_key, state, platform, created_at, attrs) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9){conflict}"
+    );
+    let res = sqlx::query(&sql)
+        .bind(&image.region)
+        .bind(&image.owner)
+        .bind(&image.name)
+        .bind(&image.arn)
+        .bind(photon_store::image_sort_key(&image.name, &image.arn))
+        .bind(&image.state)
+        .bind(&image.platform)
+        .bind(image.created_at)
+        .bind(attrs)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_insert_error)?;
+    Ok(res.rows_affected())
+}
+
+impl FromStr for Engine {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sqlite" => Ok(Engine::Sqlite),
+            "postgres" => Ok(Engine::Postgres),
+            _ => Err(format!("unknown engine '{s}'")),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The storage port: the `Store` trait every engine implements, the records it keeps, and its
+//! error type. No SQL and no business rules live here; each method is one transaction, and
+//! conditional writes take their limits as arguments so the check and the write are atomic.
+//!
+//! Records are persisted types, not API types: they carry what the domain needs to rebuild an
+//! API answer, and the JSON attribute documents carry a version (`v`) so they can be migrated on
+//! read.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub type Millis = i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A row with the same key exists.
+    #[error("already exists")]
+    Conflict,
+    /// A conditional write found its limit reached.
+    #[error("limit of {0} reached")]
+    LimitReached(i64),
+    /// The engine failed; the text is for logs only.
+    #[error("store failure: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub account_id: String,
+    pub name: String,
+    pub created_at: Millis,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessKeyRecord {
+    pub access_key_id: String,
+    pub account_id: String,
+    pub secret_access_key: String,
+    pub created_at: Millis,
+}
+
+impl std::fmt::Debug for AccessKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKeyRecord")
+            .field("access_key_id", &self.access_key_id)
+            .field("account_id", &self.account_id)
+            .field("secret_access_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The owner column of AWS-owned public images.
+pub const PUBLIC_OWNER: &str = "";
+
+/// An image as stored. `owner` is [`PUBLIC_OWNER`] for public base images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRecord {
+    pub region: String,
+    pub owner: String,
+    pub name: String,
+    pub arn: String,
+    pub state: String,
+    pub platform: String,
+    pub created_at: Millis,
+    pub attrs: ImageAttrs,
+}
+
+/// The image fields that no query filters on, stored as one versioned JSON document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageAttrs {
+    #[serde(default = "attrs_version")]
+    pub v: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_image_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_builder_name: Option<String>,
+    #[serde(default)]
+    pub image_builder_supported: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_base_image_released_date: Option<Millis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appstream_agent_version: Option<String>,
+    #[serde(default)]
+    pub latest_appstream_agent_version: bool,
+    #[serde(default)]
+    pub supported_instance_families: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_type: Option<String>,
+    #[serde(default)]
+    pub dynamic_app_providers_enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_change_reason: Option<(String, String)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applications: Vec<BTreeMap<String, serde_json::Value>>,
+}
+
+fn attrs_version() -> u32 {
+    1
+}
+
+/// Which slice of the registry a listing reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageScope {
+    /// AWS-owned base images.
+    Public,
+    /// Images the caller owns.
+    Owned,
+    /// Images other accounts share with the caller.
+    SharedWithMe,
+    /// All three.
+    Visible,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImageQuery {
+    pub region: String,
+    pub account_id: String,
+    pub scope: ImageScope,
+    /// Exclusive lower bound on the sort key (keyset pagination).
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+/// An image plus the caller's view of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRow {
+    pub image: ImageRecord,
+    /// The sort key this row was listed under; the next page starts after it.
+    pub sort_key: String,
+    /// Set when the image reached the caller through sharing: (allowFleet, allowImageBuilder).
+    pub shared_with_caller: Option<(bool, bool)>,
+    /// Whether the owner shares this image with at least one account.
+    pub shared_with_others: bool,
+}
+
+/// The sort key of an image: hex so that every engine and collation orders it the same way,
+/// name first so listings read alphabetically, ARN last so the key is unique.
+pub fn image_sort_key(name: &str, arn: &str) -> String {
+    let mut s = String::with_capacity(2 * (name.len() + arn.len()) + 2);
+    for b in name.bytes() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s.push_str("00");
+    for b in arn.bytes() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaRecord {
+    pub account_id: String,
+    pub region: String,
+    pub name: String,
+    pub value: i64,
+}
+
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which engine this is, for `/health` and logs.
+    fn engine(&self) -> &'static str;
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Settings the server keeps for itself (e.g. the pagination-token key).
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Stores `value` unless the key exists; returns the value in force afterwards.
+    async fn init_setting(&self, key: &str, value: &str) -> StoreResult<String>;
+
+    // Accounts and keys.
+    async fn create_account(&self, account: &AccountRecord, key: &AccessKeyRecord)
+        -> StoreResult<()>;
+    async fn list_accounts(&self) -> StoreResult<Vec<AccountRecord>>;
+    async fn account_exists(&self, account_id: &str) -> StoreResult<bool>;
+    async fn access_key(&self, access_key_id: &str) -> StoreResult<Option<AccessKeyRecord>>;
+
+    // Images.
+    /// Inserts an image; `Conflict` if (region, owner, name) is taken.
+    async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()>;
+    /// Inserts the images that are not there yet, in one transaction; returns how many were new.
+    async fn seed_images(&self, images: &[ImageRecord]) -> StoreResult<u64>;
+    async fn image(&self, region: &str, owner: &str, name: &str) -> StoreResult<Option<ImageRow>>;
+    /// Looks an image up as `account_id` sees it (public, owned, or shared with it).
+    async fn image_for(&self, region: &str, account_id: &str, arn: &str)
+        -> StoreResult<Option<ImageRow>>;
+    /// An image another account shares with `account_id`, by name.
+    async fn shared_image_by_name(&self, region: &str, account_id: &str, name: &str)
+        -> StoreResult<Option<ImageRow>>;
+    async fn list_images(&self, q: &ImageQuery) -> StoreResult<Vec<ImageRow>>;
+    async fn count_images(&self, region: &str, owner: &str) -> StoreResult<i64>;
+    /// Deletes an image and its tags. Refuses (returns `Ok(false)`) nothing: callers check use first.
+    async fn delete_image(&self, region: &str, owner: &str, name: &str) -> StoreResult<bool>;
+    /// How many accounts the image is shared with.
+    async fn image_share_count(&self, region: &str, owner: &str, name: &str) -> StoreResult<i64>;
+
+    // Tags, keyed by resource ARN.
+    async fn tags(&self, arn: &str) -> StoreResult<BTreeMap<String, String>>;
+    /// Sets tags; `LimitReached` if the resource would carry more than `max_tags`.
+    async fn put_tags(&self, arn: &str, tags: &BTreeMap<String, String>, max_tags: i64)
+        -> StoreResult<()>;
+    async fn remove_tags(&self, arn: &str, keys: &[String]) -> StoreResult<()>;
+
+    // Quotas (the Service Quotas equivalent).
+    async fn quota(&self, account_id: &str, region: &str, name: &str) -> StoreResult<Option<i64>>;
+    async fn set_quota(&self, q: &QuotaRecord) -> StoreResult<()>;
+    async fn list_quotas(&self, account_id: Option<&str>) -> StoreResult<Vec<QuotaRecord>>;
+}
