@@ -1,1 +1,22 @@
-fn main() {}
+//! The `photon` binary: `serve` runs the API server; `accounts` and `quotas` administer the
+//! store directly (safe while a server runs on the same store); `bench` measures the server.
+
+mod admin;
+mod bench;
+mod cli;
+mod server;
+mod store;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

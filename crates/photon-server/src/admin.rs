@@ -1,0 +1,143 @@
+//! Administrative commands that work on the store directly (`accounts`, `quotas`). Each is one
+//! store transaction, so they are safe while a server runs on the same store.
+
+use anyhow::{bail, Context};
+use photon_core::quota;
+use photon_store::{QuotaRecord, Store};
+
+use crate::cli::{AccountsCommand, Output, QuotasCommand, StoreArgs};
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub async fn accounts(cmd: AccountsCommand, args: &StoreArgs, out: Output) -> anyhow::Result<()> {
+    let store = crate::store::open(args).await?;
+    match cmd {
+        AccountsCommand::Create { account_id, name } => {
+            let acct = photon_core::account::create_account(
+                store.as_ref(),
+                account_id.as_deref(),
+                name.as_deref(),
+                now(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            match out {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&acct)?),
+                Output::Text => {
+                    println!("AccountId        {}", acct.account_id);
+                    println!("Name             {}", acct.name);
+                    println!("AccessKeyId      {}", acct.access_key_id);
+                    println!("SecretAccessKey  {}", acct.secret_access_key);
+                    println!("(the secret is shown only now; store it safely)");
+                }
+            }
+        }
+        AccountsCommand::List => {
+            let accounts = store.list_accounts().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            match out {
+                Output::Json => {
+                    let rows: Vec<_> = accounts
+                        .iter()
+                        .map(|a| {
+                            serde_json::json!({"AccountId": a.account_id, "Name": a.name, "CreatedTime": a.created_at / 1000})
+                        })
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                }
+                Output::Text => {
+                    for a in accounts {
+                        println!("{}\t{}", a.account_id, a.name);
+                    }
+                }
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn parse_assignment(s: &str) -> anyhow::Result<(String, i64)> {
+    let (name, value) = s
+        .split_once('=')
+        .with_context(|| format!("'{s}' is not NAME=VALUE, e.g. images=20"))?;
+    if quota::default_of(name).is_none() {
+        bail!("unknown quota '{name}'; known quotas: {}", quota::names().join(", "));
+    }
+    let value: i64 = value
+        .parse()
+        .ok()
+        .filter(|v| *v >= 0)
+        .with_context(|| format!("the value of {name} must be a whole number ≥ 0, not '{value}'"))?;
+    Ok((name.to_owned(), value))
+}
+
+pub async fn quotas(cmd: QuotasCommand, args: &StoreArgs, out: Output) -> anyhow::Result<()> {
+    let store = crate::store::open(args).await?;
+    match cmd {
+        QuotasCommand::Set { account_id, region, values } => {
+            if !photon_core::account::is_account_id(&account_id) {
+                bail!("'{account_id}' is not a 12-digit account id");
+            }
+            if !store.account_exists(&account_id).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                bail!("account {account_id} does not exist; see `photon accounts list`");
+            }
+            if let Some(r) = &region {
+                if !photon_core::region::is_region_name(r) {
+                    bail!("'{r}' is not a region name like us-east-1");
+                }
+            }
+            let parsed = values.iter().map(|v| parse_assignment(v)).collect::<anyhow::Result<Vec<_>>>()?;
+            let mut set = Vec::new();
+            for (name, value) in parsed {
+                let q = QuotaRecord {
+                    account_id: account_id.clone(),
+                    region: region.clone().unwrap_or_default(),
+                    name,
+                    value,
+                };
+                store.set_quota(&q).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                set.push(q);
+            }
+            print_quotas(&set, out)?;
+        }
+        QuotasCommand::List { account_id } => {
+            let mut rows = store
+                .list_quotas(account_id.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            // Show the defaults too, so the list answers "what is in force".
+            for (name, default, _) in quota::QUOTAS {
+                rows.push(QuotaRecord {
+                    account_id: "*".into(),
+                    region: "*".into(),
+                    name: (*name).into(),
+                    value: *default,
+                });
+            }
+            print_quotas(&rows, out)?;
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn print_quotas(rows: &[QuotaRecord], out: Output) -> anyhow::Result<()> {
+    let region = |r: &str| if r.is_empty() { "*".to_owned() } else { r.to_owned() };
+    match out {
+        Output::Json => {
+            let v: Vec<_> = rows
+                .iter()
+                .map(|q| serde_json::json!({"AccountId": q.account_id, "Region": region(&q.region), "Name": q.name, "Value": q.value}))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Output::Text => {
+            for q in rows {
+                println!("{}\t{}\t{}\t{}", q.account_id, region(&q.region), q.name, q.value);
+            }
+        }
+    }
+    Ok(())
+}

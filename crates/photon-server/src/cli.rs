@@ -1,0 +1,133 @@
+//! Command-line surface. Every command takes `--output json|text`; store options are shared
+//! by `serve` and the administrative commands so they always agree on where state lives.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "photon", version, about = "A self-hostable AppStream 2.0 image service")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Output {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Directory for the embedded SQLite database and the generated AWS config files.
+    #[arg(long, default_value = "./photon-data", global = true)]
+    pub data_dir: PathBuf,
+    /// Use this database instead of the embedded one, e.g. postgres://user@host/db.
+    #[arg(long, env = "PHOTON_DATABASE_URL", global = true)]
+    pub database: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// How to print results.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    pub output: Output,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the API server.
+    Serve(ServeArgs),
+    /// Create and list accounts.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Set and list per-account quotas (the Service Quotas equivalent).
+    Quotas {
+        #[command(subcommand)]
+        command: QuotasCommand,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Load private images and measure DescribeImages over signed HTTP.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7400")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Comma-separated regions to serve (default: every commercial AppStream region).
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Option<Vec<String>>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountsCommand {
+    /// Create an account with an access key; prints the secret once.
+    Create {
+        /// A 12-digit account id (random when left out).
+        #[arg(long)]
+        account_id: Option<String>,
+        /// A name to recognise the account by.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List accounts (never their secrets).
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QuotasCommand {
+    /// Set quotas: NAME=VALUE pairs, e.g. images=20 fleets=5.
+    Set {
+        #[arg(long)]
+        account_id: String,
+        /// Region the values apply to (all regions when left out).
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(required = true)]
+        values: Vec<String>,
+    },
+    /// List quotas in force (defaults and adjustments).
+    List {
+        #[arg(long)]
+        account_id: Option<String>,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => crate::server::serve(args).await,
+        Command::Accounts { command, store, out } => {
+            crate::admin::accounts(command, &store, out.output).await
+        }
+        Command::Quotas { command, store, out } => {
+            crate::admin::quotas(command, &store, out.output).await
+        }
+        Command::Bench(args) => crate::bench::run(args).await,
+    }
+}

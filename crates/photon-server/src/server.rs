@@ -1,0 +1,252 @@
+//! The HTTP listener: `GET /health`, and every other request goes through the API pipeline
+//! route → authenticate → decode → dispatch → frame. Metrics-free for now; each request is
+//! logged once with its id, operation, account and outcome.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use photon_core::{Service, SystemClock};
+use photon_protocol::auth::{self, Credential, CredentialStore};
+use photon_protocol::sigv4::RequestParts;
+use photon_protocol::{frame, route};
+use photon_store::Store;
+use photon_types::{dispatch, Caller};
+
+use crate::cli::{LogFormat, Output, ServeArgs};
+
+/// Requests larger than this are refused before they are read whole.
+const MAX_BODY: usize = 1024 * 1024;
+
+#[derive(Clone)]
+struct App {
+    svc: Service,
+    creds: StoreCredentials,
+}
+
+/// The credential port over the store.
+#[derive(Clone)]
+struct StoreCredentials(Arc<dyn Store>);
+
+impl CredentialStore for StoreCredentials {
+    async fn credential(&self, access_key_id: &str) -> Result<Option<Credential>, String> {
+        let key = self.0.access_key(access_key_id).await.map_err(|e| e.to_string())?;
+        Ok(key.map(|k| Credential { account_id: k.account_id, secret_access_key: k.secret_access_key }))
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PHOTON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second init (tests in one process) is harmless; ignore it.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let regions = match args.regions {
+        Some(r) if !r.is_empty() => {
+            for name in &r {
+                anyhow::ensure!(
+                    photon_core::region::is_region_name(name),
+                    "'{name}' is not a region name (like us-east-1); fix --regions"
+                );
+            }
+            r
+        }
+        _ => photon_core::region::default_regions(),
+    };
+    let store = crate::store::open(&args.store).await?;
+    let store: Arc<dyn Store> = store;
+    let svc = Service::start(store.clone(), Arc::new(SystemClock), regions.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot prepare the store: {e}"))?;
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}; pick another with --listen", args.listen))?;
+    let addr = listener.local_addr()?;
+
+    let first = first_start(&svc, &args.store.data_dir, addr, &regions[0]).await?;
+    let app = App { svc, creds: StoreCredentials(store.clone()) };
+    let router = Router::new()
+        .route("/health", get(health))
+        .fallback(api)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(app);
+
+    tracing::info!(%addr, engine = store.engine(), regions = regions.len(), "photon listening");
+    match args.out.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::json!({"listening": format!("http://{addr}"), "engine": store.engine(), "try": first})
+        ),
+        Output::Text => {
+            println!("photon listening on http://{addr}");
+            println!("{first}");
+        }
+    }
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("photon stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// On an empty store, creates the default account and writes an AWS config and credentials
+/// file for it; on every start, points the config's endpoint at this listener. Returns the
+/// line a user pastes to start using Photon.
+async fn first_start(
+    svc: &Service,
+    data_dir: &Path,
+    addr: SocketAddr,
+    region: &str,
+) -> anyhow::Result<String> {
+    std::fs::create_dir_all(data_dir)?;
+    let data_dir = std::fs::canonicalize(data_dir)?;
+    let config = data_dir.join("aws-config");
+    let credentials = data_dir.join("aws-credentials");
+    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { addr.ip().to_string() };
+    let endpoint = format!("http://{host}:{}", addr.port());
+    if svc.store().list_accounts().await.map_err(|e| anyhow::anyhow!("{e}"))?.is_empty() {
+        let acct = svc
+            .create_account(None, Some("default"))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the default account: {e}"))?;
+        write_private(
+            &credentials,
+            &format!(
+                "[photon]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+                acct.access_key_id, acct.secret_access_key
+            ),
+        )?;
+        tracing::info!(account_id = %acct.account_id, "created the default account");
+    }
+    write_private(
+        &config,
+        &format!("[profile photon]\nregion = {region}\nendpoint_url = {endpoint}\noutput = json\n"),
+    )?;
+    Ok(format!(
+        "export AWS_CONFIG_FILE={} AWS_SHARED_CREDENTIALS_FILE={}; aws --profile photon appstream describe-images",
+        config.display(),
+        credentials.display()
+    ))
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+async fn health(State(app): State<App>) -> Response {
+    let store = app.svc.store();
+    let reachable = store.ping().await.is_ok();
+    let body = serde_json::json!({
+        "service": "photon",
+        "version": env!("CARGO_PKG_VERSION"),
+        "store": { "engine": store.engine(), "reachable": reachable },
+    });
+    let status = if reachable { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, [("content-type", "application/json")], body.to_string()).into_response()
+}
+
+async fn api(State(app): State<App>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let path = uri.path();
+    let (resp, op, account) = handle(&app, &method, &uri, &headers, &body, &request_id).await;
+    tracing::info!(
+        request_id,
+        %method,
+        path,
+        operation = op.unwrap_or("-"),
+        account = account.as_deref().unwrap_or("-"),
+        status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    resp.map(axum::body::Body::from).into_response()
+}
+
+async fn handle(
+    app: &App,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    request_id: &str,
+) -> (http::Response<Vec<u8>>, Option<&'static str>, Option<String>) {
+    let path = uri.path();
+    let (protocol, op) = match route::route(method, path, headers, body.len()) {
+        Ok(x) => x,
+        Err((p, e)) => return (frame::error(p, &e, request_id), None, None),
+    };
+    let parts = RequestParts {
+        method: method.as_str(),
+        path,
+        query: uri.query(),
+        headers,
+        body,
+    };
+    let who = match auth::authenticate(&app.creds, &parts, app.svc.regions(), chrono::Utc::now()).await {
+        Ok(a) => a,
+        Err(e) => return (frame::error(protocol, &e, request_id), Some(op.name()), None),
+    };
+    let cx = Caller {
+        account_id: who.account_id.clone(),
+        region: who.region,
+        request_id: request_id.to_owned(),
+    };
+    let result = match photon_protocol::decode_body(protocol, body) {
+        Ok(input) => dispatch(&app.svc, &cx, op, input).await,
+        Err(e) => Err(e),
+    };
+    let resp = match result {
+        Ok(out) => frame::success(protocol, &out, request_id),
+        Err(e) => frame::error(protocol, &e, request_id),
+    };
+    (resp, Some(op.name()), Some(who.account_id))
+}
