@@ -27,21 +27,31 @@ fn random_account_id() -> String {
     // AWS account ids do not start with 0 in practice; keeping that avoids lost leading zeros
     // in tools that treat the id as a number.
     let first = rng.gen_range(1..=9);
-    let rest: String = (0..11).map(|_| char::from(b'0' + rng.gen_range(0..10))).collect();
+    let rest: String = (0..11)
+        .map(|_| char::from(b'0' + rng.gen_range(0..10)))
+        .collect();
     format!("{first}{rest}")
 }
 
 fn random_from(alphabet: &[u8], n: usize) -> String {
     let mut rng = rand::thread_rng();
-    (0..n).map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())])).collect()
+    (0..n)
+        .map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())]))
+        .collect()
 }
 
 fn random_access_key_id() -> String {
-    format!("AKIA{}", random_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16))
+    format!(
+        "AKIA{}",
+        random_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+    )
 }
 
 fn random_secret() -> String {
-    random_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40)
+    random_from(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        40,
+    )
 }
 
 /// Creates an account with one access key. Works on the store alone, so the admin CLI can run
@@ -91,7 +101,9 @@ pub async fn create_account(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(CoreError::Internal("could not find a free account id".into()))
+    Err(CoreError::Internal(
+        "could not find a free account id".into(),
+    ))
 }
 
 impl Service {

@@ -41,7 +41,10 @@ mod tests {
     #[test]
     fn round_trip() {
         let s = Arn::image("us-east-1", "", "AppStream-WinServer2022-11-10-2025");
-        assert_eq!(s, "arn:aws:appstream:us-east-1::image/AppStream-WinServer2022-11-10-2025");
+        assert_eq!(
+            s,
+            "arn:aws:appstream:us-east-1::image/AppStream-WinServer2022-11-10-2025"
+        );
         let a = Arn::parse(&s).unwrap();
         assert_eq!(a.account, "");
         assert_eq!(a.resource_type, "image");

@@ -64,7 +64,11 @@ pub(crate) async fn seed_public_images(svc: &Service) -> Result<(), CoreError> {
     }
     let added = svc.store.seed_images(&all).await?;
     if added > 0 {
-        tracing::info!(added, regions = svc.regions.len(), "seeded the public image catalogue");
+        tracing::info!(
+            added,
+            regions = svc.regions.len(),
+            "seeded the public image catalogue"
+        );
     }
     Ok(())
 }
@@ -90,7 +94,11 @@ pub fn to_api(row: &ImageRow, caller: &str) -> Image {
         visibility: Some(visibility),
         image_builder_supported: Some(a.image_builder_supported),
         // The model says ImageBuilderName is null for shared images.
-        image_builder_name: if shared_to_caller { None } else { a.image_builder_name.clone() },
+        image_builder_name: if shared_to_caller {
+            None
+        } else {
+            a.image_builder_name.clone()
+        },
         platform: PlatformType::from_wire(&r.platform),
         description: a.description.clone(),
         state_change_reason: a.state_change_reason.as_ref().map(|(code, msg)| {
@@ -118,7 +126,11 @@ pub fn to_api(row: &ImageRow, caller: &str) -> Image {
         supported_instance_families: Some(a.supported_instance_families.clone()),
         dynamic_app_providers_enabled: None,
         image_shared_with_others: (visibility == VisibilityType::Private).then_some(
-            if row.shared_with_others { ImageSharedWithOthers::True } else { ImageSharedWithOthers::False },
+            if row.shared_with_others {
+                ImageSharedWithOthers::True
+            } else {
+                ImageSharedWithOthers::False
+            },
         ),
         managed_software_included: None,
         image_type: a.image_type.as_deref().and_then(ImageType::from_wire),
@@ -140,9 +152,7 @@ fn matches_scope(row: &ImageRow, caller: &str, scope: ImageScope) -> bool {
         ImageScope::Visible => true,
         ImageScope::Public => row.image.owner == PUBLIC_OWNER,
         ImageScope::Owned => row.image.owner == caller,
-        ImageScope::SharedWithMe => {
-            row.image.owner != PUBLIC_OWNER && row.image.owner != caller
-        }
+        ImageScope::SharedWithMe => row.image.owner != PUBLIC_OWNER && row.image.owner != caller,
     }
 }
 
@@ -211,7 +221,9 @@ impl Service {
             for arn in &arns {
                 let row = match Arn::parse(arn) {
                     Some(a) if a.resource_type == "image" && a.region == cx.region => {
-                        self.store.image_for(&cx.region, &cx.account_id, arn).await?
+                        self.store
+                            .image_for(&cx.region, &cx.account_id, arn)
+                            .await?
                     }
                     _ => None,
                 };
@@ -230,7 +242,8 @@ impl Service {
         };
         let next_token = if rows.len() > limit as usize {
             rows.truncate(limit as usize);
-            rows.last().map(|r| token::issue(&self.token_key, &fingerprint, &r.sort_key, self.now()))
+            rows.last()
+                .map(|r| token::issue(&self.token_key, &fingerprint, &r.sort_key, self.now()))
         } else {
             None
         };
@@ -244,7 +257,10 @@ impl Service {
     /// checks here, so every caller that deletes or retires an image gets them all.
     pub async fn image_usage(&self, row: &ImageRow) -> Result<Option<String>, CoreError> {
         let r = &row.image;
-        let shares = self.store.image_share_count(&r.region, &r.owner, &r.name).await?;
+        let shares = self
+            .store
+            .image_share_count(&r.region, &r.owner, &r.name)
+            .await?;
         if shares > 0 {
             return Ok(Some(format!(
                 "image '{}' is shared with {shares} account(s); remove every permission with \
@@ -262,12 +278,22 @@ impl Service {
     ) -> Result<DeleteImageResult, CoreError> {
         let name = &input.name;
         let Some(row) = self.store.image(&cx.region, &cx.account_id, name).await? else {
-            if self.store.image(&cx.region, PUBLIC_OWNER, name).await?.is_some() {
+            if self
+                .store
+                .image(&cx.region, PUBLIC_OWNER, name)
+                .await?
+                .is_some()
+            {
                 return Err(CoreError::NotPermitted(format!(
                     "image '{name}' is a public AWS base image; you can delete only images your account owns"
                 )));
             }
-            if self.store.shared_image_by_name(&cx.region, &cx.account_id, name).await?.is_some() {
+            if self
+                .store
+                .shared_image_by_name(&cx.region, &cx.account_id, name)
+                .await?
+                .is_some()
+            {
                 return Err(CoreError::NotPermitted(format!(
                     "image '{name}' is shared with your account by its owner; only the owner can delete it"
                 )));
@@ -283,7 +309,11 @@ impl Service {
         if let Some(why) = self.image_usage(&row).await? {
             return Err(CoreError::InUse(why));
         }
-        if !self.store.delete_image(&cx.region, &cx.account_id, name).await? {
+        if !self
+            .store
+            .delete_image(&cx.region, &cx.account_id, name)
+            .await?
+        {
             // Deleted by a concurrent request between the read and the delete.
             return Err(not_found(name, &cx.region));
         }

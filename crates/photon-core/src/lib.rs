@@ -50,7 +50,12 @@ impl Service {
         regions: Vec<String>,
     ) -> Result<Self, CoreError> {
         let key = token::load_or_create_key(store.as_ref()).await?;
-        let svc = Service { store, clock, regions: Arc::new(regions), token_key: Arc::new(key) };
+        let svc = Service {
+            store,
+            clock,
+            regions: Arc::new(regions),
+            token_key: Arc::new(key),
+        };
         image::seed_public_images(&svc).await?;
         Ok(svc)
     }

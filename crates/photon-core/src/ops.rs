@@ -16,7 +16,9 @@ impl AppStream for Service {
         cx: &Caller,
         input: DescribeImagesRequest,
     ) -> Result<DescribeImagesResult, ApiError> {
-        Service::describe_images(self, cx, input).await.map_err(|e| e.into_api(&cx.request_id))
+        Service::describe_images(self, cx, input)
+            .await
+            .map_err(|e| e.into_api(&cx.request_id))
     }
 
     async fn delete_image(
@@ -24,7 +26,9 @@ impl AppStream for Service {
         cx: &Caller,
         input: DeleteImageRequest,
     ) -> Result<DeleteImageResult, ApiError> {
-        Service::delete_image(self, cx, input).await.map_err(|e| e.into_api(&cx.request_id))
+        Service::delete_image(self, cx, input)
+            .await
+            .map_err(|e| e.into_api(&cx.request_id))
     }
 
     async fn tag_resource(

@@ -9,9 +9,21 @@ pub const QUOTAS: &[(&str, i64, &str)] = &[
     ("image-builders", 10, "image builders"),
     ("fleets", 10, "fleets"),
     ("stacks", 10, "stacks"),
-    ("accounts-per-shared-image", 100, "accounts an image can be shared with"),
-    ("concurrent-copies-per-destination-region", 2, "concurrent image copies per destination region"),
-    ("concurrent-image-updates", 5, "concurrent managed image updates"),
+    (
+        "accounts-per-shared-image",
+        100,
+        "accounts an image can be shared with",
+    ),
+    (
+        "concurrent-copies-per-destination-region",
+        2,
+        "concurrent image copies per destination region",
+    ),
+    (
+        "concurrent-image-updates",
+        5,
+        "concurrent managed image updates",
+    ),
 ];
 
 pub fn default_of(name: &str) -> Option<i64> {
@@ -24,10 +36,19 @@ pub fn names() -> Vec<&'static str> {
 
 impl Service {
     /// The quota in force for an account in a region.
-    pub async fn quota(&self, account_id: &str, region: &str, name: &str) -> Result<i64, CoreError> {
-        let default = default_of(name)
-            .ok_or_else(|| CoreError::Internal(format!("unknown quota {name}")))?;
-        Ok(self.store.quota(account_id, region, name).await?.unwrap_or(default))
+    pub async fn quota(
+        &self,
+        account_id: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<i64, CoreError> {
+        let default =
+            default_of(name).ok_or_else(|| CoreError::Internal(format!("unknown quota {name}")))?;
+        Ok(self
+            .store
+            .quota(account_id, region, name)
+            .await?
+            .unwrap_or(default))
     }
 
     /// Refuses with `LimitExceededException` when `in_use` already fills the quota.
@@ -40,7 +61,10 @@ impl Service {
     ) -> Result<(), CoreError> {
         let limit = self.quota(account_id, region, name).await?;
         if in_use >= limit {
-            let what = QUOTAS.iter().find(|(n, ..)| *n == name).map_or(name, |(_, _, w)| *w);
+            let what = QUOTAS
+                .iter()
+                .find(|(n, ..)| *n == name)
+                .map_or(name, |(_, _, w)| *w);
             return Err(CoreError::LimitExceeded(format!(
                 "the quota of {limit} {what} for account {account_id} in {region} is reached \
                  ({in_use} in use); free one first, or have the operator raise it with \
@@ -49,5 +73,42 @@ impl Service {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use photon_store::{QuotaRecord, Store};
+
+    use crate::{CoreError, Service, SystemClock};
+
+    #[tokio::test]
+    async fn defaults_overrides_and_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = photon_store_sql::sqlite_url(&dir.path().join("q.db"));
+        let store: Arc<dyn Store> = Arc::new(photon_store_sql::SqlStore::connect(&url).await.unwrap());
+        let svc = Service::start(store.clone(), Arc::new(SystemClock), vec!["us-east-1".into()])
+            .await
+            .unwrap();
+        assert_eq!(svc.quota("111111111111", "us-east-1", "images").await.unwrap(), 10);
+        svc.ensure_quota("111111111111", "us-east-1", "images", 9).await.unwrap();
+        let err = svc.ensure_quota("111111111111", "us-east-1", "images", 10).await.unwrap_err();
+        let CoreError::LimitExceeded(msg) = err else { panic!("wrong error") };
+        assert!(msg.contains("photon quotas set"), "{msg}");
+        // An account-wide value, then a region's own value, which wins.
+        let q = |region: &str, value| QuotaRecord {
+            account_id: "111111111111".into(),
+            region: region.into(),
+            name: "images".into(),
+            value,
+        };
+        store.set_quota(&q("", 20)).await.unwrap();
+        assert_eq!(svc.quota("111111111111", "us-west-2", "images").await.unwrap(), 20);
+        store.set_quota(&q("us-east-1", 3)).await.unwrap();
+        assert_eq!(svc.quota("111111111111", "us-east-1", "images").await.unwrap(), 3);
+        assert!(svc.ensure_quota("111111111111", "us-east-1", "images", 3).await.is_err());
+        assert_eq!(svc.quota("222222222222", "us-east-1", "images").await.unwrap(), 10);
     }
 }

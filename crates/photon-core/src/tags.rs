@@ -13,14 +13,20 @@ use crate::{CoreError, Service};
 pub const MAX_TAGS: i64 = 50;
 
 /// The resource types AppStream tags (tagging-basic.md).
-const TAGGABLE: &[&str] = &["image", "image-builder", "fleet", "stack", "app-block", "application"];
+const TAGGABLE: &[&str] = &[
+    "image",
+    "image-builder",
+    "fleet",
+    "stack",
+    "app-block",
+    "application",
+];
 
 impl Service {
     /// Resolves an ARN to a resource the caller owns, or explains why not.
     pub(crate) async fn owned_resource(&self, cx: &Caller, arn: &str) -> Result<(), CoreError> {
-        let not_found = |why: &str| {
-            CoreError::NotFound(format!("resource '{arn}' was not found: {why}"))
-        };
+        let not_found =
+            |why: &str| CoreError::NotFound(format!("resource '{arn}' was not found: {why}"));
         let Some(a) = Arn::parse(arn) else {
             return Err(not_found(
                 "it is not an AppStream ARN (arn:aws:appstream:REGION:ACCOUNT:TYPE/NAME)",
@@ -40,10 +46,16 @@ impl Service {
             )));
         }
         if a.account != cx.account_id {
-            return Err(not_found("it does not belong to your account, and only the owner can tag a resource"));
+            return Err(not_found(
+                "it does not belong to your account, and only the owner can tag a resource",
+            ));
         }
         let exists = match a.resource_type.as_str() {
-            "image" => self.store.image(&cx.region, &cx.account_id, &a.name).await?.is_some(),
+            "image" => self
+                .store
+                .image(&cx.region, &cx.account_id, &a.name)
+                .await?
+                .is_some(),
             // Builders, fleets and stacks arrive with later features; none exist yet.
             _ => false,
         };
@@ -53,7 +65,11 @@ impl Service {
         Ok(())
     }
 
-    pub async fn list_tags(&self, cx: &Caller, arn: &str) -> Result<BTreeMap<String, String>, CoreError> {
+    pub async fn list_tags(
+        &self,
+        cx: &Caller,
+        arn: &str,
+    ) -> Result<BTreeMap<String, String>, CoreError> {
         self.owned_resource(cx, arn).await?;
         Ok(self.store.tags(arn).await?)
     }
@@ -74,7 +90,12 @@ impl Service {
         }
     }
 
-    pub async fn untag_resource(&self, cx: &Caller, arn: &str, keys: &[String]) -> Result<(), CoreError> {
+    pub async fn untag_resource(
+        &self,
+        cx: &Caller,
+        arn: &str,
+        keys: &[String],
+    ) -> Result<(), CoreError> {
         self.owned_resource(cx, arn).await?;
         Ok(self.store.remove_tags(arn, keys).await?)
     }

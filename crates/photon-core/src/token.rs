@@ -34,7 +34,10 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -60,10 +63,18 @@ pub fn fingerprint(parts: &[&str]) -> String {
 }
 
 pub fn issue(key: &[u8], fingerprint: &str, last_sort_key: &str, now: i64) -> String {
-    let payload = Payload { v: 1, f: fingerprint.to_owned(), k: last_sort_key.to_owned(), t: now };
+    let payload = Payload {
+        v: 1,
+        f: fingerprint.to_owned(),
+        k: last_sort_key.to_owned(),
+        t: now,
+    };
     let json = serde_json::to_vec(&payload).unwrap_or_default();
     let body = URL_SAFE_NO_PAD.encode(&json);
-    format!("{body}.{}", URL_SAFE_NO_PAD.encode(sign(key, body.as_bytes())))
+    format!(
+        "{body}.{}",
+        URL_SAFE_NO_PAD.encode(sign(key, body.as_bytes()))
+    )
 }
 
 fn sign(key: &[u8], body: &[u8]) -> Vec<u8> {
@@ -125,7 +136,10 @@ mod tests {
         // Altered payload.
         let mut bad = t.clone();
         bad.replace_range(0..1, if t.starts_with('e') { "f" } else { "e" });
-        assert!(matches!(open(&key, &bad, &f, 2_000), Err(CoreError::Invalid(_))));
+        assert!(matches!(
+            open(&key, &bad, &f, 2_000),
+            Err(CoreError::Invalid(_))
+        ));
         // Other key, other filters, expired, garbage.
         assert!(open(&b"x".repeat(32), &t, &f, 2_000).is_err());
         assert!(open(&key, &t, &fingerprint(&["other"]), 2_000).is_err());

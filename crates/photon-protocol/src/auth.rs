@@ -99,8 +99,14 @@ pub async fn authenticate<C: CredentialStore>(
                 "The security token included in the request is invalid. (unknown access key; create one with `photon accounts create`)",
             )
         })?;
-    sigv4::verify(req, &auth, &cred.secret_access_key, now, chrono::Duration::minutes(5))
-        .map_err(sig_error)?;
+    sigv4::verify(
+        req,
+        &auth,
+        &cred.secret_access_key,
+        now,
+        chrono::Duration::minutes(5),
+    )
+    .map_err(sig_error)?;
     Ok(Authenticated {
         account_id: cred.account_id,
         access_key_id: auth.access_key_id,

@@ -57,7 +57,8 @@ fn from_cbor(c: Cbor) -> Result<Value, ApiError> {
                 _ => return Err(malformed("tag 1 must wrap a number of epoch seconds")),
             };
             Value::Timestamp(
-                Timestamp::from_secs_f64(secs).ok_or_else(|| malformed("timestamp out of range"))?,
+                Timestamp::from_secs_f64(secs)
+                    .ok_or_else(|| malformed("timestamp out of range"))?,
             )
         }
         Cbor::Tag(t, _) => return Err(malformed(format!("unexpected tag {t}"))),
@@ -103,7 +104,10 @@ mod tests {
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.split_whitespace().collect();
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
@@ -124,9 +128,13 @@ mod tests {
         body.extend(hex("f5 71"));
         body.extend(b"allowImageBuilder");
         body.extend(hex("f4"));
-        let Value::Map(m) = decode(&body).unwrap() else { panic!("not a map") };
+        let Value::Map(m) = decode(&body).unwrap() else {
+            panic!("not a map")
+        };
         assert_eq!(m["Name"], Value::String("img".into()));
-        let Value::Map(p) = &m["ImagePermissions"] else { panic!("not a map") };
+        let Value::Map(p) = &m["ImagePermissions"] else {
+            panic!("not a map")
+        };
         assert_eq!(p["allowFleet"], Value::Bool(true));
     }
 
@@ -136,7 +144,9 @@ mod tests {
         let mut body = hex("bf 61");
         body.extend(b"a");
         body.extend(hex("f9 3e00 ff"));
-        let Value::Map(m) = decode(&body).unwrap() else { panic!("not a map") };
+        let Value::Map(m) = decode(&body).unwrap() else {
+            panic!("not a map")
+        };
         assert_eq!(m["a"], Value::Float(1.5));
     }
 
@@ -154,7 +164,13 @@ mod tests {
 
     #[test]
     fn garbage_is_a_serialization_error() {
-        assert_eq!(decode(&[0xff, 0x00]).unwrap_err().code, ErrorCode::SerializationException);
-        assert_eq!(decode(&hex("01")).unwrap_err().code, ErrorCode::SerializationException);
+        assert_eq!(
+            decode(&[0xff, 0x00]).unwrap_err().code,
+            ErrorCode::SerializationException
+        );
+        assert_eq!(
+            decode(&hex("01")).unwrap_err().code,
+            ErrorCode::SerializationException
+        );
     }
 }

@@ -17,10 +17,16 @@ fn build(protocol: Protocol, status: u16, body: Vec<u8>, request_id: &str) -> Re
     let h = resp.headers_mut();
     match protocol {
         Protocol::AwsJson11 => {
-            h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+            h.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static(JSON_CONTENT_TYPE),
+            );
         }
         Protocol::RpcV2Cbor => {
-            h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(CBOR_CONTENT_TYPE));
+            h.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static(CBOR_CONTENT_TYPE),
+            );
             h.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
         }
     }
@@ -51,7 +57,12 @@ pub fn error(protocol: Protocol, err: &ApiError, request_id: &str) -> Response<V
     let mut m = BTreeMap::new();
     m.insert("__type".to_owned(), Value::String(type_name.to_owned()));
     m.insert("Message".to_owned(), Value::String(err.message.clone()));
-    build(protocol, code.http_status(), encode_body(protocol, &Value::Map(m)), request_id)
+    build(
+        protocol,
+        code.http_status(),
+        encode_body(protocol, &Value::Map(m)),
+        request_id,
+    )
 }
 
 #[cfg(test)]
@@ -70,7 +81,9 @@ mod tests {
             assert_eq!(body["Message"], "m");
             let c = error(Protocol::RpcV2Cbor, &e, "rid");
             assert_eq!(c.headers()["smithy-protocol"], "rpc-v2-cbor");
-            let Value::Map(m) = cbor::decode(c.body()).unwrap() else { panic!("map") };
+            let Value::Map(m) = cbor::decode(c.body()).unwrap() else {
+                panic!("map")
+            };
             assert_eq!(m["__type"], Value::String(code.shape_id().to_owned()));
             assert_eq!(c.headers()[REQUEST_ID_HEADER], "rid");
         }

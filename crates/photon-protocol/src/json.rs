@@ -34,9 +34,11 @@ fn from_json(j: serde_json::Value) -> Value {
         },
         serde_json::Value::String(s) => Value::String(s),
         serde_json::Value::Array(a) => Value::List(a.into_iter().map(from_json).collect()),
-        serde_json::Value::Object(o) => {
-            Value::Map(o.into_iter().map(|(k, v)| (k, from_json(v))).collect::<BTreeMap<_, _>>())
-        }
+        serde_json::Value::Object(o) => Value::Map(
+            o.into_iter()
+                .map(|(k, v)| (k, from_json(v)))
+                .collect::<BTreeMap<_, _>>(),
+        ),
     }
 }
 
@@ -85,15 +87,30 @@ mod tests {
 
     #[test]
     fn non_object_is_refused() {
-        assert_eq!(decode(b"[1]").unwrap_err().code, ErrorCode::SerializationException);
-        assert_eq!(decode(b"{").unwrap_err().code, ErrorCode::SerializationException);
+        assert_eq!(
+            decode(b"[1]").unwrap_err().code,
+            ErrorCode::SerializationException
+        );
+        assert_eq!(
+            decode(b"{").unwrap_err().code,
+            ErrorCode::SerializationException
+        );
     }
 
     #[test]
     fn timestamps_are_epoch_seconds() {
         let mut m = BTreeMap::new();
-        m.insert("T".to_owned(), Value::Timestamp(Timestamp(1_500_000_000_000)));
-        m.insert("U".to_owned(), Value::Timestamp(Timestamp(1_500_000_000_250)));
-        assert_eq!(encode(&Value::Map(m)), br#"{"T":1500000000,"U":1500000000.25}"#);
+        m.insert(
+            "T".to_owned(),
+            Value::Timestamp(Timestamp(1_500_000_000_000)),
+        );
+        m.insert(
+            "U".to_owned(),
+            Value::Timestamp(Timestamp(1_500_000_000_250)),
+        );
+        assert_eq!(
+            encode(&Value::Map(m)),
+            br#"{"T":1500000000,"U":1500000000.25}"#
+        );
     }
 }

@@ -45,8 +45,13 @@ fn unknown(msg: String) -> ApiError {
 }
 
 fn media_type(headers: &HeaderMap) -> Option<String> {
-    header(headers, "content-type")
-        .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    header(headers, "content-type").map(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    })
 }
 
 /// Routes a request to (protocol, operation), or explains why it cannot be routed.
@@ -134,9 +139,13 @@ pub fn route(
                     "this endpoint serves the service {TARGET_PREFIX}, not '{prefix}'"
                 ))));
             }
-            Operation::from_name(op).map(|o| (protocol, o)).ok_or_else(|| {
-                fail(unknown(format!("'{op}' is not an operation of the AppStream API")))
-            })
+            Operation::from_name(op)
+                .map(|o| (protocol, o))
+                .ok_or_else(|| {
+                    fail(unknown(format!(
+                        "'{op}' is not an operation of the AppStream API"
+                    )))
+                })
         }
     }
 }
@@ -159,7 +168,10 @@ mod tests {
             ("x-amz-target", "PhotonAdminProxyService.DescribeImages"),
             ("content-type", "application/x-amz-json-1.1"),
         ]);
-        let cbor = h(&[("smithy-protocol", "rpc-v2-cbor"), ("content-type", "application/cbor")]);
+        let cbor = h(&[
+            ("smithy-protocol", "rpc-v2-cbor"),
+            ("content-type", "application/cbor"),
+        ]);
         let p = "/service/PhotonAdminProxyService/operation/DescribeImages";
         let cases: Vec<(&str, &HeaderMap, Result<Operation, ErrorCode>)> = vec![
             ("/", &json, Ok(Operation::DescribeImages)),
@@ -174,7 +186,9 @@ mod tests {
             ("/elsewhere", &json, Err(ErrorCode::UnknownOperationException)),
         ];
         for (path, headers, want) in cases {
-            let got = route(&Method::POST, path, headers, 1).map(|(_, o)| o).map_err(|(_, e)| e.code);
+            let got = route(&Method::POST, path, headers, 1)
+                .map(|(_, o)| o)
+                .map_err(|(_, e)| e.code);
             assert_eq!(got, want, "{path}");
         }
     }
@@ -192,8 +206,13 @@ mod tests {
             ("smithy-protocol", "rpc-v2-cbor"),
             ("x-amz-target", "PhotonAdminProxyService.DescribeImages"),
         ]);
-        let e = route(&Method::POST, "/service/PhotonAdminProxyService/operation/DescribeImages", &mixed, 0)
-            .unwrap_err();
+        let e = route(
+            &Method::POST,
+            "/service/PhotonAdminProxyService/operation/DescribeImages",
+            &mixed,
+            0,
+        )
+        .unwrap_err();
         assert_eq!(e.0, Protocol::RpcV2Cbor);
         assert_eq!(e.1.code, ErrorCode::SerializationException);
         let e = route(&Method::GET, "/", &h(&[]), 0).unwrap_err();

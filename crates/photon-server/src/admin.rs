@@ -35,7 +35,10 @@ pub async fn accounts(cmd: AccountsCommand, args: &StoreArgs, out: Output) -> an
             }
         }
         AccountsCommand::List => {
-            let accounts = store.list_accounts().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let accounts = store
+                .list_accounts()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             match out {
                 Output::Json => {
                     let rows: Vec<_> = accounts
@@ -63,24 +66,33 @@ fn parse_assignment(s: &str) -> anyhow::Result<(String, i64)> {
         .split_once('=')
         .with_context(|| format!("'{s}' is not NAME=VALUE, e.g. images=20"))?;
     if quota::default_of(name).is_none() {
-        bail!("unknown quota '{name}'; known quotas: {}", quota::names().join(", "));
+        bail!(
+            "unknown quota '{name}'; known quotas: {}",
+            quota::names().join(", ")
+        );
     }
-    let value: i64 = value
-        .parse()
-        .ok()
-        .filter(|v| *v >= 0)
-        .with_context(|| format!("the value of {name} must be a whole number ≥ 0, not '{value}'"))?;
+    let value: i64 = value.parse().ok().filter(|v| *v >= 0).with_context(|| {
+        format!("the value of {name} must be a whole number ≥ 0, not '{value}'")
+    })?;
     Ok((name.to_owned(), value))
 }
 
 pub async fn quotas(cmd: QuotasCommand, args: &StoreArgs, out: Output) -> anyhow::Result<()> {
     let store = crate::store::open(args).await?;
     match cmd {
-        QuotasCommand::Set { account_id, region, values } => {
+        QuotasCommand::Set {
+            account_id,
+            region,
+            values,
+        } => {
             if !photon_core::account::is_account_id(&account_id) {
                 bail!("'{account_id}' is not a 12-digit account id");
             }
-            if !store.account_exists(&account_id).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+            if !store
+                .account_exists(&account_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
                 bail!("account {account_id} does not exist; see `photon accounts list`");
             }
             if let Some(r) = &region {
@@ -88,7 +100,10 @@ pub async fn quotas(cmd: QuotasCommand, args: &StoreArgs, out: Output) -> anyhow
                     bail!("'{r}' is not a region name like us-east-1");
                 }
             }
-            let parsed = values.iter().map(|v| parse_assignment(v)).collect::<anyhow::Result<Vec<_>>>()?;
+            let parsed = values
+                .iter()
+                .map(|v| parse_assignment(v))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let mut set = Vec::new();
             for (name, value) in parsed {
                 let q = QuotaRecord {
@@ -97,7 +112,10 @@ pub async fn quotas(cmd: QuotasCommand, args: &StoreArgs, out: Output) -> anyhow
                     name,
                     value,
                 };
-                store.set_quota(&q).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                store
+                    .set_quota(&q)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 set.push(q);
             }
             print_quotas(&set, out)?;
@@ -124,7 +142,13 @@ pub async fn quotas(cmd: QuotasCommand, args: &StoreArgs, out: Output) -> anyhow
 }
 
 fn print_quotas(rows: &[QuotaRecord], out: Output) -> anyhow::Result<()> {
-    let region = |r: &str| if r.is_empty() { "*".to_owned() } else { r.to_owned() };
+    let region = |r: &str| {
+        if r.is_empty() {
+            "*".to_owned()
+        } else {
+            r.to_owned()
+        }
+    };
     match out {
         Output::Json => {
             let v: Vec<_> = rows
@@ -135,7 +159,13 @@ fn print_quotas(rows: &[QuotaRecord], out: Output) -> anyhow::Result<()> {
         }
         Output::Text => {
             for q in rows {
-                println!("{}\t{}\t{}\t{}", q.account_id, region(&q.region), q.name, q.value);
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    q.account_id,
+                    region(&q.region),
+                    q.name,
+                    q.value
+                );
             }
         }
     }

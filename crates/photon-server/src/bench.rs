@@ -76,14 +76,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (data_dir, _temp) = match &args.data_dir {
         Some(d) => (d.clone(), None),
         None => {
-            let d = std::env::temp_dir()
-                .join(format!("photon-bench-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
-            std::fs::create_dir_all(&d)
-                .with_context(|| format!("cannot create {}; set TMPDIR or pass --data-dir", d.display()))?;
+            let d = std::env::temp_dir().join(format!(
+                "photon-bench-{}-{}",
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            ));
+            std::fs::create_dir_all(&d).with_context(|| {
+                format!(
+                    "cannot create {}; set TMPDIR or pass --data-dir",
+                    d.display()
+                )
+            })?;
             (d.clone(), Some(TempDir(d)))
         }
     };
-    let store_args = StoreArgs { data_dir: data_dir.clone(), database: args.database.clone() };
+    let store_args = StoreArgs {
+        data_dir: data_dir.clone(),
+        database: args.database.clone(),
+    };
     let progress = |msg: &str| {
         // Progress goes to stderr so `--output json` keeps stdout machine-readable.
         if args.output == Output::Text {
@@ -97,9 +107,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let store = crate::store::open(&store_args).await?;
     let engine = store.engine();
     let load_started = Instant::now();
-    let account = photon_core::account::create_account(store.as_ref(), None, Some("bench"), now_millis())
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot create the bench account: {e}"))?;
+    let account =
+        photon_core::account::create_account(store.as_ref(), None, Some("bench"), now_millis())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the bench account: {e}"))?;
     load_images(store.as_ref(), &account.account_id, args.images).await?;
     let load_time = load_started.elapsed();
     // Release the SQLite file before the server opens it: one writer at a time.
@@ -139,13 +150,26 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         Output::Text => {
-            println!("DescribeImages (Type=PRIVATE, MaxResults={}) on {engine}", args.page_size);
-            println!("  images loaded    {:>10}   in {:.2} s", args.images, load_time.as_secs_f64());
-            println!("  requests         {:>10}   concurrency {}", args.requests, args.concurrency);
+            println!(
+                "DescribeImages (Type=PRIVATE, MaxResults={}) on {engine}",
+                args.page_size
+            );
+            println!(
+                "  images loaded    {:>10}   in {:.2} s",
+                args.images,
+                load_time.as_secs_f64()
+            );
+            println!(
+                "  requests         {:>10}   concurrency {}",
+                args.requests, args.concurrency
+            );
             println!("  errors           {:>10}", m.errors);
             println!("  response size    {:>10}   bytes (mean)", mean_bytes);
             println!("  wall time        {:>10.2}   s", m.wall.as_secs_f64());
-            println!("  throughput       {:>10.0}   req/s", m.ok as f64 / m.wall.as_secs_f64());
+            println!(
+                "  throughput       {:>10.0}   req/s",
+                m.ok as f64 / m.wall.as_secs_f64()
+            );
             println!("  latency p50      {:>10.2}   ms", q(0.50));
             println!("          p90      {:>10.2}   ms", q(0.90));
             println!("          p99      {:>10.2}   ms", q(0.99));
@@ -163,7 +187,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             args.requests,
             m.samples.first().map_or("-", String::as_str),
             log_path.display(),
-            if args.data_dir.is_none() { " (removed; rerun with --data-dir to keep it)" } else { "" }
+            if args.data_dir.is_none() {
+                " (removed; rerun with --data-dir to keep it)"
+            } else {
+                ""
+            }
         );
     }
     Ok(())
@@ -189,8 +217,9 @@ fn round2(x: f64) -> f64 {
 /// (native Windows Server 2022 images for the general-purpose families).
 async fn load_images(store: &dyn Store, account_id: &str, n: u32) -> anyhow::Result<()> {
     let now = now_millis();
-    let families: Vec<String> =
-        ["GENERAL_PURPOSE", "COMPUTE_OPTIMIZED", "MEMORY_OPTIMIZED"].map(String::from).to_vec();
+    let families: Vec<String> = ["GENERAL_PURPOSE", "COMPUTE_OPTIMIZED", "MEMORY_OPTIMIZED"]
+        .map(String::from)
+        .to_vec();
     let mut batch = Vec::with_capacity(LOAD_BATCH);
     for i in 0..n {
         let name = format!("bench-image-{i:06}");
@@ -224,7 +253,10 @@ async fn load_images(store: &dyn Store, account_id: &str, n: u32) -> anyhow::Res
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot load the bench images: {e}"))?;
             if added != batch.len() as u64 {
-                bail!("loaded {added} of {} images in a batch; the bench account was not empty", batch.len());
+                bail!(
+                    "loaded {added} of {} images in a batch; the bench account was not empty",
+                    batch.len()
+                );
             }
             batch.clear();
         }
@@ -240,13 +272,25 @@ struct Server {
 }
 
 impl Server {
-    async fn start(data_dir: &Path, database: Option<&str>, log_path: &Path) -> anyhow::Result<Server> {
-        let exe = std::env::current_exe().context("cannot find the photon executable to start the server")?;
+    async fn start(
+        data_dir: &Path,
+        database: Option<&str>,
+        log_path: &Path,
+    ) -> anyhow::Result<Server> {
+        let exe = std::env::current_exe()
+            .context("cannot find the photon executable to start the server")?;
         let log = std::fs::File::create(log_path)
             .with_context(|| format!("cannot create the server log {}", log_path.display()))?;
         let mut cmd = tokio::process::Command::new(exe);
         cmd.arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--regions", REGION, "--output", "text"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--regions",
+                REGION,
+                "--output",
+                "text",
+            ])
             .arg("--data-dir")
             .arg(data_dir)
             // The child gets exactly the store this process loaded, never one from the
@@ -260,7 +304,10 @@ impl Server {
             cmd.args(["--database", url]);
         }
         let mut child = cmd.spawn().context("cannot start `photon serve`")?;
-        let stdout = child.stdout.take().context("the server's stdout was not captured")?;
+        let stdout = child
+            .stdout
+            .take()
+            .context("the server's stdout was not captured")?;
         let mut lines = tokio::io::BufReader::new(stdout).lines();
         let first = tokio::time::timeout(START_TIMEOUT, lines.next_line())
             .await
@@ -279,7 +326,9 @@ impl Server {
         let base_url = first
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
-            .with_context(|| format!("cannot find the address in the server's first line '{first}'"))?
+            .with_context(|| {
+                format!("cannot find the address in the server's first line '{first}'")
+            })?
             .to_owned();
 
         let client = reqwest::Client::builder().no_proxy().build()?;
@@ -412,7 +461,10 @@ async fn measure(
         bail!("the listing returned {seen} images, but {} were loaded; the server reads another store", args.images);
     }
 
-    progress(&format!("measuring {} requests at concurrency {}…", args.requests, args.concurrency));
+    progress(&format!(
+        "measuring {} requests at concurrency {}…",
+        args.requests, args.concurrency
+    ));
     let issued = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(args.concurrency as usize);
@@ -420,14 +472,23 @@ async fn measure(
         let client = client.clone();
         let issued = issued.clone();
         let total = args.requests;
-        tasks.push(tokio::spawn(async move { worker(&client, &issued, total).await }));
+        tasks.push(tokio::spawn(async move {
+            worker(&client, &issued, total).await
+        }));
     }
     let mut all = Tally::new();
     for t in tasks {
         all.merge(t.await.context("a client task panicked")?);
     }
     let wall = started.elapsed();
-    Ok(Measured { hist: all.hist, ok: all.ok, errors: all.errors, bytes: all.bytes, samples: all.samples, wall })
+    Ok(Measured {
+        hist: all.hist,
+        ok: all.ok,
+        errors: all.errors,
+        bytes: all.bytes,
+        samples: all.samples,
+        wall,
+    })
 }
 
 /// Reads the listing from its first page to its last; returns how many images it saw.
@@ -472,7 +533,9 @@ async fn describe(
 ) -> Option<(u64, Option<String>)> {
     let body = match token {
         None => serde_json::json!({"Type": "PRIVATE", "MaxResults": client.page_size}),
-        Some(t) => serde_json::json!({"Type": "PRIVATE", "MaxResults": client.page_size, "NextToken": t}),
+        Some(t) => {
+            serde_json::json!({"Type": "PRIVATE", "MaxResults": client.page_size, "NextToken": t})
+        }
     }
     .to_string();
     let headers = match sign_headers(&client.url, &client.credentials, body.as_bytes()) {
@@ -508,7 +571,9 @@ async fn describe(
                     None
                 }
                 Ok(page) => {
-                    tally.hist.saturating_record((elapsed.as_micros() as u64).max(1));
+                    tally
+                        .hist
+                        .saturating_record((elapsed.as_micros() as u64).max(1));
                     tally.ok += 1;
                     tally.bytes += bytes.len() as u64;
                     Some((page.images.len() as u64, page.next_token))
@@ -521,7 +586,10 @@ async fn describe(
         }
         Ok((status, bytes)) => {
             let text = String::from_utf8_lossy(&bytes);
-            tally.error(format!("HTTP {status}: {}", text.chars().take(200).collect::<String>()));
+            tally.error(format!(
+                "HTTP {status}: {}",
+                text.chars().take(200).collect::<String>()
+            ));
             None
         }
         Err(e) => {
@@ -533,7 +601,11 @@ async fn describe(
 
 /// The SigV4 headers (`authorization`, `x-amz-date`) for a DescribeImages POST of `body`.
 /// Signs `host`, `content-type` and `x-amz-target` like the AWS SDKs do.
-fn sign_headers(url: &str, credentials: &Credentials, body: &[u8]) -> anyhow::Result<Vec<(String, String)>> {
+fn sign_headers(
+    url: &str,
+    credentials: &Credentials,
+    body: &[u8],
+) -> anyhow::Result<Vec<(String, String)>> {
     // An `Identity` is an Arc and a small map; building it per request costs far less than the
     // signature itself and keeps this crate off aws-smithy-runtime-api.
     let identity = credentials.clone().into();
@@ -548,9 +620,16 @@ fn sign_headers(url: &str, credentials: &Credentials, body: &[u8]) -> anyhow::Re
     let signable = SignableRequest::new(
         "POST",
         url,
-        [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", TARGET)].into_iter(),
+        [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", TARGET),
+        ]
+        .into_iter(),
         SignableBody::Bytes(body),
     )?;
     let (instructions, _) = sign(signable, &params)?.into_parts();
-    Ok(instructions.headers().map(|(n, v)| (n.to_owned(), v.to_owned())).collect())
+    Ok(instructions
+        .headers()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect())
 }

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "photon", version, about = "A self-hostable AppStream 2.0 image service")]
+#[command(
+    name = "photon",
+    version,
+    about = "A self-hostable AppStream 2.0 image service"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -122,12 +126,16 @@ pub enum QuotasCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => crate::server::serve(args).await,
-        Command::Accounts { command, store, out } => {
-            crate::admin::accounts(command, &store, out.output).await
-        }
-        Command::Quotas { command, store, out } => {
-            crate::admin::quotas(command, &store, out.output).await
-        }
+        Command::Accounts {
+            command,
+            store,
+            out,
+        } => crate::admin::accounts(command, &store, out.output).await,
+        Command::Quotas {
+            command,
+            store,
+            out,
+        } => crate::admin::quotas(command, &store, out.output).await,
         Command::Bench(args) => crate::bench::run(args).await,
     }
 }

@@ -38,15 +38,24 @@ struct StoreCredentials(Arc<dyn Store>);
 
 impl CredentialStore for StoreCredentials {
     async fn credential(&self, access_key_id: &str) -> Result<Option<Credential>, String> {
-        let key = self.0.access_key(access_key_id).await.map_err(|e| e.to_string())?;
-        Ok(key.map(|k| Credential { account_id: k.account_id, secret_access_key: k.secret_access_key }))
+        let key = self
+            .0
+            .access_key(access_key_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(key.map(|k| Credential {
+            account_id: k.account_id,
+            secret_access_key: k.secret_access_key,
+        }))
     }
 }
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PHOTON_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // A second init (tests in one process) is harmless; ignore it.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -76,11 +85,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .with_context(|| format!("cannot listen on {}; pick another with --listen", args.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; pick another with --listen",
+                args.listen
+            )
+        })?;
     let addr = listener.local_addr()?;
 
     let first = first_start(&svc, &args.store.data_dir, addr, &regions[0]).await?;
-    let app = App { svc, creds: StoreCredentials(store.clone()) };
+    let app = App {
+        svc,
+        creds: StoreCredentials(store.clone()),
+    };
     let router = Router::new()
         .route("/health", get(health))
         .fallback(api)
@@ -98,7 +115,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             println!("{first}");
         }
     }
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("photon stopped");
     Ok(())
 }
@@ -135,9 +154,19 @@ async fn first_start(
     let data_dir = std::fs::canonicalize(data_dir)?;
     let config = data_dir.join("aws-config");
     let credentials = data_dir.join("aws-credentials");
-    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { addr.ip().to_string() };
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        addr.ip().to_string()
+    };
     let endpoint = format!("http://{host}:{}", addr.port());
-    if svc.store().list_accounts().await.map_err(|e| anyhow::anyhow!("{e}"))?.is_empty() {
+    if svc
+        .store()
+        .list_accounts()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .is_empty()
+    {
         let acct = svc
             .create_account(None, Some("default"))
             .await
@@ -171,7 +200,9 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     f.write_all(contents.as_bytes())?;
     #[cfg(unix)]
     {
@@ -189,11 +220,26 @@ async fn health(State(app): State<App>) -> Response {
         "version": env!("CARGO_PKG_VERSION"),
         "store": { "engine": store.engine(), "reachable": reachable },
     });
-    let status = if reachable { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, [("content-type", "application/json")], body.to_string()).into_response()
+    let status = if reachable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
-async fn api(State(app): State<App>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn api(
+    State(app): State<App>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let path = uri.path();
@@ -218,7 +264,11 @@ async fn handle(
     headers: &HeaderMap,
     body: &[u8],
     request_id: &str,
-) -> (http::Response<Vec<u8>>, Option<&'static str>, Option<String>) {
+) -> (
+    http::Response<Vec<u8>>,
+    Option<&'static str>,
+    Option<String>,
+) {
     let path = uri.path();
     let (protocol, op) = match route::route(method, path, headers, body.len()) {
         Ok(x) => x,
@@ -231,10 +281,17 @@ async fn handle(
         headers,
         body,
     };
-    let who = match auth::authenticate(&app.creds, &parts, app.svc.regions(), chrono::Utc::now()).await {
-        Ok(a) => a,
-        Err(e) => return (frame::error(protocol, &e, request_id), Some(op.name()), None),
-    };
+    let who =
+        match auth::authenticate(&app.creds, &parts, app.svc.regions(), chrono::Utc::now()).await {
+            Ok(a) => a,
+            Err(e) => {
+                return (
+                    frame::error(protocol, &e, request_id),
+                    Some(op.name()),
+                    None,
+                )
+            }
+        };
     let cx = Caller {
         account_id: who.account_id.clone(),
         region: who.region,

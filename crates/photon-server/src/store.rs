@@ -14,7 +14,10 @@ pub async fn open(args: &StoreArgs) -> anyhow::Result<Arc<SqlStore>> {
         Some(url) => url.clone(),
         None => {
             std::fs::create_dir_all(&args.data_dir).with_context(|| {
-                format!("cannot create the data directory {}", args.data_dir.display())
+                format!(
+                    "cannot create the data directory {}",
+                    args.data_dir.display()
+                )
             })?;
             photon_store_sql::sqlite_url(&args.data_dir.join("photon.db"))
         }

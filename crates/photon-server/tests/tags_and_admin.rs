@@ -12,17 +12,41 @@ use photon_testkit::{Photon, Proto, BOTH};
 async fn tags_on_images() {
     let p = Photon::start(bin());
     let me = p.default.account_id.clone();
-    p.seed_private_images(&me, "us-east-1", &["tagged".into()]).await;
+    p.seed_private_images(&me, "us-east-1", &["tagged".into()])
+        .await;
     let arn = format!("arn:aws:appstream:us-east-1:{me}:image/tagged");
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
-        c.tag_resource().resource_arn(&arn).tags("team", "blue").tags("env", "").send().await.unwrap();
-        let t = c.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
-        let tags: HashMap<String, String> = t.tags().cloned().unwrap_or_default().into_iter().collect();
+        c.tag_resource()
+            .resource_arn(&arn)
+            .tags("team", "blue")
+            .tags("env", "")
+            .send()
+            .await
+            .unwrap();
+        let t = c
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        let tags: HashMap<String, String> =
+            t.tags().cloned().unwrap_or_default().into_iter().collect();
         assert_eq!(tags.get("team").map(String::as_str), Some("blue"));
         assert_eq!(tags.get("env").map(String::as_str), Some(""));
-        c.untag_resource().resource_arn(&arn).tag_keys("team").tag_keys("env").send().await.unwrap();
-        let t = c.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+        c.untag_resource()
+            .resource_arn(&arn)
+            .tag_keys("team")
+            .tag_keys("env")
+            .send()
+            .await
+            .unwrap();
+        let t = c
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .unwrap();
         assert!(t.tags().map_or(true, |m| m.is_empty()));
 
         // 50 fit, the 51st does not.
@@ -31,24 +55,58 @@ async fn tags_on_images() {
             req = req.tags(format!("k{i}"), "v");
         }
         req.send().await.unwrap();
-        let (code, msg, _) = failure(c.tag_resource().resource_arn(&arn).tags("one-more", "v").send().await);
+        let (code, msg, _) = failure(
+            c.tag_resource()
+                .resource_arn(&arn)
+                .tags("one-more", "v")
+                .send()
+                .await,
+        );
         assert_eq!(code, "LimitExceededException");
         assert!(msg.contains("50"), "{msg}");
         // Overwriting an existing key is not a new tag.
-        c.tag_resource().resource_arn(&arn).tags("k0", "w").send().await.unwrap();
+        c.tag_resource()
+            .resource_arn(&arn)
+            .tags("k0", "w")
+            .send()
+            .await
+            .unwrap();
         let keys: Vec<String> = (0..50).map(|i| format!("k{i}")).collect();
-        c.untag_resource().resource_arn(&arn).set_tag_keys(Some(keys)).send().await.unwrap();
+        c.untag_resource()
+            .resource_arn(&arn)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .unwrap();
 
         // The reserved aws: prefix and the character rules.
-        let (code, msg, _) = failure(c.tag_resource().resource_arn(&arn).tags("aws:owner", "x").send().await);
+        let (code, msg, _) = failure(
+            c.tag_resource()
+                .resource_arn(&arn)
+                .tags("aws:owner", "x")
+                .send()
+                .await,
+        );
         assert_eq!(code, "ValidationException");
         assert!(msg.contains("Tags.key"), "{msg}");
-        let (code, ..) = failure(c.tag_resource().resource_arn(&arn).tags("ok", "bad\u{0}").send().await);
+        let (code, ..) = failure(
+            c.tag_resource()
+                .resource_arn(&arn)
+                .tags("ok", "bad\u{0}")
+                .send()
+                .await,
+        );
         assert_eq!(code, "ValidationException");
 
         // Public images, other regions, other types: not the caller's to tag.
         let public = "arn:aws:appstream:us-east-1::image/AppStream-WinServer2022-11-10-2025";
-        let (code, ..) = failure(c.tag_resource().resource_arn(public).tags("a", "b").send().await);
+        let (code, ..) = failure(
+            c.tag_resource()
+                .resource_arn(public)
+                .tags("a", "b")
+                .send()
+                .await,
+        );
         assert_eq!(code, "ResourceNotFoundException");
         let west = format!("arn:aws:appstream:us-west-2:{me}:image/tagged");
         let (code, msg, _) = failure(c.list_tags_for_resource().resource_arn(west).send().await);
@@ -60,10 +118,21 @@ async fn tags_on_images() {
     }
     // Deleting an image deletes its tags: a new image of the same name starts bare.
     let c = p.client(Proto::Json, &p.default, "us-east-1");
-    c.tag_resource().resource_arn(&arn).tags("stale", "yes").send().await.unwrap();
+    c.tag_resource()
+        .resource_arn(&arn)
+        .tags("stale", "yes")
+        .send()
+        .await
+        .unwrap();
     c.delete_image().name("tagged").send().await.unwrap();
-    p.seed_private_images(&me, "us-east-1", &["tagged".into()]).await;
-    let t = c.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    p.seed_private_images(&me, "us-east-1", &["tagged".into()])
+        .await;
+    let t = c
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     assert!(t.tags().map_or(true, |m| m.is_empty()));
 }
 
@@ -72,18 +141,51 @@ async fn state_survives_kill_and_restart() {
     let mut p = Photon::start(bin());
     let me = p.default.account_id.clone();
     let other = p.create_account();
-    p.seed_private_images(&me, "eu-west-1", &["keep-me".into()]).await;
+    p.seed_private_images(&me, "eu-west-1", &["keep-me".into()])
+        .await;
     let arn = format!("arn:aws:appstream:eu-west-1:{me}:image/keep-me");
     let c = p.client(Proto::Cbor, &p.default, "eu-west-1");
-    c.tag_resource().resource_arn(&arn).tags("k", "v").send().await.unwrap();
-    let token = c.describe_images().max_results(2).send().await.unwrap().next_token().unwrap().to_owned();
+    c.tag_resource()
+        .resource_arn(&arn)
+        .tags("k", "v")
+        .send()
+        .await
+        .unwrap();
+    let token = c
+        .describe_images()
+        .max_results(2)
+        .send()
+        .await
+        .unwrap()
+        .next_token()
+        .unwrap()
+        .to_owned();
     p.restart();
     let c = p.client(Proto::Cbor, &p.default, "eu-west-1");
-    assert_eq!(c.describe_images().names("keep-me").send().await.unwrap().images().len(), 1);
-    let t = c.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(
+        c.describe_images()
+            .names("keep-me")
+            .send()
+            .await
+            .unwrap()
+            .images()
+            .len(),
+        1
+    );
+    let t = c
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(t.tags().unwrap().get("k").map(String::as_str), Some("v"));
     // Tokens outlive the process that issued them; keys outlive it too.
-    c.describe_images().max_results(2).next_token(token).send().await.unwrap();
+    c.describe_images()
+        .max_results(2)
+        .next_token(token)
+        .send()
+        .await
+        .unwrap();
     let co = p.client(Proto::Json, &other, "eu-west-1");
     co.describe_images().max_results(1).send().await.unwrap();
 }
@@ -92,14 +194,28 @@ async fn state_survives_kill_and_restart() {
 async fn accounts_and_quotas_commands() {
     let p = Photon::start(bin());
     // Created while the server runs, usable at once.
-    let fixed = p.admin(&["accounts", "create", "--account-id", "111122223333", "--name", "ci", "--output", "json"]);
+    let fixed = p.admin(&[
+        "accounts",
+        "create",
+        "--account-id",
+        "111122223333",
+        "--name",
+        "ci",
+        "--output",
+        "json",
+    ]);
     assert_eq!(fixed["AccountId"], "111122223333");
     let creds = photon_testkit::Creds {
         account_id: "111122223333".into(),
         access_key_id: fixed["AccessKeyId"].as_str().unwrap().into(),
         secret_access_key: fixed["SecretAccessKey"].as_str().unwrap().into(),
     };
-    p.client(Proto::Json, &creds, "us-east-1").describe_images().max_results(1).send().await.unwrap();
+    p.client(Proto::Json, &creds, "us-east-1")
+        .describe_images()
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
     let dup = p.admin_raw(&["accounts", "create", "--account-id", "111122223333"]);
     assert!(!dup.status.success());
     assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
@@ -109,11 +225,34 @@ async fn accounts_and_quotas_commands() {
     let list = p.admin(&["accounts", "list", "--output", "json"]);
     let text = list.to_string();
     assert!(text.contains("111122223333"));
-    assert!(!text.contains(fixed["SecretAccessKey"].as_str().unwrap()), "secrets must never be listed");
+    assert!(
+        !text.contains(fixed["SecretAccessKey"].as_str().unwrap()),
+        "secrets must never be listed"
+    );
 
-    let set = p.admin(&["quotas", "set", "--account-id", "111122223333", "--region", "us-east-1", "images=25", "fleets=3", "--output", "json"]);
+    let set = p.admin(&[
+        "quotas",
+        "set",
+        "--account-id",
+        "111122223333",
+        "--region",
+        "us-east-1",
+        "images=25",
+        "fleets=3",
+        "--output",
+        "json",
+    ]);
     assert_eq!(set.as_array().unwrap().len(), 2);
-    let listed = p.admin(&["quotas", "list", "--account-id", "111122223333", "--output", "json"]).to_string();
+    let listed = p
+        .admin(&[
+            "quotas",
+            "list",
+            "--account-id",
+            "111122223333",
+            "--output",
+            "json",
+        ])
+        .to_string();
     assert!(listed.contains("\"Value\":25") && listed.contains("concurrent-image-updates"));
     let unknown = p.admin_raw(&["quotas", "set", "--account-id", "111122223333", "widgets=3"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("known quotas"));

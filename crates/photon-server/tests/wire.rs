@@ -26,30 +26,50 @@ async fn json_error(r: reqwest::Response) -> (u16, String, String) {
     let status = r.status().as_u16();
     assert!(r.headers().contains_key("x-amzn-requestid"));
     assert_eq!(r.headers()["content-type"], JSON_CT);
-    let v: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).expect("json error body");
-    (status, v["__type"].as_str().unwrap().to_owned(), v["Message"].as_str().unwrap().to_owned())
+    let v: serde_json::Value =
+        serde_json::from_slice(&r.bytes().await.unwrap()).expect("json error body");
+    (
+        status,
+        v["__type"].as_str().unwrap().to_owned(),
+        v["Message"].as_str().unwrap().to_owned(),
+    )
 }
 
 #[tokio::test]
 async fn sdk_sees_aws_auth_errors() {
     let p = Photon::start(bin());
     for proto in BOTH {
-        let unknown = Creds { access_key_id: "AKIAUNKNOWNKEY000000".into(), ..p.default.clone() };
+        let unknown = Creds {
+            access_key_id: "AKIAUNKNOWNKEY000000".into(),
+            ..p.default.clone()
+        };
         let c = p.client(proto, &unknown, "us-east-1");
         let (code, msg, status) = failure(c.describe_images().send().await);
-        assert_eq!((code.as_str(), status), ("UnrecognizedClientException", 400));
+        assert_eq!(
+            (code.as_str(), status),
+            ("UnrecognizedClientException", 400)
+        );
         assert!(msg.contains("security token"), "{msg}");
 
-        let bad_secret = Creds { secret_access_key: "x".repeat(40), ..p.default.clone() };
+        let bad_secret = Creds {
+            secret_access_key: "x".repeat(40),
+            ..p.default.clone()
+        };
         let c = p.client(proto, &bad_secret, "us-east-1");
         let (code, msg, _) = failure(c.describe_images().send().await);
         assert_eq!(code, "InvalidSignatureException");
-        assert!(msg.contains("signature we calculated does not match"), "{msg}");
+        assert!(
+            msg.contains("signature we calculated does not match"),
+            "{msg}"
+        );
 
         let c = p.client(proto, &p.default, "mars-north-1");
         let (code, msg, _) = failure(c.describe_images().send().await);
         assert_eq!(code, "InvalidSignatureException");
-        assert!(msg.contains("valid region") && msg.contains("us-east-1"), "{msg}");
+        assert!(
+            msg.contains("valid region") && msg.contains("us-east-1"),
+            "{msg}"
+        );
     }
 }
 
@@ -60,53 +80,135 @@ async fn hand_signed_requests() {
     let target = ("x-amz-target", "PhotonAdminProxyService.DescribeImages");
 
     // No Authorization at all.
-    let r = send(url.clone(), vec![("x-amz-target".into(), target.1.into()), ("content-type".into(), JSON_CT.into())], b"{}".to_vec()).await;
+    let r = send(
+        url.clone(),
+        vec![
+            ("x-amz-target".into(), target.1.into()),
+            ("content-type".into(), JSON_CT.into()),
+        ],
+        b"{}".to_vec(),
+    )
+    .await;
     let (status, ty, msg) = json_error(r).await;
-    assert_eq!((status, ty.as_str()), (400, "MissingAuthenticationTokenException"));
+    assert_eq!(
+        (status, ty.as_str()),
+        (400, "MissingAuthenticationTokenException")
+    );
     assert!(msg.contains("Authentication Token"));
 
     // A correct signature from a clock 10 minutes behind.
     let old = SystemTime::now() - Duration::from_secs(600);
-    let h = sign("POST", &url, &[target, ("content-type", JSON_CT)], b"{}", &p.default, "us-east-1", old);
+    let h = sign(
+        "POST",
+        &url,
+        &[target, ("content-type", JSON_CT)],
+        b"{}",
+        &p.default,
+        "us-east-1",
+        old,
+    );
     let (status, ty, msg) = json_error(send(url.clone(), h, b"{}".to_vec()).await).await;
     assert_eq!((status, ty.as_str()), (400, "InvalidSignatureException"));
     assert!(msg.contains("Signature expired"), "{msg}");
     let ahead = SystemTime::now() + Duration::from_secs(600);
-    let h = sign("POST", &url, &[target, ("content-type", JSON_CT)], b"{}", &p.default, "us-east-1", ahead);
+    let h = sign(
+        "POST",
+        &url,
+        &[target, ("content-type", JSON_CT)],
+        b"{}",
+        &p.default,
+        "us-east-1",
+        ahead,
+    );
     let (_, ty, msg) = json_error(send(url.clone(), h, b"{}".to_vec()).await).await;
     assert_eq!(ty, "InvalidSignatureException");
     assert!(msg.contains("not yet current"), "{msg}");
 
     let now = SystemTime::now();
     // A body changed after signing.
-    let h = sign("POST", &url, &[target, ("content-type", JSON_CT)], b"{}", &p.default, "us-east-1", now);
-    let (_, ty, _) = json_error(send(url.clone(), h, br#"{"Type":"PRIVATE"}"#.to_vec()).await).await;
+    let h = sign(
+        "POST",
+        &url,
+        &[target, ("content-type", JSON_CT)],
+        b"{}",
+        &p.default,
+        "us-east-1",
+        now,
+    );
+    let (_, ty, _) =
+        json_error(send(url.clone(), h, br#"{"Type":"PRIVATE"}"#.to_vec()).await).await;
     assert_eq!(ty, "InvalidSignatureException");
 
     // Malformed JSON, correctly signed.
-    let h = sign("POST", &url, &[target, ("content-type", JSON_CT)], b"{oops", &p.default, "us-east-1", now);
+    let h = sign(
+        "POST",
+        &url,
+        &[target, ("content-type", JSON_CT)],
+        b"{oops",
+        &p.default,
+        "us-east-1",
+        now,
+    );
     let (status, ty, msg) = json_error(send(url.clone(), h, b"{oops".to_vec()).await).await;
     assert_eq!((status, ty.as_str()), (400, "SerializationException"));
     assert!(msg.contains("not valid JSON"), "{msg}");
 
     // A member of the wrong kind.
     let body = br#"{"MaxResults":"ten"}"#;
-    let h = sign("POST", &url, &[target, ("content-type", JSON_CT)], body, &p.default, "us-east-1", now);
+    let h = sign(
+        "POST",
+        &url,
+        &[target, ("content-type", JSON_CT)],
+        body,
+        &p.default,
+        "us-east-1",
+        now,
+    );
     let (_, ty, msg) = json_error(send(url.clone(), h, body.to_vec()).await).await;
     assert_eq!(ty, "SerializationException");
     assert!(msg.contains("'MaxResults'"), "{msg}");
 
     // Wrong content type, unknown operation, unknown target prefix.
-    let h = sign("POST", &url, &[target, ("content-type", "text/plain")], b"{}", &p.default, "us-east-1", now);
+    let h = sign(
+        "POST",
+        &url,
+        &[target, ("content-type", "text/plain")],
+        b"{}",
+        &p.default,
+        "us-east-1",
+        now,
+    );
     let (status, ty, _) = json_error(send(url.clone(), h, b"{}".to_vec()).await).await;
-    assert_eq!((status, ty.as_str()), (415, "UnsupportedMediaTypeException"));
-    let h = sign("POST", &url, &[("x-amz-target", "PhotonAdminProxyService.LaunchRocket"), ("content-type", JSON_CT)], b"{}", &p.default, "us-east-1", now);
+    assert_eq!(
+        (status, ty.as_str()),
+        (415, "UnsupportedMediaTypeException")
+    );
+    let h = sign(
+        "POST",
+        &url,
+        &[
+            ("x-amz-target", "PhotonAdminProxyService.LaunchRocket"),
+            ("content-type", JSON_CT),
+        ],
+        b"{}",
+        &p.default,
+        "us-east-1",
+        now,
+    );
     let (_, ty, msg) = json_error(send(url.clone(), h, b"{}".to_vec()).await).await;
     assert_eq!(ty, "UnknownOperationException");
     assert!(msg.contains("LaunchRocket"));
 
     // Success: timestamps are epoch seconds, the request id is echoed.
-    let h = sign("POST", &url, &[target, ("content-type", JSON_CT)], br#"{"MaxResults":1}"#, &p.default, "us-east-1", now);
+    let h = sign(
+        "POST",
+        &url,
+        &[target, ("content-type", JSON_CT)],
+        br#"{"MaxResults":1}"#,
+        &p.default,
+        "us-east-1",
+        now,
+    );
     let r = send(url.clone(), h, br#"{"MaxResults":1}"#.to_vec()).await;
     assert_eq!(r.status().as_u16(), 200);
     assert!(r.headers().contains_key("x-amzn-requestid"));
@@ -119,7 +221,11 @@ async fn cbor_framing() {
     let p = Photon::start(bin());
     let url = format!("{}{CBOR_PATH}", p.endpoint);
     let now = SystemTime::now();
-    let hdrs = [("smithy-protocol", "rpc-v2-cbor"), ("content-type", "application/cbor"), ("accept", "application/cbor")];
+    let hdrs = [
+        ("smithy-protocol", "rpc-v2-cbor"),
+        ("content-type", "application/cbor"),
+        ("accept", "application/cbor"),
+    ];
     // {"MaxResults": 1}
     let mut body = vec![0xa1, 0x6a];
     body.extend(b"MaxResults");
@@ -131,7 +237,10 @@ async fn cbor_framing() {
     assert_eq!(r.headers()["content-type"], "application/cbor");
     let bytes = r.bytes().await.unwrap();
     // CreatedTime is tag 1 (0xc1) around epoch seconds.
-    let pos = bytes.windows(11).position(|w| w == b"CreatedTime").expect("CreatedTime");
+    let pos = bytes
+        .windows(11)
+        .position(|w| w == b"CreatedTime")
+        .expect("CreatedTime");
     assert_eq!(bytes[pos + 11], 0xc1);
 
     // Garbage CBOR, correctly signed: a CBOR-framed SerializationException.
@@ -142,10 +251,17 @@ async fn cbor_framing() {
     assert_eq!(r.headers()["smithy-protocol"], "rpc-v2-cbor");
     let bytes = r.bytes().await.unwrap();
     let text = String::from_utf8_lossy(&bytes);
-    assert!(text.contains("com.amazon.coral.service#SerializationException"), "{text}");
+    assert!(
+        text.contains("com.amazon.coral.service#SerializationException"),
+        "{text}"
+    );
 
     // X-Amz-Target on a CBOR request is refused.
-    let mixed = [hdrs[0], hdrs[1], ("x-amz-target", "PhotonAdminProxyService.DescribeImages")];
+    let mixed = [
+        hdrs[0],
+        hdrs[1],
+        ("x-amz-target", "PhotonAdminProxyService.DescribeImages"),
+    ];
     let h = sign("POST", &url, &mixed, &body, &p.default, "us-east-1", now);
     let r = send(url.clone(), h, body.clone()).await;
     assert_eq!(r.status().as_u16(), 400);
@@ -160,7 +276,9 @@ async fn cbor_framing() {
 #[tokio::test]
 async fn health_needs_no_auth() {
     let p = Photon::start(bin());
-    let r = reqwest::get(format!("{}/health", p.endpoint)).await.unwrap();
+    let r = reqwest::get(format!("{}/health", p.endpoint))
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let v: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
     assert_eq!(v["store"]["reachable"], true);

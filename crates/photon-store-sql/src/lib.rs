@@ -81,8 +81,16 @@ impl SqlStore {
                     .await
                     .map_err(backend)?;
                 MIGRATOR.run(&write).await.map_err(backend)?;
-                let read = opts().max_connections(8).connect(url).await.map_err(backend)?;
-                SqlStore { engine, read, write }
+                let read = opts()
+                    .max_connections(8)
+                    .connect(url)
+                    .await
+                    .map_err(backend)?;
+                SqlStore {
+                    engine,
+                    read,
+                    write,
+                }
             }
             Engine::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -92,7 +100,11 @@ impl SqlStore {
                     .await
                     .map_err(backend)?;
                 MIGRATOR.run(&pool).await.map_err(backend)?;
-                SqlStore { engine, read: pool.clone(), write: pool }
+                SqlStore {
+                    engine,
+                    read: pool.clone(),
+                    write: pool,
+                }
             }
         };
         Ok(store)
@@ -126,7 +138,8 @@ fn image_select(share_cols: &str) -> String {
     )
 }
 
-const NO_SHARE: &str = "CAST(NULL AS BIGINT) AS allow_fleet, CAST(NULL AS BIGINT) AS allow_image_builder";
+const NO_SHARE: &str =
+    "CAST(NULL AS BIGINT) AS allow_fleet, CAST(NULL AS BIGINT) AS allow_image_builder";
 const SHARE: &str = "s.allow_fleet AS allow_fleet, s.allow_image_builder AS allow_image_builder";
 
 fn image_from_row(row: &AnyRow) -> StoreResult<ImageRow> {
@@ -165,7 +178,10 @@ impl Store for SqlStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.read).await.map_err(backend)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -180,12 +196,14 @@ impl Store for SqlStore {
 
     async fn init_setting(&self, key: &str, value: &str) -> StoreResult<String> {
         let mut tx = self.write.begin().await.map_err(backend)?;
-        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
             .bind(key)
             .fetch_one(&mut *tx)
@@ -220,10 +238,12 @@ impl Store for SqlStore {
     }
 
     async fn list_accounts(&self) -> StoreResult<Vec<AccountRecord>> {
-        let rows = sqlx::query("SELECT account_id, name, created_at FROM accounts ORDER BY created_at, account_id")
-            .fetch_all(&self.read)
-            .await
-            .map_err(backend)?;
+        let rows = sqlx::query(
+            "SELECT account_id, name, created_at FROM accounts ORDER BY created_at, account_id",
+        )
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
         rows.iter()
             .map(|r| {
                 Ok(AccountRecord {
@@ -295,7 +315,12 @@ impl Store for SqlStore {
         row.as_ref().map(image_from_row).transpose()
     }
 
-    async fn image_for(&self, region: &str, account_id: &str, arn: &str) -> StoreResult<Option<ImageRow>> {
+    async fn image_for(
+        &self,
+        region: &str,
+        account_id: &str,
+        arn: &str,
+    ) -> StoreResult<Option<ImageRow>> {
         let sql = format!(
             "{} FROM images i LEFT JOIN image_shares s ON s.region = i.region AND s.owner = i.owner \
              AND s.image_name = i.name AND s.shared_account = $2 \
@@ -313,7 +338,12 @@ impl Store for SqlStore {
         row.as_ref().map(image_from_row).transpose()
     }
 
-    async fn shared_image_by_name(&self, region: &str, account_id: &str, name: &str) -> StoreResult<Option<ImageRow>> {
+    async fn shared_image_by_name(
+        &self,
+        region: &str,
+        account_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<ImageRow>> {
         let sql = format!(
             "{} FROM image_shares s JOIN images i ON i.region = s.region AND i.owner = s.owner \
              AND i.name = s.image_name WHERE s.region = $1 AND s.shared_account = $2 AND s.image_name = $3 \
@@ -383,18 +413,17 @@ impl Store for SqlStore {
 
     async fn delete_image(&self, region: &str, owner: &str, name: &str) -> StoreResult<bool> {
         let mut tx = self.write.begin().await.map_err(backend)?;
-        let arn: Option<String> = sqlx::query(
-            "SELECT arn FROM images WHERE region = $1 AND owner = $2 AND name = $3",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?
-        .map(|r| r.try_get("arn"))
-        .transpose()
-        .map_err(backend)?;
+        let arn: Option<String> =
+            sqlx::query("SELECT arn FROM images WHERE region = $1 AND owner = $2 AND name = $3")
+                .bind(region)
+                .bind(owner)
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?
+                .map(|r| r.try_get("arn"))
+                .transpose()
+                .map_err(backend)?;
         let Some(arn) = arn else {
             return Ok(false);
         };
@@ -434,11 +463,21 @@ impl Store for SqlStore {
             .await
             .map_err(backend)?;
         rows.iter()
-            .map(|r| Ok((r.try_get("tag_key").map_err(backend)?, r.try_get("tag_value").map_err(backend)?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("tag_key").map_err(backend)?,
+                    r.try_get("tag_value").map_err(backend)?,
+                ))
+            })
             .collect()
     }
 
-    async fn put_tags(&self, arn: &str, tags: &BTreeMap<String, String>, max_tags: i64) -> StoreResult<()> {
+    async fn put_tags(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+        max_tags: i64,
+    ) -> StoreResult<()> {
         let mut tx = self.write.begin().await.map_err(backend)?;
         if self.engine == Engine::Postgres {
             // Serialises concurrent taggers of one resource so the limit check below holds.
@@ -549,7 +588,11 @@ async fn insert_image(
     ignore_existing: bool,
 ) -> StoreResult<u64> {
     let attrs = serde_json::to_string(&image.attrs).map_err(backend)?;
-    let conflict = if ignore_existing { " ON CONFLICT DO NOTHING" } else { "" };
+    let conflict = if ignore_existing {
+        " ON CONFLICT DO NOTHING"
+    } else {
+        ""
+    };
     let sql = format!(
         "INSERT INTO images (region, owner, name, arn, sort_key, state, platform, created_at, attrs) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9){conflict}"

@@ -174,8 +174,11 @@ pub trait Store: Send + Sync + 'static {
     async fn init_setting(&self, key: &str, value: &str) -> StoreResult<String>;
 
     // Accounts and keys.
-    async fn create_account(&self, account: &AccountRecord, key: &AccessKeyRecord)
-        -> StoreResult<()>;
+    async fn create_account(
+        &self,
+        account: &AccountRecord,
+        key: &AccessKeyRecord,
+    ) -> StoreResult<()>;
     async fn list_accounts(&self) -> StoreResult<Vec<AccountRecord>>;
     async fn account_exists(&self, account_id: &str) -> StoreResult<bool>;
     async fn access_key(&self, access_key_id: &str) -> StoreResult<Option<AccessKeyRecord>>;
@@ -187,11 +190,19 @@ pub trait Store: Send + Sync + 'static {
     async fn seed_images(&self, images: &[ImageRecord]) -> StoreResult<u64>;
     async fn image(&self, region: &str, owner: &str, name: &str) -> StoreResult<Option<ImageRow>>;
     /// Looks an image up as `account_id` sees it (public, owned, or shared with it).
-    async fn image_for(&self, region: &str, account_id: &str, arn: &str)
-        -> StoreResult<Option<ImageRow>>;
+    async fn image_for(
+        &self,
+        region: &str,
+        account_id: &str,
+        arn: &str,
+    ) -> StoreResult<Option<ImageRow>>;
     /// An image another account shares with `account_id`, by name.
-    async fn shared_image_by_name(&self, region: &str, account_id: &str, name: &str)
-        -> StoreResult<Option<ImageRow>>;
+    async fn shared_image_by_name(
+        &self,
+        region: &str,
+        account_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<ImageRow>>;
     async fn list_images(&self, q: &ImageQuery) -> StoreResult<Vec<ImageRow>>;
     async fn count_images(&self, region: &str, owner: &str) -> StoreResult<i64>;
     /// Deletes an image and its tags. Refuses (returns `Ok(false)`) nothing: callers check use first.
@@ -202,8 +213,12 @@ pub trait Store: Send + Sync + 'static {
     // Tags, keyed by resource ARN.
     async fn tags(&self, arn: &str) -> StoreResult<BTreeMap<String, String>>;
     /// Sets tags; `LimitReached` if the resource would carry more than `max_tags`.
-    async fn put_tags(&self, arn: &str, tags: &BTreeMap<String, String>, max_tags: i64)
-        -> StoreResult<()>;
+    async fn put_tags(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+        max_tags: i64,
+    ) -> StoreResult<()>;
     async fn remove_tags(&self, arn: &str, keys: &[String]) -> StoreResult<()>;
 
     // Quotas (the Service Quotas equivalent).

@@ -88,9 +88,16 @@ impl TestDatabase {
             let mut c = sqlx::PgConnection::connect(admin_url)
                 .await
                 .expect("PHOTON_TEST_DATABASE_URL is set but PostgreSQL is not reachable");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await.expect("create db");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut c)
+                .await
+                .expect("create db");
         });
-        TestDatabase { admin_url: admin_url.to_owned(), url: with_db_name(admin_url, &name), name }
+        TestDatabase {
+            admin_url: admin_url.to_owned(),
+            url: with_db_name(admin_url, &name),
+            name,
+        }
     }
 }
 
@@ -100,7 +107,9 @@ impl Drop for TestDatabase {
         block_on(async move {
             use sqlx::Connection;
             if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c).await;
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut c)
+                    .await;
             }
         });
     }
@@ -131,17 +140,25 @@ impl Photon {
             dir,
             database,
             endpoint: String::new(),
-            default: Creds { account_id: String::new(), access_key_id: String::new(), secret_access_key: String::new() },
+            default: Creds {
+                account_id: String::new(),
+                access_key_id: String::new(),
+                secret_access_key: String::new(),
+            },
         };
         p.spawn(extra);
-        let creds = std::fs::read_to_string(p.dir.path().join("aws-credentials")).expect("credentials file");
+        let creds = std::fs::read_to_string(p.dir.path().join("aws-credentials"))
+            .expect("credentials file");
         p.default = Creds {
             account_id: String::new(),
             access_key_id: parse_ini_value(&creds, "aws_access_key_id").expect("key id"),
             secret_access_key: parse_ini_value(&creds, "aws_secret_access_key").expect("secret"),
         };
         let accounts = p.admin(&["accounts", "list", "--output", "json"]);
-        p.default.account_id = accounts[0]["AccountId"].as_str().expect("account id").to_owned();
+        p.default.account_id = accounts[0]["AccountId"]
+            .as_str()
+            .expect("account id")
+            .to_owned();
         p
     }
 
@@ -151,7 +168,10 @@ impl Photon {
 
     /// The store options every `photon` command of this server takes.
     pub fn store_args(&self) -> Vec<String> {
-        let mut v = vec!["--data-dir".to_owned(), self.dir.path().display().to_string()];
+        let mut v = vec![
+            "--data-dir".to_owned(),
+            self.dir.path().display().to_string(),
+        ];
         if let Some(db) = &self.database {
             v.push("--database".into());
             v.push(db.url.clone());
@@ -168,14 +188,24 @@ impl Photon {
 
     fn spawn(&mut self, extra: &[&str]) {
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("serve").args(["--listen", "127.0.0.1:0"]).args(self.store_args()).args(extra);
-        cmd.env_remove("PHOTON_DATABASE_URL").env("PHOTON_LOG", "warn");
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(self.store_args())
+            .args(extra);
+        cmd.env_remove("PHOTON_DATABASE_URL")
+            .env("PHOTON_LOG", "warn");
         cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("spawn photon");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next().expect("photon exited before listening").expect("read stdout");
-        let url = first.strip_prefix("photon listening on ").expect("readiness line").to_owned();
+        let first = lines
+            .next()
+            .expect("photon exited before listening")
+            .expect("read stdout");
+        let url = first
+            .strip_prefix("photon listening on ")
+            .expect("readiness line")
+            .to_owned();
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         self.endpoint = url;
@@ -199,14 +229,22 @@ impl Photon {
     /// Runs an administrative `photon` command on this server's store; returns its JSON output.
     pub fn admin(&self, args: &[&str]) -> serde_json::Value {
         let out = self.admin_raw(args);
-        assert!(out.status.success(), "photon {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "photon {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("json output")
     }
 
     pub fn admin_raw(&self, args: &[&str]) -> std::process::Output {
         let mut all: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
         all.extend(self.store_args());
-        Command::new(&self.bin).args(&all).env_remove("PHOTON_DATABASE_URL").output().expect("run photon")
+        Command::new(&self.bin)
+            .args(&all)
+            .env_remove("PHOTON_DATABASE_URL")
+            .output()
+            .expect("run photon")
     }
 
     pub fn create_account(&self) -> Creds {
@@ -224,24 +262,39 @@ impl Photon {
 
     /// The store of this server, opened from the test process.
     pub async fn store(&self) -> SqlStore {
-        SqlStore::connect(&self.database_url()).await.expect("open store")
+        SqlStore::connect(&self.database_url())
+            .await
+            .expect("open store")
     }
 
     /// Puts private images into an account through the storage layer (no API creates images yet).
     pub async fn seed_private_images(&self, account: &str, region: &str, names: &[String]) {
         let store = self.store().await;
-        let recs: Vec<ImageRecord> = names.iter().map(|n| private_image(account, region, n)).collect();
+        let recs: Vec<ImageRecord> = names
+            .iter()
+            .map(|n| private_image(account, region, n))
+            .collect();
         store.seed_images(&recs).await.expect("seed images");
         store.close().await;
     }
 
     /// Records that `owner` shares an image with `with` (the sharing API arrives later).
-    pub async fn seed_share(&self, owner: &str, region: &str, name: &str, with: &str, fleet: bool, builder: bool) {
+    pub async fn seed_share(
+        &self,
+        owner: &str,
+        region: &str,
+        name: &str,
+        with: &str,
+        fleet: bool,
+        builder: bool,
+    ) {
         use sqlx::Connection;
         let arn = photon_core::arn::Arn::image(region, owner, name);
         let key = photon_store::image_sort_key(name, &arn);
         sqlx::any::install_default_drivers();
-        let mut c = sqlx::AnyConnection::connect(&self.database_url()).await.expect("connect");
+        let mut c = sqlx::AnyConnection::connect(&self.database_url())
+            .await
+            .expect("connect");
         sqlx::query(
             "INSERT INTO image_shares (region, owner, image_name, shared_account, allow_fleet, allow_image_builder, sort_key, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 0)",
@@ -286,7 +339,12 @@ pub fn private_image(account: &str, region: &str, name: &str) -> ImageRecord {
     }
 }
 
-pub fn client(endpoint: &str, proto: Proto, creds: &Creds, region: &str) -> aws_sdk_appstream::Client {
+pub fn client(
+    endpoint: &str,
+    proto: Proto,
+    creds: &Creds,
+    region: &str,
+) -> aws_sdk_appstream::Client {
     let mut b = aws_sdk_appstream::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
@@ -338,8 +396,16 @@ pub fn sign(
         .build()
         .expect("signing params")
         .into();
-    let host = url.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or("").to_owned();
-    let mut all: Vec<(String, String)> = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let host = url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("")
+        .to_owned();
+    let mut all: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     all.push(("host".into(), host));
     let signable = SignableRequest::new(
         method,

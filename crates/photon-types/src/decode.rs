@@ -57,19 +57,31 @@ fn quote(s: &str) -> String {
 
 impl Decoder {
     fn wrong_kind(path: &str, want: &str, got: &Value) -> SerializationError {
-        let at = if path.is_empty() { "the request body".to_owned() } else { format!("'{path}'") };
+        let at = if path.is_empty() {
+            "the request body".to_owned()
+        } else {
+            format!("'{path}'")
+        };
         SerializationError(format!("expected {want} at {at}, found {}", got.kind()))
     }
 
     pub fn violation(&mut self, path: &str, value: String, constraint: impl Into<String>) {
-        self.violations.push(Violation { path: path.to_owned(), value, constraint: constraint.into() });
+        self.violations.push(Violation {
+            path: path.to_owned(),
+            value,
+            constraint: constraint.into(),
+        });
     }
 
     pub fn missing(&mut self, path: &str) {
         self.violation(path, "null".to_owned(), "Member must not be null");
     }
 
-    pub fn map(&mut self, v: Value, path: &str) -> Result<BTreeMap<String, Value>, SerializationError> {
+    pub fn map(
+        &mut self,
+        v: Value,
+        path: &str,
+    ) -> Result<BTreeMap<String, Value>, SerializationError> {
         match v {
             Value::Map(m) => Ok(m),
             other => Err(Self::wrong_kind(path, "a structure", &other)),
@@ -109,7 +121,9 @@ impl Decoder {
     pub fn integer(&mut self, v: Value, path: &str) -> Result<i32, SerializationError> {
         let n = self.long(v, path)?;
         i32::try_from(n).map_err(|_| {
-            SerializationError(format!("the number {n} at '{path}' does not fit a 32-bit integer"))
+            SerializationError(format!(
+                "the number {n} at '{path}' does not fit a 32-bit integer"
+            ))
         })
     }
 
@@ -120,7 +134,11 @@ impl Decoder {
                 .ok_or_else(|| SerializationError(format!("timestamp out of range at '{path}'"))),
             Value::Float(f) => Timestamp::from_secs_f64(f)
                 .ok_or_else(|| SerializationError(format!("timestamp out of range at '{path}'"))),
-            other => Err(Self::wrong_kind(path, "a timestamp (epoch seconds)", &other)),
+            other => Err(Self::wrong_kind(
+                path,
+                "a timestamp (epoch seconds)",
+                &other,
+            )),
         }
     }
 
@@ -132,7 +150,14 @@ impl Decoder {
         }
     }
 
-    pub fn check_len(&mut self, path: &str, shown: &str, len: usize, min: Option<i64>, max: Option<i64>) {
+    pub fn check_len(
+        &mut self,
+        path: &str,
+        shown: &str,
+        len: usize,
+        min: Option<i64>,
+        max: Option<i64>,
+    ) {
         let len = len as i64;
         if let Some(min) = min {
             if len < min {
@@ -182,7 +207,10 @@ impl Decoder {
             self.violation(
                 path,
                 shown.to_owned(),
-                format!("Member must satisfy regular expression pattern: {}", re.as_str()),
+                format!(
+                    "Member must satisfy regular expression pattern: {}",
+                    re.as_str()
+                ),
             );
         }
     }
@@ -191,7 +219,10 @@ impl Decoder {
         self.violation(
             path,
             quote(s),
-            format!("Member must satisfy enum value set: [{}]", values.join(", ")),
+            format!(
+                "Member must satisfy enum value set: [{}]",
+                values.join(", ")
+            ),
         );
     }
 
@@ -229,7 +260,10 @@ pub fn validation_error(violations: &[Violation]) -> ApiError {
     let parts: Vec<String> = violations
         .iter()
         .map(|v| {
-            format!("Value {} at '{}' failed to satisfy constraint: {}", v.value, v.path, v.constraint)
+            format!(
+                "Value {} at '{}' failed to satisfy constraint: {}",
+                v.value, v.path, v.constraint
+            )
         })
         .collect();
     ApiError::new(
@@ -271,5 +305,60 @@ impl<T: Encode> Encode for Vec<T> {
 impl<T: Encode> Encode for BTreeMap<String, T> {
     fn encode(&self) -> Value {
         Value::Map(self.iter().map(|(k, v)| (k.clone(), v.encode())).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DescribeImagesRequest, TagResourceRequest, MODEL_PATTERNS};
+
+    fn map(pairs: Vec<(&str, Value)>) -> Value {
+        Value::Map(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    #[test]
+    fn every_model_pattern_compiles() {
+        for p in MODEL_PATTERNS {
+            assert!(fancy_regex::Regex::new(p).is_ok(), "pattern does not compile: {p}");
+        }
+    }
+
+    #[test]
+    fn violations_are_collected_and_worded_like_aws() {
+        let v = map(vec![
+            ("MaxResults", Value::Integer(99)),
+            ("Type", Value::String("SECRET".into())),
+            ("Unknown", Value::Bool(true)),
+        ]);
+        let e = decode_input::<DescribeImagesRequest>(v).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ValidationException);
+        assert!(e.message.starts_with("2 validation errors detected: "), "{}", e.message);
+        assert!(e.message.contains("Value '99' at 'MaxResults'"), "{}", e.message);
+        assert!(e.message.contains("[PUBLIC, PRIVATE, SHARED]"), "{}", e.message);
+    }
+
+    #[test]
+    fn required_members_and_reserved_tag_keys() {
+        let e = decode_input::<TagResourceRequest>(Value::Null).unwrap_err();
+        assert!(e.message.contains("Value null at 'ResourceArn'"), "{}", e.message);
+        assert!(e.message.contains("Value null at 'Tags'"), "{}", e.message);
+        let v = map(vec![
+            ("ResourceArn", Value::String("arn:aws:appstream:us-east-1:123456789012:image/x".into())),
+            ("Tags", map(vec![("aws:x", Value::String("v".into()))])),
+        ]);
+        let e = decode_input::<TagResourceRequest>(v).unwrap_err();
+        assert!(e.message.contains("at 'Tags.key'"), "{}", e.message);
+    }
+
+    #[test]
+    fn wrong_kinds_are_serialization_errors() {
+        let e = decode_input::<DescribeImagesRequest>(map(vec![("Names", Value::String("x".into()))]))
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::SerializationException);
+        assert!(e.message.contains("'Names'"));
+        let ok = decode_input::<DescribeImagesRequest>(map(vec![("MaxResults", Value::Float(5.0))]))
+            .unwrap();
+        assert_eq!(ok.max_results, Some(5));
     }
 }

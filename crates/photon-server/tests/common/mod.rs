@@ -13,7 +13,10 @@ pub fn failure<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
 ) -> (String, String, u16) {
     let e = r.expect_err("the call should have failed");
     let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
-    let code = e.code().unwrap_or_else(|| panic!("no error code in {e:?}")).to_owned();
+    let code = e
+        .code()
+        .unwrap_or_else(|| panic!("no error code in {e:?}"))
+        .to_owned();
     let msg = e.message().unwrap_or("").to_owned();
     (code, msg, status)
 }
