@@ -24,6 +24,7 @@ const FRAMEWORK_ERRORS: &[(&str, u16)] = &[
     ("SerializationException", 400),
     ("UnknownOperationException", 400),
     ("UnsupportedMediaTypeException", 415),
+    ("RequestEntityTooLargeException", 413),
     ("MissingAuthenticationTokenException", 400),
     ("IncompleteSignatureException", 400),
     ("UnrecognizedClientException", 400),

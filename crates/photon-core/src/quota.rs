@@ -88,14 +88,31 @@ mod tests {
     async fn defaults_overrides_and_refusal() {
         let dir = tempfile::tempdir().unwrap();
         let url = photon_store_sql::sqlite_url(&dir.path().join("q.db"));
-        let store: Arc<dyn Store> = Arc::new(photon_store_sql::SqlStore::connect(&url).await.unwrap());
-        let svc = Service::start(store.clone(), Arc::new(SystemClock), vec!["us-east-1".into()])
+        let store: Arc<dyn Store> =
+            Arc::new(photon_store_sql::SqlStore::connect(&url).await.unwrap());
+        let svc = Service::start(
+            store.clone(),
+            Arc::new(SystemClock),
+            vec!["us-east-1".into()],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            svc.quota("111111111111", "us-east-1", "images")
+                .await
+                .unwrap(),
+            10
+        );
+        svc.ensure_quota("111111111111", "us-east-1", "images", 9)
             .await
             .unwrap();
-        assert_eq!(svc.quota("111111111111", "us-east-1", "images").await.unwrap(), 10);
-        svc.ensure_quota("111111111111", "us-east-1", "images", 9).await.unwrap();
-        let err = svc.ensure_quota("111111111111", "us-east-1", "images", 10).await.unwrap_err();
-        let CoreError::LimitExceeded(msg) = err else { panic!("wrong error") };
+        let err = svc
+            .ensure_quota("111111111111", "us-east-1", "images", 10)
+            .await
+            .unwrap_err();
+        let CoreError::LimitExceeded(msg) = err else {
+            panic!("wrong error")
+        };
         assert!(msg.contains("photon quotas set"), "{msg}");
         // An account-wide value, then a region's own value, which wins.
         let q = |region: &str, value| QuotaRecord {
@@ -105,10 +122,28 @@ mod tests {
             value,
         };
         store.set_quota(&q("", 20)).await.unwrap();
-        assert_eq!(svc.quota("111111111111", "us-west-2", "images").await.unwrap(), 20);
+        assert_eq!(
+            svc.quota("111111111111", "us-west-2", "images")
+                .await
+                .unwrap(),
+            20
+        );
         store.set_quota(&q("us-east-1", 3)).await.unwrap();
-        assert_eq!(svc.quota("111111111111", "us-east-1", "images").await.unwrap(), 3);
-        assert!(svc.ensure_quota("111111111111", "us-east-1", "images", 3).await.is_err());
-        assert_eq!(svc.quota("222222222222", "us-east-1", "images").await.unwrap(), 10);
+        assert_eq!(
+            svc.quota("111111111111", "us-east-1", "images")
+                .await
+                .unwrap(),
+            3
+        );
+        assert!(svc
+            .ensure_quota("111111111111", "us-east-1", "images", 3)
+            .await
+            .is_err());
+        assert_eq!(
+            svc.quota("222222222222", "us-east-1", "images")
+                .await
+                .unwrap(),
+            10
+        );
     }
 }

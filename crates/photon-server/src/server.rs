@@ -238,16 +238,31 @@ async fn api(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let path = uri.path();
-    let (resp, op, account) = handle(&app, &method, &uri, &headers, &body, &request_id).await;
+    let protocol = route::detect(path, &headers);
+    let (resp, op, account) = match body {
+        Ok(body) => handle(&app, &method, &uri, &headers, &body, &request_id).await,
+        Err(rejection) => {
+            // Refused before it is read whole; framed like every other error.
+            let e = photon_types::ApiError::new(
+                photon_types::ErrorCode::RequestEntityTooLargeException,
+                format!(
+                    "the request body could not be read ({rejection}); AppStream requests are small, \
+                     the limit is {MAX_BODY} bytes"
+                ),
+            );
+            (frame::error(protocol, &e, &request_id), None, None)
+        }
+    };
     tracing::info!(
         request_id,
         %method,
         path,
+        protocol = protocol.name(),
         operation = op.unwrap_or("-"),
         account = account.as_deref().unwrap_or("-"),
         status = resp.status().as_u16(),

@@ -284,3 +284,54 @@ async fn health_needs_no_auth() {
     assert_eq!(v["store"]["reachable"], true);
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
 }
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_in_protocol() {
+    let p = Photon::start(bin());
+    let body = vec![b' '; 2 * 1024 * 1024];
+    let headers = vec![
+        (
+            "x-amz-target".to_owned(),
+            "PhotonAdminProxyService.DescribeImages".to_owned(),
+        ),
+        ("content-type".to_owned(), JSON_CT.to_owned()),
+    ];
+    let (status, ty, msg) = json_error(send(format!("{}/", p.endpoint), headers, body).await).await;
+    assert_eq!(
+        (status, ty.as_str()),
+        (413, "RequestEntityTooLargeException")
+    );
+    assert!(msg.contains("limit"), "{msg}");
+}
+
+#[tokio::test]
+async fn each_sdk_mode_speaks_its_protocol() {
+    let p = Photon::start(bin());
+    for (proto, want_protocol, want_path) in [
+        (photon_testkit::Proto::Cbor, "rpcv2Cbor", CBOR_PATH),
+        (photon_testkit::Proto::Json, "awsJson1_1", "/"),
+    ] {
+        let before = p.logged_requests().len();
+        p.client(proto, &p.default, "us-east-1")
+            .describe_images()
+            .max_results(1)
+            .send()
+            .await
+            .unwrap();
+        // The log line is written after the response; give it a moment to reach the file.
+        let mut logged = Vec::new();
+        for _ in 0..50 {
+            logged = p.logged_requests();
+            if logged.len() > before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let last = logged.last().expect("the request was logged");
+        assert_eq!(last["protocol"], want_protocol);
+        assert_eq!(last["path"], want_path);
+        assert_eq!(last["operation"], "DescribeImages");
+        assert_eq!(last["account"], p.default.account_id.as_str());
+        assert_eq!(last["status"], 200);
+    }
+}

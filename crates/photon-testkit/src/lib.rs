@@ -162,6 +162,21 @@ impl Photon {
         p
     }
 
+    /// The server's log (JSON lines, one per event).
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("serve.log")
+    }
+
+    /// Every request the server logged, as JSON objects.
+    pub fn logged_requests(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["fields"]["message"] == "request")
+            .map(|v| v["fields"].clone())
+            .collect()
+    }
+
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }
@@ -192,9 +207,17 @@ impl Photon {
             .args(["--listen", "127.0.0.1:0"])
             .args(self.store_args())
             .args(extra);
+        // The server's log goes to a file in its data dir: tests read it, and it is there to
+        // look at when a test fails.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("open server log");
         cmd.env_remove("PHOTON_DATABASE_URL")
-            .env("PHOTON_LOG", "warn");
-        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+            .env("PHOTON_LOG", "info,sqlx=warn");
+        cmd.args(["--log-format", "json"]);
+        cmd.stdout(Stdio::piped()).stderr(log);
         let mut child = cmd.spawn().expect("spawn photon");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();

@@ -320,7 +320,10 @@ mod tests {
     #[test]
     fn every_model_pattern_compiles() {
         for p in MODEL_PATTERNS {
-            assert!(fancy_regex::Regex::new(p).is_ok(), "pattern does not compile: {p}");
+            assert!(
+                fancy_regex::Regex::new(p).is_ok(),
+                "pattern does not compile: {p}"
+            );
         }
     }
 
@@ -333,18 +336,37 @@ mod tests {
         ]);
         let e = decode_input::<DescribeImagesRequest>(v).unwrap_err();
         assert_eq!(e.code, ErrorCode::ValidationException);
-        assert!(e.message.starts_with("2 validation errors detected: "), "{}", e.message);
-        assert!(e.message.contains("Value '99' at 'MaxResults'"), "{}", e.message);
-        assert!(e.message.contains("[PUBLIC, PRIVATE, SHARED]"), "{}", e.message);
+        assert!(
+            e.message.starts_with("2 validation errors detected: "),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("Value '99' at 'MaxResults'"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("[PUBLIC, PRIVATE, SHARED]"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
     fn required_members_and_reserved_tag_keys() {
         let e = decode_input::<TagResourceRequest>(Value::Null).unwrap_err();
-        assert!(e.message.contains("Value null at 'ResourceArn'"), "{}", e.message);
+        assert!(
+            e.message.contains("Value null at 'ResourceArn'"),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("Value null at 'Tags'"), "{}", e.message);
         let v = map(vec![
-            ("ResourceArn", Value::String("arn:aws:appstream:us-east-1:123456789012:image/x".into())),
+            (
+                "ResourceArn",
+                Value::String("arn:aws:appstream:us-east-1:123456789012:image/x".into()),
+            ),
             ("Tags", map(vec![("aws:x", Value::String("v".into()))])),
         ]);
         let e = decode_input::<TagResourceRequest>(v).unwrap_err();
@@ -353,12 +375,14 @@ mod tests {
 
     #[test]
     fn wrong_kinds_are_serialization_errors() {
-        let e = decode_input::<DescribeImagesRequest>(map(vec![("Names", Value::String("x".into()))]))
-            .unwrap_err();
+        let e =
+            decode_input::<DescribeImagesRequest>(map(vec![("Names", Value::String("x".into()))]))
+                .unwrap_err();
         assert_eq!(e.code, ErrorCode::SerializationException);
         assert!(e.message.contains("'Names'"));
-        let ok = decode_input::<DescribeImagesRequest>(map(vec![("MaxResults", Value::Float(5.0))]))
-            .unwrap();
+        let ok =
+            decode_input::<DescribeImagesRequest>(map(vec![("MaxResults", Value::Float(5.0))]))
+                .unwrap();
         assert_eq!(ok.max_results, Some(5));
     }
 }

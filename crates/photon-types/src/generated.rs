@@ -142,6 +142,7 @@ pub enum ErrorCode {
     SerializationException,
     UnknownOperationException,
     UnsupportedMediaTypeException,
+    RequestEntityTooLargeException,
     MissingAuthenticationTokenException,
     IncompleteSignatureException,
     UnrecognizedClientException,
@@ -171,6 +172,7 @@ impl ErrorCode {
         ErrorCode::SerializationException,
         ErrorCode::UnknownOperationException,
         ErrorCode::UnsupportedMediaTypeException,
+        ErrorCode::RequestEntityTooLargeException,
         ErrorCode::MissingAuthenticationTokenException,
         ErrorCode::IncompleteSignatureException,
         ErrorCode::UnrecognizedClientException,
@@ -202,6 +204,7 @@ impl ErrorCode {
             ErrorCode::SerializationException => "SerializationException",
             ErrorCode::UnknownOperationException => "UnknownOperationException",
             ErrorCode::UnsupportedMediaTypeException => "UnsupportedMediaTypeException",
+            ErrorCode::RequestEntityTooLargeException => "RequestEntityTooLargeException",
             ErrorCode::MissingAuthenticationTokenException => "MissingAuthenticationTokenException",
             ErrorCode::IncompleteSignatureException => "IncompleteSignatureException",
             ErrorCode::UnrecognizedClientException => "UnrecognizedClientException",
@@ -260,6 +263,9 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaTypeException => {
                 "com.amazon.coral.service#UnsupportedMediaTypeException"
             }
+            ErrorCode::RequestEntityTooLargeException => {
+                "com.amazon.coral.service#RequestEntityTooLargeException"
+            }
             ErrorCode::MissingAuthenticationTokenException => {
                 "com.amazon.coral.service#MissingAuthenticationTokenException"
             }
@@ -297,6 +303,7 @@ impl ErrorCode {
             ErrorCode::SerializationException => 400,
             ErrorCode::UnknownOperationException => 400,
             ErrorCode::UnsupportedMediaTypeException => 415,
+            ErrorCode::RequestEntityTooLargeException => 413,
             ErrorCode::MissingAuthenticationTokenException => 400,
             ErrorCode::IncompleteSignatureException => 400,
             ErrorCode::UnrecognizedClientException => 400,
@@ -327,6 +334,7 @@ impl ErrorCode {
             ErrorCode::SerializationException => false,
             ErrorCode::UnknownOperationException => false,
             ErrorCode::UnsupportedMediaTypeException => false,
+            ErrorCode::RequestEntityTooLargeException => false,
             ErrorCode::MissingAuthenticationTokenException => false,
             ErrorCode::IncompleteSignatureException => false,
             ErrorCode::UnrecognizedClientException => false,
