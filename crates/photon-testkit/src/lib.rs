@@ -38,6 +38,44 @@ pub struct Photon {
     pub default: Creds,
 }
 
+/// A database for one test: a fresh PostgreSQL database (dropped with this guard) when
+/// `PHOTON_TEST_DATABASE_URL` is set, else a SQLite file in a temp dir.
+pub struct FreshStore {
+    pub url: String,
+    _db: Option<TestDatabase>,
+    _dir: tempfile::TempDir,
+}
+
+impl FreshStore {
+    pub fn new() -> FreshStore {
+        let dir = tempfile::tempdir().expect("tempdir");
+        match std::env::var("PHOTON_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(admin) => {
+                let db = TestDatabase::create(&admin);
+                FreshStore {
+                    url: db.url.clone(),
+                    _db: Some(db),
+                    _dir: dir,
+                }
+            }
+            None => FreshStore {
+                url: photon_store_sql::sqlite_url(&dir.path().join("store.db")),
+                _db: None,
+                _dir: dir,
+            },
+        }
+    }
+}
+
+impl Default for FreshStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 struct TestDatabase {
     admin_url: String,
     name: String,
