@@ -295,7 +295,7 @@ impl<'a> Gen<'a> {
             let _ = writeln!(
                 o,
                 "static RE_{i}: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| \
-                 fancy_regex::Regex::new({}).unwrap_or_else(|_| fancy_regex::Regex::new(\"^.*$\").expect(\"trivial pattern\")));",
+                 fancy_regex::Regex::new({}).unwrap_or_else(|_| fancy_regex::Regex::new(\"[^\\\\s\\\\S]\").expect(\"a pattern that matches nothing\")));",
                 lit(p)
             );
         }

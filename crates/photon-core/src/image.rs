@@ -2,7 +2,10 @@
 //! (public, private, shared with it), and deleting what it owns.
 
 use chrono::NaiveDate;
-use photon_store::{ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, PUBLIC_OWNER};
+use photon_store::{
+    DeleteOutcome, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage,
+    IMAGE_ATTRS_VERSION, PUBLIC_OWNER,
+};
 use photon_types::{
     Caller, DeleteImageRequest, DeleteImageResult, DescribeImagesRequest, DescribeImagesResult,
     Image, ImagePermissions, ImageSharedWithOthers, ImageState, ImageStateChangeReason,
@@ -15,6 +18,9 @@ use crate::catalog::BASE_IMAGES;
 use crate::{token, CoreError, Service};
 
 pub const MAX_PAGE: u32 = 25;
+/// How many images one request may name: each is a lookup, so the cost of a request stays
+/// bounded (docs/compatibility.md).
+pub const MAX_LOOKUPS: usize = 100;
 
 fn date_millis(date: &str) -> i64 {
     NaiveDate::parse_from_str(date, "%Y-%m-%d")
@@ -38,7 +44,7 @@ pub fn public_images(region: &str) -> Vec<ImageRecord> {
                 platform: b.platform.to_owned(),
                 created_at: released,
                 attrs: ImageAttrs {
-                    v: 1,
+                    v: IMAGE_ATTRS_VERSION,
                     display_name: Some(b.display_name.to_owned()),
                     description: Some(b.description.to_owned()),
                     image_builder_supported: true,
@@ -164,12 +170,23 @@ fn not_found(name: &str, region: &str) -> CoreError {
 }
 
 impl Service {
-    /// Finds an image by name the way `Names` does: the caller's own, else a public one.
-    async fn image_by_name(&self, cx: &Caller, name: &str) -> Result<Option<ImageRow>, CoreError> {
-        if let Some(row) = self.store.image(&cx.region, &cx.account_id, name).await? {
-            return Ok(Some(row));
+    /// Finds an image by name the way `Names` does: the caller's own, else a public one; with a
+    /// `Type`, only under the owner that type names.
+    async fn image_by_name(
+        &self,
+        cx: &Caller,
+        name: &str,
+        scope: ImageScope,
+    ) -> Result<Option<ImageRow>, CoreError> {
+        if matches!(scope, ImageScope::Owned | ImageScope::Visible) {
+            if let Some(row) = self.store.image(&cx.region, &cx.account_id, name).await? {
+                return Ok(Some(row));
+            }
         }
-        Ok(self.store.image(&cx.region, PUBLIC_OWNER, name).await?)
+        if matches!(scope, ImageScope::Public | ImageScope::Visible) {
+            return Ok(self.store.image(&cx.region, PUBLIC_OWNER, name).await?);
+        }
+        Ok(None)
     }
 
     pub async fn describe_images(
@@ -183,6 +200,12 @@ impl Service {
             return Err(CoreError::InvalidCombination(
                 "Names and Arns cannot be used together; pass one of them".into(),
             ));
+        }
+        if names.len() > MAX_LOOKUPS || arns.len() > MAX_LOOKUPS {
+            return Err(CoreError::Invalid(format!(
+                "name at most {MAX_LOOKUPS} images per request in Names or Arns; \
+                 list more with Type and NextToken"
+            )));
         }
         let scope = scope_of(input.r#type);
         let limit = match input.max_results {
@@ -213,7 +236,7 @@ impl Service {
         } else {
             let mut found = Vec::new();
             for name in &names {
-                match self.image_by_name(cx, name).await? {
+                match self.image_by_name(cx, name, scope).await? {
                     Some(row) if matches_scope(&row, &cx.account_id, scope) => found.push(row),
                     _ => return Err(not_found(name, &cx.region)),
                 }
@@ -253,22 +276,16 @@ impl Service {
         })
     }
 
-    /// Why an image cannot be deleted now, if it cannot. Later features (fleets) add their
-    /// checks here, so every caller that deletes or retires an image gets them all.
-    pub async fn image_usage(&self, row: &ImageRow) -> Result<Option<String>, CoreError> {
-        let r = &row.image;
-        let shares = self
-            .store
-            .image_share_count(&r.region, &r.owner, &r.name)
-            .await?;
-        if shares > 0 {
-            return Ok(Some(format!(
-                "image '{}' is shared with {shares} account(s); remove every permission with \
+    /// Why an image cannot be deleted now, if it cannot: every use the store counts (shares
+    /// today; fleets join them with the fleets feature), worded as what to do about it.
+    pub fn usage_reason(name: &str, usage: &ImageUsage) -> Option<String> {
+        usage.in_use().then(|| {
+            format!(
+                "image '{name}' is shared with {} account(s); remove every permission with \
                  DeleteImagePermissions before deleting it",
-                r.name
-            )));
-        }
-        Ok(None)
+                usage.shared_with
+            )
+        })
     }
 
     pub async fn delete_image(
@@ -277,46 +294,39 @@ impl Service {
         input: DeleteImageRequest,
     ) -> Result<DeleteImageResult, CoreError> {
         let name = &input.name;
-        let Some(row) = self.store.image(&cx.region, &cx.account_id, name).await? else {
-            if self
-                .store
-                .image(&cx.region, PUBLIC_OWNER, name)
-                .await?
-                .is_some()
-            {
-                return Err(CoreError::NotPermitted(format!(
-                    "image '{name}' is a public AWS base image; you can delete only images your account owns"
-                )));
-            }
-            if self
-                .store
-                .shared_image_by_name(&cx.region, &cx.account_id, name)
-                .await?
-                .is_some()
-            {
-                return Err(CoreError::NotPermitted(format!(
-                    "image '{name}' is shared with your account by its owner; only the owner can delete it"
-                )));
-            }
-            return Err(not_found(name, &cx.region));
-        };
-        let state = row.image.state.as_str();
-        if state != ImageState::Available.as_str() && state != ImageState::Failed.as_str() {
-            return Err(CoreError::ConcurrentModification(format!(
-                "image '{name}' is {state}; wait until it is AVAILABLE or FAILED, then delete it"
-            )));
-        }
-        if let Some(why) = self.image_usage(&row).await? {
-            return Err(CoreError::InUse(why));
-        }
-        if !self
+        let deletable = [ImageState::Available.as_str(), ImageState::Failed.as_str()];
+        // Check and delete happen in one store transaction, so nothing can start using the
+        // image in between.
+        let row = match self
             .store
-            .delete_image(&cx.region, &cx.account_id, name)
+            .delete_unused_image(&cx.region, &cx.account_id, name, &deletable)
             .await?
         {
-            // Deleted by a concurrent request between the read and the delete.
-            return Err(not_found(name, &cx.region));
-        }
+            DeleteOutcome::Deleted(row) => row,
+            DeleteOutcome::WrongState(state) => {
+                return Err(CoreError::ConcurrentModification(format!(
+                    "image '{name}' is {state}; wait until it is AVAILABLE or FAILED, then delete it"
+                )))
+            }
+            DeleteOutcome::InUse(usage) => {
+                return Err(CoreError::InUse(
+                    Self::usage_reason(name, &usage).unwrap_or_else(|| format!("image '{name}' is in use")),
+                ))
+            }
+            DeleteOutcome::NotFound => {
+                if self.store.image(&cx.region, PUBLIC_OWNER, name).await?.is_some() {
+                    return Err(CoreError::NotPermitted(format!(
+                        "image '{name}' is a public AWS base image; you can delete only images your account owns"
+                    )));
+                }
+                if self.store.shared_image_by_name(&cx.region, &cx.account_id, name).await?.is_some() {
+                    return Err(CoreError::NotPermitted(format!(
+                        "image '{name}' is shared with your account by its owner; only the owner can delete it"
+                    )));
+                }
+                return Err(not_found(name, &cx.region));
+            }
+        };
         let mut image = to_api(&row, &cx.account_id);
         image.state = Some(ImageState::Deleting);
         Ok(DeleteImageResult { image: Some(image) })

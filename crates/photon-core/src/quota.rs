@@ -121,14 +121,14 @@ mod tests {
             name: "images".into(),
             value,
         };
-        store.set_quota(&q("", 20)).await.unwrap();
+        store.set_quotas(&[q("", 20)]).await.unwrap();
         assert_eq!(
             svc.quota("111111111111", "us-west-2", "images")
                 .await
                 .unwrap(),
             20
         );
-        store.set_quota(&q("us-east-1", 3)).await.unwrap();
+        store.set_quotas(&[q("us-east-1", 3)]).await.unwrap();
         assert_eq!(
             svc.quota("111111111111", "us-east-1", "images")
                 .await

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use photon_store::StoreError;
+use photon_store::{ResourceKey, StoreError};
 use photon_types::Caller;
 
 use crate::arn::Arn;
@@ -22,9 +22,19 @@ const TAGGABLE: &[&str] = &[
     "application",
 ];
 
+fn gone(arn: &str) -> CoreError {
+    CoreError::NotFound(format!(
+        "resource '{arn}' was not found: it was just deleted"
+    ))
+}
+
 impl Service {
     /// Resolves an ARN to a resource the caller owns, or explains why not.
-    pub(crate) async fn owned_resource(&self, cx: &Caller, arn: &str) -> Result<(), CoreError> {
+    pub(crate) async fn owned_resource(
+        &self,
+        cx: &Caller,
+        arn: &str,
+    ) -> Result<ResourceKey, CoreError> {
         let not_found =
             |why: &str| CoreError::NotFound(format!("resource '{arn}' was not found: {why}"));
         let Some(a) = Arn::parse(arn) else {
@@ -50,19 +60,26 @@ impl Service {
                 "it does not belong to your account, and only the owner can tag a resource",
             ));
         }
-        let exists = match a.resource_type.as_str() {
-            "image" => self
-                .store
-                .image(&cx.region, &cx.account_id, &a.name)
-                .await?
-                .is_some(),
+        let key = match a.resource_type.as_str() {
+            "image" => ResourceKey::Image {
+                region: cx.region.clone(),
+                owner: cx.account_id.clone(),
+                name: a.name.clone(),
+            },
             // Builders, fleets and stacks arrive with later features; none exist yet.
-            _ => false,
+            _ => return Err(not_found("no such resource exists in your account")),
+        };
+        let exists = match &key {
+            ResourceKey::Image {
+                region,
+                owner,
+                name,
+            } => self.store.image(region, owner, name).await?.is_some(),
         };
         if !exists {
             return Err(not_found("no such resource exists in your account"));
         }
-        Ok(())
+        Ok(key)
     }
 
     pub async fn list_tags(
@@ -80,9 +97,11 @@ impl Service {
         arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), CoreError> {
-        self.owned_resource(cx, arn).await?;
-        match self.store.put_tags(arn, tags, MAX_TAGS).await {
+        let key = self.owned_resource(cx, arn).await?;
+        match self.store.put_tags(&key, arn, tags, MAX_TAGS).await {
             Ok(()) => Ok(()),
+            // Deleted between the lookup and the write.
+            Err(StoreError::NotFound) => Err(gone(arn)),
             Err(StoreError::LimitReached(max)) => Err(CoreError::LimitExceeded(format!(
                 "a resource can carry at most {max} tags; remove some with UntagResource before adding more"
             ))),
@@ -96,7 +115,11 @@ impl Service {
         arn: &str,
         keys: &[String],
     ) -> Result<(), CoreError> {
-        self.owned_resource(cx, arn).await?;
-        Ok(self.store.remove_tags(arn, keys).await?)
+        let key = self.owned_resource(cx, arn).await?;
+        match self.store.remove_tags(&key, arn, keys).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::NotFound) => Err(gone(arn)),
+            Err(e) => Err(e.into()),
+        }
     }
 }

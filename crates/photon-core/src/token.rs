@@ -8,7 +8,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::CoreError;
@@ -40,16 +39,34 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-#[derive(Serialize, Deserialize)]
+/// The signed payload: `1|fingerprint|last sort key|issued-at millis`. Every field is hex or
+/// digits, so `|` never occurs inside one.
 struct Payload {
-    /// Format version.
-    v: u32,
     /// Account, region and filters the token belongs to, hashed.
     f: String,
     /// Last sort key returned.
     k: String,
     /// Issued at, epoch millis.
     t: i64,
+}
+
+impl Payload {
+    fn encode(&self) -> String {
+        format!("1|{}|{}|{}", self.f, self.k, self.t)
+    }
+
+    fn decode(s: &str) -> Option<Payload> {
+        let mut parts = s.split('|');
+        let (v, f, k, t) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if v != "1" || parts.next().is_some() {
+            return None;
+        }
+        Some(Payload {
+            f: f.to_owned(),
+            k: k.to_owned(),
+            t: t.parse().ok()?,
+        })
+    }
 }
 
 /// A fingerprint of everything that shapes a listing: a token only continues the same listing.
@@ -64,13 +81,11 @@ pub fn fingerprint(parts: &[&str]) -> String {
 
 pub fn issue(key: &[u8], fingerprint: &str, last_sort_key: &str, now: i64) -> String {
     let payload = Payload {
-        v: 1,
         f: fingerprint.to_owned(),
         k: last_sort_key.to_owned(),
         t: now,
     };
-    let json = serde_json::to_vec(&payload).unwrap_or_default();
-    let body = URL_SAFE_NO_PAD.encode(&json);
+    let body = URL_SAFE_NO_PAD.encode(payload.encode());
     format!(
         "{body}.{}",
         URL_SAFE_NO_PAD.encode(sign(key, body.as_bytes()))
@@ -102,11 +117,11 @@ pub fn open(key: &[u8], token: &str, fingerprint: &str, now: i64) -> Result<Stri
     mac.update(body.as_bytes());
     // verify_slice compares in constant time.
     mac.verify_slice(&sig).map_err(|_| invalid())?;
-    let json = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid())?;
-    let p: Payload = serde_json::from_slice(&json).map_err(|_| invalid())?;
-    if p.v != 1 {
-        return Err(invalid());
-    }
+    let raw = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid())?;
+    let p = std::str::from_utf8(&raw)
+        .ok()
+        .and_then(Payload::decode)
+        .ok_or_else(invalid)?;
     if p.f != fingerprint {
         return Err(CoreError::Invalid(
             "the NextToken belongs to a different request (other filters, account or region); \

@@ -86,17 +86,32 @@ pub async fn authenticate<C: CredentialStore>(
             ),
         ));
     }
+    // The operation of an AWS JSON request is named only by X-Amz-Target, and the request
+    // time only by X-Amz-Date: unsigned, a captured request could be replayed as another
+    // operation or at another time. Every SDK signs both.
+    for must in ["x-amz-target", "x-amz-date"] {
+        if req.headers.contains_key(must) && !auth.signed_headers.iter().any(|h| h == must) {
+            return Err(ApiError::new(
+                ErrorCode::IncompleteSignatureException,
+                format!("the header {must} is present but not signed; add it to SignedHeaders"),
+            ));
+        }
+    }
     let cred = store
         .credential(&auth.access_key_id)
         .await
         .map_err(|e| {
-            tracing_free_log(&e);
-            ApiError::new(ErrorCode::InternalFailure, "the credential store is unavailable; retry shortly")
+            tracing::error!(error = %e, "credential store failure");
+            ApiError::new(
+                ErrorCode::InternalFailure,
+                "the credential store is unavailable; retry shortly",
+            )
         })?
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::UnrecognizedClientException,
-                "The security token included in the request is invalid. (unknown access key; create one with `photon accounts create`)",
+                "The security token included in the request is invalid. (unknown access key; \
+                 create one with `photon accounts create`)",
             )
         })?;
     sigv4::verify(
@@ -112,10 +127,4 @@ pub async fn authenticate<C: CredentialStore>(
         access_key_id: auth.access_key_id,
         region: auth.region,
     })
-}
-
-// The protocol crate has no logger of its own; the server logs the request's outcome, and the
-// detail of a store failure goes to stderr here so it is not lost.
-fn tracing_free_log(e: &str) {
-    eprintln!("credential store failure: {e}");
 }

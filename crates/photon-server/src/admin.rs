@@ -104,20 +104,19 @@ pub async fn quotas(cmd: QuotasCommand, args: &StoreArgs, out: Output) -> anyhow
                 .iter()
                 .map(|v| parse_assignment(v))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let mut set = Vec::new();
-            for (name, value) in parsed {
-                let q = QuotaRecord {
+            let set: Vec<QuotaRecord> = parsed
+                .into_iter()
+                .map(|(name, value)| QuotaRecord {
                     account_id: account_id.clone(),
                     region: region.clone().unwrap_or_default(),
                     name,
                     value,
-                };
-                store
-                    .set_quota(&q)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                set.push(q);
-            }
+                })
+                .collect();
+            store
+                .set_quotas(&set)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             print_quotas(&set, out)?;
         }
         QuotasCommand::List { account_id } => {

@@ -154,12 +154,17 @@ async fn first_start(
     let data_dir = std::fs::canonicalize(data_dir)?;
     let config = data_dir.join("aws-config");
     let credentials = data_dir.join("aws-credentials");
-    let host = if addr.ip().is_unspecified() {
-        "127.0.0.1".to_owned()
-    } else {
-        addr.ip().to_string()
+    // A wildcard listener is reached on loopback; SocketAddr's Display brackets IPv6.
+    let reachable = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv6() => {
+            SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        ip if ip.is_unspecified() => {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => addr,
     };
-    let endpoint = format!("http://{host}:{}", addr.port());
+    let endpoint = format!("http://{reachable}");
     if svc
         .store()
         .list_accounts()
@@ -184,6 +189,15 @@ async fn first_start(
         &config,
         &format!("[profile photon]\nregion = {region}\nendpoint_url = {endpoint}\noutput = json\n"),
     )?;
+    if !credentials.exists() {
+        // Accounts existed before this data dir was used (e.g. a shared PostgreSQL store): the
+        // secrets cannot be shown again, so say how to get a key instead.
+        return Ok(format!(
+            "no credentials file in {}: create a key with `photon accounts create` and put it in a profile named photon (config: {})",
+            data_dir.display(),
+            config.display()
+        ));
+    }
     Ok(format!(
         "export AWS_CONFIG_FILE={} AWS_SHARED_CREDENTIALS_FILE={}; aws --profile photon appstream describe-images",
         config.display(),
@@ -193,22 +207,23 @@ async fn first_start(
 
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
+    // Write a new file that is private from its creation, then move it into place, so the
+    // secret is never readable by others, not even for a moment.
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
     let mut f = opts
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     f.write_all(contents.as_bytes())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
@@ -248,13 +263,20 @@ async fn api(
         Ok(body) => handle(&app, &method, &uri, &headers, &body, &request_id).await,
         Err(rejection) => {
             // Refused before it is read whole; framed like every other error.
-            let e = photon_types::ApiError::new(
-                photon_types::ErrorCode::RequestEntityTooLargeException,
-                format!(
-                    "the request body could not be read ({rejection}); AppStream requests are small, \
-                     the limit is {MAX_BODY} bytes"
-                ),
-            );
+            let e = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                photon_types::ApiError::new(
+                    photon_types::ErrorCode::RequestEntityTooLargeException,
+                    format!(
+                        "the request body is over the limit of {MAX_BODY} bytes; AppStream \
+                         requests are small, so check what the client is sending"
+                    ),
+                )
+            } else {
+                photon_types::ApiError::new(
+                    photon_types::ErrorCode::SerializationException,
+                    format!("the request body could not be read ({rejection}); send it again"),
+                )
+            };
             (frame::error(protocol, &e, &request_id), None, None)
         }
     };

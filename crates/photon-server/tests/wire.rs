@@ -301,7 +301,7 @@ async fn oversized_bodies_are_refused_in_protocol() {
         (status, ty.as_str()),
         (413, "RequestEntityTooLargeException")
     );
-    assert!(msg.contains("limit"), "{msg}");
+    assert!(msg.contains("limit of"), "{msg}");
 }
 
 #[tokio::test]
@@ -334,4 +334,28 @@ async fn each_sdk_mode_speaks_its_protocol() {
         assert_eq!(last["account"], p.default.account_id.as_str());
         assert_eq!(last["status"], 200);
     }
+}
+
+#[tokio::test]
+async fn the_target_header_must_be_signed() {
+    let p = Photon::start(bin());
+    let url = format!("{}/", p.endpoint);
+    let now = SystemTime::now();
+    // Signed without X-Amz-Target, which is then added: the operation would be unprotected.
+    let mut h = sign(
+        "POST",
+        &url,
+        &[("content-type", JSON_CT)],
+        b"{}",
+        &p.default,
+        "us-east-1",
+        now,
+    );
+    h.push((
+        "x-amz-target".into(),
+        "PhotonAdminProxyService.DescribeImages".into(),
+    ));
+    let (status, ty, msg) = json_error(send(url, h, b"{}".to_vec()).await).await;
+    assert_eq!((status, ty.as_str()), (400, "IncompleteSignatureException"));
+    assert!(msg.contains("x-amz-target"), "{msg}");
 }

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use photon_store::{
-    AccessKeyRecord, AccountRecord, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope,
-    QuotaRecord, Store, StoreError, StoreResult,
+    AccessKeyRecord, AccountRecord, DeleteOutcome, ImageAttrs, ImageQuery, ImageRecord, ImageRow,
+    ImageScope, ImageUsage, QuotaRecord, ResourceKey, Store, StoreError, StoreResult,
+    IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -55,8 +56,10 @@ impl SqlStore {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Engine::Postgres
         } else {
+            // The URL may carry a password: name only its scheme.
+            let scheme = url.split(':').next().unwrap_or("");
             return Err(StoreError::Backend(format!(
-                "unsupported database URL '{url}': use sqlite://PATH or postgres://…"
+                "unsupported database URL scheme '{scheme}:': use sqlite://PATH or postgres://…"
             )));
         };
         let store = match engine {
@@ -68,7 +71,8 @@ impl SqlStore {
                             // second process (e.g. `photon accounts create`) wait, not fail.
                             conn.execute("PRAGMA journal_mode = WAL").await?;
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            // FULL: a commit survives an OS crash or power loss, not just a killed process.
+                            conn.execute("PRAGMA synchronous = FULL").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
                             Ok(())
                         })
@@ -110,6 +114,37 @@ impl SqlStore {
         Ok(store)
     }
 
+    /// Starts a write transaction. SQLite's is IMMEDIATE: it takes the write lock up front, so
+    /// a transaction that reads and then writes waits for another process's writer (bounded by
+    /// busy_timeout) instead of failing with SQLITE_BUSY_SNAPSHOT when it upgrades.
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.engine {
+            Engine::Sqlite => self
+                .write
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(backend),
+            Engine::Postgres => self.write.begin().await.map_err(backend),
+        }
+    }
+
+    /// Serialises transactions that touch one resource. SQLite needs nothing: it has one
+    /// writer. PostgreSQL takes a transaction-scoped advisory lock on the key.
+    async fn lock(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        key: &str,
+    ) -> StoreResult<()> {
+        if self.engine == Engine::Postgres {
+            sqlx::query("SELECT 1 AS one FROM (SELECT pg_advisory_xact_lock(hashtext($1))) l")
+                .bind(key)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+
     pub fn engine_kind(&self) -> Engine {
         self.engine
     }
@@ -145,6 +180,12 @@ const SHARE: &str = "s.allow_fleet AS allow_fleet, s.allow_image_builder AS allo
 fn image_from_row(row: &AnyRow) -> StoreResult<ImageRow> {
     let attrs: String = row.try_get("attrs").map_err(backend)?;
     let attrs: ImageAttrs = serde_json::from_str(&attrs).map_err(backend)?;
+    if attrs.v > IMAGE_ATTRS_VERSION {
+        return Err(StoreError::Backend(format!(
+            "an image was written by a newer Photon (attributes v{}); upgrade this binary",
+            attrs.v
+        )));
+    }
     let fleet: Option<i64> = row.try_get("allow_fleet").map_err(backend)?;
     let builder: Option<i64> = row.try_get("allow_image_builder").map_err(backend)?;
     let share_count: i64 = row.try_get("share_count").map_err(backend)?;
@@ -195,7 +236,7 @@ impl Store for SqlStore {
     }
 
     async fn init_setting(&self, key: &str, value: &str) -> StoreResult<String> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
         )
@@ -215,7 +256,7 @@ impl Store for SqlStore {
     }
 
     async fn create_account(&self, a: &AccountRecord, k: &AccessKeyRecord) -> StoreResult<()> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO accounts (account_id, name, created_at) VALUES ($1, $2, $3)")
             .bind(&a.account_id)
             .bind(&a.name)
@@ -285,13 +326,13 @@ impl Store for SqlStore {
     }
 
     async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
+        let mut tx = self.begin_write().await?;
         insert_image(&mut tx, image, false).await?;
         tx.commit().await.map_err(backend)
     }
 
     async fn seed_images(&self, images: &[ImageRecord]) -> StoreResult<u64> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
+        let mut tx = self.begin_write().await?;
         let mut n = 0;
         for image in images {
             n += insert_image(&mut tx, image, true).await?;
@@ -411,49 +452,63 @@ impl Store for SqlStore {
         row.try_get("n").map_err(backend)
     }
 
-    async fn delete_image(&self, region: &str, owner: &str, name: &str) -> StoreResult<bool> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
-        let arn: Option<String> =
-            sqlx::query("SELECT arn FROM images WHERE region = $1 AND owner = $2 AND name = $3")
-                .bind(region)
-                .bind(owner)
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?
-                .map(|r| r.try_get("arn"))
-                .transpose()
-                .map_err(backend)?;
-        let Some(arn) = arn else {
-            return Ok(false);
-        };
-        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
-            .bind(&arn)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query("DELETE FROM images WHERE region = $1 AND owner = $2 AND name = $3")
+    async fn delete_unused_image(
+        &self,
+        region: &str,
+        owner: &str,
+        name: &str,
+        deletable_states: &[&str],
+    ) -> StoreResult<DeleteOutcome> {
+        let mut tx = self.begin_write().await?;
+        let arn = image_arn(region, owner, name);
+        // Taggers and sharers of this image take the same lock, so nothing is added to it
+        // between the checks below and the delete.
+        self.lock(&mut tx, &arn).await?;
+        let sql = format!(
+            "{} FROM images i WHERE i.region = $1 AND i.owner = $2 AND i.name = $3",
+            image_select(NO_SHARE)
+        );
+        let row = sqlx::query(&sql)
             .bind(region)
             .bind(owner)
             .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row.as_ref().map(image_from_row).transpose()? else {
+            return Ok(DeleteOutcome::NotFound);
+        };
+        if !deletable_states.contains(&row.image.state.as_str()) {
+            return Ok(DeleteOutcome::WrongState(row.image.state));
+        }
+        let usage = usage_in(&mut tx, region, owner, name).await?;
+        if usage.in_use() {
+            return Ok(DeleteOutcome::InUse(usage));
+        }
+        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+            .bind(&row.image.arn)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        for sql in [
+            "DELETE FROM image_shares WHERE region = $1 AND owner = $2 AND image_name = $3",
+            "DELETE FROM images WHERE region = $1 AND owner = $2 AND name = $3",
+        ] {
+            sqlx::query(sql)
+                .bind(region)
+                .bind(owner)
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
         tx.commit().await.map_err(backend)?;
-        Ok(true)
+        Ok(DeleteOutcome::Deleted(Box::new(row)))
     }
 
-    async fn image_share_count(&self, region: &str, owner: &str, name: &str) -> StoreResult<i64> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM image_shares WHERE region = $1 AND owner = $2 AND image_name = $3",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(name)
-        .fetch_one(&self.read)
-        .await
-        .map_err(backend)?;
-        row.try_get("n").map_err(backend)
+    async fn image_usage(&self, region: &str, owner: &str, name: &str) -> StoreResult<ImageUsage> {
+        let mut conn = self.read.acquire().await.map_err(backend)?;
+        usage_in(&mut conn, region, owner, name).await
     }
 
     async fn tags(&self, arn: &str) -> StoreResult<BTreeMap<String, String>> {
@@ -474,18 +529,16 @@ impl Store for SqlStore {
 
     async fn put_tags(
         &self,
+        resource: &ResourceKey,
         arn: &str,
         tags: &BTreeMap<String, String>,
         max_tags: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
-        if self.engine == Engine::Postgres {
-            // Serialises concurrent taggers of one resource so the limit check below holds.
-            sqlx::query("SELECT 1 AS one FROM (SELECT pg_advisory_xact_lock(hashtext($1))) l")
-                .bind(arn)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+        let mut tx = self.begin_write().await?;
+        // Serialises taggers and deleters of one resource so the checks below hold.
+        self.lock(&mut tx, arn).await?;
+        if !resource_exists(&mut tx, resource).await? {
+            return Err(StoreError::NotFound);
         }
         let existing: Vec<String> = sqlx::query("SELECT tag_key FROM tags WHERE resource_arn = $1")
             .bind(arn)
@@ -517,8 +570,17 @@ impl Store for SqlStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn remove_tags(&self, arn: &str, keys: &[String]) -> StoreResult<()> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
+    async fn remove_tags(
+        &self,
+        resource: &ResourceKey,
+        arn: &str,
+        keys: &[String],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        self.lock(&mut tx, arn).await?;
+        if !resource_exists(&mut tx, resource).await? {
+            return Err(StoreError::NotFound);
+        }
         for k in keys {
             sqlx::query("DELETE FROM tags WHERE resource_arn = $1 AND tag_key = $2")
                 .bind(arn)
@@ -545,19 +607,22 @@ impl Store for SqlStore {
         row.map(|r| r.try_get("value").map_err(backend)).transpose()
     }
 
-    async fn set_quota(&self, q: &QuotaRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO quotas (account_id, region, name, value) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (account_id, region, name) DO UPDATE SET value = excluded.value",
-        )
-        .bind(&q.account_id)
-        .bind(&q.region)
-        .bind(&q.name)
-        .bind(q.value)
-        .execute(&self.write)
-        .await
-        .map_err(backend)?;
-        Ok(())
+    async fn set_quotas(&self, quotas: &[QuotaRecord]) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        for q in quotas {
+            sqlx::query(
+                "INSERT INTO quotas (account_id, region, name, value) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (account_id, region, name) DO UPDATE SET value = excluded.value",
+            )
+            .bind(&q.account_id)
+            .bind(&q.region)
+            .bind(&q.name)
+            .bind(q.value)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
     }
 
     async fn list_quotas(&self, account_id: Option<&str>) -> StoreResult<Vec<QuotaRecord>> {
@@ -579,6 +644,56 @@ impl Store for SqlStore {
                 })
             })
             .collect()
+    }
+}
+
+/// The ARN of an image, as the domain forms it; the store needs it only to find the image's
+/// tags and lock key when deleting.
+fn image_arn(region: &str, owner: &str, name: &str) -> String {
+    format!("arn:aws:appstream:{region}:{owner}:image/{name}")
+}
+
+async fn usage_in(
+    conn: &mut sqlx::AnyConnection,
+    region: &str,
+    owner: &str,
+    name: &str,
+) -> StoreResult<ImageUsage> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM image_shares WHERE region = $1 AND owner = $2 AND image_name = $3",
+    )
+    .bind(region)
+    .bind(owner)
+    .bind(name)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(ImageUsage {
+        shared_with: row.try_get("n").map_err(backend)?,
+    })
+}
+
+async fn resource_exists(
+    conn: &mut sqlx::AnyConnection,
+    resource: &ResourceKey,
+) -> StoreResult<bool> {
+    match resource {
+        ResourceKey::Image {
+            region,
+            owner,
+            name,
+        } => {
+            let row = sqlx::query(
+                "SELECT 1 AS one FROM images WHERE region = $1 AND owner = $2 AND name = $3",
+            )
+            .bind(region)
+            .bind(owner)
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?;
+            Ok(row.is_some())
+        }
     }
 }
 

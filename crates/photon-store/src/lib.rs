@@ -20,6 +20,9 @@ pub enum StoreError {
     /// A conditional write found its limit reached.
     #[error("limit of {0} reached")]
     LimitReached(i64),
+    /// A write addressed a resource that does not exist (any more).
+    #[error("no such resource")]
+    NotFound,
     /// The engine failed; the text is for logs only.
     #[error("store failure: {0}")]
     Backend(String),
@@ -154,6 +157,41 @@ pub fn image_sort_key(name: &str, arn: &str) -> String {
     s
 }
 
+/// What still uses an image; counted inside the transaction that would delete it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImageUsage {
+    /// Accounts the image is shared with.
+    pub shared_with: i64,
+}
+
+impl ImageUsage {
+    pub fn in_use(&self) -> bool {
+        self.shared_with > 0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteOutcome {
+    Deleted(Box<ImageRow>),
+    NotFound,
+    /// The image is in a state that does not allow deletion.
+    WrongState(String),
+    InUse(ImageUsage),
+}
+
+/// A taggable resource, as the store finds it (tags are keyed by ARN, existence by this key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResourceKey {
+    Image {
+        region: String,
+        owner: String,
+        name: String,
+    },
+}
+
+/// The newest `ImageAttrs` version this build reads and writes.
+pub const IMAGE_ATTRS_VERSION: u32 = 1;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuotaRecord {
     pub account_id: String,
@@ -205,24 +243,40 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<ImageRow>>;
     async fn list_images(&self, q: &ImageQuery) -> StoreResult<Vec<ImageRow>>;
     async fn count_images(&self, region: &str, owner: &str) -> StoreResult<i64>;
-    /// Deletes an image and its tags. Refuses (returns `Ok(false)`) nothing: callers check use first.
-    async fn delete_image(&self, region: &str, owner: &str, name: &str) -> StoreResult<bool>;
-    /// How many accounts the image is shared with.
-    async fn image_share_count(&self, region: &str, owner: &str, name: &str) -> StoreResult<i64>;
+    /// Deletes an image with its tags and permissions, in one transaction that first checks
+    /// its state is one of `deletable_states` and that nothing uses it.
+    async fn delete_unused_image(
+        &self,
+        region: &str,
+        owner: &str,
+        name: &str,
+        deletable_states: &[&str],
+    ) -> StoreResult<DeleteOutcome>;
+    /// What uses an image now.
+    async fn image_usage(&self, region: &str, owner: &str, name: &str) -> StoreResult<ImageUsage>;
 
     // Tags, keyed by resource ARN.
     async fn tags(&self, arn: &str) -> StoreResult<BTreeMap<String, String>>;
-    /// Sets tags; `LimitReached` if the resource would carry more than `max_tags`.
+    /// Sets tags on an existing resource; `NotFound` if it is gone, `LimitReached` if it would
+    /// carry more than `max_tags`.
     async fn put_tags(
         &self,
+        resource: &ResourceKey,
         arn: &str,
         tags: &BTreeMap<String, String>,
         max_tags: i64,
     ) -> StoreResult<()>;
-    async fn remove_tags(&self, arn: &str, keys: &[String]) -> StoreResult<()>;
+    /// Removes tags from an existing resource; `NotFound` if it is gone.
+    async fn remove_tags(
+        &self,
+        resource: &ResourceKey,
+        arn: &str,
+        keys: &[String],
+    ) -> StoreResult<()>;
 
     // Quotas (the Service Quotas equivalent).
     async fn quota(&self, account_id: &str, region: &str, name: &str) -> StoreResult<Option<i64>>;
-    async fn set_quota(&self, q: &QuotaRecord) -> StoreResult<()>;
+    /// Sets several quota values in one transaction.
+    async fn set_quotas(&self, q: &[QuotaRecord]) -> StoreResult<()>;
     async fn list_quotas(&self, account_id: Option<&str>) -> StoreResult<Vec<QuotaRecord>>;
 }

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use photon_store::{
-    AccessKeyRecord, AccountRecord, ImageQuery, ImageScope, QuotaRecord, Store, StoreError,
+    AccessKeyRecord, AccountRecord, DeleteOutcome, ImageQuery, ImageScope, QuotaRecord,
+    ResourceKey, Store, StoreError,
 };
 use photon_store_sql::SqlStore;
 use photon_testkit::{private_image, FreshStore};
@@ -109,47 +110,60 @@ async fn store_contract() {
         );
     }
 
-    // Tags: limit checked atomically, overwrite is free, delete_image removes them.
+    // Tags: limit checked atomically, overwrite is free, deleting the image removes them.
     let arn = recs[0].arn.clone();
+    let res = ResourceKey::Image {
+        region: "us-east-1".into(),
+        owner: "111111111111".into(),
+        name: "b".into(),
+    };
+    let one = |k: &str| BTreeMap::from([(k.to_owned(), "w".to_owned())]);
     let tags: BTreeMap<String, String> =
         (0..3).map(|i| (format!("k{i}"), "v".to_owned())).collect();
-    s.put_tags(&arn, &tags, 3).await.unwrap();
-    s.put_tags(
-        &arn,
-        &BTreeMap::from([("k0".to_owned(), "w".to_owned())]),
-        3,
-    )
-    .await
-    .unwrap();
+    s.put_tags(&res, &arn, &tags, 3).await.unwrap();
+    s.put_tags(&res, &arn, &one("k0"), 3).await.unwrap();
     assert!(matches!(
-        s.put_tags(
-            &arn,
-            &BTreeMap::from([("k9".to_owned(), "v".to_owned())]),
-            3
-        )
-        .await,
+        s.put_tags(&res, &arn, &one("k9"), 3).await,
         Err(StoreError::LimitReached(3))
     ));
     assert_eq!(
         s.tags(&arn).await.unwrap().get("k0").map(String::as_str),
         Some("w")
     );
-    s.remove_tags(&arn, &["k1".to_owned()]).await.unwrap();
+    s.remove_tags(&res, &arn, &["k1".to_owned()]).await.unwrap();
     assert_eq!(s.tags(&arn).await.unwrap().len(), 2);
-    assert!(s
-        .delete_image("us-east-1", "111111111111", "b")
-        .await
-        .unwrap());
-    assert!(!s
-        .delete_image("us-east-1", "111111111111", "b")
-        .await
-        .unwrap());
+    let ok = ["AVAILABLE"];
+    assert!(matches!(
+        s.delete_unused_image("us-east-1", "111111111111", "b", &["FAILED"]).await.unwrap(),
+        DeleteOutcome::WrongState(st) if st == "AVAILABLE"
+    ));
+    assert!(matches!(
+        s.delete_unused_image("us-east-1", "111111111111", "b", &ok)
+            .await
+            .unwrap(),
+        DeleteOutcome::Deleted(_)
+    ));
+    assert!(matches!(
+        s.delete_unused_image("us-east-1", "111111111111", "b", &ok)
+            .await
+            .unwrap(),
+        DeleteOutcome::NotFound
+    ));
     assert!(s.tags(&arn).await.unwrap().is_empty());
     assert!(s
         .image("us-east-1", "111111111111", "b")
         .await
         .unwrap()
         .is_none());
+    // A deleted resource cannot be tagged again.
+    assert!(matches!(
+        s.put_tags(&res, &arn, &one("k"), 50).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.remove_tags(&res, &arn, &["k".to_owned()]).await,
+        Err(StoreError::NotFound)
+    ));
 
     // Quotas: region value over account-wide value.
     let q = |region: &str, v| QuotaRecord {
@@ -164,9 +178,8 @@ async fn store_contract() {
             .unwrap(),
         None
     );
-    s.set_quota(&q("", 5)).await.unwrap();
-    s.set_quota(&q("us-east-1", 7)).await.unwrap();
-    s.set_quota(&q("us-east-1", 8)).await.unwrap();
+    s.set_quotas(&[q("", 5), q("us-east-1", 7)]).await.unwrap();
+    s.set_quotas(&[q("us-east-1", 8)]).await.unwrap();
     assert_eq!(
         s.quota("111111111111", "us-east-1", "images")
             .await

@@ -255,10 +255,14 @@ pub fn decode_input<T: Decode>(v: Value) -> Result<T, ApiError> {
 /// The AWS wording: `2 validation errors detected: Value 'x' at 'Name' failed to satisfy
 /// constraint: …; Value …`.
 pub fn validation_error(violations: &[Violation]) -> ApiError {
+    // The answer lists the first few; a request with thousands of bad values must not get an
+    // answer thousands of times larger than itself.
+    const SHOWN: usize = 10;
     let n = violations.len();
     let noun = if n == 1 { "error" } else { "errors" };
-    let parts: Vec<String> = violations
+    let mut parts: Vec<String> = violations
         .iter()
+        .take(SHOWN)
         .map(|v| {
             format!(
                 "Value {} at '{}' failed to satisfy constraint: {}",
@@ -266,6 +270,9 @@ pub fn validation_error(violations: &[Violation]) -> ApiError {
             )
         })
         .collect();
+    if n > SHOWN {
+        parts.push(format!("and {} more", n - SHOWN));
+    }
     ApiError::new(
         ErrorCode::ValidationException,
         format!("{n} validation {noun} detected: {}", parts.join("; ")),
@@ -371,6 +378,19 @@ mod tests {
         ]);
         let e = decode_input::<TagResourceRequest>(v).unwrap_err();
         assert!(e.message.contains("at 'Tags.key'"), "{}", e.message);
+    }
+
+    #[test]
+    fn long_lists_of_violations_are_cut() {
+        let names = Value::List((0..500).map(|_| Value::String(String::new())).collect());
+        let e = decode_input::<DescribeImagesRequest>(map(vec![("Names", names)])).unwrap_err();
+        assert!(
+            e.message.starts_with("500 validation errors detected"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.ends_with("and 490 more"), "{}", e.message);
+        assert!(e.message.len() < 2000);
     }
 
     #[test]

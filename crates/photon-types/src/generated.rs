@@ -6,114 +6,141 @@ use crate::decode::{join, Decode, Decoder, Encode, SerializationError};
 use crate::value::Value;
 
 static RE_0: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^[a-zA-Z0-9().\\-/_]{3,128}$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^[a-zA-Z0-9().\\-/_]{3,128}$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_1: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^[a-zA-Z0-9][a-zA-Z0-9_. -]{0,99}$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^[a-zA-Z0-9][a-zA-Z0-9_. -]{0,99}$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_2: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,99}$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,99}$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_3: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^arn:aws(?:\\-cn|\\-iso\\-b|\\-iso|\\-us\\-gov)?:[A-Za-z0-9][A-Za-z0-9_/.-]{0,62}:[A-Za-z0-9_/.-]{0,63}:[A-Za-z0-9_/.-]{0,63}:[A-Za-z0-9][A-Za-z0-9:_/+=,@.\\\\-]{0,1023}$").unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^arn:aws(?:\\-cn|\\-iso\\-b|\\-iso|\\-us\\-gov)?:[A-Za-z0-9][A-Za-z0-9_/.-]{0,62}:[A-Za-z0-9_/.-]{0,63}:[A-Za-z0-9_/.-]{0,63}:[A-Za-z0-9][A-Za-z0-9:_/+=,@.\\\\-]{0,1023}$").unwrap_or_else(|_| fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing"))
 });
 static RE_4: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^\\d+$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^\\d+$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_5: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
     fancy_regex::Regex::new(
         "(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z0-9][a-z0-9-]{0,61}[a-z0-9]",
     )
-    .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    .unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_6: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,100}$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,100}$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_7: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^[a-zA-Z0-9][a-zA-Z0-9_:/.-]{0,200}$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^[a-zA-Z0-9][a-zA-Z0-9_:/.-]{0,200}$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_8: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^[a-zA-Z0-9_.() -]+$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^[a-zA-Z0-9_.() -]+$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_9: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
     fancy_regex::Regex::new(
         "^[a-zA-Z0-9-]+(\\.[a-z0-9-]+)+\\.(small|medium|large|xlarge|\\d+xlarge|metal)$",
     )
-    .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    .unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_10: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^arn:aws(?:\\-cn|\\-iso\\-b|\\-iso|\\-us\\-gov)?:kms:[a-z0-9\\-]+:\\d{12}:key/[A-Za-z0-9\\-]+$").unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^arn:aws(?:\\-cn|\\-iso\\-b|\\-iso|\\-us\\-gov)?:kms:[a-z0-9\\-]+:\\d{12}:key/[A-Za-z0-9\\-]+$").unwrap_or_else(|_| fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing"))
 });
 static RE_11: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^[^\\x00]+$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^[^\\x00]+$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_12: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^[0-9]+(\\.[0-9]+){1,2}$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^[0-9]+(\\.[0-9]+){1,2}$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_13: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^ami-[a-z0-9]{8,17}$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^ami-[a-z0-9]{8,17}$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_14: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^[\\p{L}0-9_](?:[\\p{L}0-9._ ()+-]*[\\p{L}0-9._()+-])?(?<!\\.[eE][xX][eE])\\.[eE][xX][eE]$").unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^[\\p{L}0-9_](?:[\\p{L}0-9._ ()+-]*[\\p{L}0-9._()+-])?(?<!\\.[eE][xX][eE])\\.[eE][xX][eE]$").unwrap_or_else(|_| fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing"))
 });
 static RE_15: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^[0-9a-z\\.\\-]*(?<!\\.)$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^[0-9a-z\\.\\-]*(?<!\\.)$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_16: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
     fancy_regex::Regex::new(
         "^arn:aws(?:\\-cn|\\-iso\\-b|\\-iso|\\-us\\-gov)?:s3:::[a-z0-9][a-z0-9.\\-]{1,61}[a-z0-9]$",
     )
-    .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    .unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_17: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("[\\w+=,.@-]*")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("[\\w+=,.@-]*").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_18: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^(^(?!aws:).[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^(^(?!aws:).[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_19: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_20: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^[-@./#&+\\w\\s]*$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^[-@./#&+\\w\\s]*$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_21: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
     fancy_regex::Regex::new("^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+        .unwrap_or_else(|_| {
+            fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+        })
 });
 static RE_22: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^((https?|ftp|sftp)://|mailto:)[^\\s,;<>]+$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^((https?|ftp|sftp)://|mailto:)[^\\s,;<>]+$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_23: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^((\\w*)\\s*(\\w*)\\s*\\,\\s*(\\w*)\\s*\\,\\s*\\*?(\\w*)\\s*\\,\\s*\\*?(\\w*)\\s*\\,\\s*\\*?\\d*\\s*\\,\\s*\\*?\\d*\\s*\\,\\s*[0-1]\\s*\\,\\s*[0-1]\\s*)$").unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^((\\w*)\\s*(\\w*)\\s*\\,\\s*(\\w*)\\s*\\,\\s*\\*?(\\w*)\\s*\\,\\s*\\*?(\\w*)\\s*\\,\\s*\\*?\\d*\\s*\\,\\s*\\*?\\d*\\s*\\,\\s*[0-1]\\s*\\,\\s*[0-1]\\s*)$").unwrap_or_else(|_| fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing"))
 });
 static RE_24: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^[A-Za-z0-9_\\-\\s]+$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^[A-Za-z0-9_\\-\\s]+$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_25: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("[\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}]+")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("[\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}]+").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 static RE_26: std::sync::LazyLock<fancy_regex::Regex> = std::sync::LazyLock::new(|| {
-    fancy_regex::Regex::new("^wsi-[0-9a-z]{8,63}$")
-        .unwrap_or_else(|_| fancy_regex::Regex::new("^.*$").expect("trivial pattern"))
+    fancy_regex::Regex::new("^wsi-[0-9a-z]{8,63}$").unwrap_or_else(|_| {
+        fancy_regex::Regex::new("[^\\s\\S]").expect("a pattern that matches nothing")
+    })
 });
 
 /// Every pattern of the model, for the test that proves they all compile.
