@@ -180,8 +180,7 @@ async fn tokens_are_stable_under_inserts_and_refused_when_forged() {
     let me = p.default.account_id.clone();
     let names: Vec<String> = (0..20).map(|i| format!("img-{:02}", i * 2)).collect();
     p.seed_private_images(&me, "us-east-1", &names).await;
-    let mut inserted = 0;
-    for proto in BOTH {
+    for (inserted, proto) in BOTH.into_iter().enumerate() {
         let c = p.client(proto, &p.default, "us-east-1");
         let first = c
             .describe_images()
@@ -199,7 +198,6 @@ async fn tokens_are_stable_under_inserts_and_refused_when_forged() {
         // Images inserted before and after the cursor while the client pages.
         let before = format!("img-00a{inserted}");
         let after = format!("img-99-{inserted}");
-        inserted += 1;
         p.seed_private_images(&me, "us-east-1", &[before.clone(), after.clone()])
             .await;
         let mut rest = Vec::new();

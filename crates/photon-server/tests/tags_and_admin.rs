@@ -47,7 +47,7 @@ async fn tags_on_images() {
             .send()
             .await
             .unwrap();
-        assert!(t.tags().map_or(true, |m| m.is_empty()));
+        assert!(t.tags().is_none_or(|m| m.is_empty()));
 
         // 50 fit, the 51st does not.
         let mut req = c.tag_resource().resource_arn(&arn);
@@ -133,7 +133,7 @@ async fn tags_on_images() {
         .send()
         .await
         .unwrap();
-    assert!(t.tags().map_or(true, |m| m.is_empty()));
+    assert!(t.tags().is_none_or(|m| m.is_empty()));
 }
 
 #[tokio::test]
