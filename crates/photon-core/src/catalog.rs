@@ -1064,18 +1064,7 @@ mod tests {
     use super::*;
 
     /// `PlatformType` enum of the model.
-    const PLATFORM_TYPES: &[&str] = &[
-        "WINDOWS",
-        "WINDOWS_SERVER_2016",
-        "WINDOWS_SERVER_2019",
-        "WINDOWS_SERVER_2022",
-        "WINDOWS_SERVER_2025",
-        "WINDOWS_11",
-        "AMAZON_LINUX2",
-        "RHEL8",
-        "ROCKY_LINUX8",
-        "UBUNTU_PRO_2404",
-    ];
+    const PLATFORM_TYPES: &[&str] = photon_types::PlatformType::VALUES;
 
     /// Platforms that must carry release history.
     const PLATFORMS_WITH_HISTORY: &[&str] = &[

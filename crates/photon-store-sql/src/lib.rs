@@ -177,6 +177,30 @@ const NO_SHARE: &str =
     "CAST(NULL AS BIGINT) AS allow_fleet, CAST(NULL AS BIGINT) AS allow_image_builder";
 const SHARE: &str = "s.allow_fleet AS allow_fleet, s.allow_image_builder AS allow_image_builder";
 
+/// The query for one image by its key (region, owner, name).
+fn image_by_key() -> String {
+    format!(
+        "{} FROM images i WHERE i.region = $1 AND i.owner = $2 AND i.name = $3",
+        image_select(NO_SHARE)
+    )
+}
+
+/// Runs an image query that binds three text values and finds at most one row.
+async fn one_image<'e, E>(exec: E, sql: &str, binds: [&str; 3]) -> StoreResult<Option<ImageRow>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let [a, b, c] = binds;
+    let row = sqlx::query(sql)
+        .bind(a)
+        .bind(b)
+        .bind(c)
+        .fetch_optional(exec)
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(image_from_row).transpose()
+}
+
 fn image_from_row(row: &AnyRow) -> StoreResult<ImageRow> {
     let attrs: String = row.try_get("attrs").map_err(backend)?;
     let attrs: ImageAttrs = serde_json::from_str(&attrs).map_err(backend)?;
@@ -342,18 +366,7 @@ impl Store for SqlStore {
     }
 
     async fn image(&self, region: &str, owner: &str, name: &str) -> StoreResult<Option<ImageRow>> {
-        let sql = format!(
-            "{} FROM images i WHERE i.region = $1 AND i.owner = $2 AND i.name = $3",
-            image_select(NO_SHARE)
-        );
-        let row = sqlx::query(&sql)
-            .bind(region)
-            .bind(owner)
-            .bind(name)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(image_from_row).transpose()
+        one_image(&self.read, &image_by_key(), [region, owner, name]).await
     }
 
     async fn image_for(
@@ -369,14 +382,7 @@ impl Store for SqlStore {
              AND (i.owner = '' OR i.owner = $2 OR s.shared_account IS NOT NULL)",
             image_select(SHARE)
         );
-        let row = sqlx::query(&sql)
-            .bind(region)
-            .bind(account_id)
-            .bind(arn)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(image_from_row).transpose()
+        one_image(&self.read, &sql, [region, account_id, arn]).await
     }
 
     async fn shared_image_by_name(
@@ -391,14 +397,7 @@ impl Store for SqlStore {
              ORDER BY s.sort_key LIMIT 1",
             image_select(SHARE)
         );
-        let row = sqlx::query(&sql)
-            .bind(region)
-            .bind(account_id)
-            .bind(name)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(image_from_row).transpose()
+        one_image(&self.read, &sql, [region, account_id, name]).await
     }
 
     async fn list_images(&self, q: &ImageQuery) -> StoreResult<Vec<ImageRow>> {
@@ -464,18 +463,7 @@ impl Store for SqlStore {
         // Taggers and sharers of this image take the same lock, so nothing is added to it
         // between the checks below and the delete.
         self.lock(&mut tx, &arn).await?;
-        let sql = format!(
-            "{} FROM images i WHERE i.region = $1 AND i.owner = $2 AND i.name = $3",
-            image_select(NO_SHARE)
-        );
-        let row = sqlx::query(&sql)
-            .bind(region)
-            .bind(owner)
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let Some(row) = row.as_ref().map(image_from_row).transpose()? else {
+        let Some(row) = one_image(&mut *tx, &image_by_key(), [region, owner, name]).await? else {
             return Ok(DeleteOutcome::NotFound);
         };
         if !deletable_states.contains(&row.image.state.as_str()) {
