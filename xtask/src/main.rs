@@ -399,7 +399,7 @@ impl<'a> Gen<'a> {
             "impl Decode for {name} {{ fn decode(v: Value, d: &mut Decoder, path: &str) -> Result<Self, SerializationError> {{ \
              let s = d.string(v, path)?; match {name}::from_wire(&s) {{ Some(x) => Ok(x), None => {{ d.check_enum(path, &s, {name}::VALUES); Ok({name}::default()) }} }} }} }}\n"
         );
-        let _ = writeln!(o, "impl Encode for {name} {{ fn encode(&self) -> Value {{ Value::String(self.as_str().to_owned()) }} }}\n");
+        let _ = writeln!(o, "impl Encode for {name} {{ fn encode(self) -> Value {{ Value::String(self.as_str().to_owned()) }} }}\n");
         let _ = writeln!(o, "impl std::fmt::Display for {name} {{ fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{ f.write_str(self.as_str()) }} }}\n");
         Ok(())
     }
@@ -490,7 +490,7 @@ impl<'a> Gen<'a> {
                 let _ = writeln!(
                     o,
                     "        let key = {};",
-                    self.decode_expr(k, "Value::String(k)", "kp")?
+                    self.decode_expr(k, "Value::String(k.into_owned())", "kp")?
                 );
                 o.push_str("        let p = join(path, &key);\n");
                 let _ = writeln!(
@@ -558,7 +558,7 @@ impl<'a> Gen<'a> {
         // Encode
         let _ = writeln!(
             o,
-            "impl Encode for {name} {{\n    fn encode(&self) -> Value {{"
+            "impl Encode for {name} {{\n    fn encode(self) -> Value {{"
         );
         o.push_str("        let mut m = std::collections::BTreeMap::new();\n");
         for m in members.keys() {
@@ -566,11 +566,11 @@ impl<'a> Gen<'a> {
             if required.contains(m.as_str()) {
                 let _ = writeln!(
                     o,
-                    "        m.insert({}.to_owned(), self.{field}.encode());",
+                    "        m.insert(crate::Key::Borrowed({}), self.{field}.encode());",
                     lit(m)
                 );
             } else {
-                let _ = writeln!(o, "        if let Some(x) = &self.{field} {{ m.insert({}.to_owned(), x.encode()); }}", lit(m));
+                let _ = writeln!(o, "        if let Some(x) = self.{field} {{ m.insert(crate::Key::Borrowed({}), x.encode()); }}", lit(m));
             }
         }
         o.push_str("        Value::Map(m)\n    }\n}\n\n");

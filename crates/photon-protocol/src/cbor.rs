@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use ciborium::value::{Integer, Value as Cbor};
-use photon_types::{ApiError, ErrorCode, Timestamp, Value};
+use ciborium::value::Value as Cbor;
+use photon_types::{ApiError, ErrorCode, Key, Timestamp, Value};
 
 fn malformed(why: impl std::fmt::Display) -> ApiError {
     ApiError::new(
@@ -46,7 +46,7 @@ fn from_cbor(c: Cbor) -> Result<Value, ApiError> {
                 let Cbor::Text(k) = k else {
                     return Err(malformed("map keys must be text strings"));
                 };
-                out.insert(k, from_cbor(v)?);
+                out.insert(Key::Owned(k), from_cbor(v)?);
             }
             Value::Map(out)
         }
@@ -66,36 +66,82 @@ fn from_cbor(c: Cbor) -> Result<Value, ApiError> {
     })
 }
 
-fn to_cbor(v: &Value) -> Cbor {
-    match v {
-        Value::Null => Cbor::Null,
-        Value::Bool(b) => Cbor::Bool(*b),
-        Value::Integer(i) => Cbor::Integer(Integer::from(*i)),
-        Value::Float(f) => Cbor::Float(*f),
-        Value::String(s) => Cbor::Text(s.clone()),
-        Value::Timestamp(t) => {
-            let inner = if t.millis() % 1000 == 0 {
-                Cbor::Integer(Integer::from(t.millis() / 1000))
-            } else {
-                Cbor::Float(t.as_secs_f64())
-            };
-            Cbor::Tag(1, Box::new(inner))
-        }
-        Value::List(l) => Cbor::Array(l.iter().map(to_cbor).collect()),
-        Value::Map(m) => Cbor::Map(
-            m.iter()
-                .filter(|(_, v)| !matches!(v, Value::Null))
-                .map(|(k, v)| (Cbor::Text(k.clone()), to_cbor(v)))
-                .collect(),
-        ),
+/// Writes a value as CBOR straight into bytes (definite lengths, smallest integer heads), with
+/// no intermediate tree on the response path.
+pub fn encode(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    write(&mut out, v);
+    out
+}
+
+/// A CBOR item head: major type and argument, in the shortest form.
+fn head(out: &mut Vec<u8>, major: u8, n: u64) {
+    let m = major << 5;
+    if n < 24 {
+        out.push(m | n as u8);
+    } else if let Ok(b) = u8::try_from(n) {
+        out.extend_from_slice(&[m | 24, b]);
+    } else if let Ok(h) = u16::try_from(n) {
+        out.push(m | 25);
+        out.extend_from_slice(&h.to_be_bytes());
+    } else if let Ok(w) = u32::try_from(n) {
+        out.push(m | 26);
+        out.extend_from_slice(&w.to_be_bytes());
+    } else {
+        out.push(m | 27);
+        out.extend_from_slice(&n.to_be_bytes());
     }
 }
 
-pub fn encode(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    // Writing into a Vec cannot fail.
-    let _ = ciborium::ser::into_writer(&to_cbor(v), &mut out);
-    out
+fn write_int(out: &mut Vec<u8>, i: i64) {
+    if i >= 0 {
+        head(out, 0, i.unsigned_abs());
+    } else {
+        // Major type 1 carries -1 - n.
+        head(out, 1, (i + 1).unsigned_abs());
+    }
+}
+
+fn write_float(out: &mut Vec<u8>, f: f64) {
+    out.push(0xfb);
+    out.extend_from_slice(&f.to_be_bytes());
+}
+
+fn write(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.push(0xf6),
+        Value::Bool(true) => out.push(0xf5),
+        Value::Bool(false) => out.push(0xf4),
+        Value::Integer(i) => write_int(out, *i),
+        Value::Float(f) => write_float(out, *f),
+        Value::String(s) => {
+            head(out, 3, s.len() as u64);
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::Timestamp(t) => {
+            head(out, 6, 1);
+            if t.millis() % 1000 == 0 {
+                write_int(out, t.millis() / 1000);
+            } else {
+                write_float(out, t.as_secs_f64());
+            }
+        }
+        Value::List(l) => {
+            head(out, 4, l.len() as u64);
+            for item in l {
+                write(out, item);
+            }
+        }
+        Value::Map(m) => {
+            let present = m.values().filter(|v| !matches!(v, Value::Null)).count();
+            head(out, 5, present as u64);
+            for (k, item) in m.iter().filter(|(_, v)| !matches!(v, Value::Null)) {
+                head(out, 3, k.len() as u64);
+                out.extend_from_slice(k.as_bytes());
+                write(out, item);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -153,13 +199,50 @@ mod tests {
     #[test]
     fn timestamps_are_tag_1() {
         let mut m = BTreeMap::new();
-        m.insert("T".to_owned(), Value::Timestamp(Timestamp(1_000)));
+        m.insert(Key::Borrowed("T"), Value::Timestamp(Timestamp(1_000)));
         let bytes = encode(&Value::Map(m));
         assert_eq!(bytes, hex("a1 61 54 c1 01"));
         assert_eq!(
             decode(&bytes).unwrap(),
-            Value::Map([("T".to_owned(), Value::Timestamp(Timestamp(1_000)))].into())
+            Value::Map([(Key::Borrowed("T"), Value::Timestamp(Timestamp(1_000)))].into())
         );
+    }
+
+    #[test]
+    fn direct_writer_round_trips_through_ciborium() {
+        let mut m = BTreeMap::new();
+        for (i, n) in [
+            0i64,
+            23,
+            24,
+            255,
+            256,
+            65_535,
+            65_536,
+            1 << 33,
+            -1,
+            -24,
+            -25,
+            -300,
+            i64::MIN,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            m.insert(Key::Owned(format!("n{i:02}")), Value::Integer(n));
+        }
+        m.insert(Key::Borrowed("s"), Value::String("é".repeat(200)));
+        m.insert(
+            Key::Borrowed("l"),
+            Value::List(vec![Value::Bool(true), Value::Float(0.5)]),
+        );
+        m.insert(Key::Borrowed("t"), Value::Timestamp(Timestamp(1_500)));
+        m.insert(Key::Borrowed("gone"), Value::Null);
+        let bytes = encode(&Value::Map(m.clone()));
+        // ciborium, an independent decoder, reads exactly what was written (nulls omitted).
+        let back = decode(&bytes).unwrap();
+        m.remove("gone");
+        assert_eq!(back, Value::Map(m));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use http::{HeaderValue, Response, StatusCode};
-use photon_types::{ApiError, Value};
+use photon_types::{ApiError, Key, Value};
 
 use crate::route::{Protocol, CBOR_CONTENT_TYPE, JSON_CONTENT_TYPE};
 use crate::{cbor, json};
@@ -55,8 +55,8 @@ pub fn error(protocol: Protocol, err: &ApiError, request_id: &str) -> Response<V
         Protocol::RpcV2Cbor => code.shape_id(),
     };
     let mut m = BTreeMap::new();
-    m.insert("__type".to_owned(), Value::String(type_name.to_owned()));
-    m.insert("Message".to_owned(), Value::String(err.message.clone()));
+    m.insert(Key::Borrowed("__type"), Value::String(type_name.to_owned()));
+    m.insert(Key::Borrowed("Message"), Value::String(err.message.clone()));
     build(
         protocol,
         code.http_status(),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use photon_types::{ApiError, ErrorCode, Timestamp, Value};
+use photon_types::{ApiError, ErrorCode, Key, Timestamp, Value};
 
 /// Parses a request body. An empty body is an empty input, as the protocol allows.
 pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
@@ -36,43 +36,76 @@ fn from_json(j: serde_json::Value) -> Value {
         serde_json::Value::Array(a) => Value::List(a.into_iter().map(from_json).collect()),
         serde_json::Value::Object(o) => Value::Map(
             o.into_iter()
-                .map(|(k, v)| (k, from_json(v)))
+                .map(|(k, v)| (Key::Owned(k), from_json(v)))
                 .collect::<BTreeMap<_, _>>(),
         ),
     }
 }
 
-pub fn to_json(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Integer(i) => serde_json::Value::from(*i),
-        Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map_or(serde_json::Value::Null, serde_json::Value::Number),
-        Value::String(s) => serde_json::Value::String(s.clone()),
-        Value::Timestamp(t) => timestamp(*t),
-        Value::List(l) => serde_json::Value::Array(l.iter().map(to_json).collect()),
-        Value::Map(m) => serde_json::Value::Object(
-            m.iter()
-                .filter(|(_, v)| !matches!(v, Value::Null))
-                .map(|(k, v)| (k.clone(), to_json(v)))
-                .collect(),
-        ),
-    }
-}
-
-fn timestamp(t: Timestamp) -> serde_json::Value {
-    if t.millis() % 1000 == 0 {
-        serde_json::Value::from(t.millis() / 1000)
-    } else {
-        serde_json::Number::from_f64(t.as_secs_f64())
-            .map_or(serde_json::Value::Null, serde_json::Value::Number)
-    }
-}
-
+/// Writes a value as JSON straight into bytes: no intermediate tree on the response path.
 pub fn encode(v: &Value) -> Vec<u8> {
-    // Serialising a serde_json::Value to a Vec cannot fail: every key is a string.
-    serde_json::to_vec(&to_json(v)).unwrap_or_else(|_| b"{}".to_vec())
+    let mut out = Vec::with_capacity(1024);
+    write(&mut out, v);
+    out
+}
+
+fn write(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        // Null never reaches here from a response (members are omitted); write it correctly anyway.
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::Float(f) => write_float(out, *f),
+        Value::String(s) => write_str(out, s),
+        Value::Timestamp(t) => write_timestamp(out, *t),
+        Value::List(l) => {
+            out.push(b'[');
+            for (i, item) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Map(m) => {
+            out.push(b'{');
+            let mut first = true;
+            for (k, item) in m.iter().filter(|(_, v)| !matches!(v, Value::Null)) {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_str(out, k);
+                out.push(b':');
+                write(out, item);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_float(out: &mut Vec<u8>, f: f64) {
+    if f.is_finite() {
+        // serde_json writes the shortest form that reads back exactly.
+        let _ = serde_json::to_writer(&mut *out, &f);
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // serde_json escapes exactly as JSON requires; writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn write_timestamp(out: &mut Vec<u8>, t: Timestamp) {
+    if t.millis() % 1000 == 0 {
+        out.extend_from_slice((t.millis() / 1000).to_string().as_bytes());
+    } else {
+        write_float(out, t.as_secs_f64());
+    }
 }
 
 #[cfg(test)]
@@ -101,16 +134,25 @@ mod tests {
     fn timestamps_are_epoch_seconds() {
         let mut m = BTreeMap::new();
         m.insert(
-            "T".to_owned(),
+            Key::Borrowed("T"),
             Value::Timestamp(Timestamp(1_500_000_000_000)),
         );
         m.insert(
-            "U".to_owned(),
+            Key::Borrowed("U"),
             Value::Timestamp(Timestamp(1_500_000_000_250)),
         );
         assert_eq!(
             encode(&Value::Map(m)),
             br#"{"T":1500000000,"U":1500000000.25}"#
         );
+    }
+
+    #[test]
+    fn direct_writer_matches_serde_json() {
+        let body = br#"{"a":[1,-2,3.5,true,false,"x\"y\u0001\u00e9"],"b":{"c":{}},"d":[]}"#;
+        let v = decode(body).unwrap();
+        let ours: serde_json::Value = serde_json::from_slice(&encode(&v)).unwrap();
+        let theirs: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(ours, theirs);
     }
 }

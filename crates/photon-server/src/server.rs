@@ -2,10 +2,11 @@
 //! route → authenticate → decode → dispatch → frame. Metrics-free for now; each request is
 //! logged once with its id, operation, account and outcome.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::body::Bytes;
@@ -32,39 +33,78 @@ struct App {
     creds: StoreCredentials,
 }
 
-/// The credential port over the store.
+/// The credential port over the store, with a short-lived cache of keys that exist: every
+/// request needs its key, and keys change rarely. Unknown keys are not cached, so a key created
+/// by `photon accounts create` in another process works at once.
 #[derive(Clone)]
-struct StoreCredentials(Arc<dyn Store>);
+struct StoreCredentials {
+    store: Arc<dyn Store>,
+    cache: Arc<std::sync::Mutex<HashMap<String, (Instant, Credential)>>>,
+}
 
-impl CredentialStore for StoreCredentials {
-    async fn credential(&self, access_key_id: &str) -> Result<Option<Credential>, String> {
-        let key = self
-            .0
-            .access_key(access_key_id)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(key.map(|k| Credential {
-            account_id: k.account_id,
-            secret_access_key: k.secret_access_key,
-        }))
+/// How long a looked-up key is trusted before the store is asked again.
+const CREDENTIAL_TTL: Duration = Duration::from_secs(10);
+
+impl StoreCredentials {
+    fn new(store: Arc<dyn Store>) -> Self {
+        StoreCredentials {
+            store,
+            cache: Arc::default(),
+        }
     }
 }
 
-fn init_logging(format: LogFormat) {
+impl CredentialStore for StoreCredentials {
+    async fn credential(&self, access_key_id: &str) -> Result<Option<Credential>, String> {
+        if let Ok(cache) = self.cache.lock() {
+            if let Some((at, cred)) = cache.get(access_key_id) {
+                if at.elapsed() < CREDENTIAL_TTL {
+                    return Ok(Some(cred.clone()));
+                }
+            }
+        }
+        let key = self
+            .store
+            .access_key(access_key_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let cred = key.map(|k| Credential {
+            account_id: k.account_id,
+            secret_access_key: k.secret_access_key,
+        });
+        if let (Some(c), Ok(mut cache)) = (&cred, self.cache.lock()) {
+            // Bounded: a flood of distinct valid keys cannot grow it without limit.
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(access_key_id.to_owned(), (Instant::now(), c.clone()));
+        }
+        Ok(cred)
+    }
+}
+
+/// Logs go to stderr through a background writer, so a request never waits on the terminal
+/// or a log file. It is not lossy: when the writer falls behind, logging slows down rather
+/// than dropping lines. The returned guard flushes on drop; keep it until shutdown.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PHOTON_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     // A second init (tests in one process) is harmless; ignore it.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    guard
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(args.log_format);
+    let _log_guard = init_logging(args.log_format);
     let regions = match args.regions {
         Some(r) if !r.is_empty() => {
             for name in &r {
@@ -96,7 +136,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let first = first_start(&svc, &args.store.data_dir, addr, &regions[0]).await?;
     let app = App {
         svc,
-        creds: StoreCredentials(store.clone()),
+        creds: StoreCredentials::new(store.clone()),
     };
     let router = Router::new()
         .route("/health", get(health))

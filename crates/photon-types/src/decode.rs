@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{ApiError, ErrorCode};
-use crate::value::{Timestamp, Value};
+use crate::value::{Key, Timestamp, Value};
 
 /// One broken constraint, worded the way AWS validation errors are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,8 @@ pub trait Decode: Sized {
 }
 
 pub trait Encode {
-    fn encode(&self) -> Value;
+    /// Consumes the value: responses move their strings into the tree instead of copying them.
+    fn encode(self) -> Value;
 }
 
 #[derive(Debug, Default)]
@@ -81,7 +82,7 @@ impl Decoder {
         &mut self,
         v: Value,
         path: &str,
-    ) -> Result<BTreeMap<String, Value>, SerializationError> {
+    ) -> Result<BTreeMap<Key, Value>, SerializationError> {
         match v {
             Value::Map(m) => Ok(m),
             other => Err(Self::wrong_kind(path, "a structure", &other)),
@@ -143,7 +144,7 @@ impl Decoder {
     }
 
     /// Takes an optional member out of a structure; an explicit null counts as absent.
-    pub fn take(m: &mut BTreeMap<String, Value>, name: &str) -> Option<Value> {
+    pub fn take(m: &mut BTreeMap<Key, Value>, name: &str) -> Option<Value> {
         match m.remove(name) {
             None | Some(Value::Null) => None,
             Some(v) => Some(v),
@@ -280,38 +281,42 @@ pub fn validation_error(violations: &[Violation]) -> ApiError {
 }
 
 impl Encode for String {
-    fn encode(&self) -> Value {
-        Value::String(self.clone())
+    fn encode(self) -> Value {
+        Value::String(self)
     }
 }
 impl Encode for bool {
-    fn encode(&self) -> Value {
-        Value::Bool(*self)
+    fn encode(self) -> Value {
+        Value::Bool(self)
     }
 }
 impl Encode for i32 {
-    fn encode(&self) -> Value {
-        Value::Integer(i64::from(*self))
+    fn encode(self) -> Value {
+        Value::Integer(i64::from(self))
     }
 }
 impl Encode for i64 {
-    fn encode(&self) -> Value {
-        Value::Integer(*self)
+    fn encode(self) -> Value {
+        Value::Integer(self)
     }
 }
 impl Encode for Timestamp {
-    fn encode(&self) -> Value {
-        Value::Timestamp(*self)
+    fn encode(self) -> Value {
+        Value::Timestamp(self)
     }
 }
 impl<T: Encode> Encode for Vec<T> {
-    fn encode(&self) -> Value {
-        Value::List(self.iter().map(Encode::encode).collect())
+    fn encode(self) -> Value {
+        Value::List(self.into_iter().map(Encode::encode).collect())
     }
 }
 impl<T: Encode> Encode for BTreeMap<String, T> {
-    fn encode(&self) -> Value {
-        Value::Map(self.iter().map(|(k, v)| (k.clone(), v.encode())).collect())
+    fn encode(self) -> Value {
+        Value::Map(
+            self.into_iter()
+                .map(|(k, v)| (Key::Owned(k), v.encode()))
+                .collect(),
+        )
     }
 }
 
@@ -321,7 +326,12 @@ mod tests {
     use crate::{DescribeImagesRequest, TagResourceRequest, MODEL_PATTERNS};
 
     fn map(pairs: Vec<(&str, Value)>) -> Value {
-        Value::Map(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        Value::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (Key::Owned(k.to_owned()), v))
+                .collect(),
+        )
     }
 
     #[test]

@@ -408,11 +408,14 @@ impl Decode for AccessEndpoint {
 }
 
 impl Encode for AccessEndpoint {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("EndpointType".to_owned(), self.endpoint_type.encode());
-        if let Some(x) = &self.vpce_id {
-            m.insert("VpceId".to_owned(), x.encode());
+        m.insert(
+            crate::Key::Borrowed("EndpointType"),
+            self.endpoint_type.encode(),
+        );
+        if let Some(x) = self.vpce_id {
+            m.insert(crate::Key::Borrowed("VpceId"), x.encode());
         }
         Value::Map(m)
     }
@@ -472,7 +475,7 @@ impl Decode for AccessEndpointType {
 }
 
 impl Encode for AccessEndpointType {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -570,7 +573,7 @@ impl Decode for Action {
 }
 
 impl Encode for Action {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -703,24 +706,30 @@ impl Decode for AdminAppLicenseUsageRecord {
 }
 
 impl Encode for AdminAppLicenseUsageRecord {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("BillingPeriod".to_owned(), self.billing_period.encode());
-        m.insert("LicenseType".to_owned(), self.license_type.encode());
         m.insert(
-            "OwnerAWSAccountId".to_owned(),
+            crate::Key::Borrowed("BillingPeriod"),
+            self.billing_period.encode(),
+        );
+        m.insert(
+            crate::Key::Borrowed("LicenseType"),
+            self.license_type.encode(),
+        );
+        m.insert(
+            crate::Key::Borrowed("OwnerAWSAccountId"),
             self.owner_aws_account_id.encode(),
         );
         m.insert(
-            "SubscriptionFirstUsedDate".to_owned(),
+            crate::Key::Borrowed("SubscriptionFirstUsedDate"),
             self.subscription_first_used_date.encode(),
         );
         m.insert(
-            "SubscriptionLastUsedDate".to_owned(),
+            crate::Key::Borrowed("SubscriptionLastUsedDate"),
             self.subscription_last_used_date.encode(),
         );
-        m.insert("UserArn".to_owned(), self.user_arn.encode());
-        m.insert("UserId".to_owned(), self.user_id.encode());
+        m.insert(crate::Key::Borrowed("UserArn"), self.user_arn.encode());
+        m.insert(crate::Key::Borrowed("UserId"), self.user_id.encode());
         Value::Map(m)
     }
 }
@@ -827,31 +836,31 @@ impl Decode for AgentAccessConfig {
 }
 
 impl Encode for AgentAccessConfig {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.kms_key_arn {
-            m.insert("KmsKeyArn".to_owned(), x.encode());
+        if let Some(x) = self.kms_key_arn {
+            m.insert(crate::Key::Borrowed("KmsKeyArn"), x.encode());
         }
-        if let Some(x) = &self.replay_session_enabled {
-            m.insert("ReplaySessionEnabled".to_owned(), x.encode());
+        if let Some(x) = self.replay_session_enabled {
+            m.insert(crate::Key::Borrowed("ReplaySessionEnabled"), x.encode());
         }
-        if let Some(x) = &self.s3_bucket_arn {
-            m.insert("S3BucketArn".to_owned(), x.encode());
+        if let Some(x) = self.s3_bucket_arn {
+            m.insert(crate::Key::Borrowed("S3BucketArn"), x.encode());
         }
         m.insert(
-            "ScreenImageFormat".to_owned(),
+            crate::Key::Borrowed("ScreenImageFormat"),
             self.screen_image_format.encode(),
         );
         m.insert(
-            "ScreenResolution".to_owned(),
+            crate::Key::Borrowed("ScreenResolution"),
             self.screen_resolution.encode(),
         );
-        if let Some(x) = &self.screenshots_upload_enabled {
-            m.insert("ScreenshotsUploadEnabled".to_owned(), x.encode());
+        if let Some(x) = self.screenshots_upload_enabled {
+            m.insert(crate::Key::Borrowed("ScreenshotsUploadEnabled"), x.encode());
         }
-        m.insert("Settings".to_owned(), self.settings.encode());
-        if let Some(x) = &self.user_control_mode {
-            m.insert("UserControlMode".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Settings"), self.settings.encode());
+        if let Some(x) = self.user_control_mode {
+            m.insert(crate::Key::Borrowed("UserControlMode"), x.encode());
         }
         Value::Map(m)
     }
@@ -950,31 +959,31 @@ impl Decode for AgentAccessConfigForUpdate {
 }
 
 impl Encode for AgentAccessConfigForUpdate {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.kms_key_arn {
-            m.insert("KmsKeyArn".to_owned(), x.encode());
+        if let Some(x) = self.kms_key_arn {
+            m.insert(crate::Key::Borrowed("KmsKeyArn"), x.encode());
         }
-        if let Some(x) = &self.replay_session_enabled {
-            m.insert("ReplaySessionEnabled".to_owned(), x.encode());
+        if let Some(x) = self.replay_session_enabled {
+            m.insert(crate::Key::Borrowed("ReplaySessionEnabled"), x.encode());
         }
-        if let Some(x) = &self.s3_bucket_arn {
-            m.insert("S3BucketArn".to_owned(), x.encode());
+        if let Some(x) = self.s3_bucket_arn {
+            m.insert(crate::Key::Borrowed("S3BucketArn"), x.encode());
         }
-        if let Some(x) = &self.screen_image_format {
-            m.insert("ScreenImageFormat".to_owned(), x.encode());
+        if let Some(x) = self.screen_image_format {
+            m.insert(crate::Key::Borrowed("ScreenImageFormat"), x.encode());
         }
-        if let Some(x) = &self.screen_resolution {
-            m.insert("ScreenResolution".to_owned(), x.encode());
+        if let Some(x) = self.screen_resolution {
+            m.insert(crate::Key::Borrowed("ScreenResolution"), x.encode());
         }
-        if let Some(x) = &self.screenshots_upload_enabled {
-            m.insert("ScreenshotsUploadEnabled".to_owned(), x.encode());
+        if let Some(x) = self.screenshots_upload_enabled {
+            m.insert(crate::Key::Borrowed("ScreenshotsUploadEnabled"), x.encode());
         }
-        if let Some(x) = &self.settings {
-            m.insert("Settings".to_owned(), x.encode());
+        if let Some(x) = self.settings {
+            m.insert(crate::Key::Borrowed("Settings"), x.encode());
         }
-        if let Some(x) = &self.user_control_mode {
-            m.insert("UserControlMode".to_owned(), x.encode());
+        if let Some(x) = self.user_control_mode {
+            m.insert(crate::Key::Borrowed("UserControlMode"), x.encode());
         }
         Value::Map(m)
     }
@@ -1019,10 +1028,13 @@ impl Decode for AgentAccessSetting {
 }
 
 impl Encode for AgentAccessSetting {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("AgentAction".to_owned(), self.agent_action.encode());
-        m.insert("Permission".to_owned(), self.permission.encode());
+        m.insert(
+            crate::Key::Borrowed("AgentAction"),
+            self.agent_action.encode(),
+        );
+        m.insert(crate::Key::Borrowed("Permission"), self.permission.encode());
         Value::Map(m)
     }
 }
@@ -1088,7 +1100,7 @@ impl Decode for AgentAction {
 }
 
 impl Encode for AgentAction {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -1137,7 +1149,7 @@ impl Decode for AgentSoftwareVersion {
 }
 
 impl Encode for AgentSoftwareVersion {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -1284,36 +1296,36 @@ impl Decode for AppBlock {
 }
 
 impl Encode for AppBlock {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_block_errors {
-            m.insert("AppBlockErrors".to_owned(), x.encode());
+        if let Some(x) = self.app_block_errors {
+            m.insert(crate::Key::Borrowed("AppBlockErrors"), x.encode());
         }
-        m.insert("Arn".to_owned(), self.arn.encode());
-        if let Some(x) = &self.created_time {
-            m.insert("CreatedTime".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Arn"), self.arn.encode());
+        if let Some(x) = self.created_time {
+            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.packaging_type {
-            m.insert("PackagingType".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.packaging_type {
+            m.insert(crate::Key::Borrowed("PackagingType"), x.encode());
         }
-        if let Some(x) = &self.post_setup_script_details {
-            m.insert("PostSetupScriptDetails".to_owned(), x.encode());
+        if let Some(x) = self.post_setup_script_details {
+            m.insert(crate::Key::Borrowed("PostSetupScriptDetails"), x.encode());
         }
-        if let Some(x) = &self.setup_script_details {
-            m.insert("SetupScriptDetails".to_owned(), x.encode());
+        if let Some(x) = self.setup_script_details {
+            m.insert(crate::Key::Borrowed("SetupScriptDetails"), x.encode());
         }
-        if let Some(x) = &self.source_s3_location {
-            m.insert("SourceS3Location".to_owned(), x.encode());
+        if let Some(x) = self.source_s3_location {
+            m.insert(crate::Key::Borrowed("SourceS3Location"), x.encode());
         }
-        if let Some(x) = &self.state {
-            m.insert("State".to_owned(), x.encode());
+        if let Some(x) = self.state {
+            m.insert(crate::Key::Borrowed("State"), x.encode());
         }
         Value::Map(m)
     }
@@ -1500,41 +1512,47 @@ impl Decode for AppBlockBuilder {
 }
 
 impl Encode for AppBlockBuilder {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.access_endpoints {
-            m.insert("AccessEndpoints".to_owned(), x.encode());
+        if let Some(x) = self.access_endpoints {
+            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
         }
-        if let Some(x) = &self.app_block_builder_errors {
-            m.insert("AppBlockBuilderErrors".to_owned(), x.encode());
+        if let Some(x) = self.app_block_builder_errors {
+            m.insert(crate::Key::Borrowed("AppBlockBuilderErrors"), x.encode());
         }
-        m.insert("Arn".to_owned(), self.arn.encode());
-        if let Some(x) = &self.created_time {
-            m.insert("CreatedTime".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Arn"), self.arn.encode());
+        if let Some(x) = self.created_time {
+            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.disable_imdsv1 {
-            m.insert("DisableIMDSV1".to_owned(), x.encode());
+        if let Some(x) = self.disable_imdsv1 {
+            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.enable_default_internet_access {
-            m.insert("EnableDefaultInternetAccess".to_owned(), x.encode());
+        if let Some(x) = self.enable_default_internet_access {
+            m.insert(
+                crate::Key::Borrowed("EnableDefaultInternetAccess"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.iam_role_arn {
-            m.insert("IamRoleArn".to_owned(), x.encode());
+        if let Some(x) = self.iam_role_arn {
+            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
         }
-        m.insert("InstanceType".to_owned(), self.instance_type.encode());
-        m.insert("Name".to_owned(), self.name.encode());
-        m.insert("Platform".to_owned(), self.platform.encode());
-        m.insert("State".to_owned(), self.state.encode());
-        if let Some(x) = &self.state_change_reason {
-            m.insert("StateChangeReason".to_owned(), x.encode());
+        m.insert(
+            crate::Key::Borrowed("InstanceType"),
+            self.instance_type.encode(),
+        );
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.insert(crate::Key::Borrowed("Platform"), self.platform.encode());
+        m.insert(crate::Key::Borrowed("State"), self.state.encode());
+        if let Some(x) = self.state_change_reason {
+            m.insert(crate::Key::Borrowed("StateChangeReason"), x.encode());
         }
-        m.insert("VpcConfig".to_owned(), self.vpc_config.encode());
+        m.insert(crate::Key::Borrowed("VpcConfig"), self.vpc_config.encode());
         Value::Map(m)
     }
 }
@@ -1578,11 +1596,14 @@ impl Decode for AppBlockBuilderAppBlockAssociation {
 }
 
 impl Encode for AppBlockBuilderAppBlockAssociation {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("AppBlockArn".to_owned(), self.app_block_arn.encode());
         m.insert(
-            "AppBlockBuilderName".to_owned(),
+            crate::Key::Borrowed("AppBlockArn"),
+            self.app_block_arn.encode(),
+        );
+        m.insert(
+            crate::Key::Borrowed("AppBlockBuilderName"),
             self.app_block_builder_name.encode(),
         );
         Value::Map(m)
@@ -1657,7 +1678,7 @@ impl Decode for AppBlockBuilderAttribute {
 }
 
 impl Encode for AppBlockBuilderAttribute {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -1739,7 +1760,7 @@ impl Decode for AppBlockBuilderPlatformType {
 }
 
 impl Encode for AppBlockBuilderPlatformType {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -1794,7 +1815,7 @@ impl Decode for AppBlockBuilderState {
 }
 
 impl Encode for AppBlockBuilderState {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -1835,13 +1856,13 @@ impl Decode for AppBlockBuilderStateChangeReason {
 }
 
 impl Encode for AppBlockBuilderStateChangeReason {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.code {
-            m.insert("Code".to_owned(), x.encode());
+        if let Some(x) = self.code {
+            m.insert(crate::Key::Borrowed("Code"), x.encode());
         }
-        if let Some(x) = &self.message {
-            m.insert("Message".to_owned(), x.encode());
+        if let Some(x) = self.message {
+            m.insert(crate::Key::Borrowed("Message"), x.encode());
         }
         Value::Map(m)
     }
@@ -1882,7 +1903,7 @@ impl Decode for AppBlockBuilderStateChangeReasonCode {
 }
 
 impl Encode for AppBlockBuilderStateChangeReasonCode {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -1931,7 +1952,7 @@ impl Decode for AppBlockState {
 }
 
 impl Encode for AppBlockState {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -2033,7 +2054,7 @@ impl Decode for AppVisibility {
 }
 
 impl Encode for AppVisibility {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -2207,52 +2228,52 @@ impl Decode for Application {
 }
 
 impl Encode for Application {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_block_arn {
-            m.insert("AppBlockArn".to_owned(), x.encode());
+        if let Some(x) = self.app_block_arn {
+            m.insert(crate::Key::Borrowed("AppBlockArn"), x.encode());
         }
-        if let Some(x) = &self.arn {
-            m.insert("Arn".to_owned(), x.encode());
+        if let Some(x) = self.arn {
+            m.insert(crate::Key::Borrowed("Arn"), x.encode());
         }
-        if let Some(x) = &self.created_time {
-            m.insert("CreatedTime".to_owned(), x.encode());
+        if let Some(x) = self.created_time {
+            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.enabled {
-            m.insert("Enabled".to_owned(), x.encode());
+        if let Some(x) = self.enabled {
+            m.insert(crate::Key::Borrowed("Enabled"), x.encode());
         }
-        if let Some(x) = &self.icon_s3_location {
-            m.insert("IconS3Location".to_owned(), x.encode());
+        if let Some(x) = self.icon_s3_location {
+            m.insert(crate::Key::Borrowed("IconS3Location"), x.encode());
         }
-        if let Some(x) = &self.icon_url {
-            m.insert("IconURL".to_owned(), x.encode());
+        if let Some(x) = self.icon_url {
+            m.insert(crate::Key::Borrowed("IconURL"), x.encode());
         }
-        if let Some(x) = &self.instance_families {
-            m.insert("InstanceFamilies".to_owned(), x.encode());
+        if let Some(x) = self.instance_families {
+            m.insert(crate::Key::Borrowed("InstanceFamilies"), x.encode());
         }
-        if let Some(x) = &self.launch_parameters {
-            m.insert("LaunchParameters".to_owned(), x.encode());
+        if let Some(x) = self.launch_parameters {
+            m.insert(crate::Key::Borrowed("LaunchParameters"), x.encode());
         }
-        if let Some(x) = &self.launch_path {
-            m.insert("LaunchPath".to_owned(), x.encode());
+        if let Some(x) = self.launch_path {
+            m.insert(crate::Key::Borrowed("LaunchPath"), x.encode());
         }
-        if let Some(x) = &self.metadata {
-            m.insert("Metadata".to_owned(), x.encode());
+        if let Some(x) = self.metadata {
+            m.insert(crate::Key::Borrowed("Metadata"), x.encode());
         }
-        if let Some(x) = &self.name {
-            m.insert("Name".to_owned(), x.encode());
+        if let Some(x) = self.name {
+            m.insert(crate::Key::Borrowed("Name"), x.encode());
         }
-        if let Some(x) = &self.platforms {
-            m.insert("Platforms".to_owned(), x.encode());
+        if let Some(x) = self.platforms {
+            m.insert(crate::Key::Borrowed("Platforms"), x.encode());
         }
-        if let Some(x) = &self.working_directory {
-            m.insert("WorkingDirectory".to_owned(), x.encode());
+        if let Some(x) = self.working_directory {
+            m.insert(crate::Key::Borrowed("WorkingDirectory"), x.encode());
         }
         Value::Map(m)
     }
@@ -2296,7 +2317,7 @@ impl Decode for ApplicationAttribute {
 }
 
 impl Encode for ApplicationAttribute {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -2415,27 +2436,27 @@ impl Decode for ApplicationConfig {
 }
 
 impl Encode for ApplicationConfig {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "AbsoluteAppPath".to_owned(),
+            crate::Key::Borrowed("AbsoluteAppPath"),
             self.absolute_app_path.encode(),
         );
-        if let Some(x) = &self.absolute_icon_path {
-            m.insert("AbsoluteIconPath".to_owned(), x.encode());
+        if let Some(x) = self.absolute_icon_path {
+            m.insert(crate::Key::Borrowed("AbsoluteIconPath"), x.encode());
         }
-        if let Some(x) = &self.absolute_manifest_path {
-            m.insert("AbsoluteManifestPath".to_owned(), x.encode());
+        if let Some(x) = self.absolute_manifest_path {
+            m.insert(crate::Key::Borrowed("AbsoluteManifestPath"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.launch_parameters {
-            m.insert("LaunchParameters".to_owned(), x.encode());
+        if let Some(x) = self.launch_parameters {
+            m.insert(crate::Key::Borrowed("LaunchParameters"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.working_directory {
-            m.insert("WorkingDirectory".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.working_directory {
+            m.insert(crate::Key::Borrowed("WorkingDirectory"), x.encode());
         }
         Value::Map(m)
     }
@@ -2480,10 +2501,13 @@ impl Decode for ApplicationFleetAssociation {
 }
 
 impl Encode for ApplicationFleetAssociation {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("ApplicationArn".to_owned(), self.application_arn.encode());
-        m.insert("FleetName".to_owned(), self.fleet_name.encode());
+        m.insert(
+            crate::Key::Borrowed("ApplicationArn"),
+            self.application_arn.encode(),
+        );
+        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
         Value::Map(m)
     }
 }
@@ -2543,11 +2567,11 @@ impl Decode for ApplicationSettings {
 }
 
 impl Encode for ApplicationSettings {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Enabled".to_owned(), self.enabled.encode());
-        if let Some(x) = &self.settings_group {
-            m.insert("SettingsGroup".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Enabled"), self.enabled.encode());
+        if let Some(x) = self.settings_group {
+            m.insert(crate::Key::Borrowed("SettingsGroup"), x.encode());
         }
         Value::Map(m)
     }
@@ -2596,16 +2620,16 @@ impl Decode for ApplicationSettingsResponse {
 }
 
 impl Encode for ApplicationSettingsResponse {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.enabled {
-            m.insert("Enabled".to_owned(), x.encode());
+        if let Some(x) = self.enabled {
+            m.insert(crate::Key::Borrowed("Enabled"), x.encode());
         }
-        if let Some(x) = &self.s3_bucket_name {
-            m.insert("S3BucketName".to_owned(), x.encode());
+        if let Some(x) = self.s3_bucket_name {
+            m.insert(crate::Key::Borrowed("S3BucketName"), x.encode());
         }
-        if let Some(x) = &self.settings_group {
-            m.insert("SettingsGroup".to_owned(), x.encode());
+        if let Some(x) = self.settings_group {
+            m.insert(crate::Key::Borrowed("SettingsGroup"), x.encode());
         }
         Value::Map(m)
     }
@@ -2700,11 +2724,14 @@ impl Decode for AssociateAppBlockBuilderAppBlockRequest {
 }
 
 impl Encode for AssociateAppBlockBuilderAppBlockRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("AppBlockArn".to_owned(), self.app_block_arn.encode());
         m.insert(
-            "AppBlockBuilderName".to_owned(),
+            crate::Key::Borrowed("AppBlockArn"),
+            self.app_block_arn.encode(),
+        );
+        m.insert(
+            crate::Key::Borrowed("AppBlockBuilderName"),
             self.app_block_builder_name.encode(),
         );
         Value::Map(m)
@@ -2734,10 +2761,13 @@ impl Decode for AssociateAppBlockBuilderAppBlockResult {
 }
 
 impl Encode for AssociateAppBlockBuilderAppBlockResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_block_builder_app_block_association {
-            m.insert("AppBlockBuilderAppBlockAssociation".to_owned(), x.encode());
+        if let Some(x) = self.app_block_builder_app_block_association {
+            m.insert(
+                crate::Key::Borrowed("AppBlockBuilderAppBlockAssociation"),
+                x.encode(),
+            );
         }
         Value::Map(m)
     }
@@ -2782,10 +2812,13 @@ impl Decode for AssociateApplicationFleetRequest {
 }
 
 impl Encode for AssociateApplicationFleetRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("ApplicationArn".to_owned(), self.application_arn.encode());
-        m.insert("FleetName".to_owned(), self.fleet_name.encode());
+        m.insert(
+            crate::Key::Borrowed("ApplicationArn"),
+            self.application_arn.encode(),
+        );
+        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
         Value::Map(m)
     }
 }
@@ -2813,10 +2846,13 @@ impl Decode for AssociateApplicationFleetResult {
 }
 
 impl Encode for AssociateApplicationFleetResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.application_fleet_association {
-            m.insert("ApplicationFleetAssociation".to_owned(), x.encode());
+        if let Some(x) = self.application_fleet_association {
+            m.insert(
+                crate::Key::Borrowed("ApplicationFleetAssociation"),
+                x.encode(),
+            );
         }
         Value::Map(m)
     }
@@ -2874,14 +2910,17 @@ impl Decode for AssociateApplicationToEntitlementRequest {
 }
 
 impl Encode for AssociateApplicationToEntitlementRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "ApplicationIdentifier".to_owned(),
+            crate::Key::Borrowed("ApplicationIdentifier"),
             self.application_identifier.encode(),
         );
-        m.insert("EntitlementName".to_owned(), self.entitlement_name.encode());
-        m.insert("StackName".to_owned(), self.stack_name.encode());
+        m.insert(
+            crate::Key::Borrowed("EntitlementName"),
+            self.entitlement_name.encode(),
+        );
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
         Value::Map(m)
     }
 }
@@ -2897,7 +2936,7 @@ impl Decode for AssociateApplicationToEntitlementResult {
 }
 
 impl Encode for AssociateApplicationToEntitlementResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -2942,10 +2981,10 @@ impl Decode for AssociateFleetRequest {
 }
 
 impl Encode for AssociateFleetRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("FleetName".to_owned(), self.fleet_name.encode());
-        m.insert("StackName".to_owned(), self.stack_name.encode());
+        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
         Value::Map(m)
     }
 }
@@ -2961,7 +3000,7 @@ impl Decode for AssociateFleetResult {
 }
 
 impl Encode for AssociateFleetResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -3006,13 +3045,16 @@ impl Decode for AssociateSoftwareToImageBuilderRequest {
 }
 
 impl Encode for AssociateSoftwareToImageBuilderRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "ImageBuilderName".to_owned(),
+            crate::Key::Borrowed("ImageBuilderName"),
             self.image_builder_name.encode(),
         );
-        m.insert("SoftwareNames".to_owned(), self.software_names.encode());
+        m.insert(
+            crate::Key::Borrowed("SoftwareNames"),
+            self.software_names.encode(),
+        );
         Value::Map(m)
     }
 }
@@ -3028,7 +3070,7 @@ impl Decode for AssociateSoftwareToImageBuilderResult {
 }
 
 impl Encode for AssociateSoftwareToImageBuilderResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -3078,7 +3120,7 @@ impl Decode for AuthenticationType {
 }
 
 impl Encode for AuthenticationType {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -3141,10 +3183,10 @@ impl Decode for BatchAssociateUserStackRequest {
 }
 
 impl Encode for BatchAssociateUserStackRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "UserStackAssociations".to_owned(),
+            crate::Key::Borrowed("UserStackAssociations"),
             self.user_stack_associations.encode(),
         );
         Value::Map(m)
@@ -3172,10 +3214,10 @@ impl Decode for BatchAssociateUserStackResult {
 }
 
 impl Encode for BatchAssociateUserStackResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.errors {
-            m.insert("errors".to_owned(), x.encode());
+        if let Some(x) = self.errors {
+            m.insert(crate::Key::Borrowed("errors"), x.encode());
         }
         Value::Map(m)
     }
@@ -3207,10 +3249,10 @@ impl Decode for BatchDisassociateUserStackRequest {
 }
 
 impl Encode for BatchDisassociateUserStackRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "UserStackAssociations".to_owned(),
+            crate::Key::Borrowed("UserStackAssociations"),
             self.user_stack_associations.encode(),
         );
         Value::Map(m)
@@ -3238,10 +3280,10 @@ impl Decode for BatchDisassociateUserStackResult {
 }
 
 impl Encode for BatchDisassociateUserStackResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.errors {
-            m.insert("errors".to_owned(), x.encode());
+        if let Some(x) = self.errors {
+            m.insert(crate::Key::Borrowed("errors"), x.encode());
         }
         Value::Map(m)
     }
@@ -3288,13 +3330,13 @@ impl Decode for CertificateBasedAuthProperties {
 }
 
 impl Encode for CertificateBasedAuthProperties {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.certificate_authority_arn {
-            m.insert("CertificateAuthorityArn".to_owned(), x.encode());
+        if let Some(x) = self.certificate_authority_arn {
+            m.insert(crate::Key::Borrowed("CertificateAuthorityArn"), x.encode());
         }
-        if let Some(x) = &self.status {
-            m.insert("Status".to_owned(), x.encode());
+        if let Some(x) = self.status {
+            m.insert(crate::Key::Borrowed("Status"), x.encode());
         }
         Value::Map(m)
     }
@@ -3346,7 +3388,7 @@ impl Decode for CertificateBasedAuthStatus {
 }
 
 impl Encode for CertificateBasedAuthStatus {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -3390,13 +3432,13 @@ impl Decode for ComputeCapacity {
 }
 
 impl Encode for ComputeCapacity {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.desired_instances {
-            m.insert("DesiredInstances".to_owned(), x.encode());
+        if let Some(x) = self.desired_instances {
+            m.insert(crate::Key::Borrowed("DesiredInstances"), x.encode());
         }
-        if let Some(x) = &self.desired_sessions {
-            m.insert("DesiredSessions".to_owned(), x.encode());
+        if let Some(x) = self.desired_sessions {
+            m.insert(crate::Key::Borrowed("DesiredSessions"), x.encode());
         }
         Value::Map(m)
     }
@@ -3528,38 +3570,44 @@ impl Decode for ComputeCapacityStatus {
 }
 
 impl Encode for ComputeCapacityStatus {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.active_user_sessions {
-            m.insert("ActiveUserSessions".to_owned(), x.encode());
+        if let Some(x) = self.active_user_sessions {
+            m.insert(crate::Key::Borrowed("ActiveUserSessions"), x.encode());
         }
-        if let Some(x) = &self.actual_user_sessions {
-            m.insert("ActualUserSessions".to_owned(), x.encode());
+        if let Some(x) = self.actual_user_sessions {
+            m.insert(crate::Key::Borrowed("ActualUserSessions"), x.encode());
         }
-        if let Some(x) = &self.available {
-            m.insert("Available".to_owned(), x.encode());
+        if let Some(x) = self.available {
+            m.insert(crate::Key::Borrowed("Available"), x.encode());
         }
-        if let Some(x) = &self.available_user_sessions {
-            m.insert("AvailableUserSessions".to_owned(), x.encode());
+        if let Some(x) = self.available_user_sessions {
+            m.insert(crate::Key::Borrowed("AvailableUserSessions"), x.encode());
         }
-        m.insert("Desired".to_owned(), self.desired.encode());
-        if let Some(x) = &self.desired_user_sessions {
-            m.insert("DesiredUserSessions".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Desired"), self.desired.encode());
+        if let Some(x) = self.desired_user_sessions {
+            m.insert(crate::Key::Borrowed("DesiredUserSessions"), x.encode());
         }
-        if let Some(x) = &self.drain_mode_active_user_sessions {
-            m.insert("DrainModeActiveUserSessions".to_owned(), x.encode());
+        if let Some(x) = self.drain_mode_active_user_sessions {
+            m.insert(
+                crate::Key::Borrowed("DrainModeActiveUserSessions"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.drain_mode_unused_user_sessions {
-            m.insert("DrainModeUnusedUserSessions".to_owned(), x.encode());
+        if let Some(x) = self.drain_mode_unused_user_sessions {
+            m.insert(
+                crate::Key::Borrowed("DrainModeUnusedUserSessions"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.draining {
-            m.insert("Draining".to_owned(), x.encode());
+        if let Some(x) = self.draining {
+            m.insert(crate::Key::Borrowed("Draining"), x.encode());
         }
-        if let Some(x) = &self.in_use {
-            m.insert("InUse".to_owned(), x.encode());
+        if let Some(x) = self.in_use {
+            m.insert(crate::Key::Borrowed("InUse"), x.encode());
         }
-        if let Some(x) = &self.running {
-            m.insert("Running".to_owned(), x.encode());
+        if let Some(x) = self.running {
+            m.insert(crate::Key::Borrowed("Running"), x.encode());
         }
         Value::Map(m)
     }
@@ -3586,10 +3634,10 @@ impl Decode for ContentRedirection {
 }
 
 impl Encode for ContentRedirection {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.host_to_client {
-            m.insert("HostToClient".to_owned(), x.encode());
+        if let Some(x) = self.host_to_client {
+            m.insert(crate::Key::Borrowed("HostToClient"), x.encode());
         }
         Value::Map(m)
     }
@@ -3657,21 +3705,24 @@ impl Decode for CopyImageRequest {
 }
 
 impl Encode for CopyImageRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.destination_image_description {
-            m.insert("DestinationImageDescription".to_owned(), x.encode());
+        if let Some(x) = self.destination_image_description {
+            m.insert(
+                crate::Key::Borrowed("DestinationImageDescription"),
+                x.encode(),
+            );
         }
         m.insert(
-            "DestinationImageName".to_owned(),
+            crate::Key::Borrowed("DestinationImageName"),
             self.destination_image_name.encode(),
         );
         m.insert(
-            "DestinationRegion".to_owned(),
+            crate::Key::Borrowed("DestinationRegion"),
             self.destination_region.encode(),
         );
         m.insert(
-            "SourceImageName".to_owned(),
+            crate::Key::Borrowed("SourceImageName"),
             self.source_image_name.encode(),
         );
         Value::Map(m)
@@ -3701,10 +3752,10 @@ impl Decode for CopyImageResponse {
 }
 
 impl Encode for CopyImageResponse {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.destination_image_name {
-            m.insert("DestinationImageName".to_owned(), x.encode());
+        if let Some(x) = self.destination_image_name {
+            m.insert(crate::Key::Borrowed("DestinationImageName"), x.encode());
         }
         Value::Map(m)
     }
@@ -3845,33 +3896,39 @@ impl Decode for CreateAppBlockBuilderRequest {
 }
 
 impl Encode for CreateAppBlockBuilderRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.access_endpoints {
-            m.insert("AccessEndpoints".to_owned(), x.encode());
+        if let Some(x) = self.access_endpoints {
+            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.disable_imdsv1 {
-            m.insert("DisableIMDSV1".to_owned(), x.encode());
+        if let Some(x) = self.disable_imdsv1 {
+            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.enable_default_internet_access {
-            m.insert("EnableDefaultInternetAccess".to_owned(), x.encode());
+        if let Some(x) = self.enable_default_internet_access {
+            m.insert(
+                crate::Key::Borrowed("EnableDefaultInternetAccess"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.iam_role_arn {
-            m.insert("IamRoleArn".to_owned(), x.encode());
+        if let Some(x) = self.iam_role_arn {
+            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
         }
-        m.insert("InstanceType".to_owned(), self.instance_type.encode());
-        m.insert("Name".to_owned(), self.name.encode());
-        m.insert("Platform".to_owned(), self.platform.encode());
-        if let Some(x) = &self.tags {
-            m.insert("Tags".to_owned(), x.encode());
+        m.insert(
+            crate::Key::Borrowed("InstanceType"),
+            self.instance_type.encode(),
+        );
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.insert(crate::Key::Borrowed("Platform"), self.platform.encode());
+        if let Some(x) = self.tags {
+            m.insert(crate::Key::Borrowed("Tags"), x.encode());
         }
-        m.insert("VpcConfig".to_owned(), self.vpc_config.encode());
+        m.insert(crate::Key::Borrowed("VpcConfig"), self.vpc_config.encode());
         Value::Map(m)
     }
 }
@@ -3897,10 +3954,10 @@ impl Decode for CreateAppBlockBuilderResult {
 }
 
 impl Encode for CreateAppBlockBuilderResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_block_builder {
-            m.insert("AppBlockBuilder".to_owned(), x.encode());
+        if let Some(x) = self.app_block_builder {
+            m.insert(crate::Key::Borrowed("AppBlockBuilder"), x.encode());
         }
         Value::Map(m)
     }
@@ -3942,14 +3999,14 @@ impl Decode for CreateAppBlockBuilderStreamingURLRequest {
 }
 
 impl Encode for CreateAppBlockBuilderStreamingURLRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "AppBlockBuilderName".to_owned(),
+            crate::Key::Borrowed("AppBlockBuilderName"),
             self.app_block_builder_name.encode(),
         );
-        if let Some(x) = &self.validity {
-            m.insert("Validity".to_owned(), x.encode());
+        if let Some(x) = self.validity {
+            m.insert(crate::Key::Borrowed("Validity"), x.encode());
         }
         Value::Map(m)
     }
@@ -3988,13 +4045,13 @@ impl Decode for CreateAppBlockBuilderStreamingURLResult {
 }
 
 impl Encode for CreateAppBlockBuilderStreamingURLResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.expires {
-            m.insert("Expires".to_owned(), x.encode());
+        if let Some(x) = self.expires {
+            m.insert(crate::Key::Borrowed("Expires"), x.encode());
         }
-        if let Some(x) = &self.streaming_url {
-            m.insert("StreamingURL".to_owned(), x.encode());
+        if let Some(x) = self.streaming_url {
+            m.insert(crate::Key::Borrowed("StreamingURL"), x.encode());
         }
         Value::Map(m)
     }
@@ -4099,30 +4156,30 @@ impl Decode for CreateAppBlockRequest {
 }
 
 impl Encode for CreateAppBlockRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.packaging_type {
-            m.insert("PackagingType".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.packaging_type {
+            m.insert(crate::Key::Borrowed("PackagingType"), x.encode());
         }
-        if let Some(x) = &self.post_setup_script_details {
-            m.insert("PostSetupScriptDetails".to_owned(), x.encode());
+        if let Some(x) = self.post_setup_script_details {
+            m.insert(crate::Key::Borrowed("PostSetupScriptDetails"), x.encode());
         }
-        if let Some(x) = &self.setup_script_details {
-            m.insert("SetupScriptDetails".to_owned(), x.encode());
+        if let Some(x) = self.setup_script_details {
+            m.insert(crate::Key::Borrowed("SetupScriptDetails"), x.encode());
         }
         m.insert(
-            "SourceS3Location".to_owned(),
+            crate::Key::Borrowed("SourceS3Location"),
             self.source_s3_location.encode(),
         );
-        if let Some(x) = &self.tags {
-            m.insert("Tags".to_owned(), x.encode());
+        if let Some(x) = self.tags {
+            m.insert(crate::Key::Borrowed("Tags"), x.encode());
         }
         Value::Map(m)
     }
@@ -4149,10 +4206,10 @@ impl Decode for CreateAppBlockResult {
 }
 
 impl Encode for CreateAppBlockResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_block {
-            m.insert("AppBlock".to_owned(), x.encode());
+        if let Some(x) = self.app_block {
+            m.insert(crate::Key::Borrowed("AppBlock"), x.encode());
         }
         Value::Map(m)
     }
@@ -4299,31 +4356,40 @@ impl Decode for CreateApplicationRequest {
 }
 
 impl Encode for CreateApplicationRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("AppBlockArn".to_owned(), self.app_block_arn.encode());
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
-        }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
-        }
-        m.insert("IconS3Location".to_owned(), self.icon_s3_location.encode());
         m.insert(
-            "InstanceFamilies".to_owned(),
+            crate::Key::Borrowed("AppBlockArn"),
+            self.app_block_arn.encode(),
+        );
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
+        }
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+        }
+        m.insert(
+            crate::Key::Borrowed("IconS3Location"),
+            self.icon_s3_location.encode(),
+        );
+        m.insert(
+            crate::Key::Borrowed("InstanceFamilies"),
             self.instance_families.encode(),
         );
-        if let Some(x) = &self.launch_parameters {
-            m.insert("LaunchParameters".to_owned(), x.encode());
+        if let Some(x) = self.launch_parameters {
+            m.insert(crate::Key::Borrowed("LaunchParameters"), x.encode());
         }
-        m.insert("LaunchPath".to_owned(), self.launch_path.encode());
-        m.insert("Name".to_owned(), self.name.encode());
-        m.insert("Platforms".to_owned(), self.platforms.encode());
-        if let Some(x) = &self.tags {
-            m.insert("Tags".to_owned(), x.encode());
+        m.insert(
+            crate::Key::Borrowed("LaunchPath"),
+            self.launch_path.encode(),
+        );
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.insert(crate::Key::Borrowed("Platforms"), self.platforms.encode());
+        if let Some(x) = self.tags {
+            m.insert(crate::Key::Borrowed("Tags"), x.encode());
         }
-        if let Some(x) = &self.working_directory {
-            m.insert("WorkingDirectory".to_owned(), x.encode());
+        if let Some(x) = self.working_directory {
+            m.insert(crate::Key::Borrowed("WorkingDirectory"), x.encode());
         }
         Value::Map(m)
     }
@@ -4350,10 +4416,10 @@ impl Decode for CreateApplicationResult {
 }
 
 impl Encode for CreateApplicationResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.application {
-            m.insert("Application".to_owned(), x.encode());
+        if let Some(x) = self.application {
+            m.insert(crate::Key::Borrowed("Application"), x.encode());
         }
         Value::Map(m)
     }
@@ -4418,18 +4484,27 @@ impl Decode for CreateDirectoryConfigRequest {
 }
 
 impl Encode for CreateDirectoryConfigRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.certificate_based_auth_properties {
-            m.insert("CertificateBasedAuthProperties".to_owned(), x.encode());
+        if let Some(x) = self.certificate_based_auth_properties {
+            m.insert(
+                crate::Key::Borrowed("CertificateBasedAuthProperties"),
+                x.encode(),
+            );
         }
-        m.insert("DirectoryName".to_owned(), self.directory_name.encode());
         m.insert(
-            "OrganizationalUnitDistinguishedNames".to_owned(),
+            crate::Key::Borrowed("DirectoryName"),
+            self.directory_name.encode(),
+        );
+        m.insert(
+            crate::Key::Borrowed("OrganizationalUnitDistinguishedNames"),
             self.organizational_unit_distinguished_names.encode(),
         );
-        if let Some(x) = &self.service_account_credentials {
-            m.insert("ServiceAccountCredentials".to_owned(), x.encode());
+        if let Some(x) = self.service_account_credentials {
+            m.insert(
+                crate::Key::Borrowed("ServiceAccountCredentials"),
+                x.encode(),
+            );
         }
         Value::Map(m)
     }
@@ -4456,10 +4531,10 @@ impl Decode for CreateDirectoryConfigResult {
 }
 
 impl Encode for CreateDirectoryConfigResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.directory_config {
-            m.insert("DirectoryConfig".to_owned(), x.encode());
+        if let Some(x) = self.directory_config {
+            m.insert(crate::Key::Borrowed("DirectoryConfig"), x.encode());
         }
         Value::Map(m)
     }
@@ -4540,15 +4615,18 @@ impl Decode for CreateEntitlementRequest {
 }
 
 impl Encode for CreateEntitlementRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("AppVisibility".to_owned(), self.app_visibility.encode());
-        m.insert("Attributes".to_owned(), self.attributes.encode());
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        m.insert(
+            crate::Key::Borrowed("AppVisibility"),
+            self.app_visibility.encode(),
+        );
+        m.insert(crate::Key::Borrowed("Attributes"), self.attributes.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        m.insert("StackName".to_owned(), self.stack_name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
         Value::Map(m)
     }
 }
@@ -4574,10 +4652,10 @@ impl Decode for CreateEntitlementResult {
 }
 
 impl Encode for CreateEntitlementResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.entitlement {
-            m.insert("Entitlement".to_owned(), x.encode());
+        if let Some(x) = self.entitlement {
+            m.insert(crate::Key::Borrowed("Entitlement"), x.encode());
         }
         Value::Map(m)
     }
@@ -4655,16 +4733,19 @@ impl Decode for CreateExportImageTaskRequest {
 }
 
 impl Encode for CreateExportImageTaskRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.ami_description {
-            m.insert("AmiDescription".to_owned(), x.encode());
+        if let Some(x) = self.ami_description {
+            m.insert(crate::Key::Borrowed("AmiDescription"), x.encode());
         }
-        m.insert("AmiName".to_owned(), self.ami_name.encode());
-        m.insert("IamRoleArn".to_owned(), self.iam_role_arn.encode());
-        m.insert("ImageName".to_owned(), self.image_name.encode());
-        if let Some(x) = &self.tag_specifications {
-            m.insert("TagSpecifications".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("AmiName"), self.ami_name.encode());
+        m.insert(
+            crate::Key::Borrowed("IamRoleArn"),
+            self.iam_role_arn.encode(),
+        );
+        m.insert(crate::Key::Borrowed("ImageName"), self.image_name.encode());
+        if let Some(x) = self.tag_specifications {
+            m.insert(crate::Key::Borrowed("TagSpecifications"), x.encode());
         }
         Value::Map(m)
     }
@@ -4691,10 +4772,10 @@ impl Decode for CreateExportImageTaskResult {
 }
 
 impl Encode for CreateExportImageTaskResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.export_image_task {
-            m.insert("ExportImageTask".to_owned(), x.encode());
+        if let Some(x) = self.export_image_task {
+            m.insert(crate::Key::Borrowed("ExportImageTask"), x.encode());
         }
         Value::Map(m)
     }
@@ -4959,75 +5040,87 @@ impl Decode for CreateFleetRequest {
 }
 
 impl Encode for CreateFleetRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.compute_capacity {
-            m.insert("ComputeCapacity".to_owned(), x.encode());
+        if let Some(x) = self.compute_capacity {
+            m.insert(crate::Key::Borrowed("ComputeCapacity"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.disable_imdsv1 {
-            m.insert("DisableIMDSV1".to_owned(), x.encode());
+        if let Some(x) = self.disable_imdsv1 {
+            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
         }
-        if let Some(x) = &self.disconnect_timeout_in_seconds {
-            m.insert("DisconnectTimeoutInSeconds".to_owned(), x.encode());
+        if let Some(x) = self.disconnect_timeout_in_seconds {
+            m.insert(
+                crate::Key::Borrowed("DisconnectTimeoutInSeconds"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.domain_join_info {
-            m.insert("DomainJoinInfo".to_owned(), x.encode());
+        if let Some(x) = self.domain_join_info {
+            m.insert(crate::Key::Borrowed("DomainJoinInfo"), x.encode());
         }
-        if let Some(x) = &self.enable_default_internet_access {
-            m.insert("EnableDefaultInternetAccess".to_owned(), x.encode());
+        if let Some(x) = self.enable_default_internet_access {
+            m.insert(
+                crate::Key::Borrowed("EnableDefaultInternetAccess"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.fleet_type {
-            m.insert("FleetType".to_owned(), x.encode());
+        if let Some(x) = self.fleet_type {
+            m.insert(crate::Key::Borrowed("FleetType"), x.encode());
         }
-        if let Some(x) = &self.iam_role_arn {
-            m.insert("IamRoleArn".to_owned(), x.encode());
+        if let Some(x) = self.iam_role_arn {
+            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
         }
-        if let Some(x) = &self.idle_disconnect_timeout_in_seconds {
-            m.insert("IdleDisconnectTimeoutInSeconds".to_owned(), x.encode());
+        if let Some(x) = self.idle_disconnect_timeout_in_seconds {
+            m.insert(
+                crate::Key::Borrowed("IdleDisconnectTimeoutInSeconds"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.image_arn {
-            m.insert("ImageArn".to_owned(), x.encode());
+        if let Some(x) = self.image_arn {
+            m.insert(crate::Key::Borrowed("ImageArn"), x.encode());
         }
-        if let Some(x) = &self.image_name {
-            m.insert("ImageName".to_owned(), x.encode());
+        if let Some(x) = self.image_name {
+            m.insert(crate::Key::Borrowed("ImageName"), x.encode());
         }
-        m.insert("InstanceType".to_owned(), self.instance_type.encode());
-        if let Some(x) = &self.max_concurrent_sessions {
-            m.insert("MaxConcurrentSessions".to_owned(), x.encode());
+        m.insert(
+            crate::Key::Borrowed("InstanceType"),
+            self.instance_type.encode(),
+        );
+        if let Some(x) = self.max_concurrent_sessions {
+            m.insert(crate::Key::Borrowed("MaxConcurrentSessions"), x.encode());
         }
-        if let Some(x) = &self.max_sessions_per_instance {
-            m.insert("MaxSessionsPerInstance".to_owned(), x.encode());
+        if let Some(x) = self.max_sessions_per_instance {
+            m.insert(crate::Key::Borrowed("MaxSessionsPerInstance"), x.encode());
         }
-        if let Some(x) = &self.max_user_duration_in_seconds {
-            m.insert("MaxUserDurationInSeconds".to_owned(), x.encode());
+        if let Some(x) = self.max_user_duration_in_seconds {
+            m.insert(crate::Key::Borrowed("MaxUserDurationInSeconds"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.platform {
-            m.insert("Platform".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.platform {
+            m.insert(crate::Key::Borrowed("Platform"), x.encode());
         }
-        if let Some(x) = &self.root_volume_config {
-            m.insert("RootVolumeConfig".to_owned(), x.encode());
+        if let Some(x) = self.root_volume_config {
+            m.insert(crate::Key::Borrowed("RootVolumeConfig"), x.encode());
         }
-        if let Some(x) = &self.session_script_s3_location {
-            m.insert("SessionScriptS3Location".to_owned(), x.encode());
+        if let Some(x) = self.session_script_s3_location {
+            m.insert(crate::Key::Borrowed("SessionScriptS3Location"), x.encode());
         }
-        if let Some(x) = &self.stream_view {
-            m.insert("StreamView".to_owned(), x.encode());
+        if let Some(x) = self.stream_view {
+            m.insert(crate::Key::Borrowed("StreamView"), x.encode());
         }
-        if let Some(x) = &self.tags {
-            m.insert("Tags".to_owned(), x.encode());
+        if let Some(x) = self.tags {
+            m.insert(crate::Key::Borrowed("Tags"), x.encode());
         }
-        if let Some(x) = &self.usb_device_filter_strings {
-            m.insert("UsbDeviceFilterStrings".to_owned(), x.encode());
+        if let Some(x) = self.usb_device_filter_strings {
+            m.insert(crate::Key::Borrowed("UsbDeviceFilterStrings"), x.encode());
         }
-        if let Some(x) = &self.vpc_config {
-            m.insert("VpcConfig".to_owned(), x.encode());
+        if let Some(x) = self.vpc_config {
+            m.insert(crate::Key::Borrowed("VpcConfig"), x.encode());
         }
         Value::Map(m)
     }
@@ -5054,10 +5147,10 @@ impl Decode for CreateFleetResult {
 }
 
 impl Encode for CreateFleetResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.fleet {
-            m.insert("Fleet".to_owned(), x.encode());
+        if let Some(x) = self.fleet {
+            m.insert(crate::Key::Borrowed("Fleet"), x.encode());
         }
         Value::Map(m)
     }
@@ -5262,57 +5355,63 @@ impl Decode for CreateImageBuilderRequest {
 }
 
 impl Encode for CreateImageBuilderRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.access_endpoints {
-            m.insert("AccessEndpoints".to_owned(), x.encode());
+        if let Some(x) = self.access_endpoints {
+            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
         }
-        if let Some(x) = &self.agent_access_config {
-            m.insert("AgentAccessConfig".to_owned(), x.encode());
+        if let Some(x) = self.agent_access_config {
+            m.insert(crate::Key::Borrowed("AgentAccessConfig"), x.encode());
         }
-        if let Some(x) = &self.appstream_agent_version {
-            m.insert("AppstreamAgentVersion".to_owned(), x.encode());
+        if let Some(x) = self.appstream_agent_version {
+            m.insert(crate::Key::Borrowed("AppstreamAgentVersion"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.disable_imdsv1 {
-            m.insert("DisableIMDSV1".to_owned(), x.encode());
+        if let Some(x) = self.disable_imdsv1 {
+            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.domain_join_info {
-            m.insert("DomainJoinInfo".to_owned(), x.encode());
+        if let Some(x) = self.domain_join_info {
+            m.insert(crate::Key::Borrowed("DomainJoinInfo"), x.encode());
         }
-        if let Some(x) = &self.enable_default_internet_access {
-            m.insert("EnableDefaultInternetAccess".to_owned(), x.encode());
+        if let Some(x) = self.enable_default_internet_access {
+            m.insert(
+                crate::Key::Borrowed("EnableDefaultInternetAccess"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.iam_role_arn {
-            m.insert("IamRoleArn".to_owned(), x.encode());
+        if let Some(x) = self.iam_role_arn {
+            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
         }
-        if let Some(x) = &self.image_arn {
-            m.insert("ImageArn".to_owned(), x.encode());
+        if let Some(x) = self.image_arn {
+            m.insert(crate::Key::Borrowed("ImageArn"), x.encode());
         }
-        if let Some(x) = &self.image_name {
-            m.insert("ImageName".to_owned(), x.encode());
+        if let Some(x) = self.image_name {
+            m.insert(crate::Key::Borrowed("ImageName"), x.encode());
         }
-        m.insert("InstanceType".to_owned(), self.instance_type.encode());
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.root_volume_config {
-            m.insert("RootVolumeConfig".to_owned(), x.encode());
+        m.insert(
+            crate::Key::Borrowed("InstanceType"),
+            self.instance_type.encode(),
+        );
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.root_volume_config {
+            m.insert(crate::Key::Borrowed("RootVolumeConfig"), x.encode());
         }
-        if let Some(x) = &self.softwares_to_install {
-            m.insert("SoftwaresToInstall".to_owned(), x.encode());
+        if let Some(x) = self.softwares_to_install {
+            m.insert(crate::Key::Borrowed("SoftwaresToInstall"), x.encode());
         }
-        if let Some(x) = &self.softwares_to_uninstall {
-            m.insert("SoftwaresToUninstall".to_owned(), x.encode());
+        if let Some(x) = self.softwares_to_uninstall {
+            m.insert(crate::Key::Borrowed("SoftwaresToUninstall"), x.encode());
         }
-        if let Some(x) = &self.tags {
-            m.insert("Tags".to_owned(), x.encode());
+        if let Some(x) = self.tags {
+            m.insert(crate::Key::Borrowed("Tags"), x.encode());
         }
-        if let Some(x) = &self.vpc_config {
-            m.insert("VpcConfig".to_owned(), x.encode());
+        if let Some(x) = self.vpc_config {
+            m.insert(crate::Key::Borrowed("VpcConfig"), x.encode());
         }
         Value::Map(m)
     }
@@ -5339,10 +5438,10 @@ impl Decode for CreateImageBuilderResult {
 }
 
 impl Encode for CreateImageBuilderResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.image_builder {
-            m.insert("ImageBuilder".to_owned(), x.encode());
+        if let Some(x) = self.image_builder {
+            m.insert(crate::Key::Borrowed("ImageBuilder"), x.encode());
         }
         Value::Map(m)
     }
@@ -5381,11 +5480,11 @@ impl Decode for CreateImageBuilderStreamingURLRequest {
 }
 
 impl Encode for CreateImageBuilderStreamingURLRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.validity {
-            m.insert("Validity".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.validity {
+            m.insert(crate::Key::Borrowed("Validity"), x.encode());
         }
         Value::Map(m)
     }
@@ -5424,13 +5523,13 @@ impl Decode for CreateImageBuilderStreamingURLResult {
 }
 
 impl Encode for CreateImageBuilderStreamingURLResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.expires {
-            m.insert("Expires".to_owned(), x.encode());
+        if let Some(x) = self.expires {
+            m.insert(crate::Key::Borrowed("Expires"), x.encode());
         }
-        if let Some(x) = &self.streaming_url {
-            m.insert("StreamingURL".to_owned(), x.encode());
+        if let Some(x) = self.streaming_url {
+            m.insert(crate::Key::Borrowed("StreamingURL"), x.encode());
         }
         Value::Map(m)
     }
@@ -5562,38 +5661,38 @@ impl Decode for CreateImportedImageRequest {
 }
 
 impl Encode for CreateImportedImageRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.agent_software_version {
-            m.insert("AgentSoftwareVersion".to_owned(), x.encode());
+        if let Some(x) = self.agent_software_version {
+            m.insert(crate::Key::Borrowed("AgentSoftwareVersion"), x.encode());
         }
-        if let Some(x) = &self.app_catalog_config {
-            m.insert("AppCatalogConfig".to_owned(), x.encode());
+        if let Some(x) = self.app_catalog_config {
+            m.insert(crate::Key::Borrowed("AppCatalogConfig"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.dry_run {
-            m.insert("DryRun".to_owned(), x.encode());
+        if let Some(x) = self.dry_run {
+            m.insert(crate::Key::Borrowed("DryRun"), x.encode());
         }
-        if let Some(x) = &self.iam_role_arn {
-            m.insert("IamRoleArn".to_owned(), x.encode());
+        if let Some(x) = self.iam_role_arn {
+            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.runtime_validation_config {
-            m.insert("RuntimeValidationConfig".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.runtime_validation_config {
+            m.insert(crate::Key::Borrowed("RuntimeValidationConfig"), x.encode());
         }
-        if let Some(x) = &self.source_ami_id {
-            m.insert("SourceAmiId".to_owned(), x.encode());
+        if let Some(x) = self.source_ami_id {
+            m.insert(crate::Key::Borrowed("SourceAmiId"), x.encode());
         }
-        if let Some(x) = &self.tags {
-            m.insert("Tags".to_owned(), x.encode());
+        if let Some(x) = self.tags {
+            m.insert(crate::Key::Borrowed("Tags"), x.encode());
         }
-        if let Some(x) = &self.workspace_image_id {
-            m.insert("WorkspaceImageId".to_owned(), x.encode());
+        if let Some(x) = self.workspace_image_id {
+            m.insert(crate::Key::Borrowed("WorkspaceImageId"), x.encode());
         }
         Value::Map(m)
     }
@@ -5620,10 +5719,10 @@ impl Decode for CreateImportedImageResult {
 }
 
 impl Encode for CreateImportedImageResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.image {
-            m.insert("Image".to_owned(), x.encode());
+        if let Some(x) = self.image {
+            m.insert(crate::Key::Borrowed("Image"), x.encode());
         }
         Value::Map(m)
     }
@@ -5805,53 +5904,59 @@ impl Decode for CreateStackRequest {
 }
 
 impl Encode for CreateStackRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.access_endpoints {
-            m.insert("AccessEndpoints".to_owned(), x.encode());
+        if let Some(x) = self.access_endpoints {
+            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
         }
-        if let Some(x) = &self.agent_access_config {
-            m.insert("AgentAccessConfig".to_owned(), x.encode());
+        if let Some(x) = self.agent_access_config {
+            m.insert(crate::Key::Borrowed("AgentAccessConfig"), x.encode());
         }
-        if let Some(x) = &self.application_settings {
-            m.insert("ApplicationSettings".to_owned(), x.encode());
+        if let Some(x) = self.application_settings {
+            m.insert(crate::Key::Borrowed("ApplicationSettings"), x.encode());
         }
-        if let Some(x) = &self.content_redirection {
-            m.insert("ContentRedirection".to_owned(), x.encode());
+        if let Some(x) = self.content_redirection {
+            m.insert(crate::Key::Borrowed("ContentRedirection"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.embed_host_domains {
-            m.insert("EmbedHostDomains".to_owned(), x.encode());
+        if let Some(x) = self.embed_host_domains {
+            m.insert(crate::Key::Borrowed("EmbedHostDomains"), x.encode());
         }
-        if let Some(x) = &self.feedback_url {
-            m.insert("FeedbackURL".to_owned(), x.encode());
+        if let Some(x) = self.feedback_url {
+            m.insert(crate::Key::Borrowed("FeedbackURL"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.redirect_url {
-            m.insert("RedirectURL".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.redirect_url {
+            m.insert(crate::Key::Borrowed("RedirectURL"), x.encode());
         }
-        if let Some(x) = &self.storage_connector_authentication {
-            m.insert("StorageConnectorAuthentication".to_owned(), x.encode());
+        if let Some(x) = self.storage_connector_authentication {
+            m.insert(
+                crate::Key::Borrowed("StorageConnectorAuthentication"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.storage_connectors {
-            m.insert("StorageConnectors".to_owned(), x.encode());
+        if let Some(x) = self.storage_connectors {
+            m.insert(crate::Key::Borrowed("StorageConnectors"), x.encode());
         }
-        if let Some(x) = &self.streaming_experience_settings {
-            m.insert("StreamingExperienceSettings".to_owned(), x.encode());
+        if let Some(x) = self.streaming_experience_settings {
+            m.insert(
+                crate::Key::Borrowed("StreamingExperienceSettings"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.tags {
-            m.insert("Tags".to_owned(), x.encode());
+        if let Some(x) = self.tags {
+            m.insert(crate::Key::Borrowed("Tags"), x.encode());
         }
-        if let Some(x) = &self.user_settings {
-            m.insert("UserSettings".to_owned(), x.encode());
+        if let Some(x) = self.user_settings {
+            m.insert(crate::Key::Borrowed("UserSettings"), x.encode());
         }
-        if let Some(x) = &self.web_authn_redirection {
-            m.insert("WebAuthnRedirection".to_owned(), x.encode());
+        if let Some(x) = self.web_authn_redirection {
+            m.insert(crate::Key::Borrowed("WebAuthnRedirection"), x.encode());
         }
         Value::Map(m)
     }
@@ -5878,10 +5983,10 @@ impl Decode for CreateStackResult {
 }
 
 impl Encode for CreateStackResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.stack {
-            m.insert("Stack".to_owned(), x.encode());
+        if let Some(x) = self.stack {
+            m.insert(crate::Key::Borrowed("Stack"), x.encode());
         }
         Value::Map(m)
     }
@@ -5969,19 +6074,19 @@ impl Decode for CreateStreamingURLRequest {
 }
 
 impl Encode for CreateStreamingURLRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.application_id {
-            m.insert("ApplicationId".to_owned(), x.encode());
+        if let Some(x) = self.application_id {
+            m.insert(crate::Key::Borrowed("ApplicationId"), x.encode());
         }
-        m.insert("FleetName".to_owned(), self.fleet_name.encode());
-        if let Some(x) = &self.session_context {
-            m.insert("SessionContext".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
+        if let Some(x) = self.session_context {
+            m.insert(crate::Key::Borrowed("SessionContext"), x.encode());
         }
-        m.insert("StackName".to_owned(), self.stack_name.encode());
-        m.insert("UserId".to_owned(), self.user_id.encode());
-        if let Some(x) = &self.validity {
-            m.insert("Validity".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
+        m.insert(crate::Key::Borrowed("UserId"), self.user_id.encode());
+        if let Some(x) = self.validity {
+            m.insert(crate::Key::Borrowed("Validity"), x.encode());
         }
         Value::Map(m)
     }
@@ -6020,13 +6125,13 @@ impl Decode for CreateStreamingURLResult {
 }
 
 impl Encode for CreateStreamingURLResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.expires {
-            m.insert("Expires".to_owned(), x.encode());
+        if let Some(x) = self.expires {
+            m.insert(crate::Key::Borrowed("Expires"), x.encode());
         }
-        if let Some(x) = &self.streaming_url {
-            m.insert("StreamingURL".to_owned(), x.encode());
+        if let Some(x) = self.streaming_url {
+            m.insert(crate::Key::Borrowed("StreamingURL"), x.encode());
         }
         Value::Map(m)
     }
@@ -6120,22 +6225,25 @@ impl Decode for CreateThemeForStackRequest {
 }
 
 impl Encode for CreateThemeForStackRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "FaviconS3Location".to_owned(),
+            crate::Key::Borrowed("FaviconS3Location"),
             self.favicon_s3_location.encode(),
         );
-        if let Some(x) = &self.footer_links {
-            m.insert("FooterLinks".to_owned(), x.encode());
+        if let Some(x) = self.footer_links {
+            m.insert(crate::Key::Borrowed("FooterLinks"), x.encode());
         }
         m.insert(
-            "OrganizationLogoS3Location".to_owned(),
+            crate::Key::Borrowed("OrganizationLogoS3Location"),
             self.organization_logo_s3_location.encode(),
         );
-        m.insert("StackName".to_owned(), self.stack_name.encode());
-        m.insert("ThemeStyling".to_owned(), self.theme_styling.encode());
-        m.insert("TitleText".to_owned(), self.title_text.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
+        m.insert(
+            crate::Key::Borrowed("ThemeStyling"),
+            self.theme_styling.encode(),
+        );
+        m.insert(crate::Key::Borrowed("TitleText"), self.title_text.encode());
         Value::Map(m)
     }
 }
@@ -6161,10 +6269,10 @@ impl Decode for CreateThemeForStackResult {
 }
 
 impl Encode for CreateThemeForStackResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.theme {
-            m.insert("Theme".to_owned(), x.encode());
+        if let Some(x) = self.theme {
+            m.insert(crate::Key::Borrowed("Theme"), x.encode());
         }
         Value::Map(m)
     }
@@ -6249,24 +6357,27 @@ impl Decode for CreateUpdatedImageRequest {
 }
 
 impl Encode for CreateUpdatedImageRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.dry_run {
-            m.insert("dryRun".to_owned(), x.encode());
+        if let Some(x) = self.dry_run {
+            m.insert(crate::Key::Borrowed("dryRun"), x.encode());
         }
         m.insert(
-            "existingImageName".to_owned(),
+            crate::Key::Borrowed("existingImageName"),
             self.existing_image_name.encode(),
         );
-        if let Some(x) = &self.new_image_description {
-            m.insert("newImageDescription".to_owned(), x.encode());
+        if let Some(x) = self.new_image_description {
+            m.insert(crate::Key::Borrowed("newImageDescription"), x.encode());
         }
-        if let Some(x) = &self.new_image_display_name {
-            m.insert("newImageDisplayName".to_owned(), x.encode());
+        if let Some(x) = self.new_image_display_name {
+            m.insert(crate::Key::Borrowed("newImageDisplayName"), x.encode());
         }
-        m.insert("newImageName".to_owned(), self.new_image_name.encode());
-        if let Some(x) = &self.new_image_tags {
-            m.insert("newImageTags".to_owned(), x.encode());
+        m.insert(
+            crate::Key::Borrowed("newImageName"),
+            self.new_image_name.encode(),
+        );
+        if let Some(x) = self.new_image_tags {
+            m.insert(crate::Key::Borrowed("newImageTags"), x.encode());
         }
         Value::Map(m)
     }
@@ -6305,13 +6416,13 @@ impl Decode for CreateUpdatedImageResult {
 }
 
 impl Encode for CreateUpdatedImageResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.can_update_image {
-            m.insert("canUpdateImage".to_owned(), x.encode());
+        if let Some(x) = self.can_update_image {
+            m.insert(crate::Key::Borrowed("canUpdateImage"), x.encode());
         }
-        if let Some(x) = &self.image {
-            m.insert("image".to_owned(), x.encode());
+        if let Some(x) = self.image {
+            m.insert(crate::Key::Borrowed("image"), x.encode());
         }
         Value::Map(m)
     }
@@ -6328,7 +6439,7 @@ impl Decode for CreateUsageReportSubscriptionRequest {
 }
 
 impl Encode for CreateUsageReportSubscriptionRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -6367,13 +6478,13 @@ impl Decode for CreateUsageReportSubscriptionResult {
 }
 
 impl Encode for CreateUsageReportSubscriptionResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.s3_bucket_name {
-            m.insert("S3BucketName".to_owned(), x.encode());
+        if let Some(x) = self.s3_bucket_name {
+            m.insert(crate::Key::Borrowed("S3BucketName"), x.encode());
         }
-        if let Some(x) = &self.schedule {
-            m.insert("Schedule".to_owned(), x.encode());
+        if let Some(x) = self.schedule {
+            m.insert(crate::Key::Borrowed("Schedule"), x.encode());
         }
         Value::Map(m)
     }
@@ -6448,22 +6559,22 @@ impl Decode for CreateUserRequest {
 }
 
 impl Encode for CreateUserRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "AuthenticationType".to_owned(),
+            crate::Key::Borrowed("AuthenticationType"),
             self.authentication_type.encode(),
         );
-        if let Some(x) = &self.first_name {
-            m.insert("FirstName".to_owned(), x.encode());
+        if let Some(x) = self.first_name {
+            m.insert(crate::Key::Borrowed("FirstName"), x.encode());
         }
-        if let Some(x) = &self.last_name {
-            m.insert("LastName".to_owned(), x.encode());
+        if let Some(x) = self.last_name {
+            m.insert(crate::Key::Borrowed("LastName"), x.encode());
         }
-        if let Some(x) = &self.message_action {
-            m.insert("MessageAction".to_owned(), x.encode());
+        if let Some(x) = self.message_action {
+            m.insert(crate::Key::Borrowed("MessageAction"), x.encode());
         }
-        m.insert("UserName".to_owned(), self.user_name.encode());
+        m.insert(crate::Key::Borrowed("UserName"), self.user_name.encode());
         Value::Map(m)
     }
 }
@@ -6479,7 +6590,7 @@ impl Decode for CreateUserResult {
 }
 
 impl Encode for CreateUserResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -6509,9 +6620,9 @@ impl Decode for DeleteAppBlockBuilderRequest {
 }
 
 impl Encode for DeleteAppBlockBuilderRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         Value::Map(m)
     }
 }
@@ -6527,7 +6638,7 @@ impl Decode for DeleteAppBlockBuilderResult {
 }
 
 impl Encode for DeleteAppBlockBuilderResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -6557,9 +6668,9 @@ impl Decode for DeleteAppBlockRequest {
 }
 
 impl Encode for DeleteAppBlockRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         Value::Map(m)
     }
 }
@@ -6575,7 +6686,7 @@ impl Decode for DeleteAppBlockResult {
 }
 
 impl Encode for DeleteAppBlockResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -6605,9 +6716,9 @@ impl Decode for DeleteApplicationRequest {
 }
 
 impl Encode for DeleteApplicationRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         Value::Map(m)
     }
 }
@@ -6623,7 +6734,7 @@ impl Decode for DeleteApplicationResult {
 }
 
 impl Encode for DeleteApplicationResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -6653,9 +6764,12 @@ impl Decode for DeleteDirectoryConfigRequest {
 }
 
 impl Encode for DeleteDirectoryConfigRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("DirectoryName".to_owned(), self.directory_name.encode());
+        m.insert(
+            crate::Key::Borrowed("DirectoryName"),
+            self.directory_name.encode(),
+        );
         Value::Map(m)
     }
 }
@@ -6671,7 +6785,7 @@ impl Decode for DeleteDirectoryConfigResult {
 }
 
 impl Encode for DeleteDirectoryConfigResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -6713,10 +6827,10 @@ impl Decode for DeleteEntitlementRequest {
 }
 
 impl Encode for DeleteEntitlementRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
-        m.insert("StackName".to_owned(), self.stack_name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
         Value::Map(m)
     }
 }
@@ -6732,7 +6846,7 @@ impl Decode for DeleteEntitlementResult {
 }
 
 impl Encode for DeleteEntitlementResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -6762,9 +6876,9 @@ impl Decode for DeleteFleetRequest {
 }
 
 impl Encode for DeleteFleetRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         Value::Map(m)
     }
 }
@@ -6780,7 +6894,7 @@ impl Decode for DeleteFleetResult {
 }
 
 impl Encode for DeleteFleetResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -6810,9 +6924,9 @@ impl Decode for DeleteImageBuilderRequest {
 }
 
 impl Encode for DeleteImageBuilderRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         Value::Map(m)
     }
 }
@@ -6838,10 +6952,10 @@ impl Decode for DeleteImageBuilderResult {
 }
 
 impl Encode for DeleteImageBuilderResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.image_builder {
-            m.insert("ImageBuilder".to_owned(), x.encode());
+        if let Some(x) = self.image_builder {
+            m.insert(crate::Key::Borrowed("ImageBuilder"), x.encode());
         }
         Value::Map(m)
     }
@@ -6886,11 +7000,11 @@ impl Decode for DeleteImagePermissionsRequest {
 }
 
 impl Encode for DeleteImagePermissionsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         m.insert(
-            "SharedAccountId".to_owned(),
+            crate::Key::Borrowed("SharedAccountId"),
             self.shared_account_id.encode(),
         );
         Value::Map(m)
@@ -6908,7 +7022,7 @@ impl Decode for DeleteImagePermissionsResult {
 }
 
 impl Encode for DeleteImagePermissionsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -6938,9 +7052,9 @@ impl Decode for DeleteImageRequest {
 }
 
 impl Encode for DeleteImageRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         Value::Map(m)
     }
 }
@@ -6966,10 +7080,10 @@ impl Decode for DeleteImageResult {
 }
 
 impl Encode for DeleteImageResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.image {
-            m.insert("Image".to_owned(), x.encode());
+        if let Some(x) = self.image {
+            m.insert(crate::Key::Borrowed("Image"), x.encode());
         }
         Value::Map(m)
     }
@@ -6999,9 +7113,9 @@ impl Decode for DeleteStackRequest {
 }
 
 impl Encode for DeleteStackRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         Value::Map(m)
     }
 }
@@ -7017,7 +7131,7 @@ impl Decode for DeleteStackResult {
 }
 
 impl Encode for DeleteStackResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -7047,9 +7161,9 @@ impl Decode for DeleteThemeForStackRequest {
 }
 
 impl Encode for DeleteThemeForStackRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("StackName".to_owned(), self.stack_name.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
         Value::Map(m)
     }
 }
@@ -7065,7 +7179,7 @@ impl Decode for DeleteThemeForStackResult {
 }
 
 impl Encode for DeleteThemeForStackResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -7082,7 +7196,7 @@ impl Decode for DeleteUsageReportSubscriptionRequest {
 }
 
 impl Encode for DeleteUsageReportSubscriptionRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -7099,7 +7213,7 @@ impl Decode for DeleteUsageReportSubscriptionResult {
 }
 
 impl Encode for DeleteUsageReportSubscriptionResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -7144,13 +7258,13 @@ impl Decode for DeleteUserRequest {
 }
 
 impl Encode for DeleteUserRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "AuthenticationType".to_owned(),
+            crate::Key::Borrowed("AuthenticationType"),
             self.authentication_type.encode(),
         );
-        m.insert("UserName".to_owned(), self.user_name.encode());
+        m.insert(crate::Key::Borrowed("UserName"), self.user_name.encode());
         Value::Map(m)
     }
 }
@@ -7166,7 +7280,7 @@ impl Decode for DeleteUserResult {
 }
 
 impl Encode for DeleteUserResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -7225,19 +7339,19 @@ impl Decode for DescribeAppBlockBuilderAppBlockAssociationsRequest {
 }
 
 impl Encode for DescribeAppBlockBuilderAppBlockAssociationsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_block_arn {
-            m.insert("AppBlockArn".to_owned(), x.encode());
+        if let Some(x) = self.app_block_arn {
+            m.insert(crate::Key::Borrowed("AppBlockArn"), x.encode());
         }
-        if let Some(x) = &self.app_block_builder_name {
-            m.insert("AppBlockBuilderName".to_owned(), x.encode());
+        if let Some(x) = self.app_block_builder_name {
+            m.insert(crate::Key::Borrowed("AppBlockBuilderName"), x.encode());
         }
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -7276,13 +7390,16 @@ impl Decode for DescribeAppBlockBuilderAppBlockAssociationsResult {
 }
 
 impl Encode for DescribeAppBlockBuilderAppBlockAssociationsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_block_builder_app_block_associations {
-            m.insert("AppBlockBuilderAppBlockAssociations".to_owned(), x.encode());
+        if let Some(x) = self.app_block_builder_app_block_associations {
+            m.insert(
+                crate::Key::Borrowed("AppBlockBuilderAppBlockAssociations"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -7331,16 +7448,16 @@ impl Decode for DescribeAppBlockBuildersRequest {
 }
 
 impl Encode for DescribeAppBlockBuildersRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.names {
-            m.insert("Names".to_owned(), x.encode());
+        if let Some(x) = self.names {
+            m.insert(crate::Key::Borrowed("Names"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -7379,13 +7496,13 @@ impl Decode for DescribeAppBlockBuildersResult {
 }
 
 impl Encode for DescribeAppBlockBuildersResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_block_builders {
-            m.insert("AppBlockBuilders".to_owned(), x.encode());
+        if let Some(x) = self.app_block_builders {
+            m.insert(crate::Key::Borrowed("AppBlockBuilders"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -7434,16 +7551,16 @@ impl Decode for DescribeAppBlocksRequest {
 }
 
 impl Encode for DescribeAppBlocksRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.arns {
-            m.insert("Arns".to_owned(), x.encode());
+        if let Some(x) = self.arns {
+            m.insert(crate::Key::Borrowed("Arns"), x.encode());
         }
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -7482,13 +7599,13 @@ impl Decode for DescribeAppBlocksResult {
 }
 
 impl Encode for DescribeAppBlocksResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_blocks {
-            m.insert("AppBlocks".to_owned(), x.encode());
+        if let Some(x) = self.app_blocks {
+            m.insert(crate::Key::Borrowed("AppBlocks"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -7540,14 +7657,17 @@ impl Decode for DescribeAppLicenseUsageRequest {
 }
 
 impl Encode for DescribeAppLicenseUsageRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("BillingPeriod".to_owned(), self.billing_period.encode());
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        m.insert(
+            crate::Key::Borrowed("BillingPeriod"),
+            self.billing_period.encode(),
+        );
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -7586,13 +7706,13 @@ impl Decode for DescribeAppLicenseUsageResult {
 }
 
 impl Encode for DescribeAppLicenseUsageResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_license_usages {
-            m.insert("AppLicenseUsages".to_owned(), x.encode());
+        if let Some(x) = self.app_license_usages {
+            m.insert(crate::Key::Borrowed("AppLicenseUsages"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -7651,19 +7771,19 @@ impl Decode for DescribeApplicationFleetAssociationsRequest {
 }
 
 impl Encode for DescribeApplicationFleetAssociationsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.application_arn {
-            m.insert("ApplicationArn".to_owned(), x.encode());
+        if let Some(x) = self.application_arn {
+            m.insert(crate::Key::Borrowed("ApplicationArn"), x.encode());
         }
-        if let Some(x) = &self.fleet_name {
-            m.insert("FleetName".to_owned(), x.encode());
+        if let Some(x) = self.fleet_name {
+            m.insert(crate::Key::Borrowed("FleetName"), x.encode());
         }
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -7702,13 +7822,16 @@ impl Decode for DescribeApplicationFleetAssociationsResult {
 }
 
 impl Encode for DescribeApplicationFleetAssociationsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.application_fleet_associations {
-            m.insert("ApplicationFleetAssociations".to_owned(), x.encode());
+        if let Some(x) = self.application_fleet_associations {
+            m.insert(
+                crate::Key::Borrowed("ApplicationFleetAssociations"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -7757,16 +7880,16 @@ impl Decode for DescribeApplicationsRequest {
 }
 
 impl Encode for DescribeApplicationsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.arns {
-            m.insert("Arns".to_owned(), x.encode());
+        if let Some(x) = self.arns {
+            m.insert(crate::Key::Borrowed("Arns"), x.encode());
         }
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -7805,13 +7928,13 @@ impl Decode for DescribeApplicationsResult {
 }
 
 impl Encode for DescribeApplicationsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.applications {
-            m.insert("Applications".to_owned(), x.encode());
+        if let Some(x) = self.applications {
+            m.insert(crate::Key::Borrowed("Applications"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -7860,16 +7983,16 @@ impl Decode for DescribeDirectoryConfigsRequest {
 }
 
 impl Encode for DescribeDirectoryConfigsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.directory_names {
-            m.insert("DirectoryNames".to_owned(), x.encode());
+        if let Some(x) = self.directory_names {
+            m.insert(crate::Key::Borrowed("DirectoryNames"), x.encode());
         }
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -7908,13 +8031,13 @@ impl Decode for DescribeDirectoryConfigsResult {
 }
 
 impl Encode for DescribeDirectoryConfigsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.directory_configs {
-            m.insert("DirectoryConfigs".to_owned(), x.encode());
+        if let Some(x) = self.directory_configs {
+            m.insert(crate::Key::Borrowed("DirectoryConfigs"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -7976,18 +8099,18 @@ impl Decode for DescribeEntitlementsRequest {
 }
 
 impl Encode for DescribeEntitlementsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.name {
-            m.insert("Name".to_owned(), x.encode());
+        if let Some(x) = self.name {
+            m.insert(crate::Key::Borrowed("Name"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
-        m.insert("StackName".to_owned(), self.stack_name.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
         Value::Map(m)
     }
 }
@@ -8025,13 +8148,13 @@ impl Decode for DescribeEntitlementsResult {
 }
 
 impl Encode for DescribeEntitlementsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.entitlements {
-            m.insert("Entitlements".to_owned(), x.encode());
+        if let Some(x) = self.entitlements {
+            m.insert(crate::Key::Borrowed("Entitlements"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -8067,13 +8190,13 @@ impl Decode for DescribeFleetsRequest {
 }
 
 impl Encode for DescribeFleetsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.names {
-            m.insert("Names".to_owned(), x.encode());
+        if let Some(x) = self.names {
+            m.insert(crate::Key::Borrowed("Names"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -8109,13 +8232,13 @@ impl Decode for DescribeFleetsResult {
 }
 
 impl Encode for DescribeFleetsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.fleets {
-            m.insert("Fleets".to_owned(), x.encode());
+        if let Some(x) = self.fleets {
+            m.insert(crate::Key::Borrowed("Fleets"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -8164,16 +8287,16 @@ impl Decode for DescribeImageBuildersRequest {
 }
 
 impl Encode for DescribeImageBuildersRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.names {
-            m.insert("Names".to_owned(), x.encode());
+        if let Some(x) = self.names {
+            m.insert(crate::Key::Borrowed("Names"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -8212,13 +8335,13 @@ impl Decode for DescribeImageBuildersResult {
 }
 
 impl Encode for DescribeImageBuildersResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.image_builders {
-            m.insert("ImageBuilders".to_owned(), x.encode());
+        if let Some(x) = self.image_builders {
+            m.insert(crate::Key::Borrowed("ImageBuilders"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -8280,17 +8403,17 @@ impl Decode for DescribeImagePermissionsRequest {
 }
 
 impl Encode for DescribeImagePermissionsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
-        if let Some(x) = &self.shared_aws_account_ids {
-            m.insert("SharedAwsAccountIds".to_owned(), x.encode());
+        if let Some(x) = self.shared_aws_account_ids {
+            m.insert(crate::Key::Borrowed("SharedAwsAccountIds"), x.encode());
         }
         Value::Map(m)
     }
@@ -8339,16 +8462,19 @@ impl Decode for DescribeImagePermissionsResult {
 }
 
 impl Encode for DescribeImagePermissionsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.name {
-            m.insert("Name".to_owned(), x.encode());
+        if let Some(x) = self.name {
+            m.insert(crate::Key::Borrowed("Name"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
-        if let Some(x) = &self.shared_image_permissions_list {
-            m.insert("SharedImagePermissionsList".to_owned(), x.encode());
+        if let Some(x) = self.shared_image_permissions_list {
+            m.insert(
+                crate::Key::Borrowed("SharedImagePermissionsList"),
+                x.encode(),
+            );
         }
         Value::Map(m)
     }
@@ -8427,22 +8553,22 @@ impl Decode for DescribeImagesRequest {
 }
 
 impl Encode for DescribeImagesRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.arns {
-            m.insert("Arns".to_owned(), x.encode());
+        if let Some(x) = self.arns {
+            m.insert(crate::Key::Borrowed("Arns"), x.encode());
         }
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.names {
-            m.insert("Names".to_owned(), x.encode());
+        if let Some(x) = self.names {
+            m.insert(crate::Key::Borrowed("Names"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
-        if let Some(x) = &self.r#type {
-            m.insert("Type".to_owned(), x.encode());
+        if let Some(x) = self.r#type {
+            m.insert(crate::Key::Borrowed("Type"), x.encode());
         }
         Value::Map(m)
     }
@@ -8478,13 +8604,13 @@ impl Decode for DescribeImagesResult {
 }
 
 impl Encode for DescribeImagesResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.images {
-            m.insert("Images".to_owned(), x.encode());
+        if let Some(x) = self.images {
+            m.insert(crate::Key::Borrowed("Images"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -8579,24 +8705,24 @@ impl Decode for DescribeSessionsRequest {
 }
 
 impl Encode for DescribeSessionsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.authentication_type {
-            m.insert("AuthenticationType".to_owned(), x.encode());
+        if let Some(x) = self.authentication_type {
+            m.insert(crate::Key::Borrowed("AuthenticationType"), x.encode());
         }
-        m.insert("FleetName".to_owned(), self.fleet_name.encode());
-        if let Some(x) = &self.instance_id {
-            m.insert("InstanceId".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
+        if let Some(x) = self.instance_id {
+            m.insert(crate::Key::Borrowed("InstanceId"), x.encode());
         }
-        if let Some(x) = &self.limit {
-            m.insert("Limit".to_owned(), x.encode());
+        if let Some(x) = self.limit {
+            m.insert(crate::Key::Borrowed("Limit"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
-        m.insert("StackName".to_owned(), self.stack_name.encode());
-        if let Some(x) = &self.user_id {
-            m.insert("UserId".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
+        if let Some(x) = self.user_id {
+            m.insert(crate::Key::Borrowed("UserId"), x.encode());
         }
         Value::Map(m)
     }
@@ -8635,13 +8761,13 @@ impl Decode for DescribeSessionsResult {
 }
 
 impl Encode for DescribeSessionsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
-        if let Some(x) = &self.sessions {
-            m.insert("Sessions".to_owned(), x.encode());
+        if let Some(x) = self.sessions {
+            m.insert(crate::Key::Borrowed("Sessions"), x.encode());
         }
         Value::Map(m)
     }
@@ -8693,17 +8819,17 @@ impl Decode for DescribeSoftwareAssociationsRequest {
 }
 
 impl Encode for DescribeSoftwareAssociationsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "AssociatedResource".to_owned(),
+            crate::Key::Borrowed("AssociatedResource"),
             self.associated_resource.encode(),
         );
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -8752,16 +8878,16 @@ impl Decode for DescribeSoftwareAssociationsResult {
 }
 
 impl Encode for DescribeSoftwareAssociationsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.associated_resource {
-            m.insert("AssociatedResource".to_owned(), x.encode());
+        if let Some(x) = self.associated_resource {
+            m.insert(crate::Key::Borrowed("AssociatedResource"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
-        if let Some(x) = &self.software_associations {
-            m.insert("SoftwareAssociations".to_owned(), x.encode());
+        if let Some(x) = self.software_associations {
+            m.insert(crate::Key::Borrowed("SoftwareAssociations"), x.encode());
         }
         Value::Map(m)
     }
@@ -8797,13 +8923,13 @@ impl Decode for DescribeStacksRequest {
 }
 
 impl Encode for DescribeStacksRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.names {
-            m.insert("Names".to_owned(), x.encode());
+        if let Some(x) = self.names {
+            m.insert(crate::Key::Borrowed("Names"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -8839,13 +8965,13 @@ impl Decode for DescribeStacksResult {
 }
 
 impl Encode for DescribeStacksResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
-        if let Some(x) = &self.stacks {
-            m.insert("Stacks".to_owned(), x.encode());
+        if let Some(x) = self.stacks {
+            m.insert(crate::Key::Borrowed("Stacks"), x.encode());
         }
         Value::Map(m)
     }
@@ -8875,9 +9001,9 @@ impl Decode for DescribeThemeForStackRequest {
 }
 
 impl Encode for DescribeThemeForStackRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("StackName".to_owned(), self.stack_name.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
         Value::Map(m)
     }
 }
@@ -8903,10 +9029,10 @@ impl Decode for DescribeThemeForStackResult {
 }
 
 impl Encode for DescribeThemeForStackResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.theme {
-            m.insert("Theme".to_owned(), x.encode());
+        if let Some(x) = self.theme {
+            m.insert(crate::Key::Borrowed("Theme"), x.encode());
         }
         Value::Map(m)
     }
@@ -8945,13 +9071,13 @@ impl Decode for DescribeUsageReportSubscriptionsRequest {
 }
 
 impl Encode for DescribeUsageReportSubscriptionsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -8990,13 +9116,13 @@ impl Decode for DescribeUsageReportSubscriptionsResult {
 }
 
 impl Encode for DescribeUsageReportSubscriptionsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
-        if let Some(x) = &self.usage_report_subscriptions {
-            m.insert("UsageReportSubscriptions".to_owned(), x.encode());
+        if let Some(x) = self.usage_report_subscriptions {
+            m.insert(crate::Key::Borrowed("UsageReportSubscriptions"), x.encode());
         }
         Value::Map(m)
     }
@@ -9065,22 +9191,22 @@ impl Decode for DescribeUserStackAssociationsRequest {
 }
 
 impl Encode for DescribeUserStackAssociationsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.authentication_type {
-            m.insert("AuthenticationType".to_owned(), x.encode());
+        if let Some(x) = self.authentication_type {
+            m.insert(crate::Key::Borrowed("AuthenticationType"), x.encode());
         }
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
-        if let Some(x) = &self.stack_name {
-            m.insert("StackName".to_owned(), x.encode());
+        if let Some(x) = self.stack_name {
+            m.insert(crate::Key::Borrowed("StackName"), x.encode());
         }
-        if let Some(x) = &self.user_name {
-            m.insert("UserName".to_owned(), x.encode());
+        if let Some(x) = self.user_name {
+            m.insert(crate::Key::Borrowed("UserName"), x.encode());
         }
         Value::Map(m)
     }
@@ -9119,13 +9245,13 @@ impl Decode for DescribeUserStackAssociationsResult {
 }
 
 impl Encode for DescribeUserStackAssociationsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
-        if let Some(x) = &self.user_stack_associations {
-            m.insert("UserStackAssociations".to_owned(), x.encode());
+        if let Some(x) = self.user_stack_associations {
+            m.insert(crate::Key::Borrowed("UserStackAssociations"), x.encode());
         }
         Value::Map(m)
     }
@@ -9177,17 +9303,17 @@ impl Decode for DescribeUsersRequest {
 }
 
 impl Encode for DescribeUsersRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "AuthenticationType".to_owned(),
+            crate::Key::Borrowed("AuthenticationType"),
             self.authentication_type.encode(),
         );
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -9223,13 +9349,13 @@ impl Decode for DescribeUsersResult {
 }
 
 impl Encode for DescribeUsersResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
-        if let Some(x) = &self.users {
-            m.insert("Users".to_owned(), x.encode());
+        if let Some(x) = self.users {
+            m.insert(crate::Key::Borrowed("Users"), x.encode());
         }
         Value::Map(m)
     }
@@ -9308,23 +9434,32 @@ impl Decode for DirectoryConfig {
 }
 
 impl Encode for DirectoryConfig {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.certificate_based_auth_properties {
-            m.insert("CertificateBasedAuthProperties".to_owned(), x.encode());
-        }
-        if let Some(x) = &self.created_time {
-            m.insert("CreatedTime".to_owned(), x.encode());
-        }
-        m.insert("DirectoryName".to_owned(), self.directory_name.encode());
-        if let Some(x) = &self.organizational_unit_distinguished_names {
+        if let Some(x) = self.certificate_based_auth_properties {
             m.insert(
-                "OrganizationalUnitDistinguishedNames".to_owned(),
+                crate::Key::Borrowed("CertificateBasedAuthProperties"),
                 x.encode(),
             );
         }
-        if let Some(x) = &self.service_account_credentials {
-            m.insert("ServiceAccountCredentials".to_owned(), x.encode());
+        if let Some(x) = self.created_time {
+            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
+        }
+        m.insert(
+            crate::Key::Borrowed("DirectoryName"),
+            self.directory_name.encode(),
+        );
+        if let Some(x) = self.organizational_unit_distinguished_names {
+            m.insert(
+                crate::Key::Borrowed("OrganizationalUnitDistinguishedNames"),
+                x.encode(),
+            );
+        }
+        if let Some(x) = self.service_account_credentials {
+            m.insert(
+                crate::Key::Borrowed("ServiceAccountCredentials"),
+                x.encode(),
+            );
         }
         Value::Map(m)
     }
@@ -9410,13 +9545,13 @@ impl Decode for DisableUserRequest {
 }
 
 impl Encode for DisableUserRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "AuthenticationType".to_owned(),
+            crate::Key::Borrowed("AuthenticationType"),
             self.authentication_type.encode(),
         );
-        m.insert("UserName".to_owned(), self.user_name.encode());
+        m.insert(crate::Key::Borrowed("UserName"), self.user_name.encode());
         Value::Map(m)
     }
 }
@@ -9432,7 +9567,7 @@ impl Decode for DisableUserResult {
 }
 
 impl Encode for DisableUserResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -9477,11 +9612,14 @@ impl Decode for DisassociateAppBlockBuilderAppBlockRequest {
 }
 
 impl Encode for DisassociateAppBlockBuilderAppBlockRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("AppBlockArn".to_owned(), self.app_block_arn.encode());
         m.insert(
-            "AppBlockBuilderName".to_owned(),
+            crate::Key::Borrowed("AppBlockArn"),
+            self.app_block_arn.encode(),
+        );
+        m.insert(
+            crate::Key::Borrowed("AppBlockBuilderName"),
             self.app_block_builder_name.encode(),
         );
         Value::Map(m)
@@ -9499,7 +9637,7 @@ impl Decode for DisassociateAppBlockBuilderAppBlockResult {
 }
 
 impl Encode for DisassociateAppBlockBuilderAppBlockResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -9544,10 +9682,13 @@ impl Decode for DisassociateApplicationFleetRequest {
 }
 
 impl Encode for DisassociateApplicationFleetRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("ApplicationArn".to_owned(), self.application_arn.encode());
-        m.insert("FleetName".to_owned(), self.fleet_name.encode());
+        m.insert(
+            crate::Key::Borrowed("ApplicationArn"),
+            self.application_arn.encode(),
+        );
+        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
         Value::Map(m)
     }
 }
@@ -9563,7 +9704,7 @@ impl Decode for DisassociateApplicationFleetResult {
 }
 
 impl Encode for DisassociateApplicationFleetResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -9621,14 +9762,17 @@ impl Decode for DisassociateApplicationFromEntitlementRequest {
 }
 
 impl Encode for DisassociateApplicationFromEntitlementRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "ApplicationIdentifier".to_owned(),
+            crate::Key::Borrowed("ApplicationIdentifier"),
             self.application_identifier.encode(),
         );
-        m.insert("EntitlementName".to_owned(), self.entitlement_name.encode());
-        m.insert("StackName".to_owned(), self.stack_name.encode());
+        m.insert(
+            crate::Key::Borrowed("EntitlementName"),
+            self.entitlement_name.encode(),
+        );
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
         Value::Map(m)
     }
 }
@@ -9644,7 +9788,7 @@ impl Decode for DisassociateApplicationFromEntitlementResult {
 }
 
 impl Encode for DisassociateApplicationFromEntitlementResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -9689,10 +9833,10 @@ impl Decode for DisassociateFleetRequest {
 }
 
 impl Encode for DisassociateFleetRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("FleetName".to_owned(), self.fleet_name.encode());
-        m.insert("StackName".to_owned(), self.stack_name.encode());
+        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
         Value::Map(m)
     }
 }
@@ -9708,7 +9852,7 @@ impl Decode for DisassociateFleetResult {
 }
 
 impl Encode for DisassociateFleetResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -9753,13 +9897,16 @@ impl Decode for DisassociateSoftwareFromImageBuilderRequest {
 }
 
 impl Encode for DisassociateSoftwareFromImageBuilderRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "ImageBuilderName".to_owned(),
+            crate::Key::Borrowed("ImageBuilderName"),
             self.image_builder_name.encode(),
         );
-        m.insert("SoftwareNames".to_owned(), self.software_names.encode());
+        m.insert(
+            crate::Key::Borrowed("SoftwareNames"),
+            self.software_names.encode(),
+        );
         Value::Map(m)
     }
 }
@@ -9775,7 +9922,7 @@ impl Decode for DisassociateSoftwareFromImageBuilderResult {
 }
 
 impl Encode for DisassociateSoftwareFromImageBuilderResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -9828,13 +9975,16 @@ impl Decode for DomainJoinInfo {
 }
 
 impl Encode for DomainJoinInfo {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.directory_name {
-            m.insert("DirectoryName".to_owned(), x.encode());
+        if let Some(x) = self.directory_name {
+            m.insert(crate::Key::Borrowed("DirectoryName"), x.encode());
         }
-        if let Some(x) = &self.organizational_unit_distinguished_name {
-            m.insert("OrganizationalUnitDistinguishedName".to_owned(), x.encode());
+        if let Some(x) = self.organizational_unit_distinguished_name {
+            m.insert(
+                crate::Key::Borrowed("OrganizationalUnitDistinguishedName"),
+                x.encode(),
+            );
         }
         Value::Map(m)
     }
@@ -9883,9 +10033,9 @@ impl Decode for DrainSessionInstanceRequest {
 }
 
 impl Encode for DrainSessionInstanceRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("SessionId".to_owned(), self.session_id.encode());
+        m.insert(crate::Key::Borrowed("SessionId"), self.session_id.encode());
         Value::Map(m)
     }
 }
@@ -9901,7 +10051,7 @@ impl Decode for DrainSessionInstanceResult {
 }
 
 impl Encode for DrainSessionInstanceResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -9945,7 +10095,7 @@ impl Decode for DynamicAppProvidersEnabled {
 }
 
 impl Encode for DynamicAppProvidersEnabled {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -10026,13 +10176,13 @@ impl Decode for EnableUserRequest {
 }
 
 impl Encode for EnableUserRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "AuthenticationType".to_owned(),
+            crate::Key::Borrowed("AuthenticationType"),
             self.authentication_type.encode(),
         );
-        m.insert("UserName".to_owned(), self.user_name.encode());
+        m.insert(crate::Key::Borrowed("UserName"), self.user_name.encode());
         Value::Map(m)
     }
 }
@@ -10048,7 +10198,7 @@ impl Decode for EnableUserResult {
 }
 
 impl Encode for EnableUserResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -10080,10 +10230,10 @@ impl Decode for EntitledApplication {
 }
 
 impl Encode for EntitledApplication {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "ApplicationIdentifier".to_owned(),
+            crate::Key::Borrowed("ApplicationIdentifier"),
             self.application_identifier.encode(),
         );
         Value::Map(m)
@@ -10203,21 +10353,24 @@ impl Decode for Entitlement {
 }
 
 impl Encode for Entitlement {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("AppVisibility".to_owned(), self.app_visibility.encode());
-        m.insert("Attributes".to_owned(), self.attributes.encode());
-        if let Some(x) = &self.created_time {
-            m.insert("CreatedTime".to_owned(), x.encode());
+        m.insert(
+            crate::Key::Borrowed("AppVisibility"),
+            self.app_visibility.encode(),
+        );
+        m.insert(crate::Key::Borrowed("Attributes"), self.attributes.encode());
+        if let Some(x) = self.created_time {
+            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.last_modified_time {
-            m.insert("LastModifiedTime".to_owned(), x.encode());
+        if let Some(x) = self.last_modified_time {
+            m.insert(crate::Key::Borrowed("LastModifiedTime"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        m.insert("StackName".to_owned(), self.stack_name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
         Value::Map(m)
     }
 }
@@ -10258,10 +10411,10 @@ impl Decode for EntitlementAttribute {
 }
 
 impl Encode for EntitlementAttribute {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
-        m.insert("Value".to_owned(), self.value.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.insert(crate::Key::Borrowed("Value"), self.value.encode());
         Value::Map(m)
     }
 }
@@ -10336,13 +10489,13 @@ impl Decode for ErrorDetails {
 }
 
 impl Encode for ErrorDetails {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.error_code {
-            m.insert("ErrorCode".to_owned(), x.encode());
+        if let Some(x) = self.error_code {
+            m.insert(crate::Key::Borrowed("ErrorCode"), x.encode());
         }
-        if let Some(x) = &self.error_message {
-            m.insert("ErrorMessage".to_owned(), x.encode());
+        if let Some(x) = self.error_message {
+            m.insert(crate::Key::Borrowed("ErrorMessage"), x.encode());
         }
         Value::Map(m)
     }
@@ -10395,9 +10548,9 @@ impl Decode for ExpireSessionRequest {
 }
 
 impl Encode for ExpireSessionRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("SessionId".to_owned(), self.session_id.encode());
+        m.insert(crate::Key::Borrowed("SessionId"), self.session_id.encode());
         Value::Map(m)
     }
 }
@@ -10413,7 +10566,7 @@ impl Decode for ExpireSessionResult {
 }
 
 impl Encode for ExpireSessionResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -10534,27 +10687,30 @@ impl Decode for ExportImageTask {
 }
 
 impl Encode for ExportImageTask {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.ami_description {
-            m.insert("AmiDescription".to_owned(), x.encode());
+        if let Some(x) = self.ami_description {
+            m.insert(crate::Key::Borrowed("AmiDescription"), x.encode());
         }
-        if let Some(x) = &self.ami_id {
-            m.insert("AmiId".to_owned(), x.encode());
+        if let Some(x) = self.ami_id {
+            m.insert(crate::Key::Borrowed("AmiId"), x.encode());
         }
-        m.insert("AmiName".to_owned(), self.ami_name.encode());
-        m.insert("CreatedDate".to_owned(), self.created_date.encode());
-        if let Some(x) = &self.error_details {
-            m.insert("ErrorDetails".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("AmiName"), self.ami_name.encode());
+        m.insert(
+            crate::Key::Borrowed("CreatedDate"),
+            self.created_date.encode(),
+        );
+        if let Some(x) = self.error_details {
+            m.insert(crate::Key::Borrowed("ErrorDetails"), x.encode());
         }
-        m.insert("ImageArn".to_owned(), self.image_arn.encode());
-        if let Some(x) = &self.state {
-            m.insert("State".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("ImageArn"), self.image_arn.encode());
+        if let Some(x) = self.state {
+            m.insert(crate::Key::Borrowed("State"), x.encode());
         }
-        if let Some(x) = &self.tag_specifications {
-            m.insert("TagSpecifications".to_owned(), x.encode());
+        if let Some(x) = self.tag_specifications {
+            m.insert(crate::Key::Borrowed("TagSpecifications"), x.encode());
         }
-        m.insert("TaskId".to_owned(), self.task_id.encode());
+        m.insert(crate::Key::Borrowed("TaskId"), self.task_id.encode());
         Value::Map(m)
     }
 }
@@ -10603,7 +10759,7 @@ impl Decode for ExportImageTaskState {
 }
 
 impl Encode for ExportImageTaskState {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -10682,10 +10838,10 @@ impl Decode for Filter {
 }
 
 impl Encode for Filter {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
-        m.insert("Values".to_owned(), self.values.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.insert(crate::Key::Borrowed("Values"), self.values.encode());
         Value::Map(m)
     }
 }
@@ -11034,81 +11190,93 @@ impl Decode for Fleet {
 }
 
 impl Encode for Fleet {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Arn".to_owned(), self.arn.encode());
+        m.insert(crate::Key::Borrowed("Arn"), self.arn.encode());
         m.insert(
-            "ComputeCapacityStatus".to_owned(),
+            crate::Key::Borrowed("ComputeCapacityStatus"),
             self.compute_capacity_status.encode(),
         );
-        if let Some(x) = &self.created_time {
-            m.insert("CreatedTime".to_owned(), x.encode());
+        if let Some(x) = self.created_time {
+            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.disable_imdsv1 {
-            m.insert("DisableIMDSV1".to_owned(), x.encode());
+        if let Some(x) = self.disable_imdsv1 {
+            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
         }
-        if let Some(x) = &self.disconnect_timeout_in_seconds {
-            m.insert("DisconnectTimeoutInSeconds".to_owned(), x.encode());
+        if let Some(x) = self.disconnect_timeout_in_seconds {
+            m.insert(
+                crate::Key::Borrowed("DisconnectTimeoutInSeconds"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.domain_join_info {
-            m.insert("DomainJoinInfo".to_owned(), x.encode());
+        if let Some(x) = self.domain_join_info {
+            m.insert(crate::Key::Borrowed("DomainJoinInfo"), x.encode());
         }
-        if let Some(x) = &self.enable_default_internet_access {
-            m.insert("EnableDefaultInternetAccess".to_owned(), x.encode());
+        if let Some(x) = self.enable_default_internet_access {
+            m.insert(
+                crate::Key::Borrowed("EnableDefaultInternetAccess"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.fleet_errors {
-            m.insert("FleetErrors".to_owned(), x.encode());
+        if let Some(x) = self.fleet_errors {
+            m.insert(crate::Key::Borrowed("FleetErrors"), x.encode());
         }
-        if let Some(x) = &self.fleet_type {
-            m.insert("FleetType".to_owned(), x.encode());
+        if let Some(x) = self.fleet_type {
+            m.insert(crate::Key::Borrowed("FleetType"), x.encode());
         }
-        if let Some(x) = &self.iam_role_arn {
-            m.insert("IamRoleArn".to_owned(), x.encode());
+        if let Some(x) = self.iam_role_arn {
+            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
         }
-        if let Some(x) = &self.idle_disconnect_timeout_in_seconds {
-            m.insert("IdleDisconnectTimeoutInSeconds".to_owned(), x.encode());
+        if let Some(x) = self.idle_disconnect_timeout_in_seconds {
+            m.insert(
+                crate::Key::Borrowed("IdleDisconnectTimeoutInSeconds"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.image_arn {
-            m.insert("ImageArn".to_owned(), x.encode());
+        if let Some(x) = self.image_arn {
+            m.insert(crate::Key::Borrowed("ImageArn"), x.encode());
         }
-        if let Some(x) = &self.image_name {
-            m.insert("ImageName".to_owned(), x.encode());
+        if let Some(x) = self.image_name {
+            m.insert(crate::Key::Borrowed("ImageName"), x.encode());
         }
-        m.insert("InstanceType".to_owned(), self.instance_type.encode());
-        if let Some(x) = &self.max_concurrent_sessions {
-            m.insert("MaxConcurrentSessions".to_owned(), x.encode());
+        m.insert(
+            crate::Key::Borrowed("InstanceType"),
+            self.instance_type.encode(),
+        );
+        if let Some(x) = self.max_concurrent_sessions {
+            m.insert(crate::Key::Borrowed("MaxConcurrentSessions"), x.encode());
         }
-        if let Some(x) = &self.max_sessions_per_instance {
-            m.insert("MaxSessionsPerInstance".to_owned(), x.encode());
+        if let Some(x) = self.max_sessions_per_instance {
+            m.insert(crate::Key::Borrowed("MaxSessionsPerInstance"), x.encode());
         }
-        if let Some(x) = &self.max_user_duration_in_seconds {
-            m.insert("MaxUserDurationInSeconds".to_owned(), x.encode());
+        if let Some(x) = self.max_user_duration_in_seconds {
+            m.insert(crate::Key::Borrowed("MaxUserDurationInSeconds"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.platform {
-            m.insert("Platform".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.platform {
+            m.insert(crate::Key::Borrowed("Platform"), x.encode());
         }
-        if let Some(x) = &self.root_volume_config {
-            m.insert("RootVolumeConfig".to_owned(), x.encode());
+        if let Some(x) = self.root_volume_config {
+            m.insert(crate::Key::Borrowed("RootVolumeConfig"), x.encode());
         }
-        if let Some(x) = &self.session_script_s3_location {
-            m.insert("SessionScriptS3Location".to_owned(), x.encode());
+        if let Some(x) = self.session_script_s3_location {
+            m.insert(crate::Key::Borrowed("SessionScriptS3Location"), x.encode());
         }
-        m.insert("State".to_owned(), self.state.encode());
-        if let Some(x) = &self.stream_view {
-            m.insert("StreamView".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("State"), self.state.encode());
+        if let Some(x) = self.stream_view {
+            m.insert(crate::Key::Borrowed("StreamView"), x.encode());
         }
-        if let Some(x) = &self.usb_device_filter_strings {
-            m.insert("UsbDeviceFilterStrings".to_owned(), x.encode());
+        if let Some(x) = self.usb_device_filter_strings {
+            m.insert(crate::Key::Borrowed("UsbDeviceFilterStrings"), x.encode());
         }
-        if let Some(x) = &self.vpc_config {
-            m.insert("VpcConfig".to_owned(), x.encode());
+        if let Some(x) = self.vpc_config {
+            m.insert(crate::Key::Borrowed("VpcConfig"), x.encode());
         }
         Value::Map(m)
     }
@@ -11183,7 +11351,7 @@ impl Decode for FleetAttribute {
 }
 
 impl Encode for FleetAttribute {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -11245,13 +11413,13 @@ impl Decode for FleetError {
 }
 
 impl Encode for FleetError {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.error_code {
-            m.insert("ErrorCode".to_owned(), x.encode());
+        if let Some(x) = self.error_code {
+            m.insert(crate::Key::Borrowed("ErrorCode"), x.encode());
         }
-        if let Some(x) = &self.error_message {
-            m.insert("ErrorMessage".to_owned(), x.encode());
+        if let Some(x) = self.error_message {
+            m.insert(crate::Key::Borrowed("ErrorMessage"), x.encode());
         }
         Value::Map(m)
     }
@@ -11464,7 +11632,7 @@ impl Decode for FleetErrorCode {
 }
 
 impl Encode for FleetErrorCode {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -11551,7 +11719,7 @@ impl Decode for FleetState {
 }
 
 impl Encode for FleetState {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -11603,7 +11771,7 @@ impl Decode for FleetType {
 }
 
 impl Encode for FleetType {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -11635,10 +11803,10 @@ impl Decode for GetExportImageTaskRequest {
 }
 
 impl Encode for GetExportImageTaskRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.task_id {
-            m.insert("TaskId".to_owned(), x.encode());
+        if let Some(x) = self.task_id {
+            m.insert(crate::Key::Borrowed("TaskId"), x.encode());
         }
         Value::Map(m)
     }
@@ -11665,10 +11833,10 @@ impl Decode for GetExportImageTaskResult {
 }
 
 impl Encode for GetExportImageTaskResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.export_image_task {
-            m.insert("ExportImageTask".to_owned(), x.encode());
+        if let Some(x) = self.export_image_task {
+            m.insert(crate::Key::Borrowed("ExportImageTask"), x.encode());
         }
         Value::Map(m)
     }
@@ -11930,77 +12098,89 @@ impl Decode for Image {
 }
 
 impl Encode for Image {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.applications {
-            m.insert("Applications".to_owned(), x.encode());
+        if let Some(x) = self.applications {
+            m.insert(crate::Key::Borrowed("Applications"), x.encode());
         }
-        if let Some(x) = &self.appstream_agent_version {
-            m.insert("AppstreamAgentVersion".to_owned(), x.encode());
+        if let Some(x) = self.appstream_agent_version {
+            m.insert(crate::Key::Borrowed("AppstreamAgentVersion"), x.encode());
         }
-        if let Some(x) = &self.arn {
-            m.insert("Arn".to_owned(), x.encode());
+        if let Some(x) = self.arn {
+            m.insert(crate::Key::Borrowed("Arn"), x.encode());
         }
-        if let Some(x) = &self.base_image_arn {
-            m.insert("BaseImageArn".to_owned(), x.encode());
+        if let Some(x) = self.base_image_arn {
+            m.insert(crate::Key::Borrowed("BaseImageArn"), x.encode());
         }
-        if let Some(x) = &self.created_time {
-            m.insert("CreatedTime".to_owned(), x.encode());
+        if let Some(x) = self.created_time {
+            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.dynamic_app_providers_enabled {
-            m.insert("DynamicAppProvidersEnabled".to_owned(), x.encode());
+        if let Some(x) = self.dynamic_app_providers_enabled {
+            m.insert(
+                crate::Key::Borrowed("DynamicAppProvidersEnabled"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.image_builder_name {
-            m.insert("ImageBuilderName".to_owned(), x.encode());
+        if let Some(x) = self.image_builder_name {
+            m.insert(crate::Key::Borrowed("ImageBuilderName"), x.encode());
         }
-        if let Some(x) = &self.image_builder_supported {
-            m.insert("ImageBuilderSupported".to_owned(), x.encode());
+        if let Some(x) = self.image_builder_supported {
+            m.insert(crate::Key::Borrowed("ImageBuilderSupported"), x.encode());
         }
-        if let Some(x) = &self.image_errors {
-            m.insert("ImageErrors".to_owned(), x.encode());
+        if let Some(x) = self.image_errors {
+            m.insert(crate::Key::Borrowed("ImageErrors"), x.encode());
         }
-        if let Some(x) = &self.image_permissions {
-            m.insert("ImagePermissions".to_owned(), x.encode());
+        if let Some(x) = self.image_permissions {
+            m.insert(crate::Key::Borrowed("ImagePermissions"), x.encode());
         }
-        if let Some(x) = &self.image_shared_with_others {
-            m.insert("ImageSharedWithOthers".to_owned(), x.encode());
+        if let Some(x) = self.image_shared_with_others {
+            m.insert(crate::Key::Borrowed("ImageSharedWithOthers"), x.encode());
         }
-        if let Some(x) = &self.image_software_metadata {
-            m.insert("ImageSoftwareMetadata".to_owned(), x.encode());
+        if let Some(x) = self.image_software_metadata {
+            m.insert(crate::Key::Borrowed("ImageSoftwareMetadata"), x.encode());
         }
-        if let Some(x) = &self.image_type {
-            m.insert("ImageType".to_owned(), x.encode());
+        if let Some(x) = self.image_type {
+            m.insert(crate::Key::Borrowed("ImageType"), x.encode());
         }
-        if let Some(x) = &self.latest_appstream_agent_version {
-            m.insert("LatestAppstreamAgentVersion".to_owned(), x.encode());
+        if let Some(x) = self.latest_appstream_agent_version {
+            m.insert(
+                crate::Key::Borrowed("LatestAppstreamAgentVersion"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.managed_software_included {
-            m.insert("ManagedSoftwareIncluded".to_owned(), x.encode());
+        if let Some(x) = self.managed_software_included {
+            m.insert(crate::Key::Borrowed("ManagedSoftwareIncluded"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.platform {
-            m.insert("Platform".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.platform {
+            m.insert(crate::Key::Borrowed("Platform"), x.encode());
         }
-        if let Some(x) = &self.public_base_image_released_date {
-            m.insert("PublicBaseImageReleasedDate".to_owned(), x.encode());
+        if let Some(x) = self.public_base_image_released_date {
+            m.insert(
+                crate::Key::Borrowed("PublicBaseImageReleasedDate"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.state {
-            m.insert("State".to_owned(), x.encode());
+        if let Some(x) = self.state {
+            m.insert(crate::Key::Borrowed("State"), x.encode());
         }
-        if let Some(x) = &self.state_change_reason {
-            m.insert("StateChangeReason".to_owned(), x.encode());
+        if let Some(x) = self.state_change_reason {
+            m.insert(crate::Key::Borrowed("StateChangeReason"), x.encode());
         }
-        if let Some(x) = &self.supported_instance_families {
-            m.insert("SupportedInstanceFamilies".to_owned(), x.encode());
+        if let Some(x) = self.supported_instance_families {
+            m.insert(
+                crate::Key::Borrowed("SupportedInstanceFamilies"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.visibility {
-            m.insert("Visibility".to_owned(), x.encode());
+        if let Some(x) = self.visibility {
+            m.insert(crate::Key::Borrowed("Visibility"), x.encode());
         }
         Value::Map(m)
     }
@@ -12242,71 +12422,80 @@ impl Decode for ImageBuilder {
 }
 
 impl Encode for ImageBuilder {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.access_endpoints {
-            m.insert("AccessEndpoints".to_owned(), x.encode());
+        if let Some(x) = self.access_endpoints {
+            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
         }
-        if let Some(x) = &self.agent_access_config {
-            m.insert("AgentAccessConfig".to_owned(), x.encode());
+        if let Some(x) = self.agent_access_config {
+            m.insert(crate::Key::Borrowed("AgentAccessConfig"), x.encode());
         }
-        if let Some(x) = &self.appstream_agent_version {
-            m.insert("AppstreamAgentVersion".to_owned(), x.encode());
+        if let Some(x) = self.appstream_agent_version {
+            m.insert(crate::Key::Borrowed("AppstreamAgentVersion"), x.encode());
         }
-        if let Some(x) = &self.arn {
-            m.insert("Arn".to_owned(), x.encode());
+        if let Some(x) = self.arn {
+            m.insert(crate::Key::Borrowed("Arn"), x.encode());
         }
-        if let Some(x) = &self.created_time {
-            m.insert("CreatedTime".to_owned(), x.encode());
+        if let Some(x) = self.created_time {
+            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.disable_imdsv1 {
-            m.insert("DisableIMDSV1".to_owned(), x.encode());
+        if let Some(x) = self.disable_imdsv1 {
+            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.domain_join_info {
-            m.insert("DomainJoinInfo".to_owned(), x.encode());
+        if let Some(x) = self.domain_join_info {
+            m.insert(crate::Key::Borrowed("DomainJoinInfo"), x.encode());
         }
-        if let Some(x) = &self.enable_default_internet_access {
-            m.insert("EnableDefaultInternetAccess".to_owned(), x.encode());
+        if let Some(x) = self.enable_default_internet_access {
+            m.insert(
+                crate::Key::Borrowed("EnableDefaultInternetAccess"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.iam_role_arn {
-            m.insert("IamRoleArn".to_owned(), x.encode());
+        if let Some(x) = self.iam_role_arn {
+            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
         }
-        if let Some(x) = &self.image_arn {
-            m.insert("ImageArn".to_owned(), x.encode());
+        if let Some(x) = self.image_arn {
+            m.insert(crate::Key::Borrowed("ImageArn"), x.encode());
         }
-        if let Some(x) = &self.image_builder_errors {
-            m.insert("ImageBuilderErrors".to_owned(), x.encode());
+        if let Some(x) = self.image_builder_errors {
+            m.insert(crate::Key::Borrowed("ImageBuilderErrors"), x.encode());
         }
-        if let Some(x) = &self.instance_type {
-            m.insert("InstanceType".to_owned(), x.encode());
+        if let Some(x) = self.instance_type {
+            m.insert(crate::Key::Borrowed("InstanceType"), x.encode());
         }
-        if let Some(x) = &self.latest_appstream_agent_version {
-            m.insert("LatestAppstreamAgentVersion".to_owned(), x.encode());
+        if let Some(x) = self.latest_appstream_agent_version {
+            m.insert(
+                crate::Key::Borrowed("LatestAppstreamAgentVersion"),
+                x.encode(),
+            );
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.network_access_configuration {
-            m.insert("NetworkAccessConfiguration".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.network_access_configuration {
+            m.insert(
+                crate::Key::Borrowed("NetworkAccessConfiguration"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.platform {
-            m.insert("Platform".to_owned(), x.encode());
+        if let Some(x) = self.platform {
+            m.insert(crate::Key::Borrowed("Platform"), x.encode());
         }
-        if let Some(x) = &self.root_volume_config {
-            m.insert("RootVolumeConfig".to_owned(), x.encode());
+        if let Some(x) = self.root_volume_config {
+            m.insert(crate::Key::Borrowed("RootVolumeConfig"), x.encode());
         }
-        if let Some(x) = &self.state {
-            m.insert("State".to_owned(), x.encode());
+        if let Some(x) = self.state {
+            m.insert(crate::Key::Borrowed("State"), x.encode());
         }
-        if let Some(x) = &self.state_change_reason {
-            m.insert("StateChangeReason".to_owned(), x.encode());
+        if let Some(x) = self.state_change_reason {
+            m.insert(crate::Key::Borrowed("StateChangeReason"), x.encode());
         }
-        if let Some(x) = &self.vpc_config {
-            m.insert("VpcConfig".to_owned(), x.encode());
+        if let Some(x) = self.vpc_config {
+            m.insert(crate::Key::Borrowed("VpcConfig"), x.encode());
         }
         Value::Map(m)
     }
@@ -12394,25 +12583,25 @@ impl Decode for ImageBuilderAgentAccessConfig {
 }
 
 impl Encode for ImageBuilderAgentAccessConfig {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.s3_bucket_arn {
-            m.insert("S3BucketArn".to_owned(), x.encode());
+        if let Some(x) = self.s3_bucket_arn {
+            m.insert(crate::Key::Borrowed("S3BucketArn"), x.encode());
         }
         m.insert(
-            "ScreenImageFormat".to_owned(),
+            crate::Key::Borrowed("ScreenImageFormat"),
             self.screen_image_format.encode(),
         );
         m.insert(
-            "ScreenResolution".to_owned(),
+            crate::Key::Borrowed("ScreenResolution"),
             self.screen_resolution.encode(),
         );
-        if let Some(x) = &self.screenshots_upload_enabled {
-            m.insert("ScreenshotsUploadEnabled".to_owned(), x.encode());
+        if let Some(x) = self.screenshots_upload_enabled {
+            m.insert(crate::Key::Borrowed("ScreenshotsUploadEnabled"), x.encode());
         }
-        m.insert("Settings".to_owned(), self.settings.encode());
-        if let Some(x) = &self.user_control_mode {
-            m.insert("UserControlMode".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Settings"), self.settings.encode());
+        if let Some(x) = self.user_control_mode {
+            m.insert(crate::Key::Borrowed("UserControlMode"), x.encode());
         }
         Value::Map(m)
     }
@@ -12491,25 +12680,25 @@ impl Decode for ImageBuilderAgentAccessConfigForUpdate {
 }
 
 impl Encode for ImageBuilderAgentAccessConfigForUpdate {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.s3_bucket_arn {
-            m.insert("S3BucketArn".to_owned(), x.encode());
+        if let Some(x) = self.s3_bucket_arn {
+            m.insert(crate::Key::Borrowed("S3BucketArn"), x.encode());
         }
-        if let Some(x) = &self.screen_image_format {
-            m.insert("ScreenImageFormat".to_owned(), x.encode());
+        if let Some(x) = self.screen_image_format {
+            m.insert(crate::Key::Borrowed("ScreenImageFormat"), x.encode());
         }
-        if let Some(x) = &self.screen_resolution {
-            m.insert("ScreenResolution".to_owned(), x.encode());
+        if let Some(x) = self.screen_resolution {
+            m.insert(crate::Key::Borrowed("ScreenResolution"), x.encode());
         }
-        if let Some(x) = &self.screenshots_upload_enabled {
-            m.insert("ScreenshotsUploadEnabled".to_owned(), x.encode());
+        if let Some(x) = self.screenshots_upload_enabled {
+            m.insert(crate::Key::Borrowed("ScreenshotsUploadEnabled"), x.encode());
         }
-        if let Some(x) = &self.settings {
-            m.insert("Settings".to_owned(), x.encode());
+        if let Some(x) = self.settings {
+            m.insert(crate::Key::Borrowed("Settings"), x.encode());
         }
-        if let Some(x) = &self.user_control_mode {
-            m.insert("UserControlMode".to_owned(), x.encode());
+        if let Some(x) = self.user_control_mode {
+            m.insert(crate::Key::Borrowed("UserControlMode"), x.encode());
         }
         Value::Map(m)
     }
@@ -12550,7 +12739,7 @@ impl Decode for ImageBuilderAttribute {
 }
 
 impl Encode for ImageBuilderAttribute {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -12687,7 +12876,7 @@ impl Decode for ImageBuilderState {
 }
 
 impl Encode for ImageBuilderState {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -12728,13 +12917,13 @@ impl Decode for ImageBuilderStateChangeReason {
 }
 
 impl Encode for ImageBuilderStateChangeReason {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.code {
-            m.insert("Code".to_owned(), x.encode());
+        if let Some(x) = self.code {
+            m.insert(crate::Key::Borrowed("Code"), x.encode());
         }
-        if let Some(x) = &self.message {
-            m.insert("Message".to_owned(), x.encode());
+        if let Some(x) = self.message {
+            m.insert(crate::Key::Borrowed("Message"), x.encode());
         }
         Value::Map(m)
     }
@@ -12778,7 +12967,7 @@ impl Decode for ImageBuilderStateChangeReasonCode {
 }
 
 impl Encode for ImageBuilderStateChangeReasonCode {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -12860,13 +13049,13 @@ impl Decode for ImagePermissions {
 }
 
 impl Encode for ImagePermissions {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.allow_fleet {
-            m.insert("allowFleet".to_owned(), x.encode());
+        if let Some(x) = self.allow_fleet {
+            m.insert(crate::Key::Borrowed("allowFleet"), x.encode());
         }
-        if let Some(x) = &self.allow_image_builder {
-            m.insert("allowImageBuilder".to_owned(), x.encode());
+        if let Some(x) = self.allow_image_builder {
+            m.insert(crate::Key::Borrowed("allowImageBuilder"), x.encode());
         }
         Value::Map(m)
     }
@@ -12910,7 +13099,7 @@ impl Decode for ImageSharedWithOthers {
 }
 
 impl Encode for ImageSharedWithOthers {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -12944,10 +13133,10 @@ impl Decode for ImageSoftwareMetadata {
 }
 
 impl Encode for ImageSoftwareMetadata {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.nvidia_grid_driver_version {
-            m.insert("nvidiaGridDriverVersion".to_owned(), x.encode());
+        if let Some(x) = self.nvidia_grid_driver_version {
+            m.insert(crate::Key::Borrowed("nvidiaGridDriverVersion"), x.encode());
         }
         Value::Map(m)
     }
@@ -13018,7 +13207,7 @@ impl Decode for ImageState {
 }
 
 impl Encode for ImageState {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -13059,13 +13248,13 @@ impl Decode for ImageStateChangeReason {
 }
 
 impl Encode for ImageStateChangeReason {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.code {
-            m.insert("Code".to_owned(), x.encode());
+        if let Some(x) = self.code {
+            m.insert(crate::Key::Borrowed("Code"), x.encode());
         }
-        if let Some(x) = &self.message {
-            m.insert("Message".to_owned(), x.encode());
+        if let Some(x) = self.message {
+            m.insert(crate::Key::Borrowed("Message"), x.encode());
         }
         Value::Map(m)
     }
@@ -13126,7 +13315,7 @@ impl Decode for ImageStateChangeReasonCode {
 }
 
 impl Encode for ImageStateChangeReasonCode {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -13178,7 +13367,7 @@ impl Decode for ImageType {
 }
 
 impl Encode for ImageType {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -13230,7 +13419,7 @@ impl Decode for InstanceDrainStatus {
 }
 
 impl Encode for InstanceDrainStatus {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -13293,13 +13482,13 @@ impl Decode for LastReportGenerationExecutionError {
 }
 
 impl Encode for LastReportGenerationExecutionError {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.error_code {
-            m.insert("ErrorCode".to_owned(), x.encode());
+        if let Some(x) = self.error_code {
+            m.insert(crate::Key::Borrowed("ErrorCode"), x.encode());
         }
-        if let Some(x) = &self.error_message {
-            m.insert("ErrorMessage".to_owned(), x.encode());
+        if let Some(x) = self.error_message {
+            m.insert(crate::Key::Borrowed("ErrorMessage"), x.encode());
         }
         Value::Map(m)
     }
@@ -13361,7 +13550,7 @@ impl Decode for LatestAppstreamAgentVersion {
 }
 
 impl Encode for LatestAppstreamAgentVersion {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -13420,12 +13609,12 @@ impl Decode for ListAssociatedFleetsRequest {
 }
 
 impl Encode for ListAssociatedFleetsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
-        m.insert("StackName".to_owned(), self.stack_name.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
         Value::Map(m)
     }
 }
@@ -13460,13 +13649,13 @@ impl Decode for ListAssociatedFleetsResult {
 }
 
 impl Encode for ListAssociatedFleetsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.names {
-            m.insert("Names".to_owned(), x.encode());
+        if let Some(x) = self.names {
+            m.insert(crate::Key::Borrowed("Names"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -13508,11 +13697,11 @@ impl Decode for ListAssociatedStacksRequest {
 }
 
 impl Encode for ListAssociatedStacksRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("FleetName".to_owned(), self.fleet_name.encode());
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -13548,13 +13737,13 @@ impl Decode for ListAssociatedStacksResult {
 }
 
 impl Encode for ListAssociatedStacksResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.names {
-            m.insert("Names".to_owned(), x.encode());
+        if let Some(x) = self.names {
+            m.insert(crate::Key::Borrowed("Names"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -13619,16 +13808,19 @@ impl Decode for ListEntitledApplicationsRequest {
 }
 
 impl Encode for ListEntitledApplicationsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("EntitlementName".to_owned(), self.entitlement_name.encode());
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        m.insert(
+            crate::Key::Borrowed("EntitlementName"),
+            self.entitlement_name.encode(),
+        );
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
-        m.insert("StackName".to_owned(), self.stack_name.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
         Value::Map(m)
     }
 }
@@ -13666,13 +13858,13 @@ impl Decode for ListEntitledApplicationsResult {
 }
 
 impl Encode for ListEntitledApplicationsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.entitled_applications {
-            m.insert("EntitledApplications".to_owned(), x.encode());
+        if let Some(x) = self.entitled_applications {
+            m.insert(crate::Key::Borrowed("EntitledApplications"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -13721,16 +13913,16 @@ impl Decode for ListExportImageTasksRequest {
 }
 
 impl Encode for ListExportImageTasksRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.filters {
-            m.insert("Filters".to_owned(), x.encode());
+        if let Some(x) = self.filters {
+            m.insert(crate::Key::Borrowed("Filters"), x.encode());
         }
-        if let Some(x) = &self.max_results {
-            m.insert("MaxResults".to_owned(), x.encode());
+        if let Some(x) = self.max_results {
+            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -13769,13 +13961,13 @@ impl Decode for ListExportImageTasksResult {
 }
 
 impl Encode for ListExportImageTasksResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.export_image_tasks {
-            m.insert("ExportImageTasks".to_owned(), x.encode());
+        if let Some(x) = self.export_image_tasks {
+            m.insert(crate::Key::Borrowed("ExportImageTasks"), x.encode());
         }
-        if let Some(x) = &self.next_token {
-            m.insert("NextToken".to_owned(), x.encode());
+        if let Some(x) = self.next_token {
+            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
         }
         Value::Map(m)
     }
@@ -13805,9 +13997,12 @@ impl Decode for ListTagsForResourceRequest {
 }
 
 impl Encode for ListTagsForResourceRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("ResourceArn".to_owned(), self.resource_arn.encode());
+        m.insert(
+            crate::Key::Borrowed("ResourceArn"),
+            self.resource_arn.encode(),
+        );
         Value::Map(m)
     }
 }
@@ -13833,10 +14028,10 @@ impl Decode for ListTagsForResourceResponse {
 }
 
 impl Encode for ListTagsForResourceResponse {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.tags {
-            m.insert("Tags".to_owned(), x.encode());
+        if let Some(x) = self.tags {
+            m.insert(crate::Key::Borrowed("Tags"), x.encode());
         }
         Value::Map(m)
     }
@@ -13891,7 +14086,7 @@ impl Decode for MessageAction {
 }
 
 impl Encode for MessageAction {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -13911,7 +14106,7 @@ fn dec_Metadata(
     let mut out = std::collections::BTreeMap::new();
     for (k, item) in entries {
         let kp = join(path, "key");
-        let key = dec_String(Value::String(k), d, &kp)?;
+        let key = dec_String(Value::String(k.into_owned()), d, &kp)?;
         let p = join(path, &key);
         let val = dec_String(item, d, &p)?;
         out.insert(key, val);
@@ -13969,16 +14164,16 @@ impl Decode for NetworkAccessConfiguration {
 }
 
 impl Encode for NetworkAccessConfiguration {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.eni_id {
-            m.insert("EniId".to_owned(), x.encode());
+        if let Some(x) = self.eni_id {
+            m.insert(crate::Key::Borrowed("EniId"), x.encode());
         }
-        if let Some(x) = &self.eni_ipv6_addresses {
-            m.insert("EniIpv6Addresses".to_owned(), x.encode());
+        if let Some(x) = self.eni_ipv6_addresses {
+            m.insert(crate::Key::Borrowed("EniIpv6Addresses"), x.encode());
         }
-        if let Some(x) = &self.eni_private_ip_address {
-            m.insert("EniPrivateIpAddress".to_owned(), x.encode());
+        if let Some(x) = self.eni_private_ip_address {
+            m.insert(crate::Key::Borrowed("EniPrivateIpAddress"), x.encode());
         }
         Value::Map(m)
     }
@@ -14063,7 +14258,7 @@ impl Decode for PackagingType {
 }
 
 impl Encode for PackagingType {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -14112,7 +14307,7 @@ impl Decode for Permission {
 }
 
 impl Encode for Permission {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -14203,7 +14398,7 @@ impl Decode for PlatformType {
 }
 
 impl Encode for PlatformType {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -14271,7 +14466,7 @@ impl Decode for PreferredProtocol {
 }
 
 impl Encode for PreferredProtocol {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -14370,16 +14565,16 @@ impl Decode for ResourceError {
 }
 
 impl Encode for ResourceError {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.error_code {
-            m.insert("ErrorCode".to_owned(), x.encode());
+        if let Some(x) = self.error_code {
+            m.insert(crate::Key::Borrowed("ErrorCode"), x.encode());
         }
-        if let Some(x) = &self.error_message {
-            m.insert("ErrorMessage".to_owned(), x.encode());
+        if let Some(x) = self.error_message {
+            m.insert(crate::Key::Borrowed("ErrorMessage"), x.encode());
         }
-        if let Some(x) = &self.error_timestamp {
-            m.insert("ErrorTimestamp".to_owned(), x.encode());
+        if let Some(x) = self.error_timestamp {
+            m.insert(crate::Key::Borrowed("ErrorTimestamp"), x.encode());
         }
         Value::Map(m)
     }
@@ -14437,10 +14632,10 @@ impl Decode for RuntimeValidationConfig {
 }
 
 impl Encode for RuntimeValidationConfig {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.intended_instance_type {
-            m.insert("IntendedInstanceType".to_owned(), x.encode());
+        if let Some(x) = self.intended_instance_type {
+            m.insert(crate::Key::Borrowed("IntendedInstanceType"), x.encode());
         }
         Value::Map(m)
     }
@@ -14501,11 +14696,11 @@ impl Decode for S3Location {
 }
 
 impl Encode for S3Location {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("S3Bucket".to_owned(), self.s3_bucket.encode());
-        if let Some(x) = &self.s3_key {
-            m.insert("S3Key".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("S3Bucket"), self.s3_bucket.encode());
+        if let Some(x) = self.s3_key {
+            m.insert(crate::Key::Borrowed("S3Key"), x.encode());
         }
         Value::Map(m)
     }
@@ -14549,7 +14744,7 @@ impl Decode for ScreenImageFormat {
 }
 
 impl Encode for ScreenImageFormat {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -14595,7 +14790,7 @@ impl Decode for ScreenResolution {
 }
 
 impl Encode for ScreenResolution {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -14668,18 +14863,21 @@ impl Decode for ScriptDetails {
 }
 
 impl Encode for ScriptDetails {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.executable_parameters {
-            m.insert("ExecutableParameters".to_owned(), x.encode());
+        if let Some(x) = self.executable_parameters {
+            m.insert(crate::Key::Borrowed("ExecutableParameters"), x.encode());
         }
-        m.insert("ExecutablePath".to_owned(), self.executable_path.encode());
         m.insert(
-            "ScriptS3Location".to_owned(),
+            crate::Key::Borrowed("ExecutablePath"),
+            self.executable_path.encode(),
+        );
+        m.insert(
+            crate::Key::Borrowed("ScriptS3Location"),
             self.script_s3_location.encode(),
         );
         m.insert(
-            "TimeoutInSeconds".to_owned(),
+            crate::Key::Borrowed("TimeoutInSeconds"),
             self.timeout_in_seconds.encode(),
         );
         Value::Map(m)
@@ -14744,10 +14942,16 @@ impl Decode for ServiceAccountCredentials {
 }
 
 impl Encode for ServiceAccountCredentials {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("AccountName".to_owned(), self.account_name.encode());
-        m.insert("AccountPassword".to_owned(), self.account_password.encode());
+        m.insert(
+            crate::Key::Borrowed("AccountName"),
+            self.account_name.encode(),
+        );
+        m.insert(
+            crate::Key::Borrowed("AccountPassword"),
+            self.account_password.encode(),
+        );
         Value::Map(m)
     }
 }
@@ -14900,34 +15104,37 @@ impl Decode for Session {
 }
 
 impl Encode for Session {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.authentication_type {
-            m.insert("AuthenticationType".to_owned(), x.encode());
+        if let Some(x) = self.authentication_type {
+            m.insert(crate::Key::Borrowed("AuthenticationType"), x.encode());
         }
-        if let Some(x) = &self.connection_state {
-            m.insert("ConnectionState".to_owned(), x.encode());
+        if let Some(x) = self.connection_state {
+            m.insert(crate::Key::Borrowed("ConnectionState"), x.encode());
         }
-        m.insert("FleetName".to_owned(), self.fleet_name.encode());
-        m.insert("Id".to_owned(), self.id.encode());
-        if let Some(x) = &self.instance_drain_status {
-            m.insert("InstanceDrainStatus".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
+        m.insert(crate::Key::Borrowed("Id"), self.id.encode());
+        if let Some(x) = self.instance_drain_status {
+            m.insert(crate::Key::Borrowed("InstanceDrainStatus"), x.encode());
         }
-        if let Some(x) = &self.instance_id {
-            m.insert("InstanceId".to_owned(), x.encode());
+        if let Some(x) = self.instance_id {
+            m.insert(crate::Key::Borrowed("InstanceId"), x.encode());
         }
-        if let Some(x) = &self.max_expiration_time {
-            m.insert("MaxExpirationTime".to_owned(), x.encode());
+        if let Some(x) = self.max_expiration_time {
+            m.insert(crate::Key::Borrowed("MaxExpirationTime"), x.encode());
         }
-        if let Some(x) = &self.network_access_configuration {
-            m.insert("NetworkAccessConfiguration".to_owned(), x.encode());
+        if let Some(x) = self.network_access_configuration {
+            m.insert(
+                crate::Key::Borrowed("NetworkAccessConfiguration"),
+                x.encode(),
+            );
         }
-        m.insert("StackName".to_owned(), self.stack_name.encode());
-        if let Some(x) = &self.start_time {
-            m.insert("StartTime".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
+        if let Some(x) = self.start_time {
+            m.insert(crate::Key::Borrowed("StartTime"), x.encode());
         }
-        m.insert("State".to_owned(), self.state.encode());
-        m.insert("UserId".to_owned(), self.user_id.encode());
+        m.insert(crate::Key::Borrowed("State"), self.state.encode());
+        m.insert(crate::Key::Borrowed("UserId"), self.user_id.encode());
         Value::Map(m)
     }
 }
@@ -14970,7 +15177,7 @@ impl Decode for SessionConnectionState {
 }
 
 impl Encode for SessionConnectionState {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -15040,7 +15247,7 @@ impl Decode for SessionState {
 }
 
 impl Encode for SessionState {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -15097,14 +15304,14 @@ impl Decode for SharedImagePermissions {
 }
 
 impl Encode for SharedImagePermissions {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "imagePermissions".to_owned(),
+            crate::Key::Borrowed("imagePermissions"),
             self.image_permissions.encode(),
         );
         m.insert(
-            "sharedAccountId".to_owned(),
+            crate::Key::Borrowed("sharedAccountId"),
             self.shared_account_id.encode(),
         );
         Value::Map(m)
@@ -15172,16 +15379,16 @@ impl Decode for SoftwareAssociations {
 }
 
 impl Encode for SoftwareAssociations {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.deployment_error {
-            m.insert("DeploymentError".to_owned(), x.encode());
+        if let Some(x) = self.deployment_error {
+            m.insert(crate::Key::Borrowed("DeploymentError"), x.encode());
         }
-        if let Some(x) = &self.software_name {
-            m.insert("SoftwareName".to_owned(), x.encode());
+        if let Some(x) = self.software_name {
+            m.insert(crate::Key::Borrowed("SoftwareName"), x.encode());
         }
-        if let Some(x) = &self.status {
-            m.insert("Status".to_owned(), x.encode());
+        if let Some(x) = self.status {
+            m.insert(crate::Key::Borrowed("Status"), x.encode());
         }
         Value::Map(m)
     }
@@ -15266,7 +15473,7 @@ impl Decode for SoftwareDeploymentStatus {
 }
 
 impl Encode for SoftwareDeploymentStatus {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -15473,59 +15680,65 @@ impl Decode for Stack {
 }
 
 impl Encode for Stack {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.access_endpoints {
-            m.insert("AccessEndpoints".to_owned(), x.encode());
+        if let Some(x) = self.access_endpoints {
+            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
         }
-        if let Some(x) = &self.agent_access_config {
-            m.insert("AgentAccessConfig".to_owned(), x.encode());
+        if let Some(x) = self.agent_access_config {
+            m.insert(crate::Key::Borrowed("AgentAccessConfig"), x.encode());
         }
-        if let Some(x) = &self.application_settings {
-            m.insert("ApplicationSettings".to_owned(), x.encode());
+        if let Some(x) = self.application_settings {
+            m.insert(crate::Key::Borrowed("ApplicationSettings"), x.encode());
         }
-        if let Some(x) = &self.arn {
-            m.insert("Arn".to_owned(), x.encode());
+        if let Some(x) = self.arn {
+            m.insert(crate::Key::Borrowed("Arn"), x.encode());
         }
-        if let Some(x) = &self.content_redirection {
-            m.insert("ContentRedirection".to_owned(), x.encode());
+        if let Some(x) = self.content_redirection {
+            m.insert(crate::Key::Borrowed("ContentRedirection"), x.encode());
         }
-        if let Some(x) = &self.created_time {
-            m.insert("CreatedTime".to_owned(), x.encode());
+        if let Some(x) = self.created_time {
+            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.embed_host_domains {
-            m.insert("EmbedHostDomains".to_owned(), x.encode());
+        if let Some(x) = self.embed_host_domains {
+            m.insert(crate::Key::Borrowed("EmbedHostDomains"), x.encode());
         }
-        if let Some(x) = &self.feedback_url {
-            m.insert("FeedbackURL".to_owned(), x.encode());
+        if let Some(x) = self.feedback_url {
+            m.insert(crate::Key::Borrowed("FeedbackURL"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.redirect_url {
-            m.insert("RedirectURL".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.redirect_url {
+            m.insert(crate::Key::Borrowed("RedirectURL"), x.encode());
         }
-        if let Some(x) = &self.stack_errors {
-            m.insert("StackErrors".to_owned(), x.encode());
+        if let Some(x) = self.stack_errors {
+            m.insert(crate::Key::Borrowed("StackErrors"), x.encode());
         }
-        if let Some(x) = &self.storage_connector_authentication {
-            m.insert("StorageConnectorAuthentication".to_owned(), x.encode());
+        if let Some(x) = self.storage_connector_authentication {
+            m.insert(
+                crate::Key::Borrowed("StorageConnectorAuthentication"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.storage_connectors {
-            m.insert("StorageConnectors".to_owned(), x.encode());
+        if let Some(x) = self.storage_connectors {
+            m.insert(crate::Key::Borrowed("StorageConnectors"), x.encode());
         }
-        if let Some(x) = &self.streaming_experience_settings {
-            m.insert("StreamingExperienceSettings".to_owned(), x.encode());
+        if let Some(x) = self.streaming_experience_settings {
+            m.insert(
+                crate::Key::Borrowed("StreamingExperienceSettings"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.user_settings {
-            m.insert("UserSettings".to_owned(), x.encode());
+        if let Some(x) = self.user_settings {
+            m.insert(crate::Key::Borrowed("UserSettings"), x.encode());
         }
-        if let Some(x) = &self.web_authn_redirection {
-            m.insert("WebAuthnRedirection".to_owned(), x.encode());
+        if let Some(x) = self.web_authn_redirection {
+            m.insert(crate::Key::Borrowed("WebAuthnRedirection"), x.encode());
         }
         Value::Map(m)
     }
@@ -15634,7 +15847,7 @@ impl Decode for StackAttribute {
 }
 
 impl Encode for StackAttribute {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -15696,13 +15909,13 @@ impl Decode for StackError {
 }
 
 impl Encode for StackError {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.error_code {
-            m.insert("ErrorCode".to_owned(), x.encode());
+        if let Some(x) = self.error_code {
+            m.insert(crate::Key::Borrowed("ErrorCode"), x.encode());
         }
-        if let Some(x) = &self.error_message {
-            m.insert("ErrorMessage".to_owned(), x.encode());
+        if let Some(x) = self.error_message {
+            m.insert(crate::Key::Borrowed("ErrorMessage"), x.encode());
         }
         Value::Map(m)
     }
@@ -15747,7 +15960,7 @@ impl Decode for StackErrorCode {
 }
 
 impl Encode for StackErrorCode {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -15814,9 +16027,9 @@ impl Decode for StartAppBlockBuilderRequest {
 }
 
 impl Encode for StartAppBlockBuilderRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         Value::Map(m)
     }
 }
@@ -15842,10 +16055,10 @@ impl Decode for StartAppBlockBuilderResult {
 }
 
 impl Encode for StartAppBlockBuilderResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_block_builder {
-            m.insert("AppBlockBuilder".to_owned(), x.encode());
+        if let Some(x) = self.app_block_builder {
+            m.insert(crate::Key::Borrowed("AppBlockBuilder"), x.encode());
         }
         Value::Map(m)
     }
@@ -15875,9 +16088,9 @@ impl Decode for StartFleetRequest {
 }
 
 impl Encode for StartFleetRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         Value::Map(m)
     }
 }
@@ -15893,7 +16106,7 @@ impl Decode for StartFleetResult {
 }
 
 impl Encode for StartFleetResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -15935,12 +16148,12 @@ impl Decode for StartImageBuilderRequest {
 }
 
 impl Encode for StartImageBuilderRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.appstream_agent_version {
-            m.insert("AppstreamAgentVersion".to_owned(), x.encode());
+        if let Some(x) = self.appstream_agent_version {
+            m.insert(crate::Key::Borrowed("AppstreamAgentVersion"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         Value::Map(m)
     }
 }
@@ -15966,10 +16179,10 @@ impl Decode for StartImageBuilderResult {
 }
 
 impl Encode for StartImageBuilderResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.image_builder {
-            m.insert("ImageBuilder".to_owned(), x.encode());
+        if let Some(x) = self.image_builder {
+            m.insert(crate::Key::Borrowed("ImageBuilder"), x.encode());
         }
         Value::Map(m)
     }
@@ -16011,14 +16224,14 @@ impl Decode for StartSoftwareDeploymentToImageBuilderRequest {
 }
 
 impl Encode for StartSoftwareDeploymentToImageBuilderRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "ImageBuilderName".to_owned(),
+            crate::Key::Borrowed("ImageBuilderName"),
             self.image_builder_name.encode(),
         );
-        if let Some(x) = &self.retry_failed_deployments {
-            m.insert("RetryFailedDeployments".to_owned(), x.encode());
+        if let Some(x) = self.retry_failed_deployments {
+            m.insert(crate::Key::Borrowed("RetryFailedDeployments"), x.encode());
         }
         Value::Map(m)
     }
@@ -16035,7 +16248,7 @@ impl Decode for StartSoftwareDeploymentToImageBuilderResult {
 }
 
 impl Encode for StartSoftwareDeploymentToImageBuilderResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -16065,9 +16278,9 @@ impl Decode for StopAppBlockBuilderRequest {
 }
 
 impl Encode for StopAppBlockBuilderRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         Value::Map(m)
     }
 }
@@ -16093,10 +16306,10 @@ impl Decode for StopAppBlockBuilderResult {
 }
 
 impl Encode for StopAppBlockBuilderResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_block_builder {
-            m.insert("AppBlockBuilder".to_owned(), x.encode());
+        if let Some(x) = self.app_block_builder {
+            m.insert(crate::Key::Borrowed("AppBlockBuilder"), x.encode());
         }
         Value::Map(m)
     }
@@ -16126,9 +16339,9 @@ impl Decode for StopFleetRequest {
 }
 
 impl Encode for StopFleetRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         Value::Map(m)
     }
 }
@@ -16144,7 +16357,7 @@ impl Decode for StopFleetResult {
 }
 
 impl Encode for StopFleetResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -16174,9 +16387,9 @@ impl Decode for StopImageBuilderRequest {
 }
 
 impl Encode for StopImageBuilderRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         Value::Map(m)
     }
 }
@@ -16202,10 +16415,10 @@ impl Decode for StopImageBuilderResult {
 }
 
 impl Encode for StopImageBuilderResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.image_builder {
-            m.insert("ImageBuilder".to_owned(), x.encode());
+        if let Some(x) = self.image_builder {
+            m.insert(crate::Key::Borrowed("ImageBuilder"), x.encode());
         }
         Value::Map(m)
     }
@@ -16267,17 +16480,23 @@ impl Decode for StorageConnector {
 }
 
 impl Encode for StorageConnector {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("ConnectorType".to_owned(), self.connector_type.encode());
-        if let Some(x) = &self.domains {
-            m.insert("Domains".to_owned(), x.encode());
+        m.insert(
+            crate::Key::Borrowed("ConnectorType"),
+            self.connector_type.encode(),
+        );
+        if let Some(x) = self.domains {
+            m.insert(crate::Key::Borrowed("Domains"), x.encode());
         }
-        if let Some(x) = &self.domains_require_admin_consent {
-            m.insert("DomainsRequireAdminConsent".to_owned(), x.encode());
+        if let Some(x) = self.domains_require_admin_consent {
+            m.insert(
+                crate::Key::Borrowed("DomainsRequireAdminConsent"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.resource_identifier {
-            m.insert("ResourceIdentifier".to_owned(), x.encode());
+        if let Some(x) = self.resource_identifier {
+            m.insert(crate::Key::Borrowed("ResourceIdentifier"), x.encode());
         }
         Value::Map(m)
     }
@@ -16321,7 +16540,7 @@ impl Decode for StorageConnectorAuthentication {
 }
 
 impl Encode for StorageConnectorAuthentication {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -16391,7 +16610,7 @@ impl Decode for StorageConnectorType {
 }
 
 impl Encode for StorageConnectorType {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -16440,7 +16659,7 @@ impl Decode for StreamView {
 }
 
 impl Encode for StreamView {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -16472,10 +16691,10 @@ impl Decode for StreamingExperienceSettings {
 }
 
 impl Encode for StreamingExperienceSettings {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.preferred_protocol {
-            m.insert("PreferredProtocol".to_owned(), x.encode());
+        if let Some(x) = self.preferred_protocol {
+            m.insert(crate::Key::Borrowed("PreferredProtocol"), x.encode());
         }
         Value::Map(m)
     }
@@ -16604,10 +16823,13 @@ impl Decode for TagResourceRequest {
 }
 
 impl Encode for TagResourceRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("ResourceArn".to_owned(), self.resource_arn.encode());
-        m.insert("Tags".to_owned(), self.tags.encode());
+        m.insert(
+            crate::Key::Borrowed("ResourceArn"),
+            self.resource_arn.encode(),
+        );
+        m.insert(crate::Key::Borrowed("Tags"), self.tags.encode());
         Value::Map(m)
     }
 }
@@ -16623,7 +16845,7 @@ impl Decode for TagResourceResponse {
 }
 
 impl Encode for TagResourceResponse {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -16647,7 +16869,7 @@ fn dec_Tags(
     let mut out = std::collections::BTreeMap::new();
     for (k, item) in entries {
         let kp = join(path, "key");
-        let key = dec_TagKey(Value::String(k), d, &kp)?;
+        let key = dec_TagKey(Value::String(k.into_owned()), d, &kp)?;
         let p = join(path, &key);
         let val = dec_TagValue(item, d, &p)?;
         out.insert(key, val);
@@ -16748,31 +16970,31 @@ impl Decode for Theme {
 }
 
 impl Encode for Theme {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.created_time {
-            m.insert("CreatedTime".to_owned(), x.encode());
+        if let Some(x) = self.created_time {
+            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
         }
-        if let Some(x) = &self.stack_name {
-            m.insert("StackName".to_owned(), x.encode());
+        if let Some(x) = self.stack_name {
+            m.insert(crate::Key::Borrowed("StackName"), x.encode());
         }
-        if let Some(x) = &self.state {
-            m.insert("State".to_owned(), x.encode());
+        if let Some(x) = self.state {
+            m.insert(crate::Key::Borrowed("State"), x.encode());
         }
-        if let Some(x) = &self.theme_favicon_url {
-            m.insert("ThemeFaviconURL".to_owned(), x.encode());
+        if let Some(x) = self.theme_favicon_url {
+            m.insert(crate::Key::Borrowed("ThemeFaviconURL"), x.encode());
         }
-        if let Some(x) = &self.theme_footer_links {
-            m.insert("ThemeFooterLinks".to_owned(), x.encode());
+        if let Some(x) = self.theme_footer_links {
+            m.insert(crate::Key::Borrowed("ThemeFooterLinks"), x.encode());
         }
-        if let Some(x) = &self.theme_organization_logo_url {
-            m.insert("ThemeOrganizationLogoURL".to_owned(), x.encode());
+        if let Some(x) = self.theme_organization_logo_url {
+            m.insert(crate::Key::Borrowed("ThemeOrganizationLogoURL"), x.encode());
         }
-        if let Some(x) = &self.theme_styling {
-            m.insert("ThemeStyling".to_owned(), x.encode());
+        if let Some(x) = self.theme_styling {
+            m.insert(crate::Key::Borrowed("ThemeStyling"), x.encode());
         }
-        if let Some(x) = &self.theme_title_text {
-            m.insert("ThemeTitleText".to_owned(), x.encode());
+        if let Some(x) = self.theme_title_text {
+            m.insert(crate::Key::Borrowed("ThemeTitleText"), x.encode());
         }
         Value::Map(m)
     }
@@ -16813,7 +17035,7 @@ impl Decode for ThemeAttribute {
 }
 
 impl Encode for ThemeAttribute {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -16875,13 +17097,13 @@ impl Decode for ThemeFooterLink {
 }
 
 impl Encode for ThemeFooterLink {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.footer_link_url {
-            m.insert("FooterLinkURL".to_owned(), x.encode());
+        if let Some(x) = self.footer_link_url {
+            m.insert(crate::Key::Borrowed("FooterLinkURL"), x.encode());
         }
         Value::Map(m)
     }
@@ -16966,7 +17188,7 @@ impl Decode for ThemeState {
 }
 
 impl Encode for ThemeState {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -17021,7 +17243,7 @@ impl Decode for ThemeStyling {
 }
 
 impl Encode for ThemeStyling {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -17094,10 +17316,13 @@ impl Decode for UntagResourceRequest {
 }
 
 impl Encode for UntagResourceRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("ResourceArn".to_owned(), self.resource_arn.encode());
-        m.insert("TagKeys".to_owned(), self.tag_keys.encode());
+        m.insert(
+            crate::Key::Borrowed("ResourceArn"),
+            self.resource_arn.encode(),
+        );
+        m.insert(crate::Key::Borrowed("TagKeys"), self.tag_keys.encode());
         Value::Map(m)
     }
 }
@@ -17113,7 +17338,7 @@ impl Decode for UntagResourceResponse {
 }
 
 impl Encode for UntagResourceResponse {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -17245,38 +17470,41 @@ impl Decode for UpdateAppBlockBuilderRequest {
 }
 
 impl Encode for UpdateAppBlockBuilderRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.access_endpoints {
-            m.insert("AccessEndpoints".to_owned(), x.encode());
+        if let Some(x) = self.access_endpoints {
+            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
         }
-        if let Some(x) = &self.attributes_to_delete {
-            m.insert("AttributesToDelete".to_owned(), x.encode());
+        if let Some(x) = self.attributes_to_delete {
+            m.insert(crate::Key::Borrowed("AttributesToDelete"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.disable_imdsv1 {
-            m.insert("DisableIMDSV1".to_owned(), x.encode());
+        if let Some(x) = self.disable_imdsv1 {
+            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.enable_default_internet_access {
-            m.insert("EnableDefaultInternetAccess".to_owned(), x.encode());
+        if let Some(x) = self.enable_default_internet_access {
+            m.insert(
+                crate::Key::Borrowed("EnableDefaultInternetAccess"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.iam_role_arn {
-            m.insert("IamRoleArn".to_owned(), x.encode());
+        if let Some(x) = self.iam_role_arn {
+            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
         }
-        if let Some(x) = &self.instance_type {
-            m.insert("InstanceType".to_owned(), x.encode());
+        if let Some(x) = self.instance_type {
+            m.insert(crate::Key::Borrowed("InstanceType"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.platform {
-            m.insert("Platform".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.platform {
+            m.insert(crate::Key::Borrowed("Platform"), x.encode());
         }
-        if let Some(x) = &self.vpc_config {
-            m.insert("VpcConfig".to_owned(), x.encode());
+        if let Some(x) = self.vpc_config {
+            m.insert(crate::Key::Borrowed("VpcConfig"), x.encode());
         }
         Value::Map(m)
     }
@@ -17303,10 +17531,10 @@ impl Decode for UpdateAppBlockBuilderResult {
 }
 
 impl Encode for UpdateAppBlockBuilderResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_block_builder {
-            m.insert("AppBlockBuilder".to_owned(), x.encode());
+        if let Some(x) = self.app_block_builder {
+            m.insert(crate::Key::Borrowed("AppBlockBuilder"), x.encode());
         }
         Value::Map(m)
     }
@@ -17418,32 +17646,32 @@ impl Decode for UpdateApplicationRequest {
 }
 
 impl Encode for UpdateApplicationRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_block_arn {
-            m.insert("AppBlockArn".to_owned(), x.encode());
+        if let Some(x) = self.app_block_arn {
+            m.insert(crate::Key::Borrowed("AppBlockArn"), x.encode());
         }
-        if let Some(x) = &self.attributes_to_delete {
-            m.insert("AttributesToDelete".to_owned(), x.encode());
+        if let Some(x) = self.attributes_to_delete {
+            m.insert(crate::Key::Borrowed("AttributesToDelete"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.icon_s3_location {
-            m.insert("IconS3Location".to_owned(), x.encode());
+        if let Some(x) = self.icon_s3_location {
+            m.insert(crate::Key::Borrowed("IconS3Location"), x.encode());
         }
-        if let Some(x) = &self.launch_parameters {
-            m.insert("LaunchParameters".to_owned(), x.encode());
+        if let Some(x) = self.launch_parameters {
+            m.insert(crate::Key::Borrowed("LaunchParameters"), x.encode());
         }
-        if let Some(x) = &self.launch_path {
-            m.insert("LaunchPath".to_owned(), x.encode());
+        if let Some(x) = self.launch_path {
+            m.insert(crate::Key::Borrowed("LaunchPath"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.working_directory {
-            m.insert("WorkingDirectory".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.working_directory {
+            m.insert(crate::Key::Borrowed("WorkingDirectory"), x.encode());
         }
         Value::Map(m)
     }
@@ -17470,10 +17698,10 @@ impl Decode for UpdateApplicationResult {
 }
 
 impl Encode for UpdateApplicationResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.application {
-            m.insert("Application".to_owned(), x.encode());
+        if let Some(x) = self.application {
+            m.insert(crate::Key::Borrowed("Application"), x.encode());
         }
         Value::Map(m)
     }
@@ -17535,20 +17763,29 @@ impl Decode for UpdateDirectoryConfigRequest {
 }
 
 impl Encode for UpdateDirectoryConfigRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.certificate_based_auth_properties {
-            m.insert("CertificateBasedAuthProperties".to_owned(), x.encode());
-        }
-        m.insert("DirectoryName".to_owned(), self.directory_name.encode());
-        if let Some(x) = &self.organizational_unit_distinguished_names {
+        if let Some(x) = self.certificate_based_auth_properties {
             m.insert(
-                "OrganizationalUnitDistinguishedNames".to_owned(),
+                crate::Key::Borrowed("CertificateBasedAuthProperties"),
                 x.encode(),
             );
         }
-        if let Some(x) = &self.service_account_credentials {
-            m.insert("ServiceAccountCredentials".to_owned(), x.encode());
+        m.insert(
+            crate::Key::Borrowed("DirectoryName"),
+            self.directory_name.encode(),
+        );
+        if let Some(x) = self.organizational_unit_distinguished_names {
+            m.insert(
+                crate::Key::Borrowed("OrganizationalUnitDistinguishedNames"),
+                x.encode(),
+            );
+        }
+        if let Some(x) = self.service_account_credentials {
+            m.insert(
+                crate::Key::Borrowed("ServiceAccountCredentials"),
+                x.encode(),
+            );
         }
         Value::Map(m)
     }
@@ -17575,10 +17812,10 @@ impl Decode for UpdateDirectoryConfigResult {
 }
 
 impl Encode for UpdateDirectoryConfigResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.directory_config {
-            m.insert("DirectoryConfig".to_owned(), x.encode());
+        if let Some(x) = self.directory_config {
+            m.insert(crate::Key::Borrowed("DirectoryConfig"), x.encode());
         }
         Value::Map(m)
     }
@@ -17653,19 +17890,19 @@ impl Decode for UpdateEntitlementRequest {
 }
 
 impl Encode for UpdateEntitlementRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.app_visibility {
-            m.insert("AppVisibility".to_owned(), x.encode());
+        if let Some(x) = self.app_visibility {
+            m.insert(crate::Key::Borrowed("AppVisibility"), x.encode());
         }
-        if let Some(x) = &self.attributes {
-            m.insert("Attributes".to_owned(), x.encode());
+        if let Some(x) = self.attributes {
+            m.insert(crate::Key::Borrowed("Attributes"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        m.insert("StackName".to_owned(), self.stack_name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
         Value::Map(m)
     }
 }
@@ -17691,10 +17928,10 @@ impl Decode for UpdateEntitlementResult {
 }
 
 impl Encode for UpdateEntitlementResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.entitlement {
-            m.insert("Entitlement".to_owned(), x.encode());
+        if let Some(x) = self.entitlement {
+            m.insert(crate::Key::Borrowed("Entitlement"), x.encode());
         }
         Value::Map(m)
     }
@@ -17953,79 +18190,88 @@ impl Decode for UpdateFleetRequest {
 }
 
 impl Encode for UpdateFleetRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.attributes_to_delete {
-            m.insert("AttributesToDelete".to_owned(), x.encode());
+        if let Some(x) = self.attributes_to_delete {
+            m.insert(crate::Key::Borrowed("AttributesToDelete"), x.encode());
         }
-        if let Some(x) = &self.compute_capacity {
-            m.insert("ComputeCapacity".to_owned(), x.encode());
+        if let Some(x) = self.compute_capacity {
+            m.insert(crate::Key::Borrowed("ComputeCapacity"), x.encode());
         }
-        if let Some(x) = &self.delete_vpc_config {
-            m.insert("DeleteVpcConfig".to_owned(), x.encode());
+        if let Some(x) = self.delete_vpc_config {
+            m.insert(crate::Key::Borrowed("DeleteVpcConfig"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.disable_imdsv1 {
-            m.insert("DisableIMDSV1".to_owned(), x.encode());
+        if let Some(x) = self.disable_imdsv1 {
+            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
         }
-        if let Some(x) = &self.disconnect_timeout_in_seconds {
-            m.insert("DisconnectTimeoutInSeconds".to_owned(), x.encode());
+        if let Some(x) = self.disconnect_timeout_in_seconds {
+            m.insert(
+                crate::Key::Borrowed("DisconnectTimeoutInSeconds"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.domain_join_info {
-            m.insert("DomainJoinInfo".to_owned(), x.encode());
+        if let Some(x) = self.domain_join_info {
+            m.insert(crate::Key::Borrowed("DomainJoinInfo"), x.encode());
         }
-        if let Some(x) = &self.enable_default_internet_access {
-            m.insert("EnableDefaultInternetAccess".to_owned(), x.encode());
+        if let Some(x) = self.enable_default_internet_access {
+            m.insert(
+                crate::Key::Borrowed("EnableDefaultInternetAccess"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.iam_role_arn {
-            m.insert("IamRoleArn".to_owned(), x.encode());
+        if let Some(x) = self.iam_role_arn {
+            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
         }
-        if let Some(x) = &self.idle_disconnect_timeout_in_seconds {
-            m.insert("IdleDisconnectTimeoutInSeconds".to_owned(), x.encode());
+        if let Some(x) = self.idle_disconnect_timeout_in_seconds {
+            m.insert(
+                crate::Key::Borrowed("IdleDisconnectTimeoutInSeconds"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.image_arn {
-            m.insert("ImageArn".to_owned(), x.encode());
+        if let Some(x) = self.image_arn {
+            m.insert(crate::Key::Borrowed("ImageArn"), x.encode());
         }
-        if let Some(x) = &self.image_name {
-            m.insert("ImageName".to_owned(), x.encode());
+        if let Some(x) = self.image_name {
+            m.insert(crate::Key::Borrowed("ImageName"), x.encode());
         }
-        if let Some(x) = &self.instance_type {
-            m.insert("InstanceType".to_owned(), x.encode());
+        if let Some(x) = self.instance_type {
+            m.insert(crate::Key::Borrowed("InstanceType"), x.encode());
         }
-        if let Some(x) = &self.max_concurrent_sessions {
-            m.insert("MaxConcurrentSessions".to_owned(), x.encode());
+        if let Some(x) = self.max_concurrent_sessions {
+            m.insert(crate::Key::Borrowed("MaxConcurrentSessions"), x.encode());
         }
-        if let Some(x) = &self.max_sessions_per_instance {
-            m.insert("MaxSessionsPerInstance".to_owned(), x.encode());
+        if let Some(x) = self.max_sessions_per_instance {
+            m.insert(crate::Key::Borrowed("MaxSessionsPerInstance"), x.encode());
         }
-        if let Some(x) = &self.max_user_duration_in_seconds {
-            m.insert("MaxUserDurationInSeconds".to_owned(), x.encode());
+        if let Some(x) = self.max_user_duration_in_seconds {
+            m.insert(crate::Key::Borrowed("MaxUserDurationInSeconds"), x.encode());
         }
-        if let Some(x) = &self.name {
-            m.insert("Name".to_owned(), x.encode());
+        if let Some(x) = self.name {
+            m.insert(crate::Key::Borrowed("Name"), x.encode());
         }
-        if let Some(x) = &self.platform {
-            m.insert("Platform".to_owned(), x.encode());
+        if let Some(x) = self.platform {
+            m.insert(crate::Key::Borrowed("Platform"), x.encode());
         }
-        if let Some(x) = &self.root_volume_config {
-            m.insert("RootVolumeConfig".to_owned(), x.encode());
+        if let Some(x) = self.root_volume_config {
+            m.insert(crate::Key::Borrowed("RootVolumeConfig"), x.encode());
         }
-        if let Some(x) = &self.session_script_s3_location {
-            m.insert("SessionScriptS3Location".to_owned(), x.encode());
+        if let Some(x) = self.session_script_s3_location {
+            m.insert(crate::Key::Borrowed("SessionScriptS3Location"), x.encode());
         }
-        if let Some(x) = &self.stream_view {
-            m.insert("StreamView".to_owned(), x.encode());
+        if let Some(x) = self.stream_view {
+            m.insert(crate::Key::Borrowed("StreamView"), x.encode());
         }
-        if let Some(x) = &self.usb_device_filter_strings {
-            m.insert("UsbDeviceFilterStrings".to_owned(), x.encode());
+        if let Some(x) = self.usb_device_filter_strings {
+            m.insert(crate::Key::Borrowed("UsbDeviceFilterStrings"), x.encode());
         }
-        if let Some(x) = &self.vpc_config {
-            m.insert("VpcConfig".to_owned(), x.encode());
+        if let Some(x) = self.vpc_config {
+            m.insert(crate::Key::Borrowed("VpcConfig"), x.encode());
         }
         Value::Map(m)
     }
@@ -18052,10 +18298,10 @@ impl Decode for UpdateFleetResult {
 }
 
 impl Encode for UpdateFleetResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.fleet {
-            m.insert("Fleet".to_owned(), x.encode());
+        if let Some(x) = self.fleet {
+            m.insert(crate::Key::Borrowed("Fleet"), x.encode());
         }
         Value::Map(m)
     }
@@ -18127,21 +18373,21 @@ impl Decode for UpdateImageBuilderRequest {
 }
 
 impl Encode for UpdateImageBuilderRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.agent_access_config {
-            m.insert("AgentAccessConfig".to_owned(), x.encode());
+        if let Some(x) = self.agent_access_config {
+            m.insert(crate::Key::Borrowed("AgentAccessConfig"), x.encode());
         }
-        if let Some(x) = &self.attributes_to_delete {
-            m.insert("AttributesToDelete".to_owned(), x.encode());
+        if let Some(x) = self.attributes_to_delete {
+            m.insert(crate::Key::Borrowed("AttributesToDelete"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         Value::Map(m)
     }
 }
@@ -18167,10 +18413,10 @@ impl Decode for UpdateImageBuilderResult {
 }
 
 impl Encode for UpdateImageBuilderResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.image_builder {
-            m.insert("ImageBuilder".to_owned(), x.encode());
+        if let Some(x) = self.image_builder {
+            m.insert(crate::Key::Borrowed("ImageBuilder"), x.encode());
         }
         Value::Map(m)
     }
@@ -18228,15 +18474,15 @@ impl Decode for UpdateImagePermissionsRequest {
 }
 
 impl Encode for UpdateImagePermissionsRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "ImagePermissions".to_owned(),
+            crate::Key::Borrowed("ImagePermissions"),
             self.image_permissions.encode(),
         );
-        m.insert("Name".to_owned(), self.name.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
         m.insert(
-            "SharedAccountId".to_owned(),
+            crate::Key::Borrowed("SharedAccountId"),
             self.shared_account_id.encode(),
         );
         Value::Map(m)
@@ -18254,7 +18500,7 @@ impl Decode for UpdateImagePermissionsResult {
 }
 
 impl Encode for UpdateImagePermissionsResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         Value::Map(m)
     }
@@ -18446,56 +18692,62 @@ impl Decode for UpdateStackRequest {
 }
 
 impl Encode for UpdateStackRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.access_endpoints {
-            m.insert("AccessEndpoints".to_owned(), x.encode());
+        if let Some(x) = self.access_endpoints {
+            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
         }
-        if let Some(x) = &self.agent_access_config {
-            m.insert("AgentAccessConfig".to_owned(), x.encode());
+        if let Some(x) = self.agent_access_config {
+            m.insert(crate::Key::Borrowed("AgentAccessConfig"), x.encode());
         }
-        if let Some(x) = &self.application_settings {
-            m.insert("ApplicationSettings".to_owned(), x.encode());
+        if let Some(x) = self.application_settings {
+            m.insert(crate::Key::Borrowed("ApplicationSettings"), x.encode());
         }
-        if let Some(x) = &self.attributes_to_delete {
-            m.insert("AttributesToDelete".to_owned(), x.encode());
+        if let Some(x) = self.attributes_to_delete {
+            m.insert(crate::Key::Borrowed("AttributesToDelete"), x.encode());
         }
-        if let Some(x) = &self.content_redirection {
-            m.insert("ContentRedirection".to_owned(), x.encode());
+        if let Some(x) = self.content_redirection {
+            m.insert(crate::Key::Borrowed("ContentRedirection"), x.encode());
         }
-        if let Some(x) = &self.delete_storage_connectors {
-            m.insert("DeleteStorageConnectors".to_owned(), x.encode());
+        if let Some(x) = self.delete_storage_connectors {
+            m.insert(crate::Key::Borrowed("DeleteStorageConnectors"), x.encode());
         }
-        if let Some(x) = &self.description {
-            m.insert("Description".to_owned(), x.encode());
+        if let Some(x) = self.description {
+            m.insert(crate::Key::Borrowed("Description"), x.encode());
         }
-        if let Some(x) = &self.display_name {
-            m.insert("DisplayName".to_owned(), x.encode());
+        if let Some(x) = self.display_name {
+            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
         }
-        if let Some(x) = &self.embed_host_domains {
-            m.insert("EmbedHostDomains".to_owned(), x.encode());
+        if let Some(x) = self.embed_host_domains {
+            m.insert(crate::Key::Borrowed("EmbedHostDomains"), x.encode());
         }
-        if let Some(x) = &self.feedback_url {
-            m.insert("FeedbackURL".to_owned(), x.encode());
+        if let Some(x) = self.feedback_url {
+            m.insert(crate::Key::Borrowed("FeedbackURL"), x.encode());
         }
-        m.insert("Name".to_owned(), self.name.encode());
-        if let Some(x) = &self.redirect_url {
-            m.insert("RedirectURL".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        if let Some(x) = self.redirect_url {
+            m.insert(crate::Key::Borrowed("RedirectURL"), x.encode());
         }
-        if let Some(x) = &self.storage_connector_authentication {
-            m.insert("StorageConnectorAuthentication".to_owned(), x.encode());
+        if let Some(x) = self.storage_connector_authentication {
+            m.insert(
+                crate::Key::Borrowed("StorageConnectorAuthentication"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.storage_connectors {
-            m.insert("StorageConnectors".to_owned(), x.encode());
+        if let Some(x) = self.storage_connectors {
+            m.insert(crate::Key::Borrowed("StorageConnectors"), x.encode());
         }
-        if let Some(x) = &self.streaming_experience_settings {
-            m.insert("StreamingExperienceSettings".to_owned(), x.encode());
+        if let Some(x) = self.streaming_experience_settings {
+            m.insert(
+                crate::Key::Borrowed("StreamingExperienceSettings"),
+                x.encode(),
+            );
         }
-        if let Some(x) = &self.user_settings {
-            m.insert("UserSettings".to_owned(), x.encode());
+        if let Some(x) = self.user_settings {
+            m.insert(crate::Key::Borrowed("UserSettings"), x.encode());
         }
-        if let Some(x) = &self.web_authn_redirection {
-            m.insert("WebAuthnRedirection".to_owned(), x.encode());
+        if let Some(x) = self.web_authn_redirection {
+            m.insert(crate::Key::Borrowed("WebAuthnRedirection"), x.encode());
         }
         Value::Map(m)
     }
@@ -18522,10 +18774,10 @@ impl Decode for UpdateStackResult {
 }
 
 impl Encode for UpdateStackResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.stack {
-            m.insert("Stack".to_owned(), x.encode());
+        if let Some(x) = self.stack {
+            m.insert(crate::Key::Borrowed("Stack"), x.encode());
         }
         Value::Map(m)
     }
@@ -18627,29 +18879,32 @@ impl Decode for UpdateThemeForStackRequest {
 }
 
 impl Encode for UpdateThemeForStackRequest {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.attributes_to_delete {
-            m.insert("AttributesToDelete".to_owned(), x.encode());
+        if let Some(x) = self.attributes_to_delete {
+            m.insert(crate::Key::Borrowed("AttributesToDelete"), x.encode());
         }
-        if let Some(x) = &self.favicon_s3_location {
-            m.insert("FaviconS3Location".to_owned(), x.encode());
+        if let Some(x) = self.favicon_s3_location {
+            m.insert(crate::Key::Borrowed("FaviconS3Location"), x.encode());
         }
-        if let Some(x) = &self.footer_links {
-            m.insert("FooterLinks".to_owned(), x.encode());
+        if let Some(x) = self.footer_links {
+            m.insert(crate::Key::Borrowed("FooterLinks"), x.encode());
         }
-        if let Some(x) = &self.organization_logo_s3_location {
-            m.insert("OrganizationLogoS3Location".to_owned(), x.encode());
+        if let Some(x) = self.organization_logo_s3_location {
+            m.insert(
+                crate::Key::Borrowed("OrganizationLogoS3Location"),
+                x.encode(),
+            );
         }
-        m.insert("StackName".to_owned(), self.stack_name.encode());
-        if let Some(x) = &self.state {
-            m.insert("State".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
+        if let Some(x) = self.state {
+            m.insert(crate::Key::Borrowed("State"), x.encode());
         }
-        if let Some(x) = &self.theme_styling {
-            m.insert("ThemeStyling".to_owned(), x.encode());
+        if let Some(x) = self.theme_styling {
+            m.insert(crate::Key::Borrowed("ThemeStyling"), x.encode());
         }
-        if let Some(x) = &self.title_text {
-            m.insert("TitleText".to_owned(), x.encode());
+        if let Some(x) = self.title_text {
+            m.insert(crate::Key::Borrowed("TitleText"), x.encode());
         }
         Value::Map(m)
     }
@@ -18676,10 +18931,10 @@ impl Decode for UpdateThemeForStackResult {
 }
 
 impl Encode for UpdateThemeForStackResult {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.theme {
-            m.insert("Theme".to_owned(), x.encode());
+        if let Some(x) = self.theme {
+            m.insert(crate::Key::Borrowed("Theme"), x.encode());
         }
         Value::Map(m)
     }
@@ -18758,15 +19013,15 @@ impl Decode for UrlRedirectionConfig {
 }
 
 impl Encode for UrlRedirectionConfig {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.allowed_urls {
-            m.insert("AllowedUrls".to_owned(), x.encode());
+        if let Some(x) = self.allowed_urls {
+            m.insert(crate::Key::Borrowed("AllowedUrls"), x.encode());
         }
-        if let Some(x) = &self.denied_urls {
-            m.insert("DeniedUrls".to_owned(), x.encode());
+        if let Some(x) = self.denied_urls {
+            m.insert(crate::Key::Borrowed("DeniedUrls"), x.encode());
         }
-        m.insert("Enabled".to_owned(), self.enabled.encode());
+        m.insert(crate::Key::Borrowed("Enabled"), self.enabled.encode());
         Value::Map(m)
     }
 }
@@ -18816,7 +19071,7 @@ impl Decode for UsageReportExecutionErrorCode {
 }
 
 impl Encode for UsageReportExecutionErrorCode {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -18862,7 +19117,7 @@ impl Decode for UsageReportSchedule {
 }
 
 impl Encode for UsageReportSchedule {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -18926,19 +19181,19 @@ impl Decode for UsageReportSubscription {
 }
 
 impl Encode for UsageReportSubscription {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.last_generated_report_date {
-            m.insert("LastGeneratedReportDate".to_owned(), x.encode());
+        if let Some(x) = self.last_generated_report_date {
+            m.insert(crate::Key::Borrowed("LastGeneratedReportDate"), x.encode());
         }
-        if let Some(x) = &self.s3_bucket_name {
-            m.insert("S3BucketName".to_owned(), x.encode());
+        if let Some(x) = self.s3_bucket_name {
+            m.insert(crate::Key::Borrowed("S3BucketName"), x.encode());
         }
-        if let Some(x) = &self.schedule {
-            m.insert("Schedule".to_owned(), x.encode());
+        if let Some(x) = self.schedule {
+            m.insert(crate::Key::Borrowed("Schedule"), x.encode());
         }
-        if let Some(x) = &self.subscription_errors {
-            m.insert("SubscriptionErrors".to_owned(), x.encode());
+        if let Some(x) = self.subscription_errors {
+            m.insert(crate::Key::Borrowed("SubscriptionErrors"), x.encode());
         }
         Value::Map(m)
     }
@@ -19088,32 +19343,32 @@ impl Decode for User {
 }
 
 impl Encode for User {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.arn {
-            m.insert("Arn".to_owned(), x.encode());
+        if let Some(x) = self.arn {
+            m.insert(crate::Key::Borrowed("Arn"), x.encode());
         }
         m.insert(
-            "AuthenticationType".to_owned(),
+            crate::Key::Borrowed("AuthenticationType"),
             self.authentication_type.encode(),
         );
-        if let Some(x) = &self.created_time {
-            m.insert("CreatedTime".to_owned(), x.encode());
+        if let Some(x) = self.created_time {
+            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
         }
-        if let Some(x) = &self.enabled {
-            m.insert("Enabled".to_owned(), x.encode());
+        if let Some(x) = self.enabled {
+            m.insert(crate::Key::Borrowed("Enabled"), x.encode());
         }
-        if let Some(x) = &self.first_name {
-            m.insert("FirstName".to_owned(), x.encode());
+        if let Some(x) = self.first_name {
+            m.insert(crate::Key::Borrowed("FirstName"), x.encode());
         }
-        if let Some(x) = &self.last_name {
-            m.insert("LastName".to_owned(), x.encode());
+        if let Some(x) = self.last_name {
+            m.insert(crate::Key::Borrowed("LastName"), x.encode());
         }
-        if let Some(x) = &self.status {
-            m.insert("Status".to_owned(), x.encode());
+        if let Some(x) = self.status {
+            m.insert(crate::Key::Borrowed("Status"), x.encode());
         }
-        if let Some(x) = &self.user_name {
-            m.insert("UserName".to_owned(), x.encode());
+        if let Some(x) = self.user_name {
+            m.insert(crate::Key::Borrowed("UserName"), x.encode());
         }
         Value::Map(m)
     }
@@ -19172,7 +19427,7 @@ impl Decode for UserControlMode {
 }
 
 impl Encode for UserControlMode {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -19253,13 +19508,13 @@ impl Decode for UserSetting {
 }
 
 impl Encode for UserSetting {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Action".to_owned(), self.action.encode());
-        if let Some(x) = &self.maximum_length {
-            m.insert("MaximumLength".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Action"), self.action.encode());
+        if let Some(x) = self.maximum_length {
+            m.insert(crate::Key::Borrowed("MaximumLength"), x.encode());
         }
-        m.insert("Permission".to_owned(), self.permission.encode());
+        m.insert(crate::Key::Borrowed("Permission"), self.permission.encode());
         Value::Map(m)
     }
 }
@@ -19345,17 +19600,17 @@ impl Decode for UserStackAssociation {
 }
 
 impl Encode for UserStackAssociation {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
         m.insert(
-            "AuthenticationType".to_owned(),
+            crate::Key::Borrowed("AuthenticationType"),
             self.authentication_type.encode(),
         );
-        if let Some(x) = &self.send_email_notification {
-            m.insert("SendEmailNotification".to_owned(), x.encode());
+        if let Some(x) = self.send_email_notification {
+            m.insert(crate::Key::Borrowed("SendEmailNotification"), x.encode());
         }
-        m.insert("StackName".to_owned(), self.stack_name.encode());
-        m.insert("UserName".to_owned(), self.user_name.encode());
+        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
+        m.insert(crate::Key::Borrowed("UserName"), self.user_name.encode());
         Value::Map(m)
     }
 }
@@ -19403,16 +19658,16 @@ impl Decode for UserStackAssociationError {
 }
 
 impl Encode for UserStackAssociationError {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.error_code {
-            m.insert("ErrorCode".to_owned(), x.encode());
+        if let Some(x) = self.error_code {
+            m.insert(crate::Key::Borrowed("ErrorCode"), x.encode());
         }
-        if let Some(x) = &self.error_message {
-            m.insert("ErrorMessage".to_owned(), x.encode());
+        if let Some(x) = self.error_message {
+            m.insert(crate::Key::Borrowed("ErrorMessage"), x.encode());
         }
-        if let Some(x) = &self.user_stack_association {
-            m.insert("UserStackAssociation".to_owned(), x.encode());
+        if let Some(x) = self.user_stack_association {
+            m.insert(crate::Key::Borrowed("UserStackAssociation"), x.encode());
         }
         Value::Map(m)
     }
@@ -19467,7 +19722,7 @@ impl Decode for UserStackAssociationErrorCode {
 }
 
 impl Encode for UserStackAssociationErrorCode {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -19564,7 +19819,7 @@ impl Decode for VisibilityType {
 }
 
 impl Encode for VisibilityType {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         Value::String(self.as_str().to_owned())
     }
 }
@@ -19596,10 +19851,10 @@ impl Decode for VolumeConfig {
 }
 
 impl Encode for VolumeConfig {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.volume_size_in_gb {
-            m.insert("VolumeSizeInGb".to_owned(), x.encode());
+        if let Some(x) = self.volume_size_in_gb {
+            m.insert(crate::Key::Borrowed("VolumeSizeInGb"), x.encode());
         }
         Value::Map(m)
     }
@@ -19638,13 +19893,13 @@ impl Decode for VpcConfig {
 }
 
 impl Encode for VpcConfig {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        if let Some(x) = &self.security_group_ids {
-            m.insert("SecurityGroupIds".to_owned(), x.encode());
+        if let Some(x) = self.security_group_ids {
+            m.insert(crate::Key::Borrowed("SecurityGroupIds"), x.encode());
         }
-        if let Some(x) = &self.subnet_ids {
-            m.insert("SubnetIds".to_owned(), x.encode());
+        if let Some(x) = self.subnet_ids {
+            m.insert(crate::Key::Borrowed("SubnetIds"), x.encode());
         }
         Value::Map(m)
     }
@@ -19686,11 +19941,11 @@ impl Decode for WebAuthnRedirection {
 }
 
 impl Encode for WebAuthnRedirection {
-    fn encode(&self) -> Value {
+    fn encode(self) -> Value {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("Enabled".to_owned(), self.enabled.encode());
-        if let Some(x) = &self.process_compatibility_list {
-            m.insert("ProcessCompatibilityList".to_owned(), x.encode());
+        m.insert(crate::Key::Borrowed("Enabled"), self.enabled.encode());
+        if let Some(x) = self.process_compatibility_list {
+            m.insert(crate::Key::Borrowed("ProcessCompatibilityList"), x.encode());
         }
         Value::Map(m)
     }

@@ -16,7 +16,7 @@ pub use decode::{Decode, Decoder, Encode, Violation};
 pub use error::{ApiError, ErrorCode};
 pub use generated::*;
 pub use generated_ops::*;
-pub use value::{Timestamp, Value};
+pub use value::{Key, Timestamp, Value};
 
 /// Who is calling and where: the verified account and the region from the signature's scope.
 ///

@@ -2,7 +2,12 @@
 //! responses from. It keeps the distinctions both protocols care about (integer vs float,
 //! timestamps) and nothing else.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+/// A structure member name or map key: borrowed from the model for responses (no allocation),
+/// owned when it comes off the wire.
+pub type Key = Cow<'static, str>;
 
 /// A point in time with millisecond precision, as Smithy timestamps are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -37,7 +42,7 @@ pub enum Value {
     String(String),
     Timestamp(Timestamp),
     List(Vec<Value>),
-    Map(BTreeMap<String, Value>),
+    Map(BTreeMap<Key, Value>),
 }
 
 impl Value {
