@@ -53,7 +53,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub requests: u64,
     /// Requests in flight at once (client tasks sharing one connection pool).
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
     /// MaxResults of each request (AppStream allows at most 25).
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u32).range(1..=25))]

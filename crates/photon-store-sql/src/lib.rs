@@ -86,7 +86,7 @@ impl SqlStore {
                     .map_err(backend)?;
                 MIGRATOR.run(&write).await.map_err(backend)?;
                 let read = opts()
-                    .max_connections(8)
+                    .max_connections(read_connections())
                     .connect(url)
                     .await
                     .map_err(backend)?;
@@ -725,4 +725,11 @@ impl FromStr for Engine {
             _ => Err(format!("unknown engine '{s}'")),
         }
     }
+}
+
+/// SQLite readers: two per core. Each sqlx SQLite connection runs on a thread of its own, and
+/// more of them than cores only adds thread switches (docs/benchmarks.md).
+fn read_connections() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(cores * 2).unwrap_or(4).clamp(2, 16)
 }
