@@ -39,10 +39,11 @@ pub struct StoreArgs {
     pub database: Option<String>,
 }
 
+/// Administrative commands print JSON by default (like the AWS CLI), so scripts can read them.
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
     /// How to print results.
-    #[arg(long, value_enum, default_value = "text", global = true)]
+    #[arg(long, value_enum, default_value = "json", global = true)]
     pub output: Output,
 }
 
@@ -85,8 +86,9 @@ pub struct ServeArgs {
     /// Comma-separated regions to serve (default: every commercial AppStream region).
     #[arg(long, value_delimiter = ',')]
     pub regions: Option<Vec<String>>,
-    #[command(flatten)]
-    pub out: OutputArgs,
+    /// How to print the start-up lines (text for people, json for scripts).
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
 }
 
 #[derive(Subcommand, Debug)]

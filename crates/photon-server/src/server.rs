@@ -145,7 +145,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_state(app);
 
     tracing::info!(%addr, engine = store.engine(), regions = regions.len(), "photon listening");
-    match args.out.output {
+    match args.output {
         Output::Json => println!(
             "{}",
             serde_json::json!({"listening": format!("http://{addr}"), "engine": store.engine(), "try": first})

@@ -259,3 +259,32 @@ async fn accounts_and_quotas_commands() {
     let text = p.admin_raw(&["quotas", "list", "--output", "text"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("images\t25"));
 }
+
+#[tokio::test]
+async fn first_start_files_and_graceful_shutdown() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut p = Photon::start(bin());
+    for f in ["aws-config", "aws-credentials"] {
+        let mode = std::fs::metadata(p.data_dir().join(f))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{f} must be private");
+    }
+    let config = std::fs::read_to_string(p.data_dir().join("aws-config")).unwrap();
+    assert!(config.contains("[profile photon]") && config.contains("region = us-east-1"));
+    assert!(
+        config.contains(&format!("endpoint_url = {}", p.endpoint)),
+        "{config}"
+    );
+    let status = p.terminate();
+    assert!(
+        status.success(),
+        "SIGTERM should stop photon cleanly, got {status:?}"
+    );
+    let log = std::fs::read_to_string(p.log_path()).unwrap();
+    assert!(
+        log.contains("photon stopped"),
+        "no shutdown line in the log"
+    );
+}

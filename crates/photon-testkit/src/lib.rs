@@ -280,6 +280,16 @@ impl Photon {
         self.spawn(&[]);
     }
 
+    /// Asks the server to stop with SIGTERM and returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("server running");
+        let status = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -TERM failed");
+        c.wait().expect("wait for photon")
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
