@@ -269,7 +269,7 @@ impl<'a> Gen<'a> {
     fn shapes_file(&self) -> Result<String> {
         let mut o = String::from(HEADER);
         o.push_str(
-            "#![allow(non_snake_case, dead_code, clippy::all, unused_mut, unused_variables)]\n\n",
+            "#![allow(non_snake_case, dead_code, clippy::all, clippy::expect_used, unused_mut, unused_variables)]\n\n",
         );
         o.push_str("use crate::decode::{join, Decode, Decoder, Encode, SerializationError};\n");
         o.push_str("use crate::value::Value;\n\n");

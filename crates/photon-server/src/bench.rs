@@ -374,15 +374,15 @@ struct Tally {
 }
 
 impl Tally {
-    fn new() -> Tally {
-        Tally {
+    fn new() -> anyhow::Result<Tally> {
+        Ok(Tally {
             // 1 µs to 60 s at 3 significant digits.
-            hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("static histogram bounds"),
+            hist: Histogram::new_with_bounds(1, 60_000_000, 3)?,
             ok: 0,
             errors: 0,
             bytes: 0,
             samples: Vec::new(),
-        }
+        })
     }
 
     fn error(&mut self, msg: String) {
@@ -451,7 +451,7 @@ async fn measure(
     // Warm-up, unmeasured: one walk of every page, which also proves the server sees exactly the
     // images loaded — a listing that returned fewer would make every number below meaningless.
     progress("warming up: one walk of every page…");
-    let mut warm = Tally::new();
+    let mut warm = Tally::new()?;
     let seen = walk_once(&client, &mut warm).await;
     if warm.errors > 0 {
         bail!(
@@ -478,9 +478,9 @@ async fn measure(
             worker(&client, &issued, total).await
         }));
     }
-    let mut all = Tally::new();
+    let mut all = Tally::new()?;
     for t in tasks {
-        all.merge(t.await.context("a client task panicked")?);
+        all.merge(t.await.context("a client task panicked")??);
     }
     let wall = started.elapsed();
     Ok(Measured {
@@ -514,8 +514,8 @@ async fn walk_once(client: &Client, tally: &mut Tally) -> u64 {
 /// One client task: takes request numbers from the shared counter until `total` are issued,
 /// walking the pages and starting again from the first after the last, so requests read
 /// different pages (and different rows) rather than the first page over and over.
-async fn worker(client: &Client, issued: &AtomicU64, total: u64) -> Tally {
-    let mut tally = Tally::new();
+async fn worker(client: &Client, issued: &AtomicU64, total: u64) -> anyhow::Result<Tally> {
+    let mut tally = Tally::new()?;
     let mut token: Option<String> = None;
     while issued.fetch_add(1, Ordering::Relaxed) < total {
         token = match describe(client, token.as_deref(), &mut tally).await {
@@ -523,7 +523,7 @@ async fn worker(client: &Client, issued: &AtomicU64, total: u64) -> Tally {
             None => None,
         };
     }
-    tally
+    Ok(tally)
 }
 
 /// Sends one signed DescribeImages call; records it in `tally`. Returns the page's image count

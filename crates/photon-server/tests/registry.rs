@@ -1,5 +1,6 @@
 //! The Image Registry through the real SDK, in both protocols: public catalogue in several
 //! regions, paging, filters, named lookups, deletion, and every refusal on the way.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Tags through the SDK, durability across a kill -9, and the administrative commands
 //! (`accounts`, `quotas`) run beside a live server.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
 

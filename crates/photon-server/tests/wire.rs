@@ -1,5 +1,6 @@
 //! Authentication and protocol framing, end to end: what the SDK sees for each auth failure,
 //! and what hand-signed requests the SDK would never send get back.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
 

@@ -3,6 +3,9 @@
 //! `aws-sdk-appstream` in either protocol, and reach its store for set-ups the API cannot make
 //! yet. Every server gets its own data, so tests never see each other's state.
 
+// Test support: a failed set-up should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

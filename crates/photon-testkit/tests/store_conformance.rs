@@ -1,5 +1,6 @@
 //! One story of the `Store` contract, run against whichever engine the environment selects:
 //! SQLite by default, PostgreSQL when `PHOTON_TEST_DATABASE_URL` is set (CI runs both).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 use std::collections::BTreeMap;
 
