@@ -560,20 +560,24 @@ impl<'a> Gen<'a> {
             o,
             "impl Encode for {name} {{\n    fn encode(self) -> Value {{"
         );
-        o.push_str("        let mut m = std::collections::BTreeMap::new();\n");
+        let _ = writeln!(
+            o,
+            "        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity({});",
+            members.len()
+        );
         for m in members.keys() {
             let field = snake(m);
             if required.contains(m.as_str()) {
+                let _ = writeln!(o, "        m.push(({}, self.{field}.encode()));", lit(m));
+            } else {
                 let _ = writeln!(
                     o,
-                    "        m.insert(crate::Key::Borrowed({}), self.{field}.encode());",
+                    "        if let Some(x) = self.{field} {{ m.push(({}, x.encode())); }}",
                     lit(m)
                 );
-            } else {
-                let _ = writeln!(o, "        if let Some(x) = self.{field} {{ m.insert(crate::Key::Borrowed({}), x.encode()); }}", lit(m));
             }
         }
-        o.push_str("        Value::Map(m)\n    }\n}\n\n");
+        o.push_str("        Value::Struct(m)\n    }\n}\n\n");
         Ok(())
     }
 

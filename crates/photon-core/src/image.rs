@@ -79,10 +79,16 @@ pub(crate) async fn seed_public_images(svc: &Service) -> Result<(), CoreError> {
     Ok(())
 }
 
-/// The API view of an image as `caller` sees it.
-pub fn to_api(row: &ImageRow, caller: &str) -> Image {
-    let r = &row.image;
-    let a = &r.attrs;
+/// The API view of an image as `caller` sees it. Takes the row by value: a page of images moves
+/// its strings into the answer instead of copying them.
+pub fn to_api(row: ImageRow, caller: &str) -> Image {
+    let ImageRow {
+        image: r,
+        shared_with_caller,
+        shared_with_others,
+        ..
+    } = row;
+    let a = r.attrs;
     let visibility = if r.owner == PUBLIC_OWNER {
         VisibilityType::Public
     } else if r.owner == caller {
@@ -92,10 +98,10 @@ pub fn to_api(row: &ImageRow, caller: &str) -> Image {
     };
     let shared_to_caller = visibility == VisibilityType::Shared;
     Image {
-        name: r.name.clone(),
-        arn: Some(r.arn.clone()),
-        base_image_arn: a.base_image_arn.clone(),
-        display_name: a.display_name.clone(),
+        name: r.name,
+        arn: Some(r.arn),
+        base_image_arn: a.base_image_arn,
+        display_name: a.display_name,
         state: ImageState::from_wire(&r.state),
         visibility: Some(visibility),
         image_builder_supported: Some(a.image_builder_supported),
@@ -103,21 +109,21 @@ pub fn to_api(row: &ImageRow, caller: &str) -> Image {
         image_builder_name: if shared_to_caller {
             None
         } else {
-            a.image_builder_name.clone()
+            a.image_builder_name
         },
         platform: PlatformType::from_wire(&r.platform),
-        description: a.description.clone(),
-        state_change_reason: a.state_change_reason.as_ref().map(|(code, msg)| {
-            ImageStateChangeReason {
-                code: ImageStateChangeReasonCode::from_wire(code),
-                message: Some(msg.clone()),
-            }
-        }),
+        description: a.description,
+        state_change_reason: a
+            .state_change_reason
+            .map(|(code, msg)| ImageStateChangeReason {
+                code: ImageStateChangeReasonCode::from_wire(&code),
+                message: Some(msg),
+            }),
         applications: None,
         created_time: Some(Timestamp(r.created_at)),
         public_base_image_released_date: a.public_base_image_released_date.map(Timestamp),
-        appstream_agent_version: a.appstream_agent_version.clone(),
-        image_permissions: row.shared_with_caller.filter(|_| shared_to_caller).map(
+        appstream_agent_version: a.appstream_agent_version,
+        image_permissions: shared_with_caller.filter(|_| shared_to_caller).map(
             |(fleet, builder)| ImagePermissions {
                 allow_fleet: Some(fleet),
                 allow_image_builder: Some(builder),
@@ -129,10 +135,10 @@ pub fn to_api(row: &ImageRow, caller: &str) -> Image {
         } else {
             LatestAppstreamAgentVersion::False
         }),
-        supported_instance_families: Some(a.supported_instance_families.clone()),
+        supported_instance_families: Some(a.supported_instance_families),
         dynamic_app_providers_enabled: None,
         image_shared_with_others: (visibility == VisibilityType::Private).then_some(
-            if row.shared_with_others {
+            if shared_with_others {
                 ImageSharedWithOthers::True
             } else {
                 ImageSharedWithOthers::False
@@ -271,7 +277,11 @@ impl Service {
             None
         };
         Ok(DescribeImagesResult {
-            images: Some(rows.iter().map(|r| to_api(r, &cx.account_id)).collect()),
+            images: Some(
+                rows.into_iter()
+                    .map(|r| to_api(r, &cx.account_id))
+                    .collect(),
+            ),
             next_token,
         })
     }
@@ -327,7 +337,7 @@ impl Service {
                 return Err(not_found(name, &cx.region));
             }
         };
-        let mut image = to_api(&row, &cx.account_id);
+        let mut image = to_api(*row, &cx.account_id);
         image.state = Some(ImageState::Deleting);
         Ok(DeleteImageResult { image: Some(image) })
     }

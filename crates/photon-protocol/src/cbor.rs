@@ -107,6 +107,19 @@ fn write_float(out: &mut Vec<u8>, f: f64) {
     out.extend_from_slice(&f.to_be_bytes());
 }
 
+fn write_map<'a>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'a str, &'a Value)> + Clone) {
+    let present = members
+        .clone()
+        .filter(|(_, v)| !matches!(v, Value::Null))
+        .count();
+    head(out, 5, present as u64);
+    for (k, item) in members.filter(|(_, v)| !matches!(v, Value::Null)) {
+        head(out, 3, k.len() as u64);
+        out.extend_from_slice(k.as_bytes());
+        write(out, item);
+    }
+}
+
 fn write(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Null => out.push(0xf6),
@@ -132,15 +145,8 @@ fn write(out: &mut Vec<u8>, v: &Value) {
                 write(out, item);
             }
         }
-        Value::Map(m) => {
-            let present = m.values().filter(|v| !matches!(v, Value::Null)).count();
-            head(out, 5, present as u64);
-            for (k, item) in m.iter().filter(|(_, v)| !matches!(v, Value::Null)) {
-                head(out, 3, k.len() as u64);
-                out.extend_from_slice(k.as_bytes());
-                write(out, item);
-            }
-        }
+        Value::Map(m) => write_map(out, m.iter().map(|(k, v)| (k.as_ref(), v))),
+        Value::Struct(fields) => write_map(out, fields.iter().map(|(k, v)| (*k, v))),
     }
 }
 

@@ -69,21 +69,24 @@ fn write(out: &mut Vec<u8>, v: &Value) {
             }
             out.push(b']');
         }
-        Value::Map(m) => {
-            out.push(b'{');
-            let mut first = true;
-            for (k, item) in m.iter().filter(|(_, v)| !matches!(v, Value::Null)) {
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
-                write_str(out, k);
-                out.push(b':');
-                write(out, item);
-            }
-            out.push(b'}');
-        }
+        Value::Map(m) => write_object(out, m.iter().map(|(k, v)| (k.as_ref(), v))),
+        Value::Struct(fields) => write_object(out, fields.iter().map(|(k, v)| (*k, v))),
     }
+}
+
+fn write_object<'a>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'a str, &'a Value)>) {
+    out.push(b'{');
+    let mut first = true;
+    for (k, item) in members.filter(|(_, v)| !matches!(v, Value::Null)) {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_str(out, k);
+        out.push(b':');
+        write(out, item);
+    }
+    out.push(b'}');
 }
 
 fn write_float(out: &mut Vec<u8>, f: f64) {

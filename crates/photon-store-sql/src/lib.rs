@@ -177,6 +177,62 @@ const NO_SHARE: &str =
     "CAST(NULL AS BIGINT) AS allow_fleet, CAST(NULL AS BIGINT) AS allow_image_builder";
 const SHARE: &str = "s.allow_fleet AS allow_fleet, s.allow_image_builder AS allow_image_builder";
 
+/// One image of a page as the JSON aggregate carries it, in the column order of `list_images`.
+type PageRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    ImageAttrs,
+    Option<i64>,
+    Option<i64>,
+    i64,
+);
+
+trait IntoImageRow {
+    fn into_row(self) -> StoreResult<ImageRow>;
+}
+
+impl IntoImageRow for PageRow {
+    fn into_row(self) -> StoreResult<ImageRow> {
+        let (region, owner, name, arn, sort_key, state, platform, created_at, attrs, f, b, n) =
+            self;
+        check_attrs_version(&attrs)?;
+        Ok(ImageRow {
+            image: ImageRecord {
+                region,
+                owner,
+                name,
+                arn,
+                state,
+                platform,
+                created_at,
+                attrs,
+            },
+            sort_key,
+            shared_with_caller: match (f, b) {
+                (Some(f), Some(b)) => Some((f != 0, b != 0)),
+                _ => None,
+            },
+            shared_with_others: n > 0,
+        })
+    }
+}
+
+fn check_attrs_version(attrs: &ImageAttrs) -> StoreResult<()> {
+    if attrs.v > IMAGE_ATTRS_VERSION {
+        return Err(StoreError::Backend(format!(
+            "an image was written by a newer Photon (attributes v{}); upgrade this binary",
+            attrs.v
+        )));
+    }
+    Ok(())
+}
+
 /// The query for one image by its key (region, owner, name).
 fn image_by_key() -> String {
     format!(
@@ -204,12 +260,7 @@ where
 fn image_from_row(row: &AnyRow) -> StoreResult<ImageRow> {
     let attrs: String = row.try_get("attrs").map_err(backend)?;
     let attrs: ImageAttrs = serde_json::from_str(&attrs).map_err(backend)?;
-    if attrs.v > IMAGE_ATTRS_VERSION {
-        return Err(StoreError::Backend(format!(
-            "an image was written by a newer Photon (attributes v{}); upgrade this binary",
-            attrs.v
-        )));
-    }
+    check_attrs_version(&attrs)?;
     let fleet: Option<i64> = row.try_get("allow_fleet").map_err(backend)?;
     let builder: Option<i64> = row.try_get("allow_image_builder").map_err(backend)?;
     let share_count: i64 = row.try_get("share_count").map_err(backend)?;
@@ -426,19 +477,44 @@ impl Store for SqlStore {
             ImageScope::SharedWithMe => vec![&shared],
             ImageScope::Visible => vec![&public, &owned, &shared],
         };
-        let sql = format!(
+        let page = format!(
             "SELECT * FROM ({}) u ORDER BY sort_key LIMIT $4",
             parts.join(" UNION ALL ")
         );
-        let rows = sqlx::query(&sql)
+        // The page comes back as one row holding a JSON array of rows: one round trip to the
+        // engine's connection instead of one per image, which is most of what a page cost.
+        let cols = "region, owner, name, arn, sort_key, state, platform, created_at, {attrs}, \
+                    allow_fleet, allow_image_builder, share_count";
+        let sql = match self.engine {
+            Engine::Sqlite => format!(
+                "SELECT json_group_array(json_array({})) AS page FROM ({page}) t",
+                cols.replace("{attrs}", "json(attrs)")
+            ),
+            Engine::Postgres => format!(
+                "SELECT CAST(json_agg(json_build_array({})) AS TEXT) AS page FROM ({page}) t",
+                cols.replace("{attrs}", "CAST(attrs AS JSON)")
+            ),
+        };
+        let row = sqlx::query(&sql)
             .bind(&q.region)
             .bind(&q.account_id)
             .bind(q.after.as_deref().unwrap_or(""))
             .bind(i64::from(q.limit))
-            .fetch_all(&self.read)
+            .fetch_one(&self.read)
             .await
             .map_err(backend)?;
-        rows.iter().map(image_from_row).collect()
+        let page: Option<String> = row.try_get("page").map_err(backend)?;
+        let Some(page) = page else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<PageRow> = serde_json::from_str(&page).map_err(backend)?;
+        let mut out = rows
+            .into_iter()
+            .map(PageRow::into_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // Aggregates keep the subquery's order in practice; sorting again makes it a guarantee.
+        out.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
+        Ok(out)
     }
 
     async fn count_images(&self, region: &str, owner: &str) -> StoreResult<i64> {

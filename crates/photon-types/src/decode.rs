@@ -85,6 +85,10 @@ impl Decoder {
     ) -> Result<BTreeMap<Key, Value>, SerializationError> {
         match v {
             Value::Map(m) => Ok(m),
+            Value::Struct(fields) => Ok(fields
+                .into_iter()
+                .map(|(k, v)| (Key::Borrowed(k), v))
+                .collect()),
             other => Err(Self::wrong_kind(path, "a structure", &other)),
         }
     }

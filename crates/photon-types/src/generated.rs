@@ -416,15 +416,12 @@ impl Decode for AccessEndpoint {
 
 impl Encode for AccessEndpoint {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("EndpointType"),
-            self.endpoint_type.encode(),
-        );
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("EndpointType", self.endpoint_type.encode()));
         if let Some(x) = self.vpce_id {
-            m.insert(crate::Key::Borrowed("VpceId"), x.encode());
+            m.push(("VpceId", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -714,30 +711,21 @@ impl Decode for AdminAppLicenseUsageRecord {
 
 impl Encode for AdminAppLicenseUsageRecord {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("BillingPeriod"),
-            self.billing_period.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("LicenseType"),
-            self.license_type.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("OwnerAWSAccountId"),
-            self.owner_aws_account_id.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("SubscriptionFirstUsedDate"),
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(7);
+        m.push(("BillingPeriod", self.billing_period.encode()));
+        m.push(("LicenseType", self.license_type.encode()));
+        m.push(("OwnerAWSAccountId", self.owner_aws_account_id.encode()));
+        m.push((
+            "SubscriptionFirstUsedDate",
             self.subscription_first_used_date.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("SubscriptionLastUsedDate"),
+        ));
+        m.push((
+            "SubscriptionLastUsedDate",
             self.subscription_last_used_date.encode(),
-        );
-        m.insert(crate::Key::Borrowed("UserArn"), self.user_arn.encode());
-        m.insert(crate::Key::Borrowed("UserId"), self.user_id.encode());
-        Value::Map(m)
+        ));
+        m.push(("UserArn", self.user_arn.encode()));
+        m.push(("UserId", self.user_id.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -844,32 +832,26 @@ impl Decode for AgentAccessConfig {
 
 impl Encode for AgentAccessConfig {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(8);
         if let Some(x) = self.kms_key_arn {
-            m.insert(crate::Key::Borrowed("KmsKeyArn"), x.encode());
+            m.push(("KmsKeyArn", x.encode()));
         }
         if let Some(x) = self.replay_session_enabled {
-            m.insert(crate::Key::Borrowed("ReplaySessionEnabled"), x.encode());
+            m.push(("ReplaySessionEnabled", x.encode()));
         }
         if let Some(x) = self.s3_bucket_arn {
-            m.insert(crate::Key::Borrowed("S3BucketArn"), x.encode());
+            m.push(("S3BucketArn", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("ScreenImageFormat"),
-            self.screen_image_format.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("ScreenResolution"),
-            self.screen_resolution.encode(),
-        );
+        m.push(("ScreenImageFormat", self.screen_image_format.encode()));
+        m.push(("ScreenResolution", self.screen_resolution.encode()));
         if let Some(x) = self.screenshots_upload_enabled {
-            m.insert(crate::Key::Borrowed("ScreenshotsUploadEnabled"), x.encode());
+            m.push(("ScreenshotsUploadEnabled", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Settings"), self.settings.encode());
+        m.push(("Settings", self.settings.encode()));
         if let Some(x) = self.user_control_mode {
-            m.insert(crate::Key::Borrowed("UserControlMode"), x.encode());
+            m.push(("UserControlMode", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -967,32 +949,32 @@ impl Decode for AgentAccessConfigForUpdate {
 
 impl Encode for AgentAccessConfigForUpdate {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(8);
         if let Some(x) = self.kms_key_arn {
-            m.insert(crate::Key::Borrowed("KmsKeyArn"), x.encode());
+            m.push(("KmsKeyArn", x.encode()));
         }
         if let Some(x) = self.replay_session_enabled {
-            m.insert(crate::Key::Borrowed("ReplaySessionEnabled"), x.encode());
+            m.push(("ReplaySessionEnabled", x.encode()));
         }
         if let Some(x) = self.s3_bucket_arn {
-            m.insert(crate::Key::Borrowed("S3BucketArn"), x.encode());
+            m.push(("S3BucketArn", x.encode()));
         }
         if let Some(x) = self.screen_image_format {
-            m.insert(crate::Key::Borrowed("ScreenImageFormat"), x.encode());
+            m.push(("ScreenImageFormat", x.encode()));
         }
         if let Some(x) = self.screen_resolution {
-            m.insert(crate::Key::Borrowed("ScreenResolution"), x.encode());
+            m.push(("ScreenResolution", x.encode()));
         }
         if let Some(x) = self.screenshots_upload_enabled {
-            m.insert(crate::Key::Borrowed("ScreenshotsUploadEnabled"), x.encode());
+            m.push(("ScreenshotsUploadEnabled", x.encode()));
         }
         if let Some(x) = self.settings {
-            m.insert(crate::Key::Borrowed("Settings"), x.encode());
+            m.push(("Settings", x.encode()));
         }
         if let Some(x) = self.user_control_mode {
-            m.insert(crate::Key::Borrowed("UserControlMode"), x.encode());
+            m.push(("UserControlMode", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -1036,13 +1018,10 @@ impl Decode for AgentAccessSetting {
 
 impl Encode for AgentAccessSetting {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AgentAction"),
-            self.agent_action.encode(),
-        );
-        m.insert(crate::Key::Borrowed("Permission"), self.permission.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("AgentAction", self.agent_action.encode()));
+        m.push(("Permission", self.permission.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -1304,37 +1283,37 @@ impl Decode for AppBlock {
 
 impl Encode for AppBlock {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(11);
         if let Some(x) = self.app_block_errors {
-            m.insert(crate::Key::Borrowed("AppBlockErrors"), x.encode());
+            m.push(("AppBlockErrors", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Arn"), self.arn.encode());
+        m.push(("Arn", self.arn.encode()));
         if let Some(x) = self.created_time {
-            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
+            m.push(("CreatedTime", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.packaging_type {
-            m.insert(crate::Key::Borrowed("PackagingType"), x.encode());
+            m.push(("PackagingType", x.encode()));
         }
         if let Some(x) = self.post_setup_script_details {
-            m.insert(crate::Key::Borrowed("PostSetupScriptDetails"), x.encode());
+            m.push(("PostSetupScriptDetails", x.encode()));
         }
         if let Some(x) = self.setup_script_details {
-            m.insert(crate::Key::Borrowed("SetupScriptDetails"), x.encode());
+            m.push(("SetupScriptDetails", x.encode()));
         }
         if let Some(x) = self.source_s3_location {
-            m.insert(crate::Key::Borrowed("SourceS3Location"), x.encode());
+            m.push(("SourceS3Location", x.encode()));
         }
         if let Some(x) = self.state {
-            m.insert(crate::Key::Borrowed("State"), x.encode());
+            m.push(("State", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -1520,47 +1499,41 @@ impl Decode for AppBlockBuilder {
 
 impl Encode for AppBlockBuilder {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(15);
         if let Some(x) = self.access_endpoints {
-            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
+            m.push(("AccessEndpoints", x.encode()));
         }
         if let Some(x) = self.app_block_builder_errors {
-            m.insert(crate::Key::Borrowed("AppBlockBuilderErrors"), x.encode());
+            m.push(("AppBlockBuilderErrors", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Arn"), self.arn.encode());
+        m.push(("Arn", self.arn.encode()));
         if let Some(x) = self.created_time {
-            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
+            m.push(("CreatedTime", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.disable_imdsv1 {
-            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
+            m.push(("DisableIMDSV1", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.enable_default_internet_access {
-            m.insert(
-                crate::Key::Borrowed("EnableDefaultInternetAccess"),
-                x.encode(),
-            );
+            m.push(("EnableDefaultInternetAccess", x.encode()));
         }
         if let Some(x) = self.iam_role_arn {
-            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
+            m.push(("IamRoleArn", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("InstanceType"),
-            self.instance_type.encode(),
-        );
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        m.insert(crate::Key::Borrowed("Platform"), self.platform.encode());
-        m.insert(crate::Key::Borrowed("State"), self.state.encode());
+        m.push(("InstanceType", self.instance_type.encode()));
+        m.push(("Name", self.name.encode()));
+        m.push(("Platform", self.platform.encode()));
+        m.push(("State", self.state.encode()));
         if let Some(x) = self.state_change_reason {
-            m.insert(crate::Key::Borrowed("StateChangeReason"), x.encode());
+            m.push(("StateChangeReason", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("VpcConfig"), self.vpc_config.encode());
-        Value::Map(m)
+        m.push(("VpcConfig", self.vpc_config.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -1604,16 +1577,10 @@ impl Decode for AppBlockBuilderAppBlockAssociation {
 
 impl Encode for AppBlockBuilderAppBlockAssociation {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AppBlockArn"),
-            self.app_block_arn.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("AppBlockBuilderName"),
-            self.app_block_builder_name.encode(),
-        );
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("AppBlockArn", self.app_block_arn.encode()));
+        m.push(("AppBlockBuilderName", self.app_block_builder_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -1864,14 +1831,14 @@ impl Decode for AppBlockBuilderStateChangeReason {
 
 impl Encode for AppBlockBuilderStateChangeReason {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.code {
-            m.insert(crate::Key::Borrowed("Code"), x.encode());
+            m.push(("Code", x.encode()));
         }
         if let Some(x) = self.message {
-            m.insert(crate::Key::Borrowed("Message"), x.encode());
+            m.push(("Message", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -2236,53 +2203,53 @@ impl Decode for Application {
 
 impl Encode for Application {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(15);
         if let Some(x) = self.app_block_arn {
-            m.insert(crate::Key::Borrowed("AppBlockArn"), x.encode());
+            m.push(("AppBlockArn", x.encode()));
         }
         if let Some(x) = self.arn {
-            m.insert(crate::Key::Borrowed("Arn"), x.encode());
+            m.push(("Arn", x.encode()));
         }
         if let Some(x) = self.created_time {
-            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
+            m.push(("CreatedTime", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.enabled {
-            m.insert(crate::Key::Borrowed("Enabled"), x.encode());
+            m.push(("Enabled", x.encode()));
         }
         if let Some(x) = self.icon_s3_location {
-            m.insert(crate::Key::Borrowed("IconS3Location"), x.encode());
+            m.push(("IconS3Location", x.encode()));
         }
         if let Some(x) = self.icon_url {
-            m.insert(crate::Key::Borrowed("IconURL"), x.encode());
+            m.push(("IconURL", x.encode()));
         }
         if let Some(x) = self.instance_families {
-            m.insert(crate::Key::Borrowed("InstanceFamilies"), x.encode());
+            m.push(("InstanceFamilies", x.encode()));
         }
         if let Some(x) = self.launch_parameters {
-            m.insert(crate::Key::Borrowed("LaunchParameters"), x.encode());
+            m.push(("LaunchParameters", x.encode()));
         }
         if let Some(x) = self.launch_path {
-            m.insert(crate::Key::Borrowed("LaunchPath"), x.encode());
+            m.push(("LaunchPath", x.encode()));
         }
         if let Some(x) = self.metadata {
-            m.insert(crate::Key::Borrowed("Metadata"), x.encode());
+            m.push(("Metadata", x.encode()));
         }
         if let Some(x) = self.name {
-            m.insert(crate::Key::Borrowed("Name"), x.encode());
+            m.push(("Name", x.encode()));
         }
         if let Some(x) = self.platforms {
-            m.insert(crate::Key::Borrowed("Platforms"), x.encode());
+            m.push(("Platforms", x.encode()));
         }
         if let Some(x) = self.working_directory {
-            m.insert(crate::Key::Borrowed("WorkingDirectory"), x.encode());
+            m.push(("WorkingDirectory", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -2444,28 +2411,25 @@ impl Decode for ApplicationConfig {
 
 impl Encode for ApplicationConfig {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AbsoluteAppPath"),
-            self.absolute_app_path.encode(),
-        );
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(7);
+        m.push(("AbsoluteAppPath", self.absolute_app_path.encode()));
         if let Some(x) = self.absolute_icon_path {
-            m.insert(crate::Key::Borrowed("AbsoluteIconPath"), x.encode());
+            m.push(("AbsoluteIconPath", x.encode()));
         }
         if let Some(x) = self.absolute_manifest_path {
-            m.insert(crate::Key::Borrowed("AbsoluteManifestPath"), x.encode());
+            m.push(("AbsoluteManifestPath", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.launch_parameters {
-            m.insert(crate::Key::Borrowed("LaunchParameters"), x.encode());
+            m.push(("LaunchParameters", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.working_directory {
-            m.insert(crate::Key::Borrowed("WorkingDirectory"), x.encode());
+            m.push(("WorkingDirectory", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -2509,13 +2473,10 @@ impl Decode for ApplicationFleetAssociation {
 
 impl Encode for ApplicationFleetAssociation {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("ApplicationArn"),
-            self.application_arn.encode(),
-        );
-        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("ApplicationArn", self.application_arn.encode()));
+        m.push(("FleetName", self.fleet_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -2575,12 +2536,12 @@ impl Decode for ApplicationSettings {
 
 impl Encode for ApplicationSettings {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Enabled"), self.enabled.encode());
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("Enabled", self.enabled.encode()));
         if let Some(x) = self.settings_group {
-            m.insert(crate::Key::Borrowed("SettingsGroup"), x.encode());
+            m.push(("SettingsGroup", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -2628,17 +2589,17 @@ impl Decode for ApplicationSettingsResponse {
 
 impl Encode for ApplicationSettingsResponse {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
         if let Some(x) = self.enabled {
-            m.insert(crate::Key::Borrowed("Enabled"), x.encode());
+            m.push(("Enabled", x.encode()));
         }
         if let Some(x) = self.s3_bucket_name {
-            m.insert(crate::Key::Borrowed("S3BucketName"), x.encode());
+            m.push(("S3BucketName", x.encode()));
         }
         if let Some(x) = self.settings_group {
-            m.insert(crate::Key::Borrowed("SettingsGroup"), x.encode());
+            m.push(("SettingsGroup", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -2732,16 +2693,10 @@ impl Decode for AssociateAppBlockBuilderAppBlockRequest {
 
 impl Encode for AssociateAppBlockBuilderAppBlockRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AppBlockArn"),
-            self.app_block_arn.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("AppBlockBuilderName"),
-            self.app_block_builder_name.encode(),
-        );
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("AppBlockArn", self.app_block_arn.encode()));
+        m.push(("AppBlockBuilderName", self.app_block_builder_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -2769,14 +2724,11 @@ impl Decode for AssociateAppBlockBuilderAppBlockResult {
 
 impl Encode for AssociateAppBlockBuilderAppBlockResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.app_block_builder_app_block_association {
-            m.insert(
-                crate::Key::Borrowed("AppBlockBuilderAppBlockAssociation"),
-                x.encode(),
-            );
+            m.push(("AppBlockBuilderAppBlockAssociation", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -2820,13 +2772,10 @@ impl Decode for AssociateApplicationFleetRequest {
 
 impl Encode for AssociateApplicationFleetRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("ApplicationArn"),
-            self.application_arn.encode(),
-        );
-        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("ApplicationArn", self.application_arn.encode()));
+        m.push(("FleetName", self.fleet_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -2854,14 +2803,11 @@ impl Decode for AssociateApplicationFleetResult {
 
 impl Encode for AssociateApplicationFleetResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.application_fleet_association {
-            m.insert(
-                crate::Key::Borrowed("ApplicationFleetAssociation"),
-                x.encode(),
-            );
+            m.push(("ApplicationFleetAssociation", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -2918,17 +2864,14 @@ impl Decode for AssociateApplicationToEntitlementRequest {
 
 impl Encode for AssociateApplicationToEntitlementRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("ApplicationIdentifier"),
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
+        m.push((
+            "ApplicationIdentifier",
             self.application_identifier.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("EntitlementName"),
-            self.entitlement_name.encode(),
-        );
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        Value::Map(m)
+        ));
+        m.push(("EntitlementName", self.entitlement_name.encode()));
+        m.push(("StackName", self.stack_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -2944,8 +2887,8 @@ impl Decode for AssociateApplicationToEntitlementResult {
 
 impl Encode for AssociateApplicationToEntitlementResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -2989,10 +2932,10 @@ impl Decode for AssociateFleetRequest {
 
 impl Encode for AssociateFleetRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("FleetName", self.fleet_name.encode()));
+        m.push(("StackName", self.stack_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -3008,8 +2951,8 @@ impl Decode for AssociateFleetResult {
 
 impl Encode for AssociateFleetResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -3053,16 +2996,10 @@ impl Decode for AssociateSoftwareToImageBuilderRequest {
 
 impl Encode for AssociateSoftwareToImageBuilderRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("ImageBuilderName"),
-            self.image_builder_name.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("SoftwareNames"),
-            self.software_names.encode(),
-        );
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("ImageBuilderName", self.image_builder_name.encode()));
+        m.push(("SoftwareNames", self.software_names.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -3078,8 +3015,8 @@ impl Decode for AssociateSoftwareToImageBuilderResult {
 
 impl Encode for AssociateSoftwareToImageBuilderResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -3191,12 +3128,12 @@ impl Decode for BatchAssociateUserStackRequest {
 
 impl Encode for BatchAssociateUserStackRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("UserStackAssociations"),
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push((
+            "UserStackAssociations",
             self.user_stack_associations.encode(),
-        );
-        Value::Map(m)
+        ));
+        Value::Struct(m)
     }
 }
 
@@ -3222,11 +3159,11 @@ impl Decode for BatchAssociateUserStackResult {
 
 impl Encode for BatchAssociateUserStackResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.errors {
-            m.insert(crate::Key::Borrowed("errors"), x.encode());
+            m.push(("errors", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -3257,12 +3194,12 @@ impl Decode for BatchDisassociateUserStackRequest {
 
 impl Encode for BatchDisassociateUserStackRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("UserStackAssociations"),
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push((
+            "UserStackAssociations",
             self.user_stack_associations.encode(),
-        );
-        Value::Map(m)
+        ));
+        Value::Struct(m)
     }
 }
 
@@ -3288,11 +3225,11 @@ impl Decode for BatchDisassociateUserStackResult {
 
 impl Encode for BatchDisassociateUserStackResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.errors {
-            m.insert(crate::Key::Borrowed("errors"), x.encode());
+            m.push(("errors", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -3338,14 +3275,14 @@ impl Decode for CertificateBasedAuthProperties {
 
 impl Encode for CertificateBasedAuthProperties {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.certificate_authority_arn {
-            m.insert(crate::Key::Borrowed("CertificateAuthorityArn"), x.encode());
+            m.push(("CertificateAuthorityArn", x.encode()));
         }
         if let Some(x) = self.status {
-            m.insert(crate::Key::Borrowed("Status"), x.encode());
+            m.push(("Status", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -3440,14 +3377,14 @@ impl Decode for ComputeCapacity {
 
 impl Encode for ComputeCapacity {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.desired_instances {
-            m.insert(crate::Key::Borrowed("DesiredInstances"), x.encode());
+            m.push(("DesiredInstances", x.encode()));
         }
         if let Some(x) = self.desired_sessions {
-            m.insert(crate::Key::Borrowed("DesiredSessions"), x.encode());
+            m.push(("DesiredSessions", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -3578,45 +3515,39 @@ impl Decode for ComputeCapacityStatus {
 
 impl Encode for ComputeCapacityStatus {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(11);
         if let Some(x) = self.active_user_sessions {
-            m.insert(crate::Key::Borrowed("ActiveUserSessions"), x.encode());
+            m.push(("ActiveUserSessions", x.encode()));
         }
         if let Some(x) = self.actual_user_sessions {
-            m.insert(crate::Key::Borrowed("ActualUserSessions"), x.encode());
+            m.push(("ActualUserSessions", x.encode()));
         }
         if let Some(x) = self.available {
-            m.insert(crate::Key::Borrowed("Available"), x.encode());
+            m.push(("Available", x.encode()));
         }
         if let Some(x) = self.available_user_sessions {
-            m.insert(crate::Key::Borrowed("AvailableUserSessions"), x.encode());
+            m.push(("AvailableUserSessions", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Desired"), self.desired.encode());
+        m.push(("Desired", self.desired.encode()));
         if let Some(x) = self.desired_user_sessions {
-            m.insert(crate::Key::Borrowed("DesiredUserSessions"), x.encode());
+            m.push(("DesiredUserSessions", x.encode()));
         }
         if let Some(x) = self.drain_mode_active_user_sessions {
-            m.insert(
-                crate::Key::Borrowed("DrainModeActiveUserSessions"),
-                x.encode(),
-            );
+            m.push(("DrainModeActiveUserSessions", x.encode()));
         }
         if let Some(x) = self.drain_mode_unused_user_sessions {
-            m.insert(
-                crate::Key::Borrowed("DrainModeUnusedUserSessions"),
-                x.encode(),
-            );
+            m.push(("DrainModeUnusedUserSessions", x.encode()));
         }
         if let Some(x) = self.draining {
-            m.insert(crate::Key::Borrowed("Draining"), x.encode());
+            m.push(("Draining", x.encode()));
         }
         if let Some(x) = self.in_use {
-            m.insert(crate::Key::Borrowed("InUse"), x.encode());
+            m.push(("InUse", x.encode()));
         }
         if let Some(x) = self.running {
-            m.insert(crate::Key::Borrowed("Running"), x.encode());
+            m.push(("Running", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -3642,11 +3573,11 @@ impl Decode for ContentRedirection {
 
 impl Encode for ContentRedirection {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.host_to_client {
-            m.insert(crate::Key::Borrowed("HostToClient"), x.encode());
+            m.push(("HostToClient", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -3713,26 +3644,14 @@ impl Decode for CopyImageRequest {
 
 impl Encode for CopyImageRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(4);
         if let Some(x) = self.destination_image_description {
-            m.insert(
-                crate::Key::Borrowed("DestinationImageDescription"),
-                x.encode(),
-            );
+            m.push(("DestinationImageDescription", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("DestinationImageName"),
-            self.destination_image_name.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("DestinationRegion"),
-            self.destination_region.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("SourceImageName"),
-            self.source_image_name.encode(),
-        );
-        Value::Map(m)
+        m.push(("DestinationImageName", self.destination_image_name.encode()));
+        m.push(("DestinationRegion", self.destination_region.encode()));
+        m.push(("SourceImageName", self.source_image_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -3760,11 +3679,11 @@ impl Decode for CopyImageResponse {
 
 impl Encode for CopyImageResponse {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.destination_image_name {
-            m.insert(crate::Key::Borrowed("DestinationImageName"), x.encode());
+            m.push(("DestinationImageName", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -3904,39 +3823,33 @@ impl Decode for CreateAppBlockBuilderRequest {
 
 impl Encode for CreateAppBlockBuilderRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(11);
         if let Some(x) = self.access_endpoints {
-            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
+            m.push(("AccessEndpoints", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.disable_imdsv1 {
-            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
+            m.push(("DisableIMDSV1", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.enable_default_internet_access {
-            m.insert(
-                crate::Key::Borrowed("EnableDefaultInternetAccess"),
-                x.encode(),
-            );
+            m.push(("EnableDefaultInternetAccess", x.encode()));
         }
         if let Some(x) = self.iam_role_arn {
-            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
+            m.push(("IamRoleArn", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("InstanceType"),
-            self.instance_type.encode(),
-        );
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        m.insert(crate::Key::Borrowed("Platform"), self.platform.encode());
+        m.push(("InstanceType", self.instance_type.encode()));
+        m.push(("Name", self.name.encode()));
+        m.push(("Platform", self.platform.encode()));
         if let Some(x) = self.tags {
-            m.insert(crate::Key::Borrowed("Tags"), x.encode());
+            m.push(("Tags", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("VpcConfig"), self.vpc_config.encode());
-        Value::Map(m)
+        m.push(("VpcConfig", self.vpc_config.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -3962,11 +3875,11 @@ impl Decode for CreateAppBlockBuilderResult {
 
 impl Encode for CreateAppBlockBuilderResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.app_block_builder {
-            m.insert(crate::Key::Borrowed("AppBlockBuilder"), x.encode());
+            m.push(("AppBlockBuilder", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -4007,15 +3920,12 @@ impl Decode for CreateAppBlockBuilderStreamingURLRequest {
 
 impl Encode for CreateAppBlockBuilderStreamingURLRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AppBlockBuilderName"),
-            self.app_block_builder_name.encode(),
-        );
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("AppBlockBuilderName", self.app_block_builder_name.encode()));
         if let Some(x) = self.validity {
-            m.insert(crate::Key::Borrowed("Validity"), x.encode());
+            m.push(("Validity", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -4053,14 +3963,14 @@ impl Decode for CreateAppBlockBuilderStreamingURLResult {
 
 impl Encode for CreateAppBlockBuilderStreamingURLResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.expires {
-            m.insert(crate::Key::Borrowed("Expires"), x.encode());
+            m.push(("Expires", x.encode()));
         }
         if let Some(x) = self.streaming_url {
-            m.insert(crate::Key::Borrowed("StreamingURL"), x.encode());
+            m.push(("StreamingURL", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -4164,31 +4074,28 @@ impl Decode for CreateAppBlockRequest {
 
 impl Encode for CreateAppBlockRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(8);
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.packaging_type {
-            m.insert(crate::Key::Borrowed("PackagingType"), x.encode());
+            m.push(("PackagingType", x.encode()));
         }
         if let Some(x) = self.post_setup_script_details {
-            m.insert(crate::Key::Borrowed("PostSetupScriptDetails"), x.encode());
+            m.push(("PostSetupScriptDetails", x.encode()));
         }
         if let Some(x) = self.setup_script_details {
-            m.insert(crate::Key::Borrowed("SetupScriptDetails"), x.encode());
+            m.push(("SetupScriptDetails", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("SourceS3Location"),
-            self.source_s3_location.encode(),
-        );
+        m.push(("SourceS3Location", self.source_s3_location.encode()));
         if let Some(x) = self.tags {
-            m.insert(crate::Key::Borrowed("Tags"), x.encode());
+            m.push(("Tags", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -4214,11 +4121,11 @@ impl Decode for CreateAppBlockResult {
 
 impl Encode for CreateAppBlockResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.app_block {
-            m.insert(crate::Key::Borrowed("AppBlock"), x.encode());
+            m.push(("AppBlock", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -4364,41 +4271,29 @@ impl Decode for CreateApplicationRequest {
 
 impl Encode for CreateApplicationRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AppBlockArn"),
-            self.app_block_arn.encode(),
-        );
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(11);
+        m.push(("AppBlockArn", self.app_block_arn.encode()));
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("IconS3Location"),
-            self.icon_s3_location.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("InstanceFamilies"),
-            self.instance_families.encode(),
-        );
+        m.push(("IconS3Location", self.icon_s3_location.encode()));
+        m.push(("InstanceFamilies", self.instance_families.encode()));
         if let Some(x) = self.launch_parameters {
-            m.insert(crate::Key::Borrowed("LaunchParameters"), x.encode());
+            m.push(("LaunchParameters", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("LaunchPath"),
-            self.launch_path.encode(),
-        );
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        m.insert(crate::Key::Borrowed("Platforms"), self.platforms.encode());
+        m.push(("LaunchPath", self.launch_path.encode()));
+        m.push(("Name", self.name.encode()));
+        m.push(("Platforms", self.platforms.encode()));
         if let Some(x) = self.tags {
-            m.insert(crate::Key::Borrowed("Tags"), x.encode());
+            m.push(("Tags", x.encode()));
         }
         if let Some(x) = self.working_directory {
-            m.insert(crate::Key::Borrowed("WorkingDirectory"), x.encode());
+            m.push(("WorkingDirectory", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -4424,11 +4319,11 @@ impl Decode for CreateApplicationResult {
 
 impl Encode for CreateApplicationResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.application {
-            m.insert(crate::Key::Borrowed("Application"), x.encode());
+            m.push(("Application", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -4492,28 +4387,19 @@ impl Decode for CreateDirectoryConfigRequest {
 
 impl Encode for CreateDirectoryConfigRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(4);
         if let Some(x) = self.certificate_based_auth_properties {
-            m.insert(
-                crate::Key::Borrowed("CertificateBasedAuthProperties"),
-                x.encode(),
-            );
+            m.push(("CertificateBasedAuthProperties", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("DirectoryName"),
-            self.directory_name.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("OrganizationalUnitDistinguishedNames"),
+        m.push(("DirectoryName", self.directory_name.encode()));
+        m.push((
+            "OrganizationalUnitDistinguishedNames",
             self.organizational_unit_distinguished_names.encode(),
-        );
+        ));
         if let Some(x) = self.service_account_credentials {
-            m.insert(
-                crate::Key::Borrowed("ServiceAccountCredentials"),
-                x.encode(),
-            );
+            m.push(("ServiceAccountCredentials", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -4539,11 +4425,11 @@ impl Decode for CreateDirectoryConfigResult {
 
 impl Encode for CreateDirectoryConfigResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.directory_config {
-            m.insert(crate::Key::Borrowed("DirectoryConfig"), x.encode());
+            m.push(("DirectoryConfig", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -4623,18 +4509,15 @@ impl Decode for CreateEntitlementRequest {
 
 impl Encode for CreateEntitlementRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AppVisibility"),
-            self.app_visibility.encode(),
-        );
-        m.insert(crate::Key::Borrowed("Attributes"), self.attributes.encode());
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(5);
+        m.push(("AppVisibility", self.app_visibility.encode()));
+        m.push(("Attributes", self.attributes.encode()));
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        Value::Map(m)
+        m.push(("Name", self.name.encode()));
+        m.push(("StackName", self.stack_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -4660,11 +4543,11 @@ impl Decode for CreateEntitlementResult {
 
 impl Encode for CreateEntitlementResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.entitlement {
-            m.insert(crate::Key::Borrowed("Entitlement"), x.encode());
+            m.push(("Entitlement", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -4741,20 +4624,17 @@ impl Decode for CreateExportImageTaskRequest {
 
 impl Encode for CreateExportImageTaskRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(5);
         if let Some(x) = self.ami_description {
-            m.insert(crate::Key::Borrowed("AmiDescription"), x.encode());
+            m.push(("AmiDescription", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("AmiName"), self.ami_name.encode());
-        m.insert(
-            crate::Key::Borrowed("IamRoleArn"),
-            self.iam_role_arn.encode(),
-        );
-        m.insert(crate::Key::Borrowed("ImageName"), self.image_name.encode());
+        m.push(("AmiName", self.ami_name.encode()));
+        m.push(("IamRoleArn", self.iam_role_arn.encode()));
+        m.push(("ImageName", self.image_name.encode()));
         if let Some(x) = self.tag_specifications {
-            m.insert(crate::Key::Borrowed("TagSpecifications"), x.encode());
+            m.push(("TagSpecifications", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -4780,11 +4660,11 @@ impl Decode for CreateExportImageTaskResult {
 
 impl Encode for CreateExportImageTaskResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.export_image_task {
-            m.insert(crate::Key::Borrowed("ExportImageTask"), x.encode());
+            m.push(("ExportImageTask", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -5048,88 +4928,76 @@ impl Decode for CreateFleetRequest {
 
 impl Encode for CreateFleetRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(24);
         if let Some(x) = self.compute_capacity {
-            m.insert(crate::Key::Borrowed("ComputeCapacity"), x.encode());
+            m.push(("ComputeCapacity", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.disable_imdsv1 {
-            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
+            m.push(("DisableIMDSV1", x.encode()));
         }
         if let Some(x) = self.disconnect_timeout_in_seconds {
-            m.insert(
-                crate::Key::Borrowed("DisconnectTimeoutInSeconds"),
-                x.encode(),
-            );
+            m.push(("DisconnectTimeoutInSeconds", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.domain_join_info {
-            m.insert(crate::Key::Borrowed("DomainJoinInfo"), x.encode());
+            m.push(("DomainJoinInfo", x.encode()));
         }
         if let Some(x) = self.enable_default_internet_access {
-            m.insert(
-                crate::Key::Borrowed("EnableDefaultInternetAccess"),
-                x.encode(),
-            );
+            m.push(("EnableDefaultInternetAccess", x.encode()));
         }
         if let Some(x) = self.fleet_type {
-            m.insert(crate::Key::Borrowed("FleetType"), x.encode());
+            m.push(("FleetType", x.encode()));
         }
         if let Some(x) = self.iam_role_arn {
-            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
+            m.push(("IamRoleArn", x.encode()));
         }
         if let Some(x) = self.idle_disconnect_timeout_in_seconds {
-            m.insert(
-                crate::Key::Borrowed("IdleDisconnectTimeoutInSeconds"),
-                x.encode(),
-            );
+            m.push(("IdleDisconnectTimeoutInSeconds", x.encode()));
         }
         if let Some(x) = self.image_arn {
-            m.insert(crate::Key::Borrowed("ImageArn"), x.encode());
+            m.push(("ImageArn", x.encode()));
         }
         if let Some(x) = self.image_name {
-            m.insert(crate::Key::Borrowed("ImageName"), x.encode());
+            m.push(("ImageName", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("InstanceType"),
-            self.instance_type.encode(),
-        );
+        m.push(("InstanceType", self.instance_type.encode()));
         if let Some(x) = self.max_concurrent_sessions {
-            m.insert(crate::Key::Borrowed("MaxConcurrentSessions"), x.encode());
+            m.push(("MaxConcurrentSessions", x.encode()));
         }
         if let Some(x) = self.max_sessions_per_instance {
-            m.insert(crate::Key::Borrowed("MaxSessionsPerInstance"), x.encode());
+            m.push(("MaxSessionsPerInstance", x.encode()));
         }
         if let Some(x) = self.max_user_duration_in_seconds {
-            m.insert(crate::Key::Borrowed("MaxUserDurationInSeconds"), x.encode());
+            m.push(("MaxUserDurationInSeconds", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.platform {
-            m.insert(crate::Key::Borrowed("Platform"), x.encode());
+            m.push(("Platform", x.encode()));
         }
         if let Some(x) = self.root_volume_config {
-            m.insert(crate::Key::Borrowed("RootVolumeConfig"), x.encode());
+            m.push(("RootVolumeConfig", x.encode()));
         }
         if let Some(x) = self.session_script_s3_location {
-            m.insert(crate::Key::Borrowed("SessionScriptS3Location"), x.encode());
+            m.push(("SessionScriptS3Location", x.encode()));
         }
         if let Some(x) = self.stream_view {
-            m.insert(crate::Key::Borrowed("StreamView"), x.encode());
+            m.push(("StreamView", x.encode()));
         }
         if let Some(x) = self.tags {
-            m.insert(crate::Key::Borrowed("Tags"), x.encode());
+            m.push(("Tags", x.encode()));
         }
         if let Some(x) = self.usb_device_filter_strings {
-            m.insert(crate::Key::Borrowed("UsbDeviceFilterStrings"), x.encode());
+            m.push(("UsbDeviceFilterStrings", x.encode()));
         }
         if let Some(x) = self.vpc_config {
-            m.insert(crate::Key::Borrowed("VpcConfig"), x.encode());
+            m.push(("VpcConfig", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -5155,11 +5023,11 @@ impl Decode for CreateFleetResult {
 
 impl Encode for CreateFleetResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.fleet {
-            m.insert(crate::Key::Borrowed("Fleet"), x.encode());
+            m.push(("Fleet", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -5363,64 +5231,58 @@ impl Decode for CreateImageBuilderRequest {
 
 impl Encode for CreateImageBuilderRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(18);
         if let Some(x) = self.access_endpoints {
-            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
+            m.push(("AccessEndpoints", x.encode()));
         }
         if let Some(x) = self.agent_access_config {
-            m.insert(crate::Key::Borrowed("AgentAccessConfig"), x.encode());
+            m.push(("AgentAccessConfig", x.encode()));
         }
         if let Some(x) = self.appstream_agent_version {
-            m.insert(crate::Key::Borrowed("AppstreamAgentVersion"), x.encode());
+            m.push(("AppstreamAgentVersion", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.disable_imdsv1 {
-            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
+            m.push(("DisableIMDSV1", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.domain_join_info {
-            m.insert(crate::Key::Borrowed("DomainJoinInfo"), x.encode());
+            m.push(("DomainJoinInfo", x.encode()));
         }
         if let Some(x) = self.enable_default_internet_access {
-            m.insert(
-                crate::Key::Borrowed("EnableDefaultInternetAccess"),
-                x.encode(),
-            );
+            m.push(("EnableDefaultInternetAccess", x.encode()));
         }
         if let Some(x) = self.iam_role_arn {
-            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
+            m.push(("IamRoleArn", x.encode()));
         }
         if let Some(x) = self.image_arn {
-            m.insert(crate::Key::Borrowed("ImageArn"), x.encode());
+            m.push(("ImageArn", x.encode()));
         }
         if let Some(x) = self.image_name {
-            m.insert(crate::Key::Borrowed("ImageName"), x.encode());
+            m.push(("ImageName", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("InstanceType"),
-            self.instance_type.encode(),
-        );
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("InstanceType", self.instance_type.encode()));
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.root_volume_config {
-            m.insert(crate::Key::Borrowed("RootVolumeConfig"), x.encode());
+            m.push(("RootVolumeConfig", x.encode()));
         }
         if let Some(x) = self.softwares_to_install {
-            m.insert(crate::Key::Borrowed("SoftwaresToInstall"), x.encode());
+            m.push(("SoftwaresToInstall", x.encode()));
         }
         if let Some(x) = self.softwares_to_uninstall {
-            m.insert(crate::Key::Borrowed("SoftwaresToUninstall"), x.encode());
+            m.push(("SoftwaresToUninstall", x.encode()));
         }
         if let Some(x) = self.tags {
-            m.insert(crate::Key::Borrowed("Tags"), x.encode());
+            m.push(("Tags", x.encode()));
         }
         if let Some(x) = self.vpc_config {
-            m.insert(crate::Key::Borrowed("VpcConfig"), x.encode());
+            m.push(("VpcConfig", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -5446,11 +5308,11 @@ impl Decode for CreateImageBuilderResult {
 
 impl Encode for CreateImageBuilderResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.image_builder {
-            m.insert(crate::Key::Borrowed("ImageBuilder"), x.encode());
+            m.push(("ImageBuilder", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -5488,12 +5350,12 @@ impl Decode for CreateImageBuilderStreamingURLRequest {
 
 impl Encode for CreateImageBuilderStreamingURLRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.validity {
-            m.insert(crate::Key::Borrowed("Validity"), x.encode());
+            m.push(("Validity", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -5531,14 +5393,14 @@ impl Decode for CreateImageBuilderStreamingURLResult {
 
 impl Encode for CreateImageBuilderStreamingURLResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.expires {
-            m.insert(crate::Key::Borrowed("Expires"), x.encode());
+            m.push(("Expires", x.encode()));
         }
         if let Some(x) = self.streaming_url {
-            m.insert(crate::Key::Borrowed("StreamingURL"), x.encode());
+            m.push(("StreamingURL", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -5669,39 +5531,39 @@ impl Decode for CreateImportedImageRequest {
 
 impl Encode for CreateImportedImageRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(11);
         if let Some(x) = self.agent_software_version {
-            m.insert(crate::Key::Borrowed("AgentSoftwareVersion"), x.encode());
+            m.push(("AgentSoftwareVersion", x.encode()));
         }
         if let Some(x) = self.app_catalog_config {
-            m.insert(crate::Key::Borrowed("AppCatalogConfig"), x.encode());
+            m.push(("AppCatalogConfig", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.dry_run {
-            m.insert(crate::Key::Borrowed("DryRun"), x.encode());
+            m.push(("DryRun", x.encode()));
         }
         if let Some(x) = self.iam_role_arn {
-            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
+            m.push(("IamRoleArn", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.runtime_validation_config {
-            m.insert(crate::Key::Borrowed("RuntimeValidationConfig"), x.encode());
+            m.push(("RuntimeValidationConfig", x.encode()));
         }
         if let Some(x) = self.source_ami_id {
-            m.insert(crate::Key::Borrowed("SourceAmiId"), x.encode());
+            m.push(("SourceAmiId", x.encode()));
         }
         if let Some(x) = self.tags {
-            m.insert(crate::Key::Borrowed("Tags"), x.encode());
+            m.push(("Tags", x.encode()));
         }
         if let Some(x) = self.workspace_image_id {
-            m.insert(crate::Key::Borrowed("WorkspaceImageId"), x.encode());
+            m.push(("WorkspaceImageId", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -5727,11 +5589,11 @@ impl Decode for CreateImportedImageResult {
 
 impl Encode for CreateImportedImageResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.image {
-            m.insert(crate::Key::Borrowed("Image"), x.encode());
+            m.push(("Image", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -5912,60 +5774,54 @@ impl Decode for CreateStackRequest {
 
 impl Encode for CreateStackRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(16);
         if let Some(x) = self.access_endpoints {
-            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
+            m.push(("AccessEndpoints", x.encode()));
         }
         if let Some(x) = self.agent_access_config {
-            m.insert(crate::Key::Borrowed("AgentAccessConfig"), x.encode());
+            m.push(("AgentAccessConfig", x.encode()));
         }
         if let Some(x) = self.application_settings {
-            m.insert(crate::Key::Borrowed("ApplicationSettings"), x.encode());
+            m.push(("ApplicationSettings", x.encode()));
         }
         if let Some(x) = self.content_redirection {
-            m.insert(crate::Key::Borrowed("ContentRedirection"), x.encode());
+            m.push(("ContentRedirection", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.embed_host_domains {
-            m.insert(crate::Key::Borrowed("EmbedHostDomains"), x.encode());
+            m.push(("EmbedHostDomains", x.encode()));
         }
         if let Some(x) = self.feedback_url {
-            m.insert(crate::Key::Borrowed("FeedbackURL"), x.encode());
+            m.push(("FeedbackURL", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.redirect_url {
-            m.insert(crate::Key::Borrowed("RedirectURL"), x.encode());
+            m.push(("RedirectURL", x.encode()));
         }
         if let Some(x) = self.storage_connector_authentication {
-            m.insert(
-                crate::Key::Borrowed("StorageConnectorAuthentication"),
-                x.encode(),
-            );
+            m.push(("StorageConnectorAuthentication", x.encode()));
         }
         if let Some(x) = self.storage_connectors {
-            m.insert(crate::Key::Borrowed("StorageConnectors"), x.encode());
+            m.push(("StorageConnectors", x.encode()));
         }
         if let Some(x) = self.streaming_experience_settings {
-            m.insert(
-                crate::Key::Borrowed("StreamingExperienceSettings"),
-                x.encode(),
-            );
+            m.push(("StreamingExperienceSettings", x.encode()));
         }
         if let Some(x) = self.tags {
-            m.insert(crate::Key::Borrowed("Tags"), x.encode());
+            m.push(("Tags", x.encode()));
         }
         if let Some(x) = self.user_settings {
-            m.insert(crate::Key::Borrowed("UserSettings"), x.encode());
+            m.push(("UserSettings", x.encode()));
         }
         if let Some(x) = self.web_authn_redirection {
-            m.insert(crate::Key::Borrowed("WebAuthnRedirection"), x.encode());
+            m.push(("WebAuthnRedirection", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -5991,11 +5847,11 @@ impl Decode for CreateStackResult {
 
 impl Encode for CreateStackResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.stack {
-            m.insert(crate::Key::Borrowed("Stack"), x.encode());
+            m.push(("Stack", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -6082,20 +5938,20 @@ impl Decode for CreateStreamingURLRequest {
 
 impl Encode for CreateStreamingURLRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(6);
         if let Some(x) = self.application_id {
-            m.insert(crate::Key::Borrowed("ApplicationId"), x.encode());
+            m.push(("ApplicationId", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
+        m.push(("FleetName", self.fleet_name.encode()));
         if let Some(x) = self.session_context {
-            m.insert(crate::Key::Borrowed("SessionContext"), x.encode());
+            m.push(("SessionContext", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        m.insert(crate::Key::Borrowed("UserId"), self.user_id.encode());
+        m.push(("StackName", self.stack_name.encode()));
+        m.push(("UserId", self.user_id.encode()));
         if let Some(x) = self.validity {
-            m.insert(crate::Key::Borrowed("Validity"), x.encode());
+            m.push(("Validity", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -6133,14 +5989,14 @@ impl Decode for CreateStreamingURLResult {
 
 impl Encode for CreateStreamingURLResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.expires {
-            m.insert(crate::Key::Borrowed("Expires"), x.encode());
+            m.push(("Expires", x.encode()));
         }
         if let Some(x) = self.streaming_url {
-            m.insert(crate::Key::Borrowed("StreamingURL"), x.encode());
+            m.push(("StreamingURL", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -6233,25 +6089,19 @@ impl Decode for CreateThemeForStackRequest {
 
 impl Encode for CreateThemeForStackRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("FaviconS3Location"),
-            self.favicon_s3_location.encode(),
-        );
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(6);
+        m.push(("FaviconS3Location", self.favicon_s3_location.encode()));
         if let Some(x) = self.footer_links {
-            m.insert(crate::Key::Borrowed("FooterLinks"), x.encode());
+            m.push(("FooterLinks", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("OrganizationLogoS3Location"),
+        m.push((
+            "OrganizationLogoS3Location",
             self.organization_logo_s3_location.encode(),
-        );
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        m.insert(
-            crate::Key::Borrowed("ThemeStyling"),
-            self.theme_styling.encode(),
-        );
-        m.insert(crate::Key::Borrowed("TitleText"), self.title_text.encode());
-        Value::Map(m)
+        ));
+        m.push(("StackName", self.stack_name.encode()));
+        m.push(("ThemeStyling", self.theme_styling.encode()));
+        m.push(("TitleText", self.title_text.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -6277,11 +6127,11 @@ impl Decode for CreateThemeForStackResult {
 
 impl Encode for CreateThemeForStackResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.theme {
-            m.insert(crate::Key::Borrowed("Theme"), x.encode());
+            m.push(("Theme", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -6365,28 +6215,22 @@ impl Decode for CreateUpdatedImageRequest {
 
 impl Encode for CreateUpdatedImageRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(6);
         if let Some(x) = self.dry_run {
-            m.insert(crate::Key::Borrowed("dryRun"), x.encode());
+            m.push(("dryRun", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("existingImageName"),
-            self.existing_image_name.encode(),
-        );
+        m.push(("existingImageName", self.existing_image_name.encode()));
         if let Some(x) = self.new_image_description {
-            m.insert(crate::Key::Borrowed("newImageDescription"), x.encode());
+            m.push(("newImageDescription", x.encode()));
         }
         if let Some(x) = self.new_image_display_name {
-            m.insert(crate::Key::Borrowed("newImageDisplayName"), x.encode());
+            m.push(("newImageDisplayName", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("newImageName"),
-            self.new_image_name.encode(),
-        );
+        m.push(("newImageName", self.new_image_name.encode()));
         if let Some(x) = self.new_image_tags {
-            m.insert(crate::Key::Borrowed("newImageTags"), x.encode());
+            m.push(("newImageTags", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -6424,14 +6268,14 @@ impl Decode for CreateUpdatedImageResult {
 
 impl Encode for CreateUpdatedImageResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.can_update_image {
-            m.insert(crate::Key::Borrowed("canUpdateImage"), x.encode());
+            m.push(("canUpdateImage", x.encode()));
         }
         if let Some(x) = self.image {
-            m.insert(crate::Key::Borrowed("image"), x.encode());
+            m.push(("image", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -6447,8 +6291,8 @@ impl Decode for CreateUsageReportSubscriptionRequest {
 
 impl Encode for CreateUsageReportSubscriptionRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -6486,14 +6330,14 @@ impl Decode for CreateUsageReportSubscriptionResult {
 
 impl Encode for CreateUsageReportSubscriptionResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.s3_bucket_name {
-            m.insert(crate::Key::Borrowed("S3BucketName"), x.encode());
+            m.push(("S3BucketName", x.encode()));
         }
         if let Some(x) = self.schedule {
-            m.insert(crate::Key::Borrowed("Schedule"), x.encode());
+            m.push(("Schedule", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -6567,22 +6411,19 @@ impl Decode for CreateUserRequest {
 
 impl Encode for CreateUserRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AuthenticationType"),
-            self.authentication_type.encode(),
-        );
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(5);
+        m.push(("AuthenticationType", self.authentication_type.encode()));
         if let Some(x) = self.first_name {
-            m.insert(crate::Key::Borrowed("FirstName"), x.encode());
+            m.push(("FirstName", x.encode()));
         }
         if let Some(x) = self.last_name {
-            m.insert(crate::Key::Borrowed("LastName"), x.encode());
+            m.push(("LastName", x.encode()));
         }
         if let Some(x) = self.message_action {
-            m.insert(crate::Key::Borrowed("MessageAction"), x.encode());
+            m.push(("MessageAction", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("UserName"), self.user_name.encode());
-        Value::Map(m)
+        m.push(("UserName", self.user_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -6598,8 +6439,8 @@ impl Decode for CreateUserResult {
 
 impl Encode for CreateUserResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -6628,9 +6469,9 @@ impl Decode for DeleteAppBlockBuilderRequest {
 
 impl Encode for DeleteAppBlockBuilderRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("Name", self.name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -6646,8 +6487,8 @@ impl Decode for DeleteAppBlockBuilderResult {
 
 impl Encode for DeleteAppBlockBuilderResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -6676,9 +6517,9 @@ impl Decode for DeleteAppBlockRequest {
 
 impl Encode for DeleteAppBlockRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("Name", self.name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -6694,8 +6535,8 @@ impl Decode for DeleteAppBlockResult {
 
 impl Encode for DeleteAppBlockResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -6724,9 +6565,9 @@ impl Decode for DeleteApplicationRequest {
 
 impl Encode for DeleteApplicationRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("Name", self.name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -6742,8 +6583,8 @@ impl Decode for DeleteApplicationResult {
 
 impl Encode for DeleteApplicationResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -6772,12 +6613,9 @@ impl Decode for DeleteDirectoryConfigRequest {
 
 impl Encode for DeleteDirectoryConfigRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("DirectoryName"),
-            self.directory_name.encode(),
-        );
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("DirectoryName", self.directory_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -6793,8 +6631,8 @@ impl Decode for DeleteDirectoryConfigResult {
 
 impl Encode for DeleteDirectoryConfigResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -6835,10 +6673,10 @@ impl Decode for DeleteEntitlementRequest {
 
 impl Encode for DeleteEntitlementRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("Name", self.name.encode()));
+        m.push(("StackName", self.stack_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -6854,8 +6692,8 @@ impl Decode for DeleteEntitlementResult {
 
 impl Encode for DeleteEntitlementResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -6884,9 +6722,9 @@ impl Decode for DeleteFleetRequest {
 
 impl Encode for DeleteFleetRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("Name", self.name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -6902,8 +6740,8 @@ impl Decode for DeleteFleetResult {
 
 impl Encode for DeleteFleetResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -6932,9 +6770,9 @@ impl Decode for DeleteImageBuilderRequest {
 
 impl Encode for DeleteImageBuilderRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("Name", self.name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -6960,11 +6798,11 @@ impl Decode for DeleteImageBuilderResult {
 
 impl Encode for DeleteImageBuilderResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.image_builder {
-            m.insert(crate::Key::Borrowed("ImageBuilder"), x.encode());
+            m.push(("ImageBuilder", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -7008,13 +6846,10 @@ impl Decode for DeleteImagePermissionsRequest {
 
 impl Encode for DeleteImagePermissionsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        m.insert(
-            crate::Key::Borrowed("SharedAccountId"),
-            self.shared_account_id.encode(),
-        );
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("Name", self.name.encode()));
+        m.push(("SharedAccountId", self.shared_account_id.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -7030,8 +6865,8 @@ impl Decode for DeleteImagePermissionsResult {
 
 impl Encode for DeleteImagePermissionsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -7060,9 +6895,9 @@ impl Decode for DeleteImageRequest {
 
 impl Encode for DeleteImageRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("Name", self.name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -7088,11 +6923,11 @@ impl Decode for DeleteImageResult {
 
 impl Encode for DeleteImageResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.image {
-            m.insert(crate::Key::Borrowed("Image"), x.encode());
+            m.push(("Image", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -7121,9 +6956,9 @@ impl Decode for DeleteStackRequest {
 
 impl Encode for DeleteStackRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("Name", self.name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -7139,8 +6974,8 @@ impl Decode for DeleteStackResult {
 
 impl Encode for DeleteStackResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -7169,9 +7004,9 @@ impl Decode for DeleteThemeForStackRequest {
 
 impl Encode for DeleteThemeForStackRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("StackName", self.stack_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -7187,8 +7022,8 @@ impl Decode for DeleteThemeForStackResult {
 
 impl Encode for DeleteThemeForStackResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -7204,8 +7039,8 @@ impl Decode for DeleteUsageReportSubscriptionRequest {
 
 impl Encode for DeleteUsageReportSubscriptionRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -7221,8 +7056,8 @@ impl Decode for DeleteUsageReportSubscriptionResult {
 
 impl Encode for DeleteUsageReportSubscriptionResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -7266,13 +7101,10 @@ impl Decode for DeleteUserRequest {
 
 impl Encode for DeleteUserRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AuthenticationType"),
-            self.authentication_type.encode(),
-        );
-        m.insert(crate::Key::Borrowed("UserName"), self.user_name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("AuthenticationType", self.authentication_type.encode()));
+        m.push(("UserName", self.user_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -7288,8 +7120,8 @@ impl Decode for DeleteUserResult {
 
 impl Encode for DeleteUserResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -7347,20 +7179,20 @@ impl Decode for DescribeAppBlockBuilderAppBlockAssociationsRequest {
 
 impl Encode for DescribeAppBlockBuilderAppBlockAssociationsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(4);
         if let Some(x) = self.app_block_arn {
-            m.insert(crate::Key::Borrowed("AppBlockArn"), x.encode());
+            m.push(("AppBlockArn", x.encode()));
         }
         if let Some(x) = self.app_block_builder_name {
-            m.insert(crate::Key::Borrowed("AppBlockBuilderName"), x.encode());
+            m.push(("AppBlockBuilderName", x.encode()));
         }
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -7398,17 +7230,14 @@ impl Decode for DescribeAppBlockBuilderAppBlockAssociationsResult {
 
 impl Encode for DescribeAppBlockBuilderAppBlockAssociationsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.app_block_builder_app_block_associations {
-            m.insert(
-                crate::Key::Borrowed("AppBlockBuilderAppBlockAssociations"),
-                x.encode(),
-            );
+            m.push(("AppBlockBuilderAppBlockAssociations", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -7456,17 +7285,17 @@ impl Decode for DescribeAppBlockBuildersRequest {
 
 impl Encode for DescribeAppBlockBuildersRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.names {
-            m.insert(crate::Key::Borrowed("Names"), x.encode());
+            m.push(("Names", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -7504,14 +7333,14 @@ impl Decode for DescribeAppBlockBuildersResult {
 
 impl Encode for DescribeAppBlockBuildersResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.app_block_builders {
-            m.insert(crate::Key::Borrowed("AppBlockBuilders"), x.encode());
+            m.push(("AppBlockBuilders", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -7559,17 +7388,17 @@ impl Decode for DescribeAppBlocksRequest {
 
 impl Encode for DescribeAppBlocksRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
         if let Some(x) = self.arns {
-            m.insert(crate::Key::Borrowed("Arns"), x.encode());
+            m.push(("Arns", x.encode()));
         }
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -7607,14 +7436,14 @@ impl Decode for DescribeAppBlocksResult {
 
 impl Encode for DescribeAppBlocksResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.app_blocks {
-            m.insert(crate::Key::Borrowed("AppBlocks"), x.encode());
+            m.push(("AppBlocks", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -7665,18 +7494,15 @@ impl Decode for DescribeAppLicenseUsageRequest {
 
 impl Encode for DescribeAppLicenseUsageRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("BillingPeriod"),
-            self.billing_period.encode(),
-        );
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
+        m.push(("BillingPeriod", self.billing_period.encode()));
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -7714,14 +7540,14 @@ impl Decode for DescribeAppLicenseUsageResult {
 
 impl Encode for DescribeAppLicenseUsageResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.app_license_usages {
-            m.insert(crate::Key::Borrowed("AppLicenseUsages"), x.encode());
+            m.push(("AppLicenseUsages", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -7779,20 +7605,20 @@ impl Decode for DescribeApplicationFleetAssociationsRequest {
 
 impl Encode for DescribeApplicationFleetAssociationsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(4);
         if let Some(x) = self.application_arn {
-            m.insert(crate::Key::Borrowed("ApplicationArn"), x.encode());
+            m.push(("ApplicationArn", x.encode()));
         }
         if let Some(x) = self.fleet_name {
-            m.insert(crate::Key::Borrowed("FleetName"), x.encode());
+            m.push(("FleetName", x.encode()));
         }
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -7830,17 +7656,14 @@ impl Decode for DescribeApplicationFleetAssociationsResult {
 
 impl Encode for DescribeApplicationFleetAssociationsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.application_fleet_associations {
-            m.insert(
-                crate::Key::Borrowed("ApplicationFleetAssociations"),
-                x.encode(),
-            );
+            m.push(("ApplicationFleetAssociations", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -7888,17 +7711,17 @@ impl Decode for DescribeApplicationsRequest {
 
 impl Encode for DescribeApplicationsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
         if let Some(x) = self.arns {
-            m.insert(crate::Key::Borrowed("Arns"), x.encode());
+            m.push(("Arns", x.encode()));
         }
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -7936,14 +7759,14 @@ impl Decode for DescribeApplicationsResult {
 
 impl Encode for DescribeApplicationsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.applications {
-            m.insert(crate::Key::Borrowed("Applications"), x.encode());
+            m.push(("Applications", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -7991,17 +7814,17 @@ impl Decode for DescribeDirectoryConfigsRequest {
 
 impl Encode for DescribeDirectoryConfigsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
         if let Some(x) = self.directory_names {
-            m.insert(crate::Key::Borrowed("DirectoryNames"), x.encode());
+            m.push(("DirectoryNames", x.encode()));
         }
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8039,14 +7862,14 @@ impl Decode for DescribeDirectoryConfigsResult {
 
 impl Encode for DescribeDirectoryConfigsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.directory_configs {
-            m.insert(crate::Key::Borrowed("DirectoryConfigs"), x.encode());
+            m.push(("DirectoryConfigs", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8107,18 +7930,18 @@ impl Decode for DescribeEntitlementsRequest {
 
 impl Encode for DescribeEntitlementsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(4);
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.name {
-            m.insert(crate::Key::Borrowed("Name"), x.encode());
+            m.push(("Name", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        Value::Map(m)
+        m.push(("StackName", self.stack_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -8156,14 +7979,14 @@ impl Decode for DescribeEntitlementsResult {
 
 impl Encode for DescribeEntitlementsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.entitlements {
-            m.insert(crate::Key::Borrowed("Entitlements"), x.encode());
+            m.push(("Entitlements", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8198,14 +8021,14 @@ impl Decode for DescribeFleetsRequest {
 
 impl Encode for DescribeFleetsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.names {
-            m.insert(crate::Key::Borrowed("Names"), x.encode());
+            m.push(("Names", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8240,14 +8063,14 @@ impl Decode for DescribeFleetsResult {
 
 impl Encode for DescribeFleetsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.fleets {
-            m.insert(crate::Key::Borrowed("Fleets"), x.encode());
+            m.push(("Fleets", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8295,17 +8118,17 @@ impl Decode for DescribeImageBuildersRequest {
 
 impl Encode for DescribeImageBuildersRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.names {
-            m.insert(crate::Key::Borrowed("Names"), x.encode());
+            m.push(("Names", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8343,14 +8166,14 @@ impl Decode for DescribeImageBuildersResult {
 
 impl Encode for DescribeImageBuildersResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.image_builders {
-            m.insert(crate::Key::Borrowed("ImageBuilders"), x.encode());
+            m.push(("ImageBuilders", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8411,18 +8234,18 @@ impl Decode for DescribeImagePermissionsRequest {
 
 impl Encode for DescribeImagePermissionsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(4);
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
         if let Some(x) = self.shared_aws_account_ids {
-            m.insert(crate::Key::Borrowed("SharedAwsAccountIds"), x.encode());
+            m.push(("SharedAwsAccountIds", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8470,20 +8293,17 @@ impl Decode for DescribeImagePermissionsResult {
 
 impl Encode for DescribeImagePermissionsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
         if let Some(x) = self.name {
-            m.insert(crate::Key::Borrowed("Name"), x.encode());
+            m.push(("Name", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
         if let Some(x) = self.shared_image_permissions_list {
-            m.insert(
-                crate::Key::Borrowed("SharedImagePermissionsList"),
-                x.encode(),
-            );
+            m.push(("SharedImagePermissionsList", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8561,23 +8381,23 @@ impl Decode for DescribeImagesRequest {
 
 impl Encode for DescribeImagesRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(5);
         if let Some(x) = self.arns {
-            m.insert(crate::Key::Borrowed("Arns"), x.encode());
+            m.push(("Arns", x.encode()));
         }
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.names {
-            m.insert(crate::Key::Borrowed("Names"), x.encode());
+            m.push(("Names", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
         if let Some(x) = self.r#type {
-            m.insert(crate::Key::Borrowed("Type"), x.encode());
+            m.push(("Type", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8612,14 +8432,14 @@ impl Decode for DescribeImagesResult {
 
 impl Encode for DescribeImagesResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.images {
-            m.insert(crate::Key::Borrowed("Images"), x.encode());
+            m.push(("Images", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8713,25 +8533,25 @@ impl Decode for DescribeSessionsRequest {
 
 impl Encode for DescribeSessionsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(7);
         if let Some(x) = self.authentication_type {
-            m.insert(crate::Key::Borrowed("AuthenticationType"), x.encode());
+            m.push(("AuthenticationType", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
+        m.push(("FleetName", self.fleet_name.encode()));
         if let Some(x) = self.instance_id {
-            m.insert(crate::Key::Borrowed("InstanceId"), x.encode());
+            m.push(("InstanceId", x.encode()));
         }
         if let Some(x) = self.limit {
-            m.insert(crate::Key::Borrowed("Limit"), x.encode());
+            m.push(("Limit", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
+        m.push(("StackName", self.stack_name.encode()));
         if let Some(x) = self.user_id {
-            m.insert(crate::Key::Borrowed("UserId"), x.encode());
+            m.push(("UserId", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8769,14 +8589,14 @@ impl Decode for DescribeSessionsResult {
 
 impl Encode for DescribeSessionsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
         if let Some(x) = self.sessions {
-            m.insert(crate::Key::Borrowed("Sessions"), x.encode());
+            m.push(("Sessions", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8827,18 +8647,15 @@ impl Decode for DescribeSoftwareAssociationsRequest {
 
 impl Encode for DescribeSoftwareAssociationsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AssociatedResource"),
-            self.associated_resource.encode(),
-        );
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
+        m.push(("AssociatedResource", self.associated_resource.encode()));
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8886,17 +8703,17 @@ impl Decode for DescribeSoftwareAssociationsResult {
 
 impl Encode for DescribeSoftwareAssociationsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
         if let Some(x) = self.associated_resource {
-            m.insert(crate::Key::Borrowed("AssociatedResource"), x.encode());
+            m.push(("AssociatedResource", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
         if let Some(x) = self.software_associations {
-            m.insert(crate::Key::Borrowed("SoftwareAssociations"), x.encode());
+            m.push(("SoftwareAssociations", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8931,14 +8748,14 @@ impl Decode for DescribeStacksRequest {
 
 impl Encode for DescribeStacksRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.names {
-            m.insert(crate::Key::Borrowed("Names"), x.encode());
+            m.push(("Names", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -8973,14 +8790,14 @@ impl Decode for DescribeStacksResult {
 
 impl Encode for DescribeStacksResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
         if let Some(x) = self.stacks {
-            m.insert(crate::Key::Borrowed("Stacks"), x.encode());
+            m.push(("Stacks", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -9009,9 +8826,9 @@ impl Decode for DescribeThemeForStackRequest {
 
 impl Encode for DescribeThemeForStackRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("StackName", self.stack_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -9037,11 +8854,11 @@ impl Decode for DescribeThemeForStackResult {
 
 impl Encode for DescribeThemeForStackResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.theme {
-            m.insert(crate::Key::Borrowed("Theme"), x.encode());
+            m.push(("Theme", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -9079,14 +8896,14 @@ impl Decode for DescribeUsageReportSubscriptionsRequest {
 
 impl Encode for DescribeUsageReportSubscriptionsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -9124,14 +8941,14 @@ impl Decode for DescribeUsageReportSubscriptionsResult {
 
 impl Encode for DescribeUsageReportSubscriptionsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
         if let Some(x) = self.usage_report_subscriptions {
-            m.insert(crate::Key::Borrowed("UsageReportSubscriptions"), x.encode());
+            m.push(("UsageReportSubscriptions", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -9199,23 +9016,23 @@ impl Decode for DescribeUserStackAssociationsRequest {
 
 impl Encode for DescribeUserStackAssociationsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(5);
         if let Some(x) = self.authentication_type {
-            m.insert(crate::Key::Borrowed("AuthenticationType"), x.encode());
+            m.push(("AuthenticationType", x.encode()));
         }
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
         if let Some(x) = self.stack_name {
-            m.insert(crate::Key::Borrowed("StackName"), x.encode());
+            m.push(("StackName", x.encode()));
         }
         if let Some(x) = self.user_name {
-            m.insert(crate::Key::Borrowed("UserName"), x.encode());
+            m.push(("UserName", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -9253,14 +9070,14 @@ impl Decode for DescribeUserStackAssociationsResult {
 
 impl Encode for DescribeUserStackAssociationsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
         if let Some(x) = self.user_stack_associations {
-            m.insert(crate::Key::Borrowed("UserStackAssociations"), x.encode());
+            m.push(("UserStackAssociations", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -9311,18 +9128,15 @@ impl Decode for DescribeUsersRequest {
 
 impl Encode for DescribeUsersRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AuthenticationType"),
-            self.authentication_type.encode(),
-        );
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
+        m.push(("AuthenticationType", self.authentication_type.encode()));
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -9357,14 +9171,14 @@ impl Decode for DescribeUsersResult {
 
 impl Encode for DescribeUsersResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
         if let Some(x) = self.users {
-            m.insert(crate::Key::Borrowed("Users"), x.encode());
+            m.push(("Users", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -9442,33 +9256,21 @@ impl Decode for DirectoryConfig {
 
 impl Encode for DirectoryConfig {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(5);
         if let Some(x) = self.certificate_based_auth_properties {
-            m.insert(
-                crate::Key::Borrowed("CertificateBasedAuthProperties"),
-                x.encode(),
-            );
+            m.push(("CertificateBasedAuthProperties", x.encode()));
         }
         if let Some(x) = self.created_time {
-            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
+            m.push(("CreatedTime", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("DirectoryName"),
-            self.directory_name.encode(),
-        );
+        m.push(("DirectoryName", self.directory_name.encode()));
         if let Some(x) = self.organizational_unit_distinguished_names {
-            m.insert(
-                crate::Key::Borrowed("OrganizationalUnitDistinguishedNames"),
-                x.encode(),
-            );
+            m.push(("OrganizationalUnitDistinguishedNames", x.encode()));
         }
         if let Some(x) = self.service_account_credentials {
-            m.insert(
-                crate::Key::Borrowed("ServiceAccountCredentials"),
-                x.encode(),
-            );
+            m.push(("ServiceAccountCredentials", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -9553,13 +9355,10 @@ impl Decode for DisableUserRequest {
 
 impl Encode for DisableUserRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AuthenticationType"),
-            self.authentication_type.encode(),
-        );
-        m.insert(crate::Key::Borrowed("UserName"), self.user_name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("AuthenticationType", self.authentication_type.encode()));
+        m.push(("UserName", self.user_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -9575,8 +9374,8 @@ impl Decode for DisableUserResult {
 
 impl Encode for DisableUserResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -9620,16 +9419,10 @@ impl Decode for DisassociateAppBlockBuilderAppBlockRequest {
 
 impl Encode for DisassociateAppBlockBuilderAppBlockRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AppBlockArn"),
-            self.app_block_arn.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("AppBlockBuilderName"),
-            self.app_block_builder_name.encode(),
-        );
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("AppBlockArn", self.app_block_arn.encode()));
+        m.push(("AppBlockBuilderName", self.app_block_builder_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -9645,8 +9438,8 @@ impl Decode for DisassociateAppBlockBuilderAppBlockResult {
 
 impl Encode for DisassociateAppBlockBuilderAppBlockResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -9690,13 +9483,10 @@ impl Decode for DisassociateApplicationFleetRequest {
 
 impl Encode for DisassociateApplicationFleetRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("ApplicationArn"),
-            self.application_arn.encode(),
-        );
-        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("ApplicationArn", self.application_arn.encode()));
+        m.push(("FleetName", self.fleet_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -9712,8 +9502,8 @@ impl Decode for DisassociateApplicationFleetResult {
 
 impl Encode for DisassociateApplicationFleetResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -9770,17 +9560,14 @@ impl Decode for DisassociateApplicationFromEntitlementRequest {
 
 impl Encode for DisassociateApplicationFromEntitlementRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("ApplicationIdentifier"),
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
+        m.push((
+            "ApplicationIdentifier",
             self.application_identifier.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("EntitlementName"),
-            self.entitlement_name.encode(),
-        );
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        Value::Map(m)
+        ));
+        m.push(("EntitlementName", self.entitlement_name.encode()));
+        m.push(("StackName", self.stack_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -9796,8 +9583,8 @@ impl Decode for DisassociateApplicationFromEntitlementResult {
 
 impl Encode for DisassociateApplicationFromEntitlementResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -9841,10 +9628,10 @@ impl Decode for DisassociateFleetRequest {
 
 impl Encode for DisassociateFleetRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("FleetName", self.fleet_name.encode()));
+        m.push(("StackName", self.stack_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -9860,8 +9647,8 @@ impl Decode for DisassociateFleetResult {
 
 impl Encode for DisassociateFleetResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -9905,16 +9692,10 @@ impl Decode for DisassociateSoftwareFromImageBuilderRequest {
 
 impl Encode for DisassociateSoftwareFromImageBuilderRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("ImageBuilderName"),
-            self.image_builder_name.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("SoftwareNames"),
-            self.software_names.encode(),
-        );
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("ImageBuilderName", self.image_builder_name.encode()));
+        m.push(("SoftwareNames", self.software_names.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -9930,8 +9711,8 @@ impl Decode for DisassociateSoftwareFromImageBuilderResult {
 
 impl Encode for DisassociateSoftwareFromImageBuilderResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -9983,17 +9764,14 @@ impl Decode for DomainJoinInfo {
 
 impl Encode for DomainJoinInfo {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.directory_name {
-            m.insert(crate::Key::Borrowed("DirectoryName"), x.encode());
+            m.push(("DirectoryName", x.encode()));
         }
         if let Some(x) = self.organizational_unit_distinguished_name {
-            m.insert(
-                crate::Key::Borrowed("OrganizationalUnitDistinguishedName"),
-                x.encode(),
-            );
+            m.push(("OrganizationalUnitDistinguishedName", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -10041,9 +9819,9 @@ impl Decode for DrainSessionInstanceRequest {
 
 impl Encode for DrainSessionInstanceRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("SessionId"), self.session_id.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("SessionId", self.session_id.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -10059,8 +9837,8 @@ impl Decode for DrainSessionInstanceResult {
 
 impl Encode for DrainSessionInstanceResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -10184,13 +9962,10 @@ impl Decode for EnableUserRequest {
 
 impl Encode for EnableUserRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AuthenticationType"),
-            self.authentication_type.encode(),
-        );
-        m.insert(crate::Key::Borrowed("UserName"), self.user_name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("AuthenticationType", self.authentication_type.encode()));
+        m.push(("UserName", self.user_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -10206,8 +9981,8 @@ impl Decode for EnableUserResult {
 
 impl Encode for EnableUserResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -10238,12 +10013,12 @@ impl Decode for EntitledApplication {
 
 impl Encode for EntitledApplication {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("ApplicationIdentifier"),
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push((
+            "ApplicationIdentifier",
             self.application_identifier.encode(),
-        );
-        Value::Map(m)
+        ));
+        Value::Struct(m)
     }
 }
 
@@ -10361,24 +10136,21 @@ impl Decode for Entitlement {
 
 impl Encode for Entitlement {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AppVisibility"),
-            self.app_visibility.encode(),
-        );
-        m.insert(crate::Key::Borrowed("Attributes"), self.attributes.encode());
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(7);
+        m.push(("AppVisibility", self.app_visibility.encode()));
+        m.push(("Attributes", self.attributes.encode()));
         if let Some(x) = self.created_time {
-            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
+            m.push(("CreatedTime", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.last_modified_time {
-            m.insert(crate::Key::Borrowed("LastModifiedTime"), x.encode());
+            m.push(("LastModifiedTime", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        Value::Map(m)
+        m.push(("Name", self.name.encode()));
+        m.push(("StackName", self.stack_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -10419,10 +10191,10 @@ impl Decode for EntitlementAttribute {
 
 impl Encode for EntitlementAttribute {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        m.insert(crate::Key::Borrowed("Value"), self.value.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("Name", self.name.encode()));
+        m.push(("Value", self.value.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -10497,14 +10269,14 @@ impl Decode for ErrorDetails {
 
 impl Encode for ErrorDetails {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.error_code {
-            m.insert(crate::Key::Borrowed("ErrorCode"), x.encode());
+            m.push(("ErrorCode", x.encode()));
         }
         if let Some(x) = self.error_message {
-            m.insert(crate::Key::Borrowed("ErrorMessage"), x.encode());
+            m.push(("ErrorMessage", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -10556,9 +10328,9 @@ impl Decode for ExpireSessionRequest {
 
 impl Encode for ExpireSessionRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("SessionId"), self.session_id.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("SessionId", self.session_id.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -10574,8 +10346,8 @@ impl Decode for ExpireSessionResult {
 
 impl Encode for ExpireSessionResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -10695,30 +10467,27 @@ impl Decode for ExportImageTask {
 
 impl Encode for ExportImageTask {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(9);
         if let Some(x) = self.ami_description {
-            m.insert(crate::Key::Borrowed("AmiDescription"), x.encode());
+            m.push(("AmiDescription", x.encode()));
         }
         if let Some(x) = self.ami_id {
-            m.insert(crate::Key::Borrowed("AmiId"), x.encode());
+            m.push(("AmiId", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("AmiName"), self.ami_name.encode());
-        m.insert(
-            crate::Key::Borrowed("CreatedDate"),
-            self.created_date.encode(),
-        );
+        m.push(("AmiName", self.ami_name.encode()));
+        m.push(("CreatedDate", self.created_date.encode()));
         if let Some(x) = self.error_details {
-            m.insert(crate::Key::Borrowed("ErrorDetails"), x.encode());
+            m.push(("ErrorDetails", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("ImageArn"), self.image_arn.encode());
+        m.push(("ImageArn", self.image_arn.encode()));
         if let Some(x) = self.state {
-            m.insert(crate::Key::Borrowed("State"), x.encode());
+            m.push(("State", x.encode()));
         }
         if let Some(x) = self.tag_specifications {
-            m.insert(crate::Key::Borrowed("TagSpecifications"), x.encode());
+            m.push(("TagSpecifications", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("TaskId"), self.task_id.encode());
-        Value::Map(m)
+        m.push(("TaskId", self.task_id.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -10846,10 +10615,10 @@ impl Decode for Filter {
 
 impl Encode for Filter {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        m.insert(crate::Key::Borrowed("Values"), self.values.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("Name", self.name.encode()));
+        m.push(("Values", self.values.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -11198,94 +10967,82 @@ impl Decode for Fleet {
 
 impl Encode for Fleet {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Arn"), self.arn.encode());
-        m.insert(
-            crate::Key::Borrowed("ComputeCapacityStatus"),
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(27);
+        m.push(("Arn", self.arn.encode()));
+        m.push((
+            "ComputeCapacityStatus",
             self.compute_capacity_status.encode(),
-        );
+        ));
         if let Some(x) = self.created_time {
-            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
+            m.push(("CreatedTime", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.disable_imdsv1 {
-            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
+            m.push(("DisableIMDSV1", x.encode()));
         }
         if let Some(x) = self.disconnect_timeout_in_seconds {
-            m.insert(
-                crate::Key::Borrowed("DisconnectTimeoutInSeconds"),
-                x.encode(),
-            );
+            m.push(("DisconnectTimeoutInSeconds", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.domain_join_info {
-            m.insert(crate::Key::Borrowed("DomainJoinInfo"), x.encode());
+            m.push(("DomainJoinInfo", x.encode()));
         }
         if let Some(x) = self.enable_default_internet_access {
-            m.insert(
-                crate::Key::Borrowed("EnableDefaultInternetAccess"),
-                x.encode(),
-            );
+            m.push(("EnableDefaultInternetAccess", x.encode()));
         }
         if let Some(x) = self.fleet_errors {
-            m.insert(crate::Key::Borrowed("FleetErrors"), x.encode());
+            m.push(("FleetErrors", x.encode()));
         }
         if let Some(x) = self.fleet_type {
-            m.insert(crate::Key::Borrowed("FleetType"), x.encode());
+            m.push(("FleetType", x.encode()));
         }
         if let Some(x) = self.iam_role_arn {
-            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
+            m.push(("IamRoleArn", x.encode()));
         }
         if let Some(x) = self.idle_disconnect_timeout_in_seconds {
-            m.insert(
-                crate::Key::Borrowed("IdleDisconnectTimeoutInSeconds"),
-                x.encode(),
-            );
+            m.push(("IdleDisconnectTimeoutInSeconds", x.encode()));
         }
         if let Some(x) = self.image_arn {
-            m.insert(crate::Key::Borrowed("ImageArn"), x.encode());
+            m.push(("ImageArn", x.encode()));
         }
         if let Some(x) = self.image_name {
-            m.insert(crate::Key::Borrowed("ImageName"), x.encode());
+            m.push(("ImageName", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("InstanceType"),
-            self.instance_type.encode(),
-        );
+        m.push(("InstanceType", self.instance_type.encode()));
         if let Some(x) = self.max_concurrent_sessions {
-            m.insert(crate::Key::Borrowed("MaxConcurrentSessions"), x.encode());
+            m.push(("MaxConcurrentSessions", x.encode()));
         }
         if let Some(x) = self.max_sessions_per_instance {
-            m.insert(crate::Key::Borrowed("MaxSessionsPerInstance"), x.encode());
+            m.push(("MaxSessionsPerInstance", x.encode()));
         }
         if let Some(x) = self.max_user_duration_in_seconds {
-            m.insert(crate::Key::Borrowed("MaxUserDurationInSeconds"), x.encode());
+            m.push(("MaxUserDurationInSeconds", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.platform {
-            m.insert(crate::Key::Borrowed("Platform"), x.encode());
+            m.push(("Platform", x.encode()));
         }
         if let Some(x) = self.root_volume_config {
-            m.insert(crate::Key::Borrowed("RootVolumeConfig"), x.encode());
+            m.push(("RootVolumeConfig", x.encode()));
         }
         if let Some(x) = self.session_script_s3_location {
-            m.insert(crate::Key::Borrowed("SessionScriptS3Location"), x.encode());
+            m.push(("SessionScriptS3Location", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("State"), self.state.encode());
+        m.push(("State", self.state.encode()));
         if let Some(x) = self.stream_view {
-            m.insert(crate::Key::Borrowed("StreamView"), x.encode());
+            m.push(("StreamView", x.encode()));
         }
         if let Some(x) = self.usb_device_filter_strings {
-            m.insert(crate::Key::Borrowed("UsbDeviceFilterStrings"), x.encode());
+            m.push(("UsbDeviceFilterStrings", x.encode()));
         }
         if let Some(x) = self.vpc_config {
-            m.insert(crate::Key::Borrowed("VpcConfig"), x.encode());
+            m.push(("VpcConfig", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -11421,14 +11178,14 @@ impl Decode for FleetError {
 
 impl Encode for FleetError {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.error_code {
-            m.insert(crate::Key::Borrowed("ErrorCode"), x.encode());
+            m.push(("ErrorCode", x.encode()));
         }
         if let Some(x) = self.error_message {
-            m.insert(crate::Key::Borrowed("ErrorMessage"), x.encode());
+            m.push(("ErrorMessage", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -11811,11 +11568,11 @@ impl Decode for GetExportImageTaskRequest {
 
 impl Encode for GetExportImageTaskRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.task_id {
-            m.insert(crate::Key::Borrowed("TaskId"), x.encode());
+            m.push(("TaskId", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -11841,11 +11598,11 @@ impl Decode for GetExportImageTaskResult {
 
 impl Encode for GetExportImageTaskResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.export_image_task {
-            m.insert(crate::Key::Borrowed("ExportImageTask"), x.encode());
+            m.push(("ExportImageTask", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -12106,90 +11863,78 @@ impl Decode for Image {
 
 impl Encode for Image {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(24);
         if let Some(x) = self.applications {
-            m.insert(crate::Key::Borrowed("Applications"), x.encode());
+            m.push(("Applications", x.encode()));
         }
         if let Some(x) = self.appstream_agent_version {
-            m.insert(crate::Key::Borrowed("AppstreamAgentVersion"), x.encode());
+            m.push(("AppstreamAgentVersion", x.encode()));
         }
         if let Some(x) = self.arn {
-            m.insert(crate::Key::Borrowed("Arn"), x.encode());
+            m.push(("Arn", x.encode()));
         }
         if let Some(x) = self.base_image_arn {
-            m.insert(crate::Key::Borrowed("BaseImageArn"), x.encode());
+            m.push(("BaseImageArn", x.encode()));
         }
         if let Some(x) = self.created_time {
-            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
+            m.push(("CreatedTime", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.dynamic_app_providers_enabled {
-            m.insert(
-                crate::Key::Borrowed("DynamicAppProvidersEnabled"),
-                x.encode(),
-            );
+            m.push(("DynamicAppProvidersEnabled", x.encode()));
         }
         if let Some(x) = self.image_builder_name {
-            m.insert(crate::Key::Borrowed("ImageBuilderName"), x.encode());
+            m.push(("ImageBuilderName", x.encode()));
         }
         if let Some(x) = self.image_builder_supported {
-            m.insert(crate::Key::Borrowed("ImageBuilderSupported"), x.encode());
+            m.push(("ImageBuilderSupported", x.encode()));
         }
         if let Some(x) = self.image_errors {
-            m.insert(crate::Key::Borrowed("ImageErrors"), x.encode());
+            m.push(("ImageErrors", x.encode()));
         }
         if let Some(x) = self.image_permissions {
-            m.insert(crate::Key::Borrowed("ImagePermissions"), x.encode());
+            m.push(("ImagePermissions", x.encode()));
         }
         if let Some(x) = self.image_shared_with_others {
-            m.insert(crate::Key::Borrowed("ImageSharedWithOthers"), x.encode());
+            m.push(("ImageSharedWithOthers", x.encode()));
         }
         if let Some(x) = self.image_software_metadata {
-            m.insert(crate::Key::Borrowed("ImageSoftwareMetadata"), x.encode());
+            m.push(("ImageSoftwareMetadata", x.encode()));
         }
         if let Some(x) = self.image_type {
-            m.insert(crate::Key::Borrowed("ImageType"), x.encode());
+            m.push(("ImageType", x.encode()));
         }
         if let Some(x) = self.latest_appstream_agent_version {
-            m.insert(
-                crate::Key::Borrowed("LatestAppstreamAgentVersion"),
-                x.encode(),
-            );
+            m.push(("LatestAppstreamAgentVersion", x.encode()));
         }
         if let Some(x) = self.managed_software_included {
-            m.insert(crate::Key::Borrowed("ManagedSoftwareIncluded"), x.encode());
+            m.push(("ManagedSoftwareIncluded", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.platform {
-            m.insert(crate::Key::Borrowed("Platform"), x.encode());
+            m.push(("Platform", x.encode()));
         }
         if let Some(x) = self.public_base_image_released_date {
-            m.insert(
-                crate::Key::Borrowed("PublicBaseImageReleasedDate"),
-                x.encode(),
-            );
+            m.push(("PublicBaseImageReleasedDate", x.encode()));
         }
         if let Some(x) = self.state {
-            m.insert(crate::Key::Borrowed("State"), x.encode());
+            m.push(("State", x.encode()));
         }
         if let Some(x) = self.state_change_reason {
-            m.insert(crate::Key::Borrowed("StateChangeReason"), x.encode());
+            m.push(("StateChangeReason", x.encode()));
         }
         if let Some(x) = self.supported_instance_families {
-            m.insert(
-                crate::Key::Borrowed("SupportedInstanceFamilies"),
-                x.encode(),
-            );
+            m.push(("SupportedInstanceFamilies", x.encode()));
         }
         if let Some(x) = self.visibility {
-            m.insert(crate::Key::Borrowed("Visibility"), x.encode());
+            m.push(("Visibility", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -12430,81 +12175,72 @@ impl Decode for ImageBuilder {
 
 impl Encode for ImageBuilder {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(22);
         if let Some(x) = self.access_endpoints {
-            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
+            m.push(("AccessEndpoints", x.encode()));
         }
         if let Some(x) = self.agent_access_config {
-            m.insert(crate::Key::Borrowed("AgentAccessConfig"), x.encode());
+            m.push(("AgentAccessConfig", x.encode()));
         }
         if let Some(x) = self.appstream_agent_version {
-            m.insert(crate::Key::Borrowed("AppstreamAgentVersion"), x.encode());
+            m.push(("AppstreamAgentVersion", x.encode()));
         }
         if let Some(x) = self.arn {
-            m.insert(crate::Key::Borrowed("Arn"), x.encode());
+            m.push(("Arn", x.encode()));
         }
         if let Some(x) = self.created_time {
-            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
+            m.push(("CreatedTime", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.disable_imdsv1 {
-            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
+            m.push(("DisableIMDSV1", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.domain_join_info {
-            m.insert(crate::Key::Borrowed("DomainJoinInfo"), x.encode());
+            m.push(("DomainJoinInfo", x.encode()));
         }
         if let Some(x) = self.enable_default_internet_access {
-            m.insert(
-                crate::Key::Borrowed("EnableDefaultInternetAccess"),
-                x.encode(),
-            );
+            m.push(("EnableDefaultInternetAccess", x.encode()));
         }
         if let Some(x) = self.iam_role_arn {
-            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
+            m.push(("IamRoleArn", x.encode()));
         }
         if let Some(x) = self.image_arn {
-            m.insert(crate::Key::Borrowed("ImageArn"), x.encode());
+            m.push(("ImageArn", x.encode()));
         }
         if let Some(x) = self.image_builder_errors {
-            m.insert(crate::Key::Borrowed("ImageBuilderErrors"), x.encode());
+            m.push(("ImageBuilderErrors", x.encode()));
         }
         if let Some(x) = self.instance_type {
-            m.insert(crate::Key::Borrowed("InstanceType"), x.encode());
+            m.push(("InstanceType", x.encode()));
         }
         if let Some(x) = self.latest_appstream_agent_version {
-            m.insert(
-                crate::Key::Borrowed("LatestAppstreamAgentVersion"),
-                x.encode(),
-            );
+            m.push(("LatestAppstreamAgentVersion", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.network_access_configuration {
-            m.insert(
-                crate::Key::Borrowed("NetworkAccessConfiguration"),
-                x.encode(),
-            );
+            m.push(("NetworkAccessConfiguration", x.encode()));
         }
         if let Some(x) = self.platform {
-            m.insert(crate::Key::Borrowed("Platform"), x.encode());
+            m.push(("Platform", x.encode()));
         }
         if let Some(x) = self.root_volume_config {
-            m.insert(crate::Key::Borrowed("RootVolumeConfig"), x.encode());
+            m.push(("RootVolumeConfig", x.encode()));
         }
         if let Some(x) = self.state {
-            m.insert(crate::Key::Borrowed("State"), x.encode());
+            m.push(("State", x.encode()));
         }
         if let Some(x) = self.state_change_reason {
-            m.insert(crate::Key::Borrowed("StateChangeReason"), x.encode());
+            m.push(("StateChangeReason", x.encode()));
         }
         if let Some(x) = self.vpc_config {
-            m.insert(crate::Key::Borrowed("VpcConfig"), x.encode());
+            m.push(("VpcConfig", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -12591,26 +12327,20 @@ impl Decode for ImageBuilderAgentAccessConfig {
 
 impl Encode for ImageBuilderAgentAccessConfig {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(6);
         if let Some(x) = self.s3_bucket_arn {
-            m.insert(crate::Key::Borrowed("S3BucketArn"), x.encode());
+            m.push(("S3BucketArn", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("ScreenImageFormat"),
-            self.screen_image_format.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("ScreenResolution"),
-            self.screen_resolution.encode(),
-        );
+        m.push(("ScreenImageFormat", self.screen_image_format.encode()));
+        m.push(("ScreenResolution", self.screen_resolution.encode()));
         if let Some(x) = self.screenshots_upload_enabled {
-            m.insert(crate::Key::Borrowed("ScreenshotsUploadEnabled"), x.encode());
+            m.push(("ScreenshotsUploadEnabled", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Settings"), self.settings.encode());
+        m.push(("Settings", self.settings.encode()));
         if let Some(x) = self.user_control_mode {
-            m.insert(crate::Key::Borrowed("UserControlMode"), x.encode());
+            m.push(("UserControlMode", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -12688,26 +12418,26 @@ impl Decode for ImageBuilderAgentAccessConfigForUpdate {
 
 impl Encode for ImageBuilderAgentAccessConfigForUpdate {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(6);
         if let Some(x) = self.s3_bucket_arn {
-            m.insert(crate::Key::Borrowed("S3BucketArn"), x.encode());
+            m.push(("S3BucketArn", x.encode()));
         }
         if let Some(x) = self.screen_image_format {
-            m.insert(crate::Key::Borrowed("ScreenImageFormat"), x.encode());
+            m.push(("ScreenImageFormat", x.encode()));
         }
         if let Some(x) = self.screen_resolution {
-            m.insert(crate::Key::Borrowed("ScreenResolution"), x.encode());
+            m.push(("ScreenResolution", x.encode()));
         }
         if let Some(x) = self.screenshots_upload_enabled {
-            m.insert(crate::Key::Borrowed("ScreenshotsUploadEnabled"), x.encode());
+            m.push(("ScreenshotsUploadEnabled", x.encode()));
         }
         if let Some(x) = self.settings {
-            m.insert(crate::Key::Borrowed("Settings"), x.encode());
+            m.push(("Settings", x.encode()));
         }
         if let Some(x) = self.user_control_mode {
-            m.insert(crate::Key::Borrowed("UserControlMode"), x.encode());
+            m.push(("UserControlMode", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -12925,14 +12655,14 @@ impl Decode for ImageBuilderStateChangeReason {
 
 impl Encode for ImageBuilderStateChangeReason {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.code {
-            m.insert(crate::Key::Borrowed("Code"), x.encode());
+            m.push(("Code", x.encode()));
         }
         if let Some(x) = self.message {
-            m.insert(crate::Key::Borrowed("Message"), x.encode());
+            m.push(("Message", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -13057,14 +12787,14 @@ impl Decode for ImagePermissions {
 
 impl Encode for ImagePermissions {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.allow_fleet {
-            m.insert(crate::Key::Borrowed("allowFleet"), x.encode());
+            m.push(("allowFleet", x.encode()));
         }
         if let Some(x) = self.allow_image_builder {
-            m.insert(crate::Key::Borrowed("allowImageBuilder"), x.encode());
+            m.push(("allowImageBuilder", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -13141,11 +12871,11 @@ impl Decode for ImageSoftwareMetadata {
 
 impl Encode for ImageSoftwareMetadata {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.nvidia_grid_driver_version {
-            m.insert(crate::Key::Borrowed("nvidiaGridDriverVersion"), x.encode());
+            m.push(("nvidiaGridDriverVersion", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -13256,14 +12986,14 @@ impl Decode for ImageStateChangeReason {
 
 impl Encode for ImageStateChangeReason {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.code {
-            m.insert(crate::Key::Borrowed("Code"), x.encode());
+            m.push(("Code", x.encode()));
         }
         if let Some(x) = self.message {
-            m.insert(crate::Key::Borrowed("Message"), x.encode());
+            m.push(("Message", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -13490,14 +13220,14 @@ impl Decode for LastReportGenerationExecutionError {
 
 impl Encode for LastReportGenerationExecutionError {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.error_code {
-            m.insert(crate::Key::Borrowed("ErrorCode"), x.encode());
+            m.push(("ErrorCode", x.encode()));
         }
         if let Some(x) = self.error_message {
-            m.insert(crate::Key::Borrowed("ErrorMessage"), x.encode());
+            m.push(("ErrorMessage", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -13617,12 +13347,12 @@ impl Decode for ListAssociatedFleetsRequest {
 
 impl Encode for ListAssociatedFleetsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        Value::Map(m)
+        m.push(("StackName", self.stack_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -13657,14 +13387,14 @@ impl Decode for ListAssociatedFleetsResult {
 
 impl Encode for ListAssociatedFleetsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.names {
-            m.insert(crate::Key::Borrowed("Names"), x.encode());
+            m.push(("Names", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -13705,12 +13435,12 @@ impl Decode for ListAssociatedStacksRequest {
 
 impl Encode for ListAssociatedStacksRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("FleetName", self.fleet_name.encode()));
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -13745,14 +13475,14 @@ impl Decode for ListAssociatedStacksResult {
 
 impl Encode for ListAssociatedStacksResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.names {
-            m.insert(crate::Key::Borrowed("Names"), x.encode());
+            m.push(("Names", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -13816,19 +13546,16 @@ impl Decode for ListEntitledApplicationsRequest {
 
 impl Encode for ListEntitledApplicationsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("EntitlementName"),
-            self.entitlement_name.encode(),
-        );
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(4);
+        m.push(("EntitlementName", self.entitlement_name.encode()));
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        Value::Map(m)
+        m.push(("StackName", self.stack_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -13866,14 +13593,14 @@ impl Decode for ListEntitledApplicationsResult {
 
 impl Encode for ListEntitledApplicationsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.entitled_applications {
-            m.insert(crate::Key::Borrowed("EntitledApplications"), x.encode());
+            m.push(("EntitledApplications", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -13921,17 +13648,17 @@ impl Decode for ListExportImageTasksRequest {
 
 impl Encode for ListExportImageTasksRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
         if let Some(x) = self.filters {
-            m.insert(crate::Key::Borrowed("Filters"), x.encode());
+            m.push(("Filters", x.encode()));
         }
         if let Some(x) = self.max_results {
-            m.insert(crate::Key::Borrowed("MaxResults"), x.encode());
+            m.push(("MaxResults", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -13969,14 +13696,14 @@ impl Decode for ListExportImageTasksResult {
 
 impl Encode for ListExportImageTasksResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.export_image_tasks {
-            m.insert(crate::Key::Borrowed("ExportImageTasks"), x.encode());
+            m.push(("ExportImageTasks", x.encode()));
         }
         if let Some(x) = self.next_token {
-            m.insert(crate::Key::Borrowed("NextToken"), x.encode());
+            m.push(("NextToken", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -14005,12 +13732,9 @@ impl Decode for ListTagsForResourceRequest {
 
 impl Encode for ListTagsForResourceRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("ResourceArn"),
-            self.resource_arn.encode(),
-        );
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("ResourceArn", self.resource_arn.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -14036,11 +13760,11 @@ impl Decode for ListTagsForResourceResponse {
 
 impl Encode for ListTagsForResourceResponse {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.tags {
-            m.insert(crate::Key::Borrowed("Tags"), x.encode());
+            m.push(("Tags", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -14172,17 +13896,17 @@ impl Decode for NetworkAccessConfiguration {
 
 impl Encode for NetworkAccessConfiguration {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
         if let Some(x) = self.eni_id {
-            m.insert(crate::Key::Borrowed("EniId"), x.encode());
+            m.push(("EniId", x.encode()));
         }
         if let Some(x) = self.eni_ipv6_addresses {
-            m.insert(crate::Key::Borrowed("EniIpv6Addresses"), x.encode());
+            m.push(("EniIpv6Addresses", x.encode()));
         }
         if let Some(x) = self.eni_private_ip_address {
-            m.insert(crate::Key::Borrowed("EniPrivateIpAddress"), x.encode());
+            m.push(("EniPrivateIpAddress", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -14573,17 +14297,17 @@ impl Decode for ResourceError {
 
 impl Encode for ResourceError {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
         if let Some(x) = self.error_code {
-            m.insert(crate::Key::Borrowed("ErrorCode"), x.encode());
+            m.push(("ErrorCode", x.encode()));
         }
         if let Some(x) = self.error_message {
-            m.insert(crate::Key::Borrowed("ErrorMessage"), x.encode());
+            m.push(("ErrorMessage", x.encode()));
         }
         if let Some(x) = self.error_timestamp {
-            m.insert(crate::Key::Borrowed("ErrorTimestamp"), x.encode());
+            m.push(("ErrorTimestamp", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -14640,11 +14364,11 @@ impl Decode for RuntimeValidationConfig {
 
 impl Encode for RuntimeValidationConfig {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.intended_instance_type {
-            m.insert(crate::Key::Borrowed("IntendedInstanceType"), x.encode());
+            m.push(("IntendedInstanceType", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -14704,12 +14428,12 @@ impl Decode for S3Location {
 
 impl Encode for S3Location {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("S3Bucket"), self.s3_bucket.encode());
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("S3Bucket", self.s3_bucket.encode()));
         if let Some(x) = self.s3_key {
-            m.insert(crate::Key::Borrowed("S3Key"), x.encode());
+            m.push(("S3Key", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -14871,23 +14595,14 @@ impl Decode for ScriptDetails {
 
 impl Encode for ScriptDetails {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(4);
         if let Some(x) = self.executable_parameters {
-            m.insert(crate::Key::Borrowed("ExecutableParameters"), x.encode());
+            m.push(("ExecutableParameters", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("ExecutablePath"),
-            self.executable_path.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("ScriptS3Location"),
-            self.script_s3_location.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("TimeoutInSeconds"),
-            self.timeout_in_seconds.encode(),
-        );
-        Value::Map(m)
+        m.push(("ExecutablePath", self.executable_path.encode()));
+        m.push(("ScriptS3Location", self.script_s3_location.encode()));
+        m.push(("TimeoutInSeconds", self.timeout_in_seconds.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -14950,16 +14665,10 @@ impl Decode for ServiceAccountCredentials {
 
 impl Encode for ServiceAccountCredentials {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AccountName"),
-            self.account_name.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("AccountPassword"),
-            self.account_password.encode(),
-        );
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("AccountName", self.account_name.encode()));
+        m.push(("AccountPassword", self.account_password.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -15112,37 +14821,34 @@ impl Decode for Session {
 
 impl Encode for Session {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(12);
         if let Some(x) = self.authentication_type {
-            m.insert(crate::Key::Borrowed("AuthenticationType"), x.encode());
+            m.push(("AuthenticationType", x.encode()));
         }
         if let Some(x) = self.connection_state {
-            m.insert(crate::Key::Borrowed("ConnectionState"), x.encode());
+            m.push(("ConnectionState", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("FleetName"), self.fleet_name.encode());
-        m.insert(crate::Key::Borrowed("Id"), self.id.encode());
+        m.push(("FleetName", self.fleet_name.encode()));
+        m.push(("Id", self.id.encode()));
         if let Some(x) = self.instance_drain_status {
-            m.insert(crate::Key::Borrowed("InstanceDrainStatus"), x.encode());
+            m.push(("InstanceDrainStatus", x.encode()));
         }
         if let Some(x) = self.instance_id {
-            m.insert(crate::Key::Borrowed("InstanceId"), x.encode());
+            m.push(("InstanceId", x.encode()));
         }
         if let Some(x) = self.max_expiration_time {
-            m.insert(crate::Key::Borrowed("MaxExpirationTime"), x.encode());
+            m.push(("MaxExpirationTime", x.encode()));
         }
         if let Some(x) = self.network_access_configuration {
-            m.insert(
-                crate::Key::Borrowed("NetworkAccessConfiguration"),
-                x.encode(),
-            );
+            m.push(("NetworkAccessConfiguration", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
+        m.push(("StackName", self.stack_name.encode()));
         if let Some(x) = self.start_time {
-            m.insert(crate::Key::Borrowed("StartTime"), x.encode());
+            m.push(("StartTime", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("State"), self.state.encode());
-        m.insert(crate::Key::Borrowed("UserId"), self.user_id.encode());
-        Value::Map(m)
+        m.push(("State", self.state.encode()));
+        m.push(("UserId", self.user_id.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -15312,16 +15018,10 @@ impl Decode for SharedImagePermissions {
 
 impl Encode for SharedImagePermissions {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("imagePermissions"),
-            self.image_permissions.encode(),
-        );
-        m.insert(
-            crate::Key::Borrowed("sharedAccountId"),
-            self.shared_account_id.encode(),
-        );
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("imagePermissions", self.image_permissions.encode()));
+        m.push(("sharedAccountId", self.shared_account_id.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -15387,17 +15087,17 @@ impl Decode for SoftwareAssociations {
 
 impl Encode for SoftwareAssociations {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
         if let Some(x) = self.deployment_error {
-            m.insert(crate::Key::Borrowed("DeploymentError"), x.encode());
+            m.push(("DeploymentError", x.encode()));
         }
         if let Some(x) = self.software_name {
-            m.insert(crate::Key::Borrowed("SoftwareName"), x.encode());
+            m.push(("SoftwareName", x.encode()));
         }
         if let Some(x) = self.status {
-            m.insert(crate::Key::Borrowed("Status"), x.encode());
+            m.push(("Status", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -15688,66 +15388,60 @@ impl Decode for Stack {
 
 impl Encode for Stack {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(18);
         if let Some(x) = self.access_endpoints {
-            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
+            m.push(("AccessEndpoints", x.encode()));
         }
         if let Some(x) = self.agent_access_config {
-            m.insert(crate::Key::Borrowed("AgentAccessConfig"), x.encode());
+            m.push(("AgentAccessConfig", x.encode()));
         }
         if let Some(x) = self.application_settings {
-            m.insert(crate::Key::Borrowed("ApplicationSettings"), x.encode());
+            m.push(("ApplicationSettings", x.encode()));
         }
         if let Some(x) = self.arn {
-            m.insert(crate::Key::Borrowed("Arn"), x.encode());
+            m.push(("Arn", x.encode()));
         }
         if let Some(x) = self.content_redirection {
-            m.insert(crate::Key::Borrowed("ContentRedirection"), x.encode());
+            m.push(("ContentRedirection", x.encode()));
         }
         if let Some(x) = self.created_time {
-            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
+            m.push(("CreatedTime", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.embed_host_domains {
-            m.insert(crate::Key::Borrowed("EmbedHostDomains"), x.encode());
+            m.push(("EmbedHostDomains", x.encode()));
         }
         if let Some(x) = self.feedback_url {
-            m.insert(crate::Key::Borrowed("FeedbackURL"), x.encode());
+            m.push(("FeedbackURL", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.redirect_url {
-            m.insert(crate::Key::Borrowed("RedirectURL"), x.encode());
+            m.push(("RedirectURL", x.encode()));
         }
         if let Some(x) = self.stack_errors {
-            m.insert(crate::Key::Borrowed("StackErrors"), x.encode());
+            m.push(("StackErrors", x.encode()));
         }
         if let Some(x) = self.storage_connector_authentication {
-            m.insert(
-                crate::Key::Borrowed("StorageConnectorAuthentication"),
-                x.encode(),
-            );
+            m.push(("StorageConnectorAuthentication", x.encode()));
         }
         if let Some(x) = self.storage_connectors {
-            m.insert(crate::Key::Borrowed("StorageConnectors"), x.encode());
+            m.push(("StorageConnectors", x.encode()));
         }
         if let Some(x) = self.streaming_experience_settings {
-            m.insert(
-                crate::Key::Borrowed("StreamingExperienceSettings"),
-                x.encode(),
-            );
+            m.push(("StreamingExperienceSettings", x.encode()));
         }
         if let Some(x) = self.user_settings {
-            m.insert(crate::Key::Borrowed("UserSettings"), x.encode());
+            m.push(("UserSettings", x.encode()));
         }
         if let Some(x) = self.web_authn_redirection {
-            m.insert(crate::Key::Borrowed("WebAuthnRedirection"), x.encode());
+            m.push(("WebAuthnRedirection", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -15917,14 +15611,14 @@ impl Decode for StackError {
 
 impl Encode for StackError {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.error_code {
-            m.insert(crate::Key::Borrowed("ErrorCode"), x.encode());
+            m.push(("ErrorCode", x.encode()));
         }
         if let Some(x) = self.error_message {
-            m.insert(crate::Key::Borrowed("ErrorMessage"), x.encode());
+            m.push(("ErrorMessage", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -16035,9 +15729,9 @@ impl Decode for StartAppBlockBuilderRequest {
 
 impl Encode for StartAppBlockBuilderRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("Name", self.name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -16063,11 +15757,11 @@ impl Decode for StartAppBlockBuilderResult {
 
 impl Encode for StartAppBlockBuilderResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.app_block_builder {
-            m.insert(crate::Key::Borrowed("AppBlockBuilder"), x.encode());
+            m.push(("AppBlockBuilder", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -16096,9 +15790,9 @@ impl Decode for StartFleetRequest {
 
 impl Encode for StartFleetRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("Name", self.name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -16114,8 +15808,8 @@ impl Decode for StartFleetResult {
 
 impl Encode for StartFleetResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -16156,12 +15850,12 @@ impl Decode for StartImageBuilderRequest {
 
 impl Encode for StartImageBuilderRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.appstream_agent_version {
-            m.insert(crate::Key::Borrowed("AppstreamAgentVersion"), x.encode());
+            m.push(("AppstreamAgentVersion", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        Value::Map(m)
+        m.push(("Name", self.name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -16187,11 +15881,11 @@ impl Decode for StartImageBuilderResult {
 
 impl Encode for StartImageBuilderResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.image_builder {
-            m.insert(crate::Key::Borrowed("ImageBuilder"), x.encode());
+            m.push(("ImageBuilder", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -16232,15 +15926,12 @@ impl Decode for StartSoftwareDeploymentToImageBuilderRequest {
 
 impl Encode for StartSoftwareDeploymentToImageBuilderRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("ImageBuilderName"),
-            self.image_builder_name.encode(),
-        );
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("ImageBuilderName", self.image_builder_name.encode()));
         if let Some(x) = self.retry_failed_deployments {
-            m.insert(crate::Key::Borrowed("RetryFailedDeployments"), x.encode());
+            m.push(("RetryFailedDeployments", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -16256,8 +15947,8 @@ impl Decode for StartSoftwareDeploymentToImageBuilderResult {
 
 impl Encode for StartSoftwareDeploymentToImageBuilderResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -16286,9 +15977,9 @@ impl Decode for StopAppBlockBuilderRequest {
 
 impl Encode for StopAppBlockBuilderRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("Name", self.name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -16314,11 +16005,11 @@ impl Decode for StopAppBlockBuilderResult {
 
 impl Encode for StopAppBlockBuilderResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.app_block_builder {
-            m.insert(crate::Key::Borrowed("AppBlockBuilder"), x.encode());
+            m.push(("AppBlockBuilder", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -16347,9 +16038,9 @@ impl Decode for StopFleetRequest {
 
 impl Encode for StopFleetRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("Name", self.name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -16365,8 +16056,8 @@ impl Decode for StopFleetResult {
 
 impl Encode for StopFleetResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -16395,9 +16086,9 @@ impl Decode for StopImageBuilderRequest {
 
 impl Encode for StopImageBuilderRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
+        m.push(("Name", self.name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -16423,11 +16114,11 @@ impl Decode for StopImageBuilderResult {
 
 impl Encode for StopImageBuilderResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.image_builder {
-            m.insert(crate::Key::Borrowed("ImageBuilder"), x.encode());
+            m.push(("ImageBuilder", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -16488,24 +16179,18 @@ impl Decode for StorageConnector {
 
 impl Encode for StorageConnector {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("ConnectorType"),
-            self.connector_type.encode(),
-        );
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(4);
+        m.push(("ConnectorType", self.connector_type.encode()));
         if let Some(x) = self.domains {
-            m.insert(crate::Key::Borrowed("Domains"), x.encode());
+            m.push(("Domains", x.encode()));
         }
         if let Some(x) = self.domains_require_admin_consent {
-            m.insert(
-                crate::Key::Borrowed("DomainsRequireAdminConsent"),
-                x.encode(),
-            );
+            m.push(("DomainsRequireAdminConsent", x.encode()));
         }
         if let Some(x) = self.resource_identifier {
-            m.insert(crate::Key::Borrowed("ResourceIdentifier"), x.encode());
+            m.push(("ResourceIdentifier", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -16699,11 +16384,11 @@ impl Decode for StreamingExperienceSettings {
 
 impl Encode for StreamingExperienceSettings {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.preferred_protocol {
-            m.insert(crate::Key::Borrowed("PreferredProtocol"), x.encode());
+            m.push(("PreferredProtocol", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -16831,13 +16516,10 @@ impl Decode for TagResourceRequest {
 
 impl Encode for TagResourceRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("ResourceArn"),
-            self.resource_arn.encode(),
-        );
-        m.insert(crate::Key::Borrowed("Tags"), self.tags.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("ResourceArn", self.resource_arn.encode()));
+        m.push(("Tags", self.tags.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -16853,8 +16535,8 @@ impl Decode for TagResourceResponse {
 
 impl Encode for TagResourceResponse {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -16978,32 +16660,32 @@ impl Decode for Theme {
 
 impl Encode for Theme {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(8);
         if let Some(x) = self.created_time {
-            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
+            m.push(("CreatedTime", x.encode()));
         }
         if let Some(x) = self.stack_name {
-            m.insert(crate::Key::Borrowed("StackName"), x.encode());
+            m.push(("StackName", x.encode()));
         }
         if let Some(x) = self.state {
-            m.insert(crate::Key::Borrowed("State"), x.encode());
+            m.push(("State", x.encode()));
         }
         if let Some(x) = self.theme_favicon_url {
-            m.insert(crate::Key::Borrowed("ThemeFaviconURL"), x.encode());
+            m.push(("ThemeFaviconURL", x.encode()));
         }
         if let Some(x) = self.theme_footer_links {
-            m.insert(crate::Key::Borrowed("ThemeFooterLinks"), x.encode());
+            m.push(("ThemeFooterLinks", x.encode()));
         }
         if let Some(x) = self.theme_organization_logo_url {
-            m.insert(crate::Key::Borrowed("ThemeOrganizationLogoURL"), x.encode());
+            m.push(("ThemeOrganizationLogoURL", x.encode()));
         }
         if let Some(x) = self.theme_styling {
-            m.insert(crate::Key::Borrowed("ThemeStyling"), x.encode());
+            m.push(("ThemeStyling", x.encode()));
         }
         if let Some(x) = self.theme_title_text {
-            m.insert(crate::Key::Borrowed("ThemeTitleText"), x.encode());
+            m.push(("ThemeTitleText", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -17105,14 +16787,14 @@ impl Decode for ThemeFooterLink {
 
 impl Encode for ThemeFooterLink {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.footer_link_url {
-            m.insert(crate::Key::Borrowed("FooterLinkURL"), x.encode());
+            m.push(("FooterLinkURL", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -17324,13 +17006,10 @@ impl Decode for UntagResourceRequest {
 
 impl Encode for UntagResourceRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("ResourceArn"),
-            self.resource_arn.encode(),
-        );
-        m.insert(crate::Key::Borrowed("TagKeys"), self.tag_keys.encode());
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("ResourceArn", self.resource_arn.encode()));
+        m.push(("TagKeys", self.tag_keys.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -17346,8 +17025,8 @@ impl Decode for UntagResourceResponse {
 
 impl Encode for UntagResourceResponse {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -17478,42 +17157,39 @@ impl Decode for UpdateAppBlockBuilderRequest {
 
 impl Encode for UpdateAppBlockBuilderRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(11);
         if let Some(x) = self.access_endpoints {
-            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
+            m.push(("AccessEndpoints", x.encode()));
         }
         if let Some(x) = self.attributes_to_delete {
-            m.insert(crate::Key::Borrowed("AttributesToDelete"), x.encode());
+            m.push(("AttributesToDelete", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.disable_imdsv1 {
-            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
+            m.push(("DisableIMDSV1", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.enable_default_internet_access {
-            m.insert(
-                crate::Key::Borrowed("EnableDefaultInternetAccess"),
-                x.encode(),
-            );
+            m.push(("EnableDefaultInternetAccess", x.encode()));
         }
         if let Some(x) = self.iam_role_arn {
-            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
+            m.push(("IamRoleArn", x.encode()));
         }
         if let Some(x) = self.instance_type {
-            m.insert(crate::Key::Borrowed("InstanceType"), x.encode());
+            m.push(("InstanceType", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.platform {
-            m.insert(crate::Key::Borrowed("Platform"), x.encode());
+            m.push(("Platform", x.encode()));
         }
         if let Some(x) = self.vpc_config {
-            m.insert(crate::Key::Borrowed("VpcConfig"), x.encode());
+            m.push(("VpcConfig", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -17539,11 +17215,11 @@ impl Decode for UpdateAppBlockBuilderResult {
 
 impl Encode for UpdateAppBlockBuilderResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.app_block_builder {
-            m.insert(crate::Key::Borrowed("AppBlockBuilder"), x.encode());
+            m.push(("AppBlockBuilder", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -17654,33 +17330,33 @@ impl Decode for UpdateApplicationRequest {
 
 impl Encode for UpdateApplicationRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(9);
         if let Some(x) = self.app_block_arn {
-            m.insert(crate::Key::Borrowed("AppBlockArn"), x.encode());
+            m.push(("AppBlockArn", x.encode()));
         }
         if let Some(x) = self.attributes_to_delete {
-            m.insert(crate::Key::Borrowed("AttributesToDelete"), x.encode());
+            m.push(("AttributesToDelete", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.icon_s3_location {
-            m.insert(crate::Key::Borrowed("IconS3Location"), x.encode());
+            m.push(("IconS3Location", x.encode()));
         }
         if let Some(x) = self.launch_parameters {
-            m.insert(crate::Key::Borrowed("LaunchParameters"), x.encode());
+            m.push(("LaunchParameters", x.encode()));
         }
         if let Some(x) = self.launch_path {
-            m.insert(crate::Key::Borrowed("LaunchPath"), x.encode());
+            m.push(("LaunchPath", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.working_directory {
-            m.insert(crate::Key::Borrowed("WorkingDirectory"), x.encode());
+            m.push(("WorkingDirectory", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -17706,11 +17382,11 @@ impl Decode for UpdateApplicationResult {
 
 impl Encode for UpdateApplicationResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.application {
-            m.insert(crate::Key::Borrowed("Application"), x.encode());
+            m.push(("Application", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -17771,30 +17447,18 @@ impl Decode for UpdateDirectoryConfigRequest {
 
 impl Encode for UpdateDirectoryConfigRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(4);
         if let Some(x) = self.certificate_based_auth_properties {
-            m.insert(
-                crate::Key::Borrowed("CertificateBasedAuthProperties"),
-                x.encode(),
-            );
+            m.push(("CertificateBasedAuthProperties", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("DirectoryName"),
-            self.directory_name.encode(),
-        );
+        m.push(("DirectoryName", self.directory_name.encode()));
         if let Some(x) = self.organizational_unit_distinguished_names {
-            m.insert(
-                crate::Key::Borrowed("OrganizationalUnitDistinguishedNames"),
-                x.encode(),
-            );
+            m.push(("OrganizationalUnitDistinguishedNames", x.encode()));
         }
         if let Some(x) = self.service_account_credentials {
-            m.insert(
-                crate::Key::Borrowed("ServiceAccountCredentials"),
-                x.encode(),
-            );
+            m.push(("ServiceAccountCredentials", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -17820,11 +17484,11 @@ impl Decode for UpdateDirectoryConfigResult {
 
 impl Encode for UpdateDirectoryConfigResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.directory_config {
-            m.insert(crate::Key::Borrowed("DirectoryConfig"), x.encode());
+            m.push(("DirectoryConfig", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -17898,19 +17562,19 @@ impl Decode for UpdateEntitlementRequest {
 
 impl Encode for UpdateEntitlementRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(5);
         if let Some(x) = self.app_visibility {
-            m.insert(crate::Key::Borrowed("AppVisibility"), x.encode());
+            m.push(("AppVisibility", x.encode()));
         }
         if let Some(x) = self.attributes {
-            m.insert(crate::Key::Borrowed("Attributes"), x.encode());
+            m.push(("Attributes", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        Value::Map(m)
+        m.push(("Name", self.name.encode()));
+        m.push(("StackName", self.stack_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -17936,11 +17600,11 @@ impl Decode for UpdateEntitlementResult {
 
 impl Encode for UpdateEntitlementResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.entitlement {
-            m.insert(crate::Key::Borrowed("Entitlement"), x.encode());
+            m.push(("Entitlement", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -18198,89 +17862,80 @@ impl Decode for UpdateFleetRequest {
 
 impl Encode for UpdateFleetRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(24);
         if let Some(x) = self.attributes_to_delete {
-            m.insert(crate::Key::Borrowed("AttributesToDelete"), x.encode());
+            m.push(("AttributesToDelete", x.encode()));
         }
         if let Some(x) = self.compute_capacity {
-            m.insert(crate::Key::Borrowed("ComputeCapacity"), x.encode());
+            m.push(("ComputeCapacity", x.encode()));
         }
         if let Some(x) = self.delete_vpc_config {
-            m.insert(crate::Key::Borrowed("DeleteVpcConfig"), x.encode());
+            m.push(("DeleteVpcConfig", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.disable_imdsv1 {
-            m.insert(crate::Key::Borrowed("DisableIMDSV1"), x.encode());
+            m.push(("DisableIMDSV1", x.encode()));
         }
         if let Some(x) = self.disconnect_timeout_in_seconds {
-            m.insert(
-                crate::Key::Borrowed("DisconnectTimeoutInSeconds"),
-                x.encode(),
-            );
+            m.push(("DisconnectTimeoutInSeconds", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.domain_join_info {
-            m.insert(crate::Key::Borrowed("DomainJoinInfo"), x.encode());
+            m.push(("DomainJoinInfo", x.encode()));
         }
         if let Some(x) = self.enable_default_internet_access {
-            m.insert(
-                crate::Key::Borrowed("EnableDefaultInternetAccess"),
-                x.encode(),
-            );
+            m.push(("EnableDefaultInternetAccess", x.encode()));
         }
         if let Some(x) = self.iam_role_arn {
-            m.insert(crate::Key::Borrowed("IamRoleArn"), x.encode());
+            m.push(("IamRoleArn", x.encode()));
         }
         if let Some(x) = self.idle_disconnect_timeout_in_seconds {
-            m.insert(
-                crate::Key::Borrowed("IdleDisconnectTimeoutInSeconds"),
-                x.encode(),
-            );
+            m.push(("IdleDisconnectTimeoutInSeconds", x.encode()));
         }
         if let Some(x) = self.image_arn {
-            m.insert(crate::Key::Borrowed("ImageArn"), x.encode());
+            m.push(("ImageArn", x.encode()));
         }
         if let Some(x) = self.image_name {
-            m.insert(crate::Key::Borrowed("ImageName"), x.encode());
+            m.push(("ImageName", x.encode()));
         }
         if let Some(x) = self.instance_type {
-            m.insert(crate::Key::Borrowed("InstanceType"), x.encode());
+            m.push(("InstanceType", x.encode()));
         }
         if let Some(x) = self.max_concurrent_sessions {
-            m.insert(crate::Key::Borrowed("MaxConcurrentSessions"), x.encode());
+            m.push(("MaxConcurrentSessions", x.encode()));
         }
         if let Some(x) = self.max_sessions_per_instance {
-            m.insert(crate::Key::Borrowed("MaxSessionsPerInstance"), x.encode());
+            m.push(("MaxSessionsPerInstance", x.encode()));
         }
         if let Some(x) = self.max_user_duration_in_seconds {
-            m.insert(crate::Key::Borrowed("MaxUserDurationInSeconds"), x.encode());
+            m.push(("MaxUserDurationInSeconds", x.encode()));
         }
         if let Some(x) = self.name {
-            m.insert(crate::Key::Borrowed("Name"), x.encode());
+            m.push(("Name", x.encode()));
         }
         if let Some(x) = self.platform {
-            m.insert(crate::Key::Borrowed("Platform"), x.encode());
+            m.push(("Platform", x.encode()));
         }
         if let Some(x) = self.root_volume_config {
-            m.insert(crate::Key::Borrowed("RootVolumeConfig"), x.encode());
+            m.push(("RootVolumeConfig", x.encode()));
         }
         if let Some(x) = self.session_script_s3_location {
-            m.insert(crate::Key::Borrowed("SessionScriptS3Location"), x.encode());
+            m.push(("SessionScriptS3Location", x.encode()));
         }
         if let Some(x) = self.stream_view {
-            m.insert(crate::Key::Borrowed("StreamView"), x.encode());
+            m.push(("StreamView", x.encode()));
         }
         if let Some(x) = self.usb_device_filter_strings {
-            m.insert(crate::Key::Borrowed("UsbDeviceFilterStrings"), x.encode());
+            m.push(("UsbDeviceFilterStrings", x.encode()));
         }
         if let Some(x) = self.vpc_config {
-            m.insert(crate::Key::Borrowed("VpcConfig"), x.encode());
+            m.push(("VpcConfig", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -18306,11 +17961,11 @@ impl Decode for UpdateFleetResult {
 
 impl Encode for UpdateFleetResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.fleet {
-            m.insert(crate::Key::Borrowed("Fleet"), x.encode());
+            m.push(("Fleet", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -18381,21 +18036,21 @@ impl Decode for UpdateImageBuilderRequest {
 
 impl Encode for UpdateImageBuilderRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(5);
         if let Some(x) = self.agent_access_config {
-            m.insert(crate::Key::Borrowed("AgentAccessConfig"), x.encode());
+            m.push(("AgentAccessConfig", x.encode()));
         }
         if let Some(x) = self.attributes_to_delete {
-            m.insert(crate::Key::Borrowed("AttributesToDelete"), x.encode());
+            m.push(("AttributesToDelete", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        Value::Map(m)
+        m.push(("Name", self.name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -18421,11 +18076,11 @@ impl Decode for UpdateImageBuilderResult {
 
 impl Encode for UpdateImageBuilderResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.image_builder {
-            m.insert(crate::Key::Borrowed("ImageBuilder"), x.encode());
+            m.push(("ImageBuilder", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -18482,17 +18137,11 @@ impl Decode for UpdateImagePermissionsRequest {
 
 impl Encode for UpdateImagePermissionsRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("ImagePermissions"),
-            self.image_permissions.encode(),
-        );
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
-        m.insert(
-            crate::Key::Borrowed("SharedAccountId"),
-            self.shared_account_id.encode(),
-        );
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
+        m.push(("ImagePermissions", self.image_permissions.encode()));
+        m.push(("Name", self.name.encode()));
+        m.push(("SharedAccountId", self.shared_account_id.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -18508,8 +18157,8 @@ impl Decode for UpdateImagePermissionsResult {
 
 impl Encode for UpdateImagePermissionsResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        Value::Map(m)
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(0);
+        Value::Struct(m)
     }
 }
 
@@ -18700,63 +18349,57 @@ impl Decode for UpdateStackRequest {
 
 impl Encode for UpdateStackRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(17);
         if let Some(x) = self.access_endpoints {
-            m.insert(crate::Key::Borrowed("AccessEndpoints"), x.encode());
+            m.push(("AccessEndpoints", x.encode()));
         }
         if let Some(x) = self.agent_access_config {
-            m.insert(crate::Key::Borrowed("AgentAccessConfig"), x.encode());
+            m.push(("AgentAccessConfig", x.encode()));
         }
         if let Some(x) = self.application_settings {
-            m.insert(crate::Key::Borrowed("ApplicationSettings"), x.encode());
+            m.push(("ApplicationSettings", x.encode()));
         }
         if let Some(x) = self.attributes_to_delete {
-            m.insert(crate::Key::Borrowed("AttributesToDelete"), x.encode());
+            m.push(("AttributesToDelete", x.encode()));
         }
         if let Some(x) = self.content_redirection {
-            m.insert(crate::Key::Borrowed("ContentRedirection"), x.encode());
+            m.push(("ContentRedirection", x.encode()));
         }
         if let Some(x) = self.delete_storage_connectors {
-            m.insert(crate::Key::Borrowed("DeleteStorageConnectors"), x.encode());
+            m.push(("DeleteStorageConnectors", x.encode()));
         }
         if let Some(x) = self.description {
-            m.insert(crate::Key::Borrowed("Description"), x.encode());
+            m.push(("Description", x.encode()));
         }
         if let Some(x) = self.display_name {
-            m.insert(crate::Key::Borrowed("DisplayName"), x.encode());
+            m.push(("DisplayName", x.encode()));
         }
         if let Some(x) = self.embed_host_domains {
-            m.insert(crate::Key::Borrowed("EmbedHostDomains"), x.encode());
+            m.push(("EmbedHostDomains", x.encode()));
         }
         if let Some(x) = self.feedback_url {
-            m.insert(crate::Key::Borrowed("FeedbackURL"), x.encode());
+            m.push(("FeedbackURL", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Name"), self.name.encode());
+        m.push(("Name", self.name.encode()));
         if let Some(x) = self.redirect_url {
-            m.insert(crate::Key::Borrowed("RedirectURL"), x.encode());
+            m.push(("RedirectURL", x.encode()));
         }
         if let Some(x) = self.storage_connector_authentication {
-            m.insert(
-                crate::Key::Borrowed("StorageConnectorAuthentication"),
-                x.encode(),
-            );
+            m.push(("StorageConnectorAuthentication", x.encode()));
         }
         if let Some(x) = self.storage_connectors {
-            m.insert(crate::Key::Borrowed("StorageConnectors"), x.encode());
+            m.push(("StorageConnectors", x.encode()));
         }
         if let Some(x) = self.streaming_experience_settings {
-            m.insert(
-                crate::Key::Borrowed("StreamingExperienceSettings"),
-                x.encode(),
-            );
+            m.push(("StreamingExperienceSettings", x.encode()));
         }
         if let Some(x) = self.user_settings {
-            m.insert(crate::Key::Borrowed("UserSettings"), x.encode());
+            m.push(("UserSettings", x.encode()));
         }
         if let Some(x) = self.web_authn_redirection {
-            m.insert(crate::Key::Borrowed("WebAuthnRedirection"), x.encode());
+            m.push(("WebAuthnRedirection", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -18782,11 +18425,11 @@ impl Decode for UpdateStackResult {
 
 impl Encode for UpdateStackResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.stack {
-            m.insert(crate::Key::Borrowed("Stack"), x.encode());
+            m.push(("Stack", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -18887,33 +18530,30 @@ impl Decode for UpdateThemeForStackRequest {
 
 impl Encode for UpdateThemeForStackRequest {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(8);
         if let Some(x) = self.attributes_to_delete {
-            m.insert(crate::Key::Borrowed("AttributesToDelete"), x.encode());
+            m.push(("AttributesToDelete", x.encode()));
         }
         if let Some(x) = self.favicon_s3_location {
-            m.insert(crate::Key::Borrowed("FaviconS3Location"), x.encode());
+            m.push(("FaviconS3Location", x.encode()));
         }
         if let Some(x) = self.footer_links {
-            m.insert(crate::Key::Borrowed("FooterLinks"), x.encode());
+            m.push(("FooterLinks", x.encode()));
         }
         if let Some(x) = self.organization_logo_s3_location {
-            m.insert(
-                crate::Key::Borrowed("OrganizationLogoS3Location"),
-                x.encode(),
-            );
+            m.push(("OrganizationLogoS3Location", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
+        m.push(("StackName", self.stack_name.encode()));
         if let Some(x) = self.state {
-            m.insert(crate::Key::Borrowed("State"), x.encode());
+            m.push(("State", x.encode()));
         }
         if let Some(x) = self.theme_styling {
-            m.insert(crate::Key::Borrowed("ThemeStyling"), x.encode());
+            m.push(("ThemeStyling", x.encode()));
         }
         if let Some(x) = self.title_text {
-            m.insert(crate::Key::Borrowed("TitleText"), x.encode());
+            m.push(("TitleText", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -18939,11 +18579,11 @@ impl Decode for UpdateThemeForStackResult {
 
 impl Encode for UpdateThemeForStackResult {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.theme {
-            m.insert(crate::Key::Borrowed("Theme"), x.encode());
+            m.push(("Theme", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -19021,15 +18661,15 @@ impl Decode for UrlRedirectionConfig {
 
 impl Encode for UrlRedirectionConfig {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
         if let Some(x) = self.allowed_urls {
-            m.insert(crate::Key::Borrowed("AllowedUrls"), x.encode());
+            m.push(("AllowedUrls", x.encode()));
         }
         if let Some(x) = self.denied_urls {
-            m.insert(crate::Key::Borrowed("DeniedUrls"), x.encode());
+            m.push(("DeniedUrls", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Enabled"), self.enabled.encode());
-        Value::Map(m)
+        m.push(("Enabled", self.enabled.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -19189,20 +18829,20 @@ impl Decode for UsageReportSubscription {
 
 impl Encode for UsageReportSubscription {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(4);
         if let Some(x) = self.last_generated_report_date {
-            m.insert(crate::Key::Borrowed("LastGeneratedReportDate"), x.encode());
+            m.push(("LastGeneratedReportDate", x.encode()));
         }
         if let Some(x) = self.s3_bucket_name {
-            m.insert(crate::Key::Borrowed("S3BucketName"), x.encode());
+            m.push(("S3BucketName", x.encode()));
         }
         if let Some(x) = self.schedule {
-            m.insert(crate::Key::Borrowed("Schedule"), x.encode());
+            m.push(("Schedule", x.encode()));
         }
         if let Some(x) = self.subscription_errors {
-            m.insert(crate::Key::Borrowed("SubscriptionErrors"), x.encode());
+            m.push(("SubscriptionErrors", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -19351,33 +18991,30 @@ impl Decode for User {
 
 impl Encode for User {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(8);
         if let Some(x) = self.arn {
-            m.insert(crate::Key::Borrowed("Arn"), x.encode());
+            m.push(("Arn", x.encode()));
         }
-        m.insert(
-            crate::Key::Borrowed("AuthenticationType"),
-            self.authentication_type.encode(),
-        );
+        m.push(("AuthenticationType", self.authentication_type.encode()));
         if let Some(x) = self.created_time {
-            m.insert(crate::Key::Borrowed("CreatedTime"), x.encode());
+            m.push(("CreatedTime", x.encode()));
         }
         if let Some(x) = self.enabled {
-            m.insert(crate::Key::Borrowed("Enabled"), x.encode());
+            m.push(("Enabled", x.encode()));
         }
         if let Some(x) = self.first_name {
-            m.insert(crate::Key::Borrowed("FirstName"), x.encode());
+            m.push(("FirstName", x.encode()));
         }
         if let Some(x) = self.last_name {
-            m.insert(crate::Key::Borrowed("LastName"), x.encode());
+            m.push(("LastName", x.encode()));
         }
         if let Some(x) = self.status {
-            m.insert(crate::Key::Borrowed("Status"), x.encode());
+            m.push(("Status", x.encode()));
         }
         if let Some(x) = self.user_name {
-            m.insert(crate::Key::Borrowed("UserName"), x.encode());
+            m.push(("UserName", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -19516,13 +19153,13 @@ impl Decode for UserSetting {
 
 impl Encode for UserSetting {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Action"), self.action.encode());
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
+        m.push(("Action", self.action.encode()));
         if let Some(x) = self.maximum_length {
-            m.insert(crate::Key::Borrowed("MaximumLength"), x.encode());
+            m.push(("MaximumLength", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("Permission"), self.permission.encode());
-        Value::Map(m)
+        m.push(("Permission", self.permission.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -19608,17 +19245,14 @@ impl Decode for UserStackAssociation {
 
 impl Encode for UserStackAssociation {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(
-            crate::Key::Borrowed("AuthenticationType"),
-            self.authentication_type.encode(),
-        );
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(4);
+        m.push(("AuthenticationType", self.authentication_type.encode()));
         if let Some(x) = self.send_email_notification {
-            m.insert(crate::Key::Borrowed("SendEmailNotification"), x.encode());
+            m.push(("SendEmailNotification", x.encode()));
         }
-        m.insert(crate::Key::Borrowed("StackName"), self.stack_name.encode());
-        m.insert(crate::Key::Borrowed("UserName"), self.user_name.encode());
-        Value::Map(m)
+        m.push(("StackName", self.stack_name.encode()));
+        m.push(("UserName", self.user_name.encode()));
+        Value::Struct(m)
     }
 }
 
@@ -19666,17 +19300,17 @@ impl Decode for UserStackAssociationError {
 
 impl Encode for UserStackAssociationError {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(3);
         if let Some(x) = self.error_code {
-            m.insert(crate::Key::Borrowed("ErrorCode"), x.encode());
+            m.push(("ErrorCode", x.encode()));
         }
         if let Some(x) = self.error_message {
-            m.insert(crate::Key::Borrowed("ErrorMessage"), x.encode());
+            m.push(("ErrorMessage", x.encode()));
         }
         if let Some(x) = self.user_stack_association {
-            m.insert(crate::Key::Borrowed("UserStackAssociation"), x.encode());
+            m.push(("UserStackAssociation", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -19859,11 +19493,11 @@ impl Decode for VolumeConfig {
 
 impl Encode for VolumeConfig {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(1);
         if let Some(x) = self.volume_size_in_gb {
-            m.insert(crate::Key::Borrowed("VolumeSizeInGb"), x.encode());
+            m.push(("VolumeSizeInGb", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -19901,14 +19535,14 @@ impl Decode for VpcConfig {
 
 impl Encode for VpcConfig {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
         if let Some(x) = self.security_group_ids {
-            m.insert(crate::Key::Borrowed("SecurityGroupIds"), x.encode());
+            m.push(("SecurityGroupIds", x.encode()));
         }
         if let Some(x) = self.subnet_ids {
-            m.insert(crate::Key::Borrowed("SubnetIds"), x.encode());
+            m.push(("SubnetIds", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 
@@ -19949,12 +19583,12 @@ impl Decode for WebAuthnRedirection {
 
 impl Encode for WebAuthnRedirection {
     fn encode(self) -> Value {
-        let mut m = std::collections::BTreeMap::new();
-        m.insert(crate::Key::Borrowed("Enabled"), self.enabled.encode());
+        let mut m: Vec<(&'static str, Value)> = Vec::with_capacity(2);
+        m.push(("Enabled", self.enabled.encode()));
         if let Some(x) = self.process_compatibility_list {
-            m.insert(crate::Key::Borrowed("ProcessCompatibilityList"), x.encode());
+            m.push(("ProcessCompatibilityList", x.encode()));
         }
-        Value::Map(m)
+        Value::Struct(m)
     }
 }
 

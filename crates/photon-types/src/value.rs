@@ -43,6 +43,10 @@ pub enum Value {
     Timestamp(Timestamp),
     List(Vec<Value>),
     Map(BTreeMap<Key, Value>),
+    /// A structure on its way out: members in model order with their static names. Responses
+    /// use it instead of `Map` so that building one allocates a single vector, not a tree.
+    /// Wire decoders never produce it.
+    Struct(Vec<(&'static str, Value)>),
 }
 
 impl Value {
@@ -57,6 +61,7 @@ impl Value {
             Value::Timestamp(_) => "timestamp",
             Value::List(_) => "list",
             Value::Map(_) => "map",
+            Value::Struct(_) => "structure",
         }
     }
 
