@@ -481,20 +481,27 @@ impl Store for SqlStore {
             "SELECT * FROM ({}) u ORDER BY sort_key LIMIT $4",
             parts.join(" UNION ALL ")
         );
-        // The page comes back as one row holding a JSON array of rows: one round trip to the
-        // engine's connection instead of one per image, which is most of what a page cost.
-        let cols = "region, owner, name, arn, sort_key, state, platform, created_at, {attrs}, \
-                    allow_fleet, allow_image_builder, share_count";
-        let sql = match self.engine {
-            Engine::Sqlite => format!(
-                "SELECT json_group_array(json_array({})) AS page FROM ({page}) t",
-                cols.replace("{attrs}", "json(attrs)")
-            ),
-            Engine::Postgres => format!(
-                "SELECT CAST(json_agg(json_build_array({})) AS TEXT) AS page FROM ({page}) t",
-                cols.replace("{attrs}", "CAST(attrs AS JSON)")
-            ),
-        };
+        if self.engine == Engine::Postgres {
+            // PostgreSQL streams rows on one connection; building JSON there costs more than it
+            // saves (docs/benchmarks.md).
+            let rows = sqlx::query(&page)
+                .bind(&q.region)
+                .bind(&q.account_id)
+                .bind(q.after.as_deref().unwrap_or(""))
+                .bind(i64::from(q.limit))
+                .fetch_all(&self.read)
+                .await
+                .map_err(backend)?;
+            return rows.iter().map(image_from_row).collect();
+        }
+        // On SQLite every row is a hand-off from sqlx's connection thread and a copy of each
+        // column, which was most of what a page cost; so the page comes back as one row
+        // holding a JSON array of rows.
+        let sql = format!(
+            "SELECT json_group_array(json_array(region, owner, name, arn, sort_key, state, \
+             platform, created_at, json(attrs), allow_fleet, allow_image_builder, share_count)) \
+             AS page FROM ({page}) t"
+        );
         let row = sqlx::query(&sql)
             .bind(&q.region)
             .bind(&q.account_id)
