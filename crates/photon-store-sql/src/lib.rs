@@ -1,8 +1,9 @@
 //! The [`Store`] implementation over SQL, for SQLite (embedded, the default) and PostgreSQL.
 //!
 //! Both engines run the same migrations and the same queries through sqlx's `Any` driver; the
-//! few places where they must differ (SQLite's single writer, PostgreSQL's advisory locks) are
-//! chosen by [`Engine`] and nowhere else. This crate holds no business rules: limits arrive as
+//! few places where they must differ (SQLite's single writer and IMMEDIATE transactions,
+//! PostgreSQL's advisory locks, a listing page fetched as one JSON row on SQLite) are chosen by
+//! [`Engine`] and nowhere else. This crate holds no business rules: limits arrive as
 //! arguments, and every method is one transaction.
 
 use std::collections::BTreeMap;
