@@ -18,19 +18,8 @@ use std::sync::Arc;
 pub use error::CoreError;
 use photon_store::Store;
 
-/// Where the domain reads time from, so tests can control it.
-pub trait Clock: Send + Sync + 'static {
-    /// Milliseconds since the Unix epoch.
-    fn now_millis(&self) -> i64;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_millis(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis()
-    }
-}
+/// The domain reads time from the same clock as the engine, so tests control both at once.
+pub use photon_workflow::{Clock, SystemClock};
 
 /// The service: the store, the regions it serves, and the key that signs pagination tokens.
 #[derive(Clone)]

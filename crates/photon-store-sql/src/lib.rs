@@ -13,8 +13,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use photon_store::{
     AccessKeyRecord, AccountRecord, DeleteOutcome, ImageAttrs, ImageQuery, ImageRecord, ImageRow,
-    ImageScope, ImageUsage, QuotaRecord, ResourceKey, Store, StoreError, StoreResult,
-    IMAGE_ATTRS_VERSION,
+    ImageScope, ImageUsage, JobOutcome, JobRecord, JobState, Millis, QuotaRecord, ResourceKey,
+    Store, StoreError, StoreResult, IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -231,6 +231,58 @@ fn check_attrs_version(attrs: &ImageAttrs) -> StoreResult<()> {
             attrs.v
         )));
     }
+    Ok(())
+}
+
+const JOB_COLS: &str = "id, kind, account_id, region, resource, payload, state, run_at, attempts, \
+    max_attempts, lease_owner, lease_until, last_error, created_at, updated_at";
+
+fn job_from_row(row: &AnyRow) -> StoreResult<JobRecord> {
+    let state: String = row.try_get("state").map_err(backend)?;
+    Ok(JobRecord {
+        id: row.try_get("id").map_err(backend)?,
+        kind: row.try_get("kind").map_err(backend)?,
+        account_id: row.try_get("account_id").map_err(backend)?,
+        region: row.try_get("region").map_err(backend)?,
+        resource: row.try_get("resource").map_err(backend)?,
+        payload: row.try_get("payload").map_err(backend)?,
+        state: JobState::parse(&state)
+            .ok_or_else(|| StoreError::Backend(format!("unknown job state '{state}'")))?,
+        run_at: row.try_get("run_at").map_err(backend)?,
+        attempts: row.try_get("attempts").map_err(backend)?,
+        max_attempts: row.try_get("max_attempts").map_err(backend)?,
+        lease_owner: row.try_get("lease_owner").map_err(backend)?,
+        lease_until: row.try_get("lease_until").map_err(backend)?,
+        last_error: row.try_get("last_error").map_err(backend)?,
+        created_at: row.try_get("created_at").map_err(backend)?,
+        updated_at: row.try_get("updated_at").map_err(backend)?,
+    })
+}
+
+/// Inserts a job inside a caller's transaction, so a state change and the job that carries it
+/// on commit together.
+async fn insert_job(conn: &mut sqlx::AnyConnection, job: &JobRecord) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO jobs ({JOB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ))
+    .bind(&job.id)
+    .bind(&job.kind)
+    .bind(&job.account_id)
+    .bind(&job.region)
+    .bind(&job.resource)
+    .bind(&job.payload)
+    .bind(job.state.as_str())
+    .bind(job.run_at)
+    .bind(job.attempts)
+    .bind(job.max_attempts)
+    .bind(&job.lease_owner)
+    .bind(job.lease_until)
+    .bind(&job.last_error)
+    .bind(job.created_at)
+    .bind(job.updated_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(map_insert_error)?;
     Ok(())
 }
 
@@ -662,6 +714,112 @@ impl Store for SqlStore {
                 .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
+    }
+
+    async fn enqueue_job(&self, job: &JobRecord) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        insert_job(&mut tx, job).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: Millis,
+        lease_ms: Millis,
+        limit: u32,
+    ) -> StoreResult<Vec<JobRecord>> {
+        // PostgreSQL: SKIP LOCKED lets several engines claim side by side without waiting on
+        // each other's rows. SQLite: the IMMEDIATE transaction already makes claims one at a
+        // time.
+        let lock = match self.engine {
+            Engine::Postgres => " FOR UPDATE SKIP LOCKED",
+            Engine::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, \
+             attempts = attempts + 1, updated_at = $3 \
+             WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $3) \
+             OR (state = 'running' AND lease_until < $3) ORDER BY run_at LIMIT $4{lock}) \
+             RETURNING {JOB_COLS}"
+        );
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(&sql)
+            .bind(worker)
+            .bind(now.saturating_add(lease_ms))
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        let mut jobs = rows
+            .iter()
+            .map(job_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        jobs.sort_by_key(|j| j.run_at);
+        Ok(jobs)
+    }
+
+    async fn heartbeat_job(
+        &self,
+        id: &str,
+        worker: &str,
+        lease_until: Millis,
+    ) -> StoreResult<bool> {
+        let res = sqlx::query(
+            "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(lease_until)
+        .execute(&self.write)
+        .await
+        .map_err(backend)?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn finish_job(
+        &self,
+        id: &str,
+        worker: &str,
+        outcome: &JobOutcome,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let (state, run_at, error, reset) = match outcome {
+            JobOutcome::Done => (JobState::Done, None, None, 0i64),
+            JobOutcome::Continue { run_at } => (JobState::Queued, Some(*run_at), None, 1),
+            JobOutcome::Retry { run_at, error } => {
+                (JobState::Queued, Some(*run_at), Some(error), 0)
+            }
+            JobOutcome::Failed { error } => (JobState::Failed, None, Some(error), 0),
+        };
+        let res = sqlx::query(
+            "UPDATE jobs SET state = $3, run_at = COALESCE($4, run_at), \
+             last_error = COALESCE($5, last_error), lease_owner = NULL, lease_until = NULL, \
+             updated_at = $6, attempts = CASE WHEN $7 = 1 THEN 0 ELSE attempts END \
+             WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(state.as_str())
+        .bind(run_at)
+        .bind(error)
+        .bind(now)
+        .bind(reset)
+        .execute(&self.write)
+        .await
+        .map_err(backend)?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn job(&self, id: &str) -> StoreResult<Option<JobRecord>> {
+        let row = sqlx::query(&format!("SELECT {JOB_COLS} FROM jobs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(job_from_row).transpose()
     }
 
     async fn quota(&self, account_id: &str, region: &str, name: &str) -> StoreResult<Option<i64>> {

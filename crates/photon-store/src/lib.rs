@@ -192,6 +192,80 @@ pub enum ResourceKey {
 /// The newest `ImageAttrs` version this build reads and writes.
 pub const IMAGE_ATTRS_VERSION: u32 = 1;
 
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for `run_at`.
+    Queued,
+    /// Claimed by `lease_owner` until `lease_until`.
+    Running,
+    Done,
+    /// Gave up: out of attempts, or a fatal error.
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobState> {
+        match s {
+            "queued" => Some(JobState::Queued),
+            "running" => Some(JobState::Running),
+            "done" => Some(JobState::Done),
+            "failed" => Some(JobState::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A durable unit of background work. `payload` is the job kind's own versioned document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    pub id: String,
+    pub kind: String,
+    pub account_id: String,
+    pub region: String,
+    /// The resource the job moves along (e.g. an image builder's ARN), for inspection.
+    pub resource: String,
+    pub payload: String,
+    pub state: JobState,
+    pub run_at: Millis,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<Millis>,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// How a claimed job ended this attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    Done,
+    /// The attempt succeeded and the job has a further stage at `run_at`; its attempt count
+    /// starts again, since attempts limit failures, not stages.
+    Continue {
+        run_at: Millis,
+    },
+    /// Try again at `run_at`.
+    Retry {
+        run_at: Millis,
+        error: String,
+    },
+    /// Give up for good.
+    Failed {
+        error: String,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuotaRecord {
     pub account_id: String,
@@ -273,6 +347,33 @@ pub trait Store: Send + Sync + 'static {
         arn: &str,
         keys: &[String],
     ) -> StoreResult<()>;
+
+    // Durable jobs (the lifecycle engine's queue).
+    /// Records a job; callers that change a resource's state enqueue in the same call.
+    async fn enqueue_job(&self, job: &JobRecord) -> StoreResult<()>;
+    /// Claims up to `limit` jobs that are due (queued with `run_at <= now`, or running with an
+    /// expired lease), leasing them to `worker` until `now + lease_ms` and counting an attempt.
+    /// No two workers ever hold the same job at once.
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: Millis,
+        lease_ms: Millis,
+        limit: u32,
+    ) -> StoreResult<Vec<JobRecord>>;
+    /// Extends a lease; `false` if `worker` no longer holds the job.
+    async fn heartbeat_job(&self, id: &str, worker: &str, lease_until: Millis)
+        -> StoreResult<bool>;
+    /// Ends an attempt; `false` (and nothing written) if `worker` no longer holds the job, so a
+    /// worker whose lease ran out cannot overwrite the outcome of the one that took over.
+    async fn finish_job(
+        &self,
+        id: &str,
+        worker: &str,
+        outcome: &JobOutcome,
+        now: Millis,
+    ) -> StoreResult<bool>;
+    async fn job(&self, id: &str) -> StoreResult<Option<JobRecord>>;
 
     // Quotas (the Service Quotas equivalent).
     async fn quota(&self, account_id: &str, region: &str, name: &str) -> StoreResult<Option<i64>>;

@@ -1,0 +1,266 @@
+//! The durable lifecycle engine: runs the jobs that carry long transitions (a builder starting,
+//! an image being created, copied or updated) to their end, across restarts and crashes.
+//!
+//! It owns scheduling only: claiming due jobs from the store with a lease, running the handler
+//! for the job's kind, and recording the outcome (done, retry with backoff, or failed for good
+//! and handed to the handler's `give_up`). It knows nothing of images or builders; handlers do.
+//! There is no SQL here: the queue is the `Store`'s job methods.
+//!
+//! Contract for handlers: an attempt can be cut short at any point (a killed process) and then
+//! runs again, possibly on another process once the lease runs out. So each attempt must be
+//! idempotent: read the resource's current state, do the next step only if it is still due,
+//! and write state changes guarded by the state they expect.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use photon_store::{JobOutcome, JobRecord, JobState, Millis, Store, StoreResult};
+
+/// Where the engine (and the domain) read time from, so tests can control it.
+pub trait Clock: Send + Sync + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn now_millis(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_millis(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+}
+
+/// How one attempt of a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// The job reached its end.
+    Done,
+    /// Not finished: run again after `after` (e.g. the next stage of a paced transition).
+    Continue { after: Duration },
+    /// Failed in a way that may pass: retry with backoff while attempts remain.
+    Retryable(String),
+    /// Failed for good.
+    Fatal(String),
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Runs the jobs of one kind.
+pub trait Handler: Send + Sync + 'static {
+    /// The `kind` of the jobs this handler runs.
+    fn kind(&self) -> &'static str;
+    /// One attempt. Must be idempotent (see the module docs).
+    fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step>;
+    /// Called once when the job fails for good, so the resource leaves its transitional state
+    /// (e.g. becomes FAILED with a reason) instead of staying in it forever.
+    fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()>;
+}
+
+/// When failed attempts are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Exponential backoff: first_delay × 2^(attempt−1), capped.
+    pub fn delay(&self, attempt: i64) -> Duration {
+        let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+        self.first_delay
+            .saturating_mul(2u32.saturating_pow(exp))
+            .min(self.max_delay)
+    }
+}
+
+fn millis(d: Duration) -> Millis {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    handlers: HashMap<&'static str, Arc<dyn Handler>>,
+    worker: String,
+    lease: Duration,
+    batch: u32,
+    retry: RetryPolicy,
+}
+
+impl Engine {
+    /// An engine with a unique worker id; register handlers before running it.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Engine {
+        Engine {
+            store,
+            clock,
+            handlers: HashMap::new(),
+            worker: format!("worker-{}", uuid::Uuid::new_v4()),
+            lease: Duration::from_secs(30),
+            batch: 16,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    pub fn with_handler(mut self, h: Arc<dyn Handler>) -> Engine {
+        self.handlers.insert(h.kind(), h);
+        self
+    }
+
+    pub fn with_lease(mut self, lease: Duration) -> Engine {
+        self.lease = lease;
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Engine {
+        self.retry = retry;
+        self
+    }
+
+    pub fn worker_id(&self) -> &str {
+        &self.worker
+    }
+
+    /// Claims the jobs that are due and runs one attempt of each. Returns how many ran.
+    ///
+    /// # Errors
+    /// A store failure; jobs already claimed stay leased and are claimed again when the lease
+    /// runs out.
+    pub async fn tick(&self) -> StoreResult<usize> {
+        let now = self.clock.now_millis();
+        let jobs = self
+            .store
+            .claim_jobs(&self.worker, now, millis(self.lease), self.batch)
+            .await?;
+        let n = jobs.len();
+        for job in jobs {
+            self.run_one(job).await?;
+        }
+        Ok(n)
+    }
+
+    async fn run_one(&self, job: JobRecord) -> StoreResult<()> {
+        let Some(handler) = self.handlers.get(job.kind.as_str()).cloned() else {
+            // A job of a kind this build does not know (e.g. written by a newer Photon): fail
+            // it visibly rather than claiming it forever.
+            let error = format!("no handler for job kind '{}'", job.kind);
+            self.finish(&job, JobOutcome::Failed { error }).await?;
+            return Ok(());
+        };
+        // A job reclaimed after its last allowed attempt was cut short has no attempts left.
+        if job.attempts > job.max_attempts {
+            let error = job
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "the job was interrupted too many times".to_owned());
+            handler.give_up(&job, &error).await;
+            self.finish(&job, JobOutcome::Failed { error }).await?;
+            return Ok(());
+        }
+        let step = handler.run(&job).await;
+        let now = self.clock.now_millis();
+        let outcome = match step {
+            Step::Done => JobOutcome::Done,
+            Step::Continue { after } => JobOutcome::Continue {
+                run_at: now.saturating_add(millis(after)),
+            },
+            Step::Retryable(error) if job.attempts < job.max_attempts => JobOutcome::Retry {
+                run_at: now.saturating_add(millis(self.retry.delay(job.attempts))),
+                error,
+            },
+            Step::Retryable(error) | Step::Fatal(error) => {
+                handler.give_up(&job, &error).await;
+                JobOutcome::Failed { error }
+            }
+        };
+        self.finish(&job, outcome).await
+    }
+
+    async fn finish(&self, job: &JobRecord, outcome: JobOutcome) -> StoreResult<()> {
+        let now = self.clock.now_millis();
+        if !self
+            .store
+            .finish_job(&job.id, &self.worker, &outcome, now)
+            .await?
+        {
+            // The lease ran out and another worker took the job over; its outcome stands.
+            tracing::warn!(job = %job.id, kind = %job.kind, "lost the lease before finishing");
+        }
+        Ok(())
+    }
+
+    /// Runs until `shutdown` resolves: ticks, and sleeps `idle` when there was nothing to do.
+    pub async fn run(self, idle: Duration, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let ran = match self.tick().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "engine tick failed; retrying");
+                    0
+                }
+            };
+            if ran == 0 {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(idle) => {}
+                }
+            }
+        }
+    }
+}
+
+/// A new job record, queued to run at `run_at`.
+pub fn new_job(
+    kind: &str,
+    account_id: &str,
+    region: &str,
+    resource: &str,
+    payload: &str,
+    run_at: Millis,
+    max_attempts: i64,
+) -> JobRecord {
+    JobRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        kind: kind.to_owned(),
+        account_id: account_id.to_owned(),
+        region: region.to_owned(),
+        resource: resource.to_owned(),
+        payload: payload.to_owned(),
+        state: JobState::Queued,
+        run_at,
+        attempts: 0,
+        max_attempts,
+        lease_owner: None,
+        lease_until: None,
+        last_error: None,
+        created_at: run_at,
+        updated_at: run_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay(1), Duration::from_secs(1));
+        assert_eq!(p.delay(2), Duration::from_secs(2));
+        assert_eq!(p.delay(4), Duration::from_secs(8));
+        assert_eq!(p.delay(50), Duration::from_secs(60));
+        assert_eq!(p.delay(0), Duration::from_secs(1));
+    }
+}
