@@ -14,6 +14,11 @@ pub enum CoreError {
     InUse(String),
     #[error("{0}")]
     NotPermitted(String),
+    /// The resource exists but is not in a state that allows the request.
+    #[error("{0}")]
+    NotAvailable(String),
+    #[error("{0}")]
+    Incompatible(String),
     #[error("{0}")]
     LimitExceeded(String),
     #[error("{0}")]
@@ -35,6 +40,8 @@ impl CoreError {
             CoreError::AlreadyExists(_) => ErrorCode::ResourceAlreadyExistsException,
             CoreError::InUse(_) => ErrorCode::ResourceInUseException,
             CoreError::NotPermitted(_) => ErrorCode::OperationNotPermittedException,
+            CoreError::NotAvailable(_) => ErrorCode::ResourceNotAvailableException,
+            CoreError::Incompatible(_) => ErrorCode::IncompatibleImageException,
             CoreError::LimitExceeded(_) => ErrorCode::LimitExceededException,
             CoreError::InvalidCombination(_) => ErrorCode::InvalidParameterCombinationException,
             CoreError::ConcurrentModification(_) => ErrorCode::ConcurrentModificationException,

@@ -176,6 +176,15 @@ fn not_found(name: &str, region: &str) -> CoreError {
 }
 
 impl Service {
+    /// Finds an image by name as a launch would: the caller's own, else a public one.
+    pub(crate) async fn image_by_name_visible(
+        &self,
+        cx: &Caller,
+        name: &str,
+    ) -> Result<Option<ImageRow>, CoreError> {
+        self.image_by_name(cx, name, ImageScope::Visible).await
+    }
+
     /// Finds an image by name the way `Names` does: the caller's own, else a public one; with a
     /// `Type`, only under the owner that type names.
     async fn image_by_name(

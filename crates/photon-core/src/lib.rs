@@ -4,10 +4,12 @@
 
 pub mod account;
 pub mod arn;
+pub mod builder;
 pub mod catalog;
 mod error;
 pub mod image;
 mod ops;
+pub mod pace;
 pub mod quota;
 pub mod region;
 pub mod tags;
@@ -28,6 +30,7 @@ pub struct Service {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) regions: Arc<Vec<String>>,
     pub(crate) token_key: Arc<Vec<u8>>,
+    pub(crate) pace: pace::Pace,
 }
 
 impl Service {
@@ -44,9 +47,16 @@ impl Service {
             clock,
             regions: Arc::new(regions),
             token_key: Arc::new(key),
+            pace: pace::Pace::default(),
         };
         image::seed_public_images(&svc).await?;
         Ok(svc)
+    }
+
+    /// How long paced transitions take.
+    pub fn with_pace(mut self, pace: pace::Pace) -> Self {
+        self.pace = pace;
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -3,9 +3,13 @@
 //! default, a `NotImplemented` error naming them.
 
 use photon_types::{
-    ApiError, AppStream, Caller, DeleteImageRequest, DeleteImageResult, DescribeImagesRequest,
+    ApiError, AppStream, Caller, CreateImageBuilderRequest, CreateImageBuilderResult,
+    DeleteImageBuilderRequest, DeleteImageBuilderResult, DeleteImageRequest, DeleteImageResult,
+    DescribeImageBuildersRequest, DescribeImageBuildersResult, DescribeImagesRequest,
     DescribeImagesResult, ListTagsForResourceRequest, ListTagsForResourceResponse,
-    TagResourceRequest, TagResourceResponse, UntagResourceRequest, UntagResourceResponse,
+    StartImageBuilderRequest, StartImageBuilderResult, StopImageBuilderRequest,
+    StopImageBuilderResult, TagResourceRequest, TagResourceResponse, UntagResourceRequest,
+    UntagResourceResponse,
 };
 
 use crate::Service;
@@ -61,6 +65,68 @@ impl AppStream for Service {
         Service::list_tags(self, cx, &input.resource_arn)
             .await
             .map(|tags| ListTagsForResourceResponse { tags: Some(tags) })
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn create_image_builder(
+        &self,
+        cx: &Caller,
+        input: CreateImageBuilderRequest,
+    ) -> Result<CreateImageBuilderResult, ApiError> {
+        Service::create_image_builder(self, cx, input)
+            .await
+            .map(|b| CreateImageBuilderResult {
+                image_builder: Some(b),
+            })
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn describe_image_builders(
+        &self,
+        cx: &Caller,
+        input: DescribeImageBuildersRequest,
+    ) -> Result<DescribeImageBuildersResult, ApiError> {
+        Service::describe_image_builders(self, cx, input)
+            .await
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn start_image_builder(
+        &self,
+        cx: &Caller,
+        input: StartImageBuilderRequest,
+    ) -> Result<StartImageBuilderResult, ApiError> {
+        Service::start_image_builder(self, cx, input)
+            .await
+            .map(|b| StartImageBuilderResult {
+                image_builder: Some(b),
+            })
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn stop_image_builder(
+        &self,
+        cx: &Caller,
+        input: StopImageBuilderRequest,
+    ) -> Result<StopImageBuilderResult, ApiError> {
+        Service::stop_image_builder(self, cx, input)
+            .await
+            .map(|b| StopImageBuilderResult {
+                image_builder: Some(b),
+            })
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn delete_image_builder(
+        &self,
+        cx: &Caller,
+        input: DeleteImageBuilderRequest,
+    ) -> Result<DeleteImageBuilderResult, ApiError> {
+        Service::delete_image_builder(self, cx, input)
+            .await
+            .map(|b| DeleteImageBuilderResult {
+                image_builder: Some(b),
+            })
             .map_err(|e| e.into_api(&cx.request_id))
     }
 }

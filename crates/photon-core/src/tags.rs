@@ -66,7 +66,8 @@ impl Service {
                 owner: cx.account_id.clone(),
                 name: a.name.clone(),
             },
-            // Builders, fleets and stacks arrive with later features; none exist yet.
+            "image-builder" => crate::builder::tag_key(cx, &a.name),
+            // Fleets and stacks arrive with later features; none exist yet.
             _ => return Err(not_found("no such resource exists in your account")),
         };
         let exists = match &key {
@@ -75,6 +76,15 @@ impl Service {
                 owner,
                 name,
             } => self.store.image(region, owner, name).await?.is_some(),
+            ResourceKey::ImageBuilder {
+                region,
+                owner,
+                name,
+            } => self
+                .store
+                .image_builder(region, owner, name)
+                .await?
+                .is_some(),
         };
         if !exists {
             return Err(not_found("no such resource exists in your account"));

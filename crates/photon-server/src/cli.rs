@@ -24,6 +24,23 @@ pub enum Output {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PaceArg {
+    Instant,
+    Fast,
+    Realistic,
+}
+
+impl From<PaceArg> for photon_core::pace::Pace {
+    fn from(p: PaceArg) -> Self {
+        match p {
+            PaceArg::Instant => photon_core::pace::Pace::Instant,
+            PaceArg::Fast => photon_core::pace::Pace::Fast,
+            PaceArg::Realistic => photon_core::pace::Pace::Realistic,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
     Json,
@@ -86,6 +103,9 @@ pub struct ServeArgs {
     /// Comma-separated regions to serve (default: every commercial AppStream region).
     #[arg(long, value_delimiter = ',')]
     pub regions: Option<Vec<String>>,
+    /// How long transitions take: instant (tests), fast (seconds), realistic (minutes, like AWS).
+    #[arg(long, value_enum, default_value = "fast")]
+    pub pace: PaceArg,
     /// How to print the start-up lines (text for people, json for scripts).
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,

@@ -15,14 +15,19 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use photon_core::builder::BuilderJobs;
 use photon_core::{Service, SystemClock};
 use photon_protocol::auth::{self, Credential, CredentialStore};
 use photon_protocol::sigv4::RequestParts;
 use photon_protocol::{frame, route};
 use photon_store::Store;
 use photon_types::{dispatch, Caller};
+use photon_workflow::Engine;
 
 use crate::cli::{LogFormat, Output, ServeArgs};
+
+/// How long the engine sleeps when no job is due.
+const ENGINE_IDLE: Duration = Duration::from_millis(100);
 
 /// Requests larger than this are refused before they are read whole.
 const MAX_BODY: usize = 1024 * 1024;
@@ -121,7 +126,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = store;
     let svc = Service::start(store.clone(), Arc::new(SystemClock), regions.clone())
         .await
-        .map_err(|e| anyhow::anyhow!("cannot prepare the store: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot prepare the store: {e}"))?
+        .with_pace(args.pace.into());
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -134,6 +140,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
 
     let first = first_start(&svc, &args.store.data_dir, addr, &regions[0]).await?;
+    let app_svc = svc.clone();
     let app = App {
         svc,
         creds: StoreCredentials::new(store.clone()),
@@ -155,9 +162,26 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             println!("{first}");
         }
     }
+    // One signal stops both the listener and the engine; the engine finishes the attempt it is
+    // in (its lease would hand it over anyway).
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let engine =
+        Engine::new(store.clone(), Arc::new(SystemClock)).with_handler(BuilderJobs::new(app_svc));
+    let mut engine_stop = stop_rx.clone();
+    let engine_task = tokio::spawn(engine.run(ENGINE_IDLE, async move {
+        let _ = engine_stop.wait_for(|stop| *stop).await;
+    }));
+    let mut server_stop = stop_rx;
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
     axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            let _ = server_stop.wait_for(|stop| *stop).await;
+        })
         .await?;
+    let _ = engine_task.await;
     tracing::info!("photon stopped");
     Ok(())
 }

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use photon_store::{
-    AccessKeyRecord, AccountRecord, DeleteOutcome, ImageAttrs, ImageQuery, ImageRecord, ImageRow,
-    ImageScope, ImageUsage, JobOutcome, JobRecord, JobState, Millis, QuotaRecord, ResourceKey,
-    Store, StoreError, StoreResult, IMAGE_ATTRS_VERSION,
+    AccessKeyRecord, AccountRecord, BuilderAttrs, BuilderRecord, DeleteOutcome, ImageAttrs,
+    ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage, JobOutcome, JobRecord, JobState,
+    Millis, QuotaRecord, ResourceKey, Store, StoreError, StoreResult, Transition,
+    IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -232,6 +233,37 @@ fn check_attrs_version(attrs: &ImageAttrs) -> StoreResult<()> {
         )));
     }
     Ok(())
+}
+
+const BUILDER_COLS: &str = "region, owner, name, arn, state, platform, instance_type, image_arn, \
+    created_at, attrs";
+
+fn builder_from_row(row: &AnyRow) -> StoreResult<BuilderRecord> {
+    let attrs: String = row.try_get("attrs").map_err(backend)?;
+    let attrs: BuilderAttrs = serde_json::from_str(&attrs).map_err(backend)?;
+    if attrs.v > IMAGE_ATTRS_VERSION {
+        return Err(StoreError::Backend(format!(
+            "an image builder was written by a newer Photon (attributes v{}); upgrade this binary",
+            attrs.v
+        )));
+    }
+    Ok(BuilderRecord {
+        region: row.try_get("region").map_err(backend)?,
+        owner: row.try_get("owner").map_err(backend)?,
+        name: row.try_get("name").map_err(backend)?,
+        arn: row.try_get("arn").map_err(backend)?,
+        state: row.try_get("state").map_err(backend)?,
+        platform: row.try_get("platform").map_err(backend)?,
+        instance_type: row.try_get("instance_type").map_err(backend)?,
+        image_arn: row.try_get("image_arn").map_err(backend)?,
+        created_at: row.try_get("created_at").map_err(backend)?,
+        attrs,
+    })
+}
+
+/// Hex of a name: a sort key that orders the same under every engine and collation.
+fn hex_key(name: &str) -> String {
+    name.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 const JOB_COLS: &str = "id, kind, account_id, region, resource, payload, state, run_at, attempts, \
@@ -716,6 +748,186 @@ impl Store for SqlStore {
         tx.commit().await.map_err(backend)
     }
 
+    async fn create_image_builder(
+        &self,
+        b: &BuilderRecord,
+        tags: &BTreeMap<String, String>,
+        job: &JobRecord,
+        max_builders: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        // Creators in one account and region queue here, so the count below holds.
+        self.lock(&mut tx, &format!("image-builders:{}:{}", b.owner, b.region))
+            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM image_builders WHERE region = $1 AND owner = $2",
+        )
+        .bind(&b.region)
+        .bind(&b.owner)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let n: i64 = row.try_get("n").map_err(backend)?;
+        if n >= max_builders {
+            return Err(StoreError::LimitReached(max_builders));
+        }
+        let attrs = serde_json::to_string(&b.attrs).map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO image_builders (region, owner, name, arn, sort_key, state, platform, \
+             instance_type, image_arn, created_at, attrs) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&b.region)
+        .bind(&b.owner)
+        .bind(&b.name)
+        .bind(&b.arn)
+        .bind(hex_key(&b.name))
+        .bind(&b.state)
+        .bind(&b.platform)
+        .bind(&b.instance_type)
+        .bind(&b.image_arn)
+        .bind(b.created_at)
+        .bind(attrs)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_insert_error)?;
+        for (k, v) in tags {
+            sqlx::query("INSERT INTO tags (resource_arn, tag_key, tag_value) VALUES ($1, $2, $3)")
+                .bind(&b.arn)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        insert_job(&mut tx, job).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn image_builder(
+        &self,
+        region: &str,
+        owner: &str,
+        name: &str,
+    ) -> StoreResult<Option<BuilderRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {BUILDER_COLS} FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3"
+        ))
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(builder_from_row).transpose()
+    }
+
+    async fn list_image_builders(
+        &self,
+        region: &str,
+        owner: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, BuilderRecord)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {BUILDER_COLS}, sort_key FROM image_builders WHERE region = $1 AND owner = $2 \
+             AND sort_key > $3 ORDER BY sort_key LIMIT $4"
+        ))
+        .bind(region)
+        .bind(owner)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("sort_key").map_err(backend)?,
+                    builder_from_row(r)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn transition_image_builder(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        from: &[&str],
+        to: &str,
+        reason: Option<(String, String)>,
+        job: Option<&JobRecord>,
+    ) -> StoreResult<Transition> {
+        let mut tx = self.begin_write().await?;
+        let arn = format!("arn:aws:appstream:{region}:{owner}:image-builder/{name}");
+        self.lock(&mut tx, &arn).await?;
+        let row = sqlx::query(&format!(
+            "SELECT {BUILDER_COLS} FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3"
+        ))
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(mut b) = row.as_ref().map(builder_from_row).transpose()? else {
+            return Ok(Transition::NotFound);
+        };
+        if !from.contains(&b.state.as_str()) {
+            return Ok(Transition::WrongState(b.state));
+        }
+        b.state = to.to_owned();
+        b.attrs.state_change_reason = reason;
+        let attrs = serde_json::to_string(&b.attrs).map_err(backend)?;
+        sqlx::query(
+            "UPDATE image_builders SET state = $4, attrs = $5 \
+             WHERE region = $1 AND owner = $2 AND name = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .bind(to)
+        .bind(attrs)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if let Some(job) = job {
+            insert_job(&mut tx, job).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(Transition::Done(Box::new(b)))
+    }
+
+    async fn remove_image_builder(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        state: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let arn = format!("arn:aws:appstream:{region}:{owner}:image-builder/{name}");
+        self.lock(&mut tx, &arn).await?;
+        let res = sqlx::query(
+            "DELETE FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3 AND state = $4",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .bind(state)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if res.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+            .bind(&arn)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
     async fn enqueue_job(&self, job: &JobRecord) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         insert_job(&mut tx, job).await?;
@@ -908,6 +1120,22 @@ async fn resource_exists(
     resource: &ResourceKey,
 ) -> StoreResult<bool> {
     match resource {
+        ResourceKey::ImageBuilder {
+            region,
+            owner,
+            name,
+        } => {
+            let row = sqlx::query(
+                "SELECT 1 AS one FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3",
+            )
+            .bind(region)
+            .bind(owner)
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?;
+            Ok(row.is_some())
+        }
         ResourceKey::Image {
             region,
             owner,

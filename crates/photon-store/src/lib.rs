@@ -187,6 +187,73 @@ pub enum ResourceKey {
         owner: String,
         name: String,
     },
+    ImageBuilder {
+        region: String,
+        owner: String,
+        name: String,
+    },
+}
+
+/// An image builder as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuilderRecord {
+    pub region: String,
+    pub owner: String,
+    pub name: String,
+    pub arn: String,
+    pub state: String,
+    pub platform: String,
+    pub instance_type: String,
+    /// The image it was launched from.
+    pub image_arn: String,
+    pub created_at: Millis,
+    pub attrs: BuilderAttrs,
+}
+
+/// The builder fields no query filters on, as one versioned JSON document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BuilderAttrs {
+    #[serde(default = "attrs_version")]
+    pub v: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_ids: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_group_ids: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_default_internet_access: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizational_unit: Option<String>,
+    /// (endpoint type, VPC endpoint id)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_endpoints: Vec<(String, Option<String>)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_volume_size_gb: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_imdsv1: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appstream_agent_version: Option<String>,
+    #[serde(default)]
+    pub latest_appstream_agent_version: bool,
+    /// (code, message) of the last state change that needs explaining.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_change_reason: Option<(String, String)>,
+}
+
+/// What a guarded state change found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    Done(Box<BuilderRecord>),
+    NotFound,
+    /// The resource is in another state than the change requires.
+    WrongState(String),
 }
 
 /// The newest `ImageAttrs` version this build reads and writes.
@@ -347,6 +414,46 @@ pub trait Store: Send + Sync + 'static {
         arn: &str,
         keys: &[String],
     ) -> StoreResult<()>;
+
+    // Image builders.
+    /// Creates a builder with its tags and the job that starts it, in one transaction; refuses
+    /// with `LimitReached` when the account already has `max_builders` in the region, and with
+    /// `Conflict` when the name is taken.
+    async fn create_image_builder(
+        &self,
+        builder: &BuilderRecord,
+        tags: &BTreeMap<String, String>,
+        job: &JobRecord,
+        max_builders: i64,
+    ) -> StoreResult<()>;
+    async fn image_builder(
+        &self,
+        region: &str,
+        owner: &str,
+        name: &str,
+    ) -> StoreResult<Option<BuilderRecord>>;
+    /// Builders of an account in a region, by name, after the sort key `after`; each with its
+    /// sort key.
+    async fn list_image_builders(
+        &self,
+        region: &str,
+        owner: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, BuilderRecord)>>;
+    /// Moves a builder to `to` if it is in one of `from`, sets the state-change reason (or
+    /// clears it with `None`), and enqueues `job`, all in one transaction.
+    async fn transition_image_builder(
+        &self,
+        key: (&str, &str, &str),
+        from: &[&str],
+        to: &str,
+        reason: Option<(String, String)>,
+        job: Option<&JobRecord>,
+    ) -> StoreResult<Transition>;
+    /// Removes a builder and its tags if it is in `state`; `false` otherwise.
+    async fn remove_image_builder(&self, key: (&str, &str, &str), state: &str)
+        -> StoreResult<bool>;
 
     // Durable jobs (the lifecycle engine's queue).
     /// Records a job; callers that change a resource's state enqueue in the same call.

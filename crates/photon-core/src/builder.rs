@@ -1,0 +1,572 @@
+//! Image builders: launching one from an image the caller may use, the state machine of the
+//! reference (what each state allows), and the engine handler that carries each transition to
+//! its end at the configured pace.
+
+use std::sync::Arc;
+
+use photon_store::{
+    BuilderAttrs, BuilderRecord, ImageRow, JobRecord, StoreError, Transition, PUBLIC_OWNER,
+};
+use photon_types::{
+    AccessEndpoint, AccessEndpointType, Caller, CreateImageBuilderRequest,
+    DeleteImageBuilderRequest, DescribeImageBuildersRequest, DescribeImageBuildersResult,
+    DomainJoinInfo, ImageBuilder, ImageBuilderState, ImageBuilderStateChangeReason,
+    ImageBuilderStateChangeReasonCode, ImageState, LatestAppstreamAgentVersion, PlatformType,
+    StartImageBuilderRequest, StopImageBuilderRequest, Timestamp, VolumeConfig, VpcConfig,
+};
+use photon_workflow::{new_job, BoxFuture, Handler, Step};
+
+use crate::catalog;
+use crate::pace::Stage;
+use crate::{token, CoreError, Service};
+
+/// The job kind that moves builders along.
+pub const JOB_KIND: &str = "image-builder";
+const MAX_ATTEMPTS: i64 = 5;
+
+/// What a builder job drives its builder to.
+const TO_RUNNING: &str = "RUNNING";
+const TO_STOPPED: &str = "STOPPED";
+const TO_DELETED: &str = "DELETED";
+
+fn st(s: ImageBuilderState) -> &'static str {
+    s.as_str()
+}
+
+pub fn builder_arn(region: &str, owner: &str, name: &str) -> String {
+    format!("arn:aws:appstream:{region}:{owner}:image-builder/{name}")
+}
+
+/// Agent versions are `MM-DD-YYYY` dates; compare them as dates.
+fn agent_date(v: &str) -> Option<(u32, u32, u32)> {
+    let mut p = v.split('-');
+    let (m, d, y) = (
+        p.next()?.parse().ok()?,
+        p.next()?.parse().ok()?,
+        p.next()?.parse().ok()?,
+    );
+    Some((y, m, d))
+}
+
+/// The newest agent version Photon knows (the newest one any base image ships).
+pub fn latest_agent() -> &'static str {
+    catalog::BASE_IMAGES
+        .iter()
+        .map(|b| b.agent_version)
+        .max_by_key(|v| agent_date(v))
+        .unwrap_or("LATEST")
+}
+
+fn known_agent(v: &str) -> bool {
+    catalog::BASE_IMAGES.iter().any(|b| b.agent_version == v)
+}
+
+fn not_found(name: &str, region: &str) -> CoreError {
+    CoreError::NotFound(format!(
+        "image builder '{name}' does not exist in {region}; list yours with DescribeImageBuilders"
+    ))
+}
+
+/// The API view of a builder.
+pub fn to_api(b: BuilderRecord) -> ImageBuilder {
+    let a = b.attrs;
+    let vpc = (a.subnet_ids.is_some() || a.security_group_ids.is_some()).then_some(VpcConfig {
+        subnet_ids: a.subnet_ids,
+        security_group_ids: a.security_group_ids,
+    });
+    ImageBuilder {
+        name: b.name,
+        arn: Some(b.arn),
+        image_arn: Some(b.image_arn),
+        description: a.description,
+        display_name: a.display_name,
+        vpc_config: vpc,
+        instance_type: Some(b.instance_type),
+        platform: PlatformType::from_wire(&b.platform),
+        iam_role_arn: a.iam_role_arn,
+        state: ImageBuilderState::from_wire(&b.state),
+        state_change_reason: a.state_change_reason.map(|(code, message)| {
+            ImageBuilderStateChangeReason {
+                code: ImageBuilderStateChangeReasonCode::from_wire(&code),
+                message: Some(message),
+            }
+        }),
+        created_time: Some(Timestamp(b.created_at)),
+        enable_default_internet_access: a.enable_default_internet_access,
+        domain_join_info: (a.directory_name.is_some() || a.organizational_unit.is_some())
+            .then_some(DomainJoinInfo {
+                directory_name: a.directory_name,
+                organizational_unit_distinguished_name: a.organizational_unit,
+            }),
+        network_access_configuration: None,
+        image_builder_errors: None,
+        appstream_agent_version: a.appstream_agent_version,
+        access_endpoints: (!a.access_endpoints.is_empty()).then(|| {
+            a.access_endpoints
+                .into_iter()
+                .map(|(t, vpce_id)| AccessEndpoint {
+                    endpoint_type: AccessEndpointType::from_wire(&t).unwrap_or_default(),
+                    vpce_id,
+                })
+                .collect()
+        }),
+        root_volume_config: a.root_volume_size_gb.map(|gb| VolumeConfig {
+            volume_size_in_gb: Some(gb),
+        }),
+        latest_appstream_agent_version: Some(if a.latest_appstream_agent_version {
+            LatestAppstreamAgentVersion::True
+        } else {
+            LatestAppstreamAgentVersion::False
+        }),
+        disable_imdsv1: a.disable_imdsv1,
+        agent_access_config: None,
+    }
+}
+
+impl Service {
+    fn builder_job(&self, cx: &Caller, name: &str, target: &str, stage: Stage) -> JobRecord {
+        let delay = i64::try_from(self.pace.delay(stage).as_millis()).unwrap_or(i64::MAX);
+        new_job(
+            JOB_KIND,
+            &cx.account_id,
+            &cx.region,
+            &builder_arn(&cx.region, &cx.account_id, name),
+            target,
+            self.now().saturating_add(delay),
+            MAX_ATTEMPTS,
+        )
+    }
+
+    /// The image a builder may be launched from, or why not.
+    async fn launchable_image(
+        &self,
+        cx: &Caller,
+        name: Option<&str>,
+        arn: Option<&str>,
+    ) -> Result<ImageRow, CoreError> {
+        let row = match (name, arn) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(CoreError::InvalidCombination(
+                    "give exactly one of ImageName and ImageArn".into(),
+                ))
+            }
+            (Some(n), None) => self.image_by_name_visible(cx, n).await?,
+            (None, Some(a)) => self.store.image_for(&cx.region, &cx.account_id, a).await?,
+        };
+        let what = name.or(arn).unwrap_or_default();
+        let Some(row) = row else {
+            return Err(CoreError::NotFound(format!(
+                "image '{what}' does not exist in {} or is not visible to your account; list \
+                 the images you can use with DescribeImages",
+                cx.region
+            )));
+        };
+        let owner = &row.image.owner;
+        if owner != PUBLIC_OWNER && *owner != cx.account_id {
+            let may_build = row.shared_with_caller.is_some_and(|(_, builder)| builder);
+            if !may_build {
+                return Err(CoreError::NotPermitted(format!(
+                    "image '{what}' is shared with your account without image builder permission; \
+                     ask its owner (account {owner}) to allow image builders"
+                )));
+            }
+        }
+        if row.image.state != ImageState::Available.as_str() {
+            return Err(CoreError::NotAvailable(format!(
+                "image '{what}' is {}; a builder can be launched only from an AVAILABLE image",
+                row.image.state
+            )));
+        }
+        if !row.image.attrs.image_builder_supported {
+            return Err(CoreError::Incompatible(format!(
+                "image '{what}' does not support image builders; pick another image"
+            )));
+        }
+        Ok(row)
+    }
+
+    pub async fn create_image_builder(
+        &self,
+        cx: &Caller,
+        input: CreateImageBuilderRequest,
+    ) -> Result<ImageBuilder, CoreError> {
+        let image = self
+            .launchable_image(cx, input.image_name.as_deref(), input.image_arn.as_deref())
+            .await?;
+        let Some(family) = catalog::instance_family_of(&input.instance_type) else {
+            return Err(CoreError::Invalid(format!(
+                "InstanceType '{}' is not an AppStream instance type; use one such as \
+                 stream.standard.medium",
+                input.instance_type
+            )));
+        };
+        let families = &image.image.attrs.supported_instance_families;
+        if !families.iter().any(|f| f == family.family) {
+            return Err(CoreError::Incompatible(format!(
+                "image '{}' supports the instance families {} but {} is {}; pick an instance \
+                 type of a supported family",
+                image.image.name,
+                families.join(", "),
+                input.instance_type,
+                family.family
+            )));
+        }
+        if let Some(vpc) = &input.vpc_config {
+            if vpc.subnet_ids.as_ref().is_some_and(|s| s.len() > 1) {
+                return Err(CoreError::InvalidCombination(
+                    "an image builder takes one subnet in VpcConfig.SubnetIds".into(),
+                ));
+            }
+        }
+        let image_agent = image.image.attrs.appstream_agent_version.clone();
+        let (agent, latest) = match input.appstream_agent_version.as_deref() {
+            None => (image_agent, false),
+            Some("LATEST" | "[LATEST]") => (Some(latest_agent().to_owned()), true),
+            Some(v) if known_agent(v) => (Some(v.to_owned()), false),
+            Some(v) => {
+                return Err(CoreError::Invalid(format!(
+                    "AppstreamAgentVersion '{v}' is not a released agent version; use LATEST or \
+                     a version such as {}",
+                    latest_agent()
+                )))
+            }
+        };
+        let vpc = input.vpc_config.unwrap_or_default();
+        let dj = input.domain_join_info.unwrap_or_default();
+        let record = BuilderRecord {
+            region: cx.region.clone(),
+            owner: cx.account_id.clone(),
+            name: input.name.clone(),
+            arn: builder_arn(&cx.region, &cx.account_id, &input.name),
+            state: st(ImageBuilderState::Pending).to_owned(),
+            platform: image.image.platform.clone(),
+            instance_type: input.instance_type.clone(),
+            image_arn: image.image.arn.clone(),
+            created_at: self.now(),
+            attrs: BuilderAttrs {
+                v: 1,
+                description: input.description,
+                display_name: input.display_name,
+                subnet_ids: vpc.subnet_ids,
+                security_group_ids: vpc.security_group_ids,
+                iam_role_arn: input.iam_role_arn,
+                enable_default_internet_access: input.enable_default_internet_access,
+                directory_name: dj.directory_name,
+                organizational_unit: dj.organizational_unit_distinguished_name,
+                access_endpoints: input
+                    .access_endpoints
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|e| (e.endpoint_type.as_str().to_owned(), e.vpce_id))
+                    .collect(),
+                root_volume_size_gb: input.root_volume_config.and_then(|v| v.volume_size_in_gb),
+                disable_imdsv1: input.disable_imdsv1,
+                appstream_agent_version: agent,
+                latest_appstream_agent_version: latest,
+                state_change_reason: None,
+            },
+        };
+        let quota = self
+            .quota(&cx.account_id, &cx.region, "image-builders")
+            .await?;
+        let job = self.builder_job(cx, &input.name, TO_RUNNING, Stage::BuilderStart);
+        let tags = input.tags.unwrap_or_default();
+        match self
+            .store
+            .create_image_builder(&record, &tags, &job, quota)
+            .await
+        {
+            Ok(()) => Ok(to_api(record)),
+            Err(StoreError::Conflict) => Err(CoreError::AlreadyExists(format!(
+                "an image builder named '{}' already exists in {}; pick another name",
+                input.name, cx.region
+            ))),
+            Err(StoreError::LimitReached(max)) => Err(CoreError::LimitExceeded(format!(
+                "the quota of {max} image builders for account {} in {} is reached; delete a \
+                 builder, or have the operator raise it with `photon quotas set --account-id {} \
+                 --region {} image-builders=N`",
+                cx.account_id, cx.region, cx.account_id, cx.region
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn describe_image_builders(
+        &self,
+        cx: &Caller,
+        input: DescribeImageBuildersRequest,
+    ) -> Result<DescribeImageBuildersResult, CoreError> {
+        let limit = match input.max_results {
+            Some(n) if n > 0 => u32::try_from(n).unwrap_or(25).min(25),
+            _ => 25,
+        };
+        let names = input.names.unwrap_or_default();
+        if names.len() > crate::image::MAX_LOOKUPS {
+            return Err(CoreError::Invalid(format!(
+                "name at most {} image builders per request; list the rest with NextToken",
+                crate::image::MAX_LOOKUPS
+            )));
+        }
+        let mut fp: Vec<&str> = vec![&cx.account_id, &cx.region, "builders"];
+        fp.extend(names.iter().map(String::as_str));
+        let fingerprint = token::fingerprint(&fp);
+        let after = match &input.next_token {
+            Some(t) => Some(token::open(&self.token_key, t, &fingerprint, self.now())?),
+            None => None,
+        };
+        let mut rows: Vec<(String, BuilderRecord)> = if names.is_empty() {
+            self.store
+                .list_image_builders(&cx.region, &cx.account_id, after.as_deref(), limit + 1)
+                .await?
+        } else {
+            let mut found = Vec::new();
+            for n in &names {
+                let Some(b) = self
+                    .store
+                    .image_builder(&cx.region, &cx.account_id, n)
+                    .await?
+                else {
+                    return Err(not_found(n, &cx.region));
+                };
+                let key: String = n.bytes().map(|b| format!("{b:02x}")).collect();
+                found.push((key, b));
+            }
+            found.sort_by(|a, b| a.0.cmp(&b.0));
+            found.dedup_by(|a, b| a.0 == b.0);
+            found
+                .into_iter()
+                .filter(|(k, _)| after.as_deref().is_none_or(|a| k.as_str() > a))
+                .take(limit as usize + 1)
+                .collect()
+        };
+        let next_token = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            rows.last()
+                .map(|(k, _)| token::issue(&self.token_key, &fingerprint, k, self.now()))
+        } else {
+            None
+        };
+        Ok(DescribeImageBuildersResult {
+            image_builders: Some(rows.into_iter().map(|(_, b)| to_api(b)).collect()),
+            next_token,
+        })
+    }
+
+    /// A guarded transition of the caller's builder, with the job that finishes it.
+    async fn move_builder(
+        &self,
+        cx: &Caller,
+        name: &str,
+        from: &[ImageBuilderState],
+        to: ImageBuilderState,
+        job: Option<(&str, Stage)>,
+        wrong_state: impl FnOnce(String) -> CoreError,
+    ) -> Result<ImageBuilder, CoreError> {
+        let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+        let job = job.map(|(target, stage)| self.builder_job(cx, name, target, stage));
+        let key = (cx.region.as_str(), cx.account_id.as_str(), name);
+        match self
+            .store
+            .transition_image_builder(key, &from, st(to), None, job.as_ref())
+            .await?
+        {
+            Transition::Done(b) => Ok(to_api(*b)),
+            Transition::NotFound => Err(not_found(name, &cx.region)),
+            Transition::WrongState(s) => Err(wrong_state(s)),
+        }
+    }
+
+    pub async fn start_image_builder(
+        &self,
+        cx: &Caller,
+        input: StartImageBuilderRequest,
+    ) -> Result<ImageBuilder, CoreError> {
+        let name = input.name.clone();
+        if let Some(v) = input.appstream_agent_version.as_deref() {
+            if !matches!(v, "LATEST" | "[LATEST]") && !known_agent(v) {
+                return Err(CoreError::Invalid(format!(
+                    "AppstreamAgentVersion '{v}' is not a released agent version; use LATEST"
+                )));
+            }
+        }
+        self.move_builder(
+            cx,
+            &name,
+            &[ImageBuilderState::Stopped],
+            ImageBuilderState::Pending,
+            Some((TO_RUNNING, Stage::BuilderStart)),
+            |s| {
+                CoreError::NotAvailable(format!(
+                    "image builder '{name}' is {s}; it can be started only when STOPPED"
+                ))
+            },
+        )
+        .await
+    }
+
+    pub async fn stop_image_builder(
+        &self,
+        cx: &Caller,
+        input: StopImageBuilderRequest,
+    ) -> Result<ImageBuilder, CoreError> {
+        let name = input.name.clone();
+        self.move_builder(
+            cx,
+            &name,
+            &[ImageBuilderState::Running],
+            ImageBuilderState::Stopping,
+            Some((TO_STOPPED, Stage::BuilderStop)),
+            |s| {
+                CoreError::NotPermitted(format!(
+                    "image builder '{name}' is {s}; it can be stopped only when RUNNING"
+                ))
+            },
+        )
+        .await
+    }
+
+    pub async fn delete_image_builder(
+        &self,
+        cx: &Caller,
+        input: DeleteImageBuilderRequest,
+    ) -> Result<ImageBuilder, CoreError> {
+        let name = input.name.clone();
+        self.move_builder(
+            cx,
+            &name,
+            &[ImageBuilderState::Stopped, ImageBuilderState::Failed],
+            ImageBuilderState::Deleting,
+            Some((TO_DELETED, Stage::BuilderDelete)),
+            |s| {
+                CoreError::NotPermitted(format!(
+                    "image builder '{name}' is {s}; stop it and wait for STOPPED before deleting it"
+                ))
+            },
+        )
+        .await
+    }
+}
+
+/// The engine handler for builder jobs. Each attempt looks at the builder's current state and
+/// takes the step that is still due, so running it again after a crash changes nothing.
+pub struct BuilderJobs {
+    svc: Service,
+}
+
+impl BuilderJobs {
+    pub fn new(svc: Service) -> Arc<BuilderJobs> {
+        Arc::new(BuilderJobs { svc })
+    }
+
+    fn key(job: &JobRecord) -> Option<(String, String, String)> {
+        let name = job.resource.rsplit_once("image-builder/")?.1.to_owned();
+        Some((job.region.clone(), job.account_id.clone(), name))
+    }
+
+    async fn step(&self, job: &JobRecord) -> Result<Step, CoreError> {
+        let Some((region, owner, name)) = Self::key(job) else {
+            return Ok(Step::Fatal(format!(
+                "job resource '{}' is not a builder ARN",
+                job.resource
+            )));
+        };
+        let store = &self.svc.store;
+        let key = (region.as_str(), owner.as_str(), name.as_str());
+        let from = |s: ImageBuilderState| [st(s)];
+        let outcome = match job.payload.as_str() {
+            TO_RUNNING => {
+                store
+                    .transition_image_builder(
+                        key,
+                        &from(ImageBuilderState::Pending),
+                        st(ImageBuilderState::Running),
+                        None,
+                        None,
+                    )
+                    .await?
+            }
+            TO_STOPPED => {
+                store
+                    .transition_image_builder(
+                        key,
+                        &from(ImageBuilderState::Stopping),
+                        st(ImageBuilderState::Stopped),
+                        None,
+                        None,
+                    )
+                    .await?
+            }
+            TO_DELETED => {
+                store
+                    .remove_image_builder(key, st(ImageBuilderState::Deleting))
+                    .await?;
+                return Ok(Step::Done);
+            }
+            other => return Ok(Step::Fatal(format!("unknown builder target '{other}'"))),
+        };
+        // Done, or already moved on (a repeated attempt, or the builder was deleted): either
+        // way nothing is left to do.
+        if let Transition::WrongState(s) = &outcome {
+            tracing::debug!(job = %job.id, state = %s, "builder already left the state this job drives");
+        }
+        Ok(Step::Done)
+    }
+}
+
+impl Handler for BuilderJobs {
+    fn kind(&self) -> &'static str {
+        JOB_KIND
+    }
+
+    fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            match self.step(job).await {
+                Ok(step) => step,
+                Err(e) => Step::Retryable(e.to_string()),
+            }
+        })
+    }
+
+    fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Some((region, owner, name)) = Self::key(job) else {
+                return;
+            };
+            let transitional = [
+                st(ImageBuilderState::Pending),
+                st(ImageBuilderState::Stopping),
+                st(ImageBuilderState::Deleting),
+            ];
+            let reason = Some((
+                ImageBuilderStateChangeReasonCode::InternalError
+                    .as_str()
+                    .to_owned(),
+                format!("the builder could not finish its change of state: {error}"),
+            ));
+            let key = (region.as_str(), owner.as_str(), name.as_str());
+            if let Err(e) = self
+                .svc
+                .store
+                .transition_image_builder(
+                    key,
+                    &transitional,
+                    st(ImageBuilderState::Failed),
+                    reason,
+                    None,
+                )
+                .await
+            {
+                tracing::error!(job = %job.id, error = %e, "could not mark the builder FAILED");
+            }
+        })
+    }
+}
+
+/// Tags of a builder: the resource key for the tag operations.
+pub(crate) fn tag_key(cx: &Caller, name: &str) -> photon_store::ResourceKey {
+    photon_store::ResourceKey::ImageBuilder {
+        region: cx.region.clone(),
+        owner: cx.account_id.clone(),
+        name: name.to_owned(),
+    }
+}

@@ -1,0 +1,44 @@
+//! How long paced transitions take: `instant` for tests, `fast` (a few seconds, the default)
+//! for trying things out, `realistic` (minutes, like AWS) for rehearsing automation.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pace {
+    Instant,
+    #[default]
+    Fast,
+    Realistic,
+}
+
+/// The transitions that take time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    BuilderStart,
+    BuilderStop,
+    BuilderDelete,
+}
+
+impl Pace {
+    pub fn parse(s: &str) -> Option<Pace> {
+        match s {
+            "instant" => Some(Pace::Instant),
+            "fast" => Some(Pace::Fast),
+            "realistic" => Some(Pace::Realistic),
+            _ => None,
+        }
+    }
+
+    pub fn delay(self, stage: Stage) -> Duration {
+        let secs = match (self, stage) {
+            (Pace::Instant, _) => 0,
+            (Pace::Fast, Stage::BuilderStart) => 3,
+            (Pace::Fast, _) => 1,
+            // The guide: a builder takes about 10 minutes to become Running.
+            (Pace::Realistic, Stage::BuilderStart) => 600,
+            (Pace::Realistic, Stage::BuilderStop) => 120,
+            (Pace::Realistic, Stage::BuilderDelete) => 60,
+        };
+        Duration::from_secs(secs)
+    }
+}

@@ -1,0 +1,343 @@
+//! Image builders through the SDK in both protocols: launch, the state machine of the reference
+//! (what each state allows), each refusal, quotas, tags, and a builder that still starts after
+//! the server is killed while it is PENDING.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_appstream::types::{ImageBuilderState, VisibilityType};
+use common::{bin, failure};
+use photon_testkit::{Photon, Proto, BOTH};
+
+const BASE: &str = "AppStream-WinServer2022-11-10-2025";
+
+/// Polls until the builder is in `want` (or gone, for `None`); tests never sleep blindly.
+async fn wait_for(c: &aws_sdk_appstream::Client, name: &str, want: Option<ImageBuilderState>) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = c.describe_image_builders().names(name).send().await;
+        let state = match &got {
+            Ok(r) => r.image_builders()[0].state().cloned(),
+            Err(_) => None,
+        };
+        if state == want && (want.is_some() || got.is_err()) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} stuck in {state:?}, waiting for {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn create(c: &aws_sdk_appstream::Client, name: &str) {
+    let r = c
+        .create_image_builder()
+        .name(name)
+        .image_name(BASE)
+        .instance_type("stream.standard.medium")
+        .description("a builder")
+        .display_name("Builder")
+        .enable_default_internet_access(true)
+        .tags("team", "blue")
+        .send()
+        .await
+        .unwrap();
+    let b = r.image_builder().unwrap();
+    assert_eq!(b.state(), Some(&ImageBuilderState::Pending));
+}
+
+#[tokio::test]
+async fn lifecycle_and_what_each_state_allows() {
+    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    for proto in BOTH {
+        let c = p.client(proto, &p.default, "us-east-1");
+        let name = format!("builder-{proto:?}").to_lowercase();
+        create(&c, &name).await;
+        wait_for(&c, &name, Some(ImageBuilderState::Running)).await;
+        let b = c
+            .describe_image_builders()
+            .names(&name)
+            .send()
+            .await
+            .unwrap();
+        let b = &b.image_builders()[0];
+        assert_eq!(b.instance_type(), Some("stream.standard.medium"));
+        assert_eq!(
+            b.platform().map(|p| p.as_str()),
+            Some("WINDOWS_SERVER_2022")
+        );
+        assert_eq!(
+            b.image_arn(),
+            Some(format!("arn:aws:appstream:us-east-1::image/{BASE}").as_str())
+        );
+        assert_eq!(b.enable_default_internet_access(), Some(true));
+        assert_eq!(b.description(), Some("a builder"));
+        let arn = b.arn().unwrap().to_owned();
+        assert_eq!(
+            arn,
+            format!(
+                "arn:aws:appstream:us-east-1:{}:image-builder/{name}",
+                p.default.account_id
+            )
+        );
+        let tags = c
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            tags.tags().unwrap().get("team").map(String::as_str),
+            Some("blue")
+        );
+
+        // RUNNING: no start, no delete.
+        let (code, msg, _) = failure(c.start_image_builder().name(&name).send().await);
+        assert_eq!(code, "ResourceNotAvailableException");
+        assert!(msg.contains("only when STOPPED"), "{msg}");
+        let (code, ..) = failure(c.delete_image_builder().name(&name).send().await);
+        assert_eq!(code, "OperationNotPermittedException");
+
+        let r = c.stop_image_builder().name(&name).send().await.unwrap();
+        assert_eq!(
+            r.image_builder().unwrap().state(),
+            Some(&ImageBuilderState::Stopping)
+        );
+        wait_for(&c, &name, Some(ImageBuilderState::Stopped)).await;
+        let (code, msg, _) = failure(c.stop_image_builder().name(&name).send().await);
+        assert_eq!(code, "OperationNotPermittedException");
+        assert!(msg.contains("only when RUNNING"), "{msg}");
+
+        let r = c.start_image_builder().name(&name).send().await.unwrap();
+        assert_eq!(
+            r.image_builder().unwrap().state(),
+            Some(&ImageBuilderState::Pending)
+        );
+        wait_for(&c, &name, Some(ImageBuilderState::Running)).await;
+        c.stop_image_builder().name(&name).send().await.unwrap();
+        wait_for(&c, &name, Some(ImageBuilderState::Stopped)).await;
+        let r = c.delete_image_builder().name(&name).send().await.unwrap();
+        assert_eq!(
+            r.image_builder().unwrap().state(),
+            Some(&ImageBuilderState::Deleting)
+        );
+        wait_for(&c, &name, None).await;
+        let (code, _, status) = failure(c.describe_image_builders().names(&name).send().await);
+        assert_eq!((code.as_str(), status), ("ResourceNotFoundException", 404));
+        let (code, ..) = failure(c.list_tags_for_resource().resource_arn(&arn).send().await);
+        assert_eq!(
+            code, "ResourceNotFoundException",
+            "a deleted builder's tags are gone"
+        );
+        // The name is free again.
+        create(&c, &name).await;
+    }
+}
+
+#[tokio::test]
+async fn launch_refusals() {
+    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let other = p.create_account();
+    p.seed_private_images(
+        &other.account_id,
+        "us-east-1",
+        &["no-build".into(), "may-build".into()],
+    )
+    .await;
+    p.seed_share(
+        &other.account_id,
+        "us-east-1",
+        "no-build",
+        &p.default.account_id,
+        true,
+        false,
+    )
+    .await;
+    p.seed_share(
+        &other.account_id,
+        "us-east-1",
+        "may-build",
+        &p.default.account_id,
+        false,
+        true,
+    )
+    .await;
+    let shared_arn =
+        |n: &str| format!("arn:aws:appstream:us-east-1:{}:image/{n}", other.account_id);
+    for (i, proto) in BOTH.into_iter().enumerate() {
+        let c = p.client(proto, &p.default, "us-east-1");
+        let req = |n: &str| {
+            c.create_image_builder()
+                .name(format!("{n}-{i}"))
+                .instance_type("stream.standard.small")
+        };
+        let (code, ..) = failure(
+            req("both")
+                .image_name(BASE)
+                .image_arn(shared_arn("x"))
+                .send()
+                .await,
+        );
+        assert_eq!(code, "InvalidParameterCombinationException");
+        let (code, ..) = failure(req("none").send().await);
+        assert_eq!(code, "InvalidParameterCombinationException");
+        let (code, _, status) = failure(req("missing").image_name("no-such-image").send().await);
+        assert_eq!((code.as_str(), status), ("ResourceNotFoundException", 404));
+        let (code, msg, _) = failure(
+            c.create_image_builder()
+                .name(format!("t-{i}"))
+                .image_name(BASE)
+                .instance_type("stream.bogus.large")
+                .send()
+                .await,
+        );
+        assert_eq!(code, "ValidationException");
+        assert!(msg.contains("InstanceType"), "{msg}");
+        let (code, msg, _) = failure(
+            c.create_image_builder()
+                .name(format!("g-{i}"))
+                .image_name(BASE)
+                .instance_type("stream.graphics.g4dn.xlarge")
+                .send()
+                .await,
+        );
+        assert_eq!(code, "IncompatibleImageException");
+        assert!(msg.contains("GENERAL_PURPOSE"), "{msg}");
+        let (code, ..) = failure(
+            req("agent")
+                .image_name(BASE)
+                .appstream_agent_version("01-01-1999")
+                .send()
+                .await,
+        );
+        assert_eq!(code, "ValidationException");
+        // Shared images: only with image-builder permission.
+        let (code, msg, _) = failure(req("shared").image_arn(shared_arn("no-build")).send().await);
+        assert_eq!(code, "OperationNotPermittedException");
+        assert!(msg.contains("image builder permission"), "{msg}");
+        let ok = req("shared-ok")
+            .image_arn(shared_arn("may-build"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            ok.image_builder().unwrap().image_arn(),
+            Some(shared_arn("may-build").as_str())
+        );
+        // LATEST agent.
+        let latest = req("latest")
+            .image_name(BASE)
+            .appstream_agent_version("LATEST")
+            .send()
+            .await
+            .unwrap();
+        let b = latest.image_builder().unwrap();
+        assert_eq!(
+            b.latest_appstream_agent_version().map(|v| v.as_str()),
+            Some("TRUE")
+        );
+        assert!(b.appstream_agent_version().is_some());
+        // Names are unique in the account and region.
+        let (code, ..) = failure(req("latest").image_name(BASE).send().await);
+        assert_eq!(code, "ResourceAlreadyExistsException");
+    }
+    // Another account cannot see or touch them.
+    let co = p.client(Proto::Json, &other, "us-east-1");
+    let listed = co.describe_image_builders().send().await.unwrap();
+    assert!(listed.image_builders().is_empty());
+    let (code, ..) = failure(co.stop_image_builder().name("latest-0").send().await);
+    assert_eq!(code, "ResourceNotFoundException");
+}
+
+#[tokio::test]
+async fn quota_and_paging() {
+    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let id = p.default.account_id.clone();
+    p.admin(&[
+        "quotas",
+        "set",
+        "--account-id",
+        &id,
+        "--region",
+        "us-east-1",
+        "image-builders=3",
+    ]);
+    let c = p.client(Proto::Cbor, &p.default, "us-east-1");
+    for n in ["a", "b", "c"] {
+        create(&c, n).await;
+    }
+    let (code, msg, _) = failure(
+        c.create_image_builder()
+            .name("d")
+            .image_name(BASE)
+            .instance_type("stream.standard.small")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "LimitExceededException");
+    assert!(msg.contains("photon quotas set"), "{msg}");
+    // Another region has its own count.
+    let west = p.client(Proto::Json, &p.default, "us-west-2");
+    create(&west, "d").await;
+    let first = c
+        .describe_image_builders()
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.image_builders().len(), 2);
+    let rest = c
+        .describe_image_builders()
+        .max_results(2)
+        .next_token(first.next_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.image_builders().len(), 1);
+    assert!(rest.next_token().is_none());
+    let names: Vec<&str> = first
+        .image_builders()
+        .iter()
+        .chain(rest.image_builders())
+        .map(|b| b.name().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "b", "c"]);
+}
+
+#[tokio::test]
+async fn a_pending_builder_survives_kill_and_restart() {
+    // The fast pace keeps the builder PENDING for seconds: long enough to kill the server.
+    let mut p = Photon::start_with(bin(), &["--pace", "fast"]);
+    let c = p.client(Proto::Cbor, &p.default, "us-east-1");
+    create(&c, "survivor").await;
+    p.restart();
+    let c = p.client(Proto::Cbor, &p.default, "us-east-1");
+    let r = c
+        .describe_image_builders()
+        .names("survivor")
+        .send()
+        .await
+        .unwrap();
+    let state = r.image_builders()[0].state().cloned();
+    assert!(
+        matches!(
+            state,
+            Some(ImageBuilderState::Pending | ImageBuilderState::Running)
+        ),
+        "{state:?}"
+    );
+    wait_for(&c, "survivor", Some(ImageBuilderState::Running)).await;
+    // Builders do not disturb the image registry.
+    let imgs = c
+        .describe_images()
+        .r#type(VisibilityType::Public)
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imgs.images().len(), 1);
+}
