@@ -9,6 +9,7 @@ use photon_store::{
 };
 use photon_types::{
     AccessEndpoint, AccessEndpointType, Caller, CreateImageBuilderRequest,
+    CreateImageBuilderStreamingURLRequest, CreateImageBuilderStreamingURLResult,
     DeleteImageBuilderRequest, DescribeImageBuildersRequest, DescribeImageBuildersResult,
     DomainJoinInfo, ImageBuilder, ImageBuilderState, ImageBuilderStateChangeReason,
     ImageBuilderStateChangeReasonCode, ImageState, LatestAppstreamAgentVersion, PlatformType,
@@ -444,6 +445,92 @@ impl Service {
             },
         )
         .await
+    }
+}
+
+/// Builder streaming URLs last an hour unless asked otherwise, and a week at most (the model).
+pub const DEFAULT_VALIDITY_SECS: i64 = 3_600;
+pub const MAX_VALIDITY_SECS: i64 = 604_800;
+
+/// Where a builder's streaming URL leads once its token is checked.
+#[derive(Debug, Clone)]
+pub struct BuilderSession {
+    pub builder: BuilderRecord,
+    pub expires_at: i64,
+}
+
+impl Service {
+    pub async fn create_image_builder_streaming_url(
+        &self,
+        cx: &Caller,
+        input: CreateImageBuilderStreamingURLRequest,
+    ) -> Result<CreateImageBuilderStreamingURLResult, CoreError> {
+        let validity = input.validity.unwrap_or(DEFAULT_VALIDITY_SECS);
+        if !(1..=MAX_VALIDITY_SECS).contains(&validity) {
+            return Err(CoreError::Invalid(format!(
+                "Validity must be between 1 and {MAX_VALIDITY_SECS} seconds, not {validity}"
+            )));
+        }
+        let Some(b) = self
+            .store
+            .image_builder(&cx.region, &cx.account_id, &input.name)
+            .await?
+        else {
+            return Err(not_found(&input.name, &cx.region));
+        };
+        if b.state != st(ImageBuilderState::Running) {
+            return Err(CoreError::NotPermitted(format!(
+                "image builder '{}' is {}; you can connect only to a RUNNING builder",
+                input.name, b.state
+            )));
+        }
+        let expires = self.now().saturating_add(validity.saturating_mul(1000));
+        let text = format!(
+            "builder|{}|{}|{}|{expires}",
+            cx.account_id, cx.region, input.name
+        );
+        let token = token::seal(&self.token_key, &text);
+        Ok(CreateImageBuilderStreamingURLResult {
+            streaming_url: Some(format!("{}/connect/{token}", self.public_url)),
+            expires: Some(Timestamp(expires)),
+        })
+    }
+
+    /// Checks a streaming URL's token: made here, not expired, and for a builder that is still
+    /// running. The token is the credential: the page needs no AWS signature.
+    pub async fn open_builder_session(
+        &self,
+        token_text: &str,
+    ) -> Result<BuilderSession, CoreError> {
+        let forged = || CoreError::NotPermitted("this streaming URL is not valid".into());
+        let text = token::unseal(&self.token_key, token_text).ok_or_else(forged)?;
+        let parts: Vec<&str> = text.split('|').collect();
+        let [kind, account, region, name, expires] = parts.as_slice() else {
+            return Err(forged());
+        };
+        if *kind != "builder" {
+            return Err(forged());
+        }
+        let expires: i64 = expires.parse().map_err(|_| forged())?;
+        if self.now() > expires {
+            return Err(CoreError::NotPermitted(
+                "this streaming URL has expired; create a new one with CreateImageBuilderStreamingURL"
+                    .into(),
+            ));
+        }
+        let Some(builder) = self.store.image_builder(region, account, name).await? else {
+            return Err(not_found(name, region));
+        };
+        if builder.state != st(ImageBuilderState::Running) {
+            return Err(CoreError::NotPermitted(format!(
+                "image builder '{name}' is {}; start it, then create a new streaming URL",
+                builder.state
+            )));
+        }
+        Ok(BuilderSession {
+            builder,
+            expires_at: expires,
+        })
     }
 }
 

@@ -31,6 +31,8 @@ pub struct Service {
     pub(crate) regions: Arc<Vec<String>>,
     pub(crate) token_key: Arc<Vec<u8>>,
     pub(crate) pace: pace::Pace,
+    /// The base URL clients reach this server at, for the URLs it hands out.
+    pub(crate) public_url: Arc<String>,
 }
 
 impl Service {
@@ -48,9 +50,16 @@ impl Service {
             regions: Arc::new(regions),
             token_key: Arc::new(key),
             pace: pace::Pace::default(),
+            public_url: Arc::new("http://127.0.0.1:7400".to_owned()),
         };
         image::seed_public_images(&svc).await?;
         Ok(svc)
+    }
+
+    /// The base URL of this server as clients reach it (e.g. `http://127.0.0.1:7400`).
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = Arc::new(url.trim_end_matches('/').to_owned());
+        self
     }
 
     /// How long paced transitions take.

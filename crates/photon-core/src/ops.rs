@@ -4,6 +4,7 @@
 
 use photon_types::{
     ApiError, AppStream, Caller, CreateImageBuilderRequest, CreateImageBuilderResult,
+    CreateImageBuilderStreamingURLRequest, CreateImageBuilderStreamingURLResult,
     DeleteImageBuilderRequest, DeleteImageBuilderResult, DeleteImageRequest, DeleteImageResult,
     DescribeImageBuildersRequest, DescribeImageBuildersResult, DescribeImagesRequest,
     DescribeImagesResult, ListTagsForResourceRequest, ListTagsForResourceResponse,
@@ -127,6 +128,16 @@ impl AppStream for Service {
             .map(|b| DeleteImageBuilderResult {
                 image_builder: Some(b),
             })
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn create_image_builder_streaming_url(
+        &self,
+        cx: &Caller,
+        input: CreateImageBuilderStreamingURLRequest,
+    ) -> Result<CreateImageBuilderStreamingURLResult, ApiError> {
+        Service::create_image_builder_streaming_url(self, cx, input)
+            .await
             .map_err(|e| e.into_api(&cx.request_id))
     }
 }

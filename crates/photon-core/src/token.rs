@@ -79,17 +79,33 @@ pub fn fingerprint(parts: &[&str]) -> String {
     hex_encode(&h.finalize()[..16])
 }
 
+/// Signs `text` into an opaque, URL-safe token (`base64(text).base64(hmac)`).
+pub fn seal(key: &[u8], text: &str) -> String {
+    let body = URL_SAFE_NO_PAD.encode(text);
+    format!(
+        "{body}.{}",
+        URL_SAFE_NO_PAD.encode(sign(key, body.as_bytes()))
+    )
+}
+
+/// The text of a token `seal` made with `key`; `None` if it was altered or made elsewhere.
+pub fn unseal(key: &[u8], token: &str) -> Option<String> {
+    let (body, sig) = token.split_once('.')?;
+    let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
+    let mut mac = HmacSha256::new_from_slice(key).ok()?;
+    mac.update(body.as_bytes());
+    // verify_slice compares in constant time.
+    mac.verify_slice(&sig).ok()?;
+    String::from_utf8(URL_SAFE_NO_PAD.decode(body).ok()?).ok()
+}
+
 pub fn issue(key: &[u8], fingerprint: &str, last_sort_key: &str, now: i64) -> String {
     let payload = Payload {
         f: fingerprint.to_owned(),
         k: last_sort_key.to_owned(),
         t: now,
     };
-    let body = URL_SAFE_NO_PAD.encode(payload.encode());
-    format!(
-        "{body}.{}",
-        URL_SAFE_NO_PAD.encode(sign(key, body.as_bytes()))
-    )
+    seal(key, &payload.encode())
 }
 
 fn sign(key: &[u8], body: &[u8]) -> Vec<u8> {
@@ -111,15 +127,8 @@ pub fn open(key: &[u8], token: &str, fingerprint: &str, now: i64) -> Result<Stri
                 .into(),
         )
     };
-    let (body, sig) = token.split_once('.').ok_or_else(invalid)?;
-    let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| invalid())?;
-    let mut mac = HmacSha256::new_from_slice(key).map_err(|_| invalid())?;
-    mac.update(body.as_bytes());
-    // verify_slice compares in constant time.
-    mac.verify_slice(&sig).map_err(|_| invalid())?;
-    let raw = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid())?;
-    let p = std::str::from_utf8(&raw)
-        .ok()
+    let p = unseal(key, token)
+        .as_deref()
         .and_then(Payload::decode)
         .ok_or_else(invalid)?;
     if p.f != fingerprint {

@@ -103,6 +103,9 @@ pub struct ServeArgs {
     /// Comma-separated regions to serve (default: every commercial AppStream region).
     #[arg(long, value_delimiter = ',')]
     pub regions: Option<Vec<String>>,
+    /// The base URL clients reach Photon at, for the URLs it hands out (default: the listener).
+    #[arg(long)]
+    pub public_url: Option<String>,
     /// How long transitions take: instant (tests), fast (seconds), realistic (minutes, like AWS).
     #[arg(long, value_enum, default_value = "fast")]
     pub pace: PaceArg,

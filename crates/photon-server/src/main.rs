@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod cli;
+mod connect;
 mod server;
 mod store;
 

@@ -33,8 +33,8 @@ const ENGINE_IDLE: Duration = Duration::from_millis(100);
 const MAX_BODY: usize = 1024 * 1024;
 
 #[derive(Clone)]
-struct App {
-    svc: Service,
+pub(crate) struct App {
+    pub(crate) svc: Service,
     creds: StoreCredentials,
 }
 
@@ -139,6 +139,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })?;
     let addr = listener.local_addr()?;
 
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| local_endpoint(addr));
+    let svc = svc.with_public_url(&public_url);
     let first = first_start(&svc, &args.store.data_dir, addr, &regions[0]).await?;
     let app_svc = svc.clone();
     let app = App {
@@ -147,6 +152,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let router = Router::new()
         .route("/health", get(health))
+        .route("/connect/{token}", get(crate::connect::builder_page))
         .fallback(api)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app);
@@ -219,16 +225,7 @@ async fn first_start(
     let config = data_dir.join("aws-config");
     let credentials = data_dir.join("aws-credentials");
     // A wildcard listener is reached on loopback; SocketAddr's Display brackets IPv6.
-    let reachable = match addr.ip() {
-        ip if ip.is_unspecified() && ip.is_ipv6() => {
-            SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), addr.port())
-        }
-        ip if ip.is_unspecified() => {
-            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
-        }
-        _ => addr,
-    };
-    let endpoint = format!("http://{reachable}");
+    let endpoint = local_endpoint(addr);
     if svc
         .store()
         .list_accounts()
@@ -267,6 +264,21 @@ async fn first_start(
         config.display(),
         credentials.display()
     ))
+}
+
+/// The URL a client on this machine reaches the listener at: a wildcard listener is reached on
+/// loopback, and SocketAddr's Display brackets IPv6.
+fn local_endpoint(addr: SocketAddr) -> String {
+    let reachable = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv6() => {
+            SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        ip if ip.is_unspecified() => {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => addr,
+    };
+    format!("http://{reachable}")
 }
 
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {

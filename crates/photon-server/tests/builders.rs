@@ -341,3 +341,87 @@ async fn a_pending_builder_survives_kill_and_restart() {
         .unwrap();
     assert_eq!(imgs.images().len(), 1);
 }
+
+#[tokio::test]
+async fn streaming_urls_open_the_builder_page_while_valid() {
+    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    for proto in BOTH {
+        let c = p.client(proto, &p.default, "us-east-1");
+        let name = format!("connect-{proto:?}").to_lowercase();
+        create(&c, &name).await;
+        wait_for(&c, &name, Some(ImageBuilderState::Running)).await;
+        let r = c
+            .create_image_builder_streaming_url()
+            .name(&name)
+            .send()
+            .await
+            .unwrap();
+        let url = r.streaming_url().unwrap().to_owned();
+        assert!(
+            url.starts_with(&format!("{}/connect/", p.endpoint)),
+            "{url}"
+        );
+        let expires = r.expires().unwrap().secs();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        assert!(
+            (expires - now - 3600).abs() < 60,
+            "the default validity is an hour"
+        );
+        let page = reqwest::get(&url).await.unwrap();
+        assert_eq!(page.status().as_u16(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains(&name) && html.contains("RUNNING"), "{html}");
+
+        // A forged token opens nothing.
+        let forged = format!("{}x", url);
+        assert_eq!(reqwest::get(&forged).await.unwrap().status().as_u16(), 403);
+        // Validity is checked, and expiry is real.
+        let (code, ..) = failure(
+            c.create_image_builder_streaming_url()
+                .name(&name)
+                .validity(0)
+                .send()
+                .await,
+        );
+        assert_eq!(code, "ValidationException");
+        let short = c
+            .create_image_builder_streaming_url()
+            .name(&name)
+            .validity(1)
+            .send()
+            .await
+            .unwrap();
+        let short = short.streaming_url().unwrap().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = reqwest::get(&short).await.unwrap();
+            if r.status().as_u16() == 403 {
+                assert!(r.text().await.unwrap().contains("expired"));
+                break;
+            }
+            assert!(Instant::now() < deadline, "a 1-second URL never expired");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Only a running builder can be connected to.
+        c.stop_image_builder().name(&name).send().await.unwrap();
+        let (code, msg, _) = failure(
+            c.create_image_builder_streaming_url()
+                .name(&name)
+                .send()
+                .await,
+        );
+        assert_eq!(code, "OperationNotPermittedException");
+        assert!(msg.contains("RUNNING"), "{msg}");
+        assert_eq!(reqwest::get(&url).await.unwrap().status().as_u16(), 403);
+        let (code, ..) = failure(
+            c.create_image_builder_streaming_url()
+                .name("nope")
+                .send()
+                .await,
+        );
+        assert_eq!(code, "ResourceNotFoundException");
+    }
+}
