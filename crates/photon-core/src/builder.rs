@@ -329,7 +329,7 @@ impl Service {
                 else {
                     return Err(not_found(n, &cx.region));
                 };
-                let key: String = n.bytes().map(|b| format!("{b:02x}")).collect();
+                let key = photon_store::hex_key(n);
                 found.push((key, b));
             }
             found.sort_by(|a, b| a.0.cmp(&b.0));

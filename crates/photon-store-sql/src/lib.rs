@@ -261,11 +261,6 @@ fn builder_from_row(row: &AnyRow) -> StoreResult<BuilderRecord> {
     })
 }
 
-/// Hex of a name: a sort key that orders the same under every engine and collation.
-fn hex_key(name: &str) -> String {
-    name.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
 const JOB_COLS: &str = "id, kind, account_id, region, resource, payload, state, run_at, attempts, \
     max_attempts, lease_owner, lease_until, last_error, created_at, updated_at";
 
@@ -627,7 +622,7 @@ impl Store for SqlStore {
         deletable_states: &[&str],
     ) -> StoreResult<DeleteOutcome> {
         let mut tx = self.begin_write().await?;
-        let arn = image_arn(region, owner, name);
+        let arn = resource_arn("image", region, owner, name);
         // Taggers and sharers of this image take the same lock, so nothing is added to it
         // between the checks below and the delete.
         self.lock(&mut tx, &arn).await?;
@@ -781,7 +776,7 @@ impl Store for SqlStore {
         .bind(&b.owner)
         .bind(&b.name)
         .bind(&b.arn)
-        .bind(hex_key(&b.name))
+        .bind(photon_store::hex_key(&b.name))
         .bind(&b.state)
         .bind(&b.platform)
         .bind(&b.instance_type)
@@ -810,16 +805,7 @@ impl Store for SqlStore {
         owner: &str,
         name: &str,
     ) -> StoreResult<Option<BuilderRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {BUILDER_COLS} FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3"
-        ))
-        .bind(region)
-        .bind(owner)
-        .bind(name)
-        .fetch_optional(&self.read)
-        .await
-        .map_err(backend)?;
-        row.as_ref().map(builder_from_row).transpose()
+        one_builder(&self.read, [region, owner, name]).await
     }
 
     async fn list_image_builders(
@@ -859,18 +845,9 @@ impl Store for SqlStore {
         job: Option<&JobRecord>,
     ) -> StoreResult<Transition> {
         let mut tx = self.begin_write().await?;
-        let arn = format!("arn:aws:appstream:{region}:{owner}:image-builder/{name}");
+        let arn = resource_arn("image-builder", region, owner, name);
         self.lock(&mut tx, &arn).await?;
-        let row = sqlx::query(&format!(
-            "SELECT {BUILDER_COLS} FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3"
-        ))
-        .bind(region)
-        .bind(owner)
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let Some(mut b) = row.as_ref().map(builder_from_row).transpose()? else {
+        let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
             return Ok(Transition::NotFound);
         };
         if !from.contains(&b.state.as_str()) {
@@ -904,7 +881,7 @@ impl Store for SqlStore {
         state: &str,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let arn = format!("arn:aws:appstream:{region}:{owner}:image-builder/{name}");
+        let arn = resource_arn("image-builder", region, owner, name);
         self.lock(&mut tx, &arn).await?;
         let res = sqlx::query(
             "DELETE FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3 AND state = $4",
@@ -1089,10 +1066,28 @@ impl Store for SqlStore {
     }
 }
 
-/// The ARN of an image, as the domain forms it; the store needs it only to find the image's
-/// tags and lock key when deleting.
-fn image_arn(region: &str, owner: &str, name: &str) -> String {
-    format!("arn:aws:appstream:{region}:{owner}:image/{name}")
+/// A resource's ARN, as the domain forms it; the store needs it to find the resource's tags and
+/// to name its lock.
+fn resource_arn(kind: &str, region: &str, owner: &str, name: &str) -> String {
+    format!("arn:aws:appstream:{region}:{owner}:{kind}/{name}")
+}
+
+/// One builder by its key (region, owner, name).
+async fn one_builder<'e, E>(exec: E, key: [&str; 3]) -> StoreResult<Option<BuilderRecord>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let [region, owner, name] = key;
+    let row = sqlx::query(&format!(
+        "SELECT {BUILDER_COLS} FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3"
+    ))
+    .bind(region)
+    .bind(owner)
+    .bind(name)
+    .fetch_optional(exec)
+    .await
+    .map_err(backend)?;
+    row.as_ref().map(builder_from_row).transpose()
 }
 
 async fn usage_in(

@@ -146,15 +146,18 @@ pub struct ImageRow {
 /// The sort key of an image: hex so that every engine and collation orders it the same way,
 /// name first so listings read alphabetically, ARN last so the key is unique.
 pub fn image_sort_key(name: &str, arn: &str) -> String {
-    let mut s = String::with_capacity(2 * (name.len() + arn.len()) + 2);
-    for b in name.bytes() {
-        s.push_str(&format!("{b:02x}"));
+    format!("{}00{}", hex_key(name), hex_key(arn))
+}
+
+/// Hex of a text: a sort key that orders the same under every engine and collation (listings
+/// of resources unique by name sort by `hex_key(name)`).
+pub fn hex_key(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(2 * s.len());
+    for b in s.bytes() {
+        let _ = write!(out, "{b:02x}");
     }
-    s.push_str("00");
-    for b in arn.bytes() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    out
 }
 
 /// What still uses an image; counted inside the transaction that would delete it.
