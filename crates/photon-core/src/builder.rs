@@ -265,6 +265,7 @@ impl Service {
                 appstream_agent_version: agent,
                 latest_appstream_agent_version: latest,
                 state_change_reason: None,
+                base_layers: image.image.attrs.layers.clone(),
             },
         };
         let quota = self

@@ -29,11 +29,13 @@ fn date_millis(date: &str) -> i64 {
         .map_or(0, |d| d.and_utc().timestamp_millis())
 }
 
-/// The public catalogue as records of one region.
-pub fn public_images(region: &str) -> Vec<ImageRecord> {
+/// The public catalogue as records of one region; `layers[i]` is the content of
+/// `BASE_IMAGES[i]`.
+pub fn public_images(region: &str, layers: &[Vec<String>]) -> Vec<ImageRecord> {
     BASE_IMAGES
         .iter()
-        .map(|b| {
+        .zip(layers)
+        .map(|(b, layers)| {
             let released = date_millis(b.released);
             ImageRecord {
                 region: region.to_owned(),
@@ -56,6 +58,7 @@ pub fn public_images(region: &str) -> Vec<ImageRecord> {
                         .map(|f| (*f).to_owned())
                         .collect(),
                     image_type: Some(ImageType::Native.as_str().to_owned()),
+                    layers: layers.clone(),
                     ..ImageAttrs::default()
                 },
             }
@@ -64,9 +67,13 @@ pub fn public_images(region: &str) -> Vec<ImageRecord> {
 }
 
 pub(crate) async fn seed_public_images(svc: &Service) -> Result<(), CoreError> {
+    let layers = BASE_IMAGES
+        .iter()
+        .map(|b| svc.base_layers(b))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut all = Vec::new();
     for region in svc.regions.iter() {
-        all.extend(public_images(region));
+        all.extend(public_images(region, &layers));
     }
     let added = svc.store.seed_images(&all).await?;
     if added > 0 {

@@ -6,6 +6,7 @@ pub mod account;
 pub mod arn;
 pub mod builder;
 pub mod catalog;
+pub mod content;
 mod error;
 pub mod image;
 mod ops;
@@ -18,6 +19,7 @@ pub mod token;
 use std::sync::Arc;
 
 pub use error::CoreError;
+use photon_blob::{BlobStore, Layer};
 use photon_store::Store;
 
 /// The domain reads time from the same clock as the engine, so tests control both at once.
@@ -33,6 +35,10 @@ pub struct Service {
     pub(crate) pace: pace::Pace,
     /// The base URL clients reach this server at, for the URLs it hands out.
     pub(crate) public_url: Arc<String>,
+    /// Image and builder content.
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    /// Parsed layer manifests by digest: content-addressed, so never stale.
+    pub(crate) layers: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Layer>>>>,
 }
 
 impl Service {
@@ -40,6 +46,7 @@ impl Service {
     /// every process on the same store, and the public catalogue is seeded into every region.
     pub async fn start(
         store: Arc<dyn Store>,
+        blobs: Arc<dyn BlobStore>,
         clock: Arc<dyn Clock>,
         regions: Vec<String>,
     ) -> Result<Self, CoreError> {
@@ -51,6 +58,8 @@ impl Service {
             token_key: Arc::new(key),
             pace: pace::Pace::default(),
             public_url: Arc::new("http://127.0.0.1:7400".to_owned()),
+            blobs,
+            layers: Arc::default(),
         };
         image::seed_public_images(&svc).await?;
         Ok(svc)

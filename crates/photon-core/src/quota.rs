@@ -90,8 +90,10 @@ mod tests {
         let url = photon_store_sql::sqlite_url(&dir.path().join("q.db"));
         let store: Arc<dyn Store> =
             Arc::new(photon_store_sql::SqlStore::connect(&url).await.unwrap());
+        let blobs = Arc::new(photon_blob::FsBlobStore::open(&dir.path().join("blobs")).unwrap());
         let svc = Service::start(
             store.clone(),
+            blobs,
             Arc::new(SystemClock),
             vec!["us-east-1".into()],
         )

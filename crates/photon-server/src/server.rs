@@ -124,10 +124,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let store = crate::store::open(&args.store).await?;
     let store: Arc<dyn Store> = store;
-    let svc = Service::start(store.clone(), Arc::new(SystemClock), regions.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot prepare the store: {e}"))?
-        .with_pace(args.pace.into());
+    let blobs =
+        photon_blob::FsBlobStore::open(&args.store.data_dir.join("blobs")).with_context(|| {
+            format!(
+                "cannot open the blob store in {}",
+                args.store.data_dir.display()
+            )
+        })?;
+    let svc = Service::start(
+        store.clone(),
+        Arc::new(blobs),
+        Arc::new(SystemClock),
+        regions.clone(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot prepare the store: {e}"))?
+    .with_pace(args.pace.into());
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use photon_store::{
-    AccessKeyRecord, AccountRecord, BuilderAttrs, BuilderRecord, DeleteOutcome, ImageAttrs,
-    ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage, JobOutcome, JobRecord, JobState,
-    Millis, QuotaRecord, ResourceKey, Store, StoreError, StoreResult, Transition,
+    AccessKeyRecord, AccountRecord, BuilderAttrs, BuilderFile, BuilderRecord, DeleteOutcome,
+    ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage, JobOutcome, JobRecord,
+    JobState, Millis, QuotaRecord, ResourceKey, Store, StoreError, StoreResult, Transition,
     IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -875,6 +875,67 @@ impl Store for SqlStore {
         Ok(Transition::Done(Box::new(b)))
     }
 
+    async fn put_builder_file(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        state: &str,
+        file: &BuilderFile,
+        now: Millis,
+    ) -> StoreResult<Result<(), Option<String>>> {
+        let mut tx = self.begin_write().await?;
+        self.lock(&mut tx, &resource_arn("image-builder", region, owner, name))
+            .await?;
+        let Some(b) = one_builder(&mut *tx, [region, owner, name]).await? else {
+            return Ok(Err(None));
+        };
+        if b.state != state {
+            return Ok(Err(Some(b.state)));
+        }
+        sqlx::query(
+            "INSERT INTO builder_files (region, owner, builder, path, digest, size, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (region, owner, builder, path) \
+             DO UPDATE SET digest = excluded.digest, size = excluded.size, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .bind(&file.path)
+        .bind(&file.digest)
+        .bind(file.size)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Ok(()))
+    }
+
+    async fn builder_files(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+    ) -> StoreResult<Vec<BuilderFile>> {
+        let rows = sqlx::query(
+            "SELECT path, digest, size FROM builder_files \
+             WHERE region = $1 AND owner = $2 AND builder = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(BuilderFile {
+                    path: r.try_get("path").map_err(backend)?,
+                    digest: r.try_get("digest").map_err(backend)?,
+                    size: r.try_get("size").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
     async fn remove_image_builder(
         &self,
         (region, owner, name): (&str, &str, &str),
@@ -898,6 +959,13 @@ impl Store for SqlStore {
         }
         sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
             .bind(&arn)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("DELETE FROM builder_files WHERE region = $1 AND owner = $2 AND builder = $3")
+            .bind(region)
+            .bind(owner)
+            .bind(name)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;

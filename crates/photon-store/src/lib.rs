@@ -102,6 +102,9 @@ pub struct ImageAttrs {
     pub state_change_reason: Option<(String, String)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applications: Vec<BTreeMap<String, serde_json::Value>>,
+    /// The image's content: layer manifest digests in the blob store, lowest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<String>,
 }
 
 fn attrs_version() -> u32 {
@@ -248,6 +251,17 @@ pub struct BuilderAttrs {
     /// (code, message) of the last state change that needs explaining.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_change_reason: Option<(String, String)>,
+    /// The layers of the image it was launched from; its own files lie over them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base_layers: Vec<String>,
+}
+
+/// One file of a builder's own layer; `digest` `None` hides the path of the image below.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuilderFile {
+    pub path: String,
+    pub digest: Option<String>,
+    pub size: i64,
 }
 
 /// What a guarded state change found.
@@ -454,7 +468,18 @@ pub trait Store: Send + Sync + 'static {
         reason: Option<(String, String)>,
         job: Option<&JobRecord>,
     ) -> StoreResult<Transition>;
-    /// Removes a builder and its tags if it is in `state`; `false` otherwise.
+    /// Records a file (or, with `digest` `None`, a deletion) in a builder's own layer, if the
+    /// builder is in `state`; returns the builder's state when it is not (`None` if it is gone).
+    async fn put_builder_file(
+        &self,
+        key: (&str, &str, &str),
+        state: &str,
+        file: &BuilderFile,
+        now: Millis,
+    ) -> StoreResult<Result<(), Option<String>>>;
+    /// A builder's own layer.
+    async fn builder_files(&self, key: (&str, &str, &str)) -> StoreResult<Vec<BuilderFile>>;
+    /// Removes a builder, its files and its tags if it is in `state`; `false` otherwise.
     async fn remove_image_builder(&self, key: (&str, &str, &str), state: &str)
         -> StoreResult<bool>;
 

@@ -1,0 +1,407 @@
+//! Image and builder content: the synthetic file trees of the public base images (generated
+//! deterministically, so every start and every node produces the same digests), platform path
+//! rules, and a builder's file system, which is its own layer over its image's layers.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use photon_blob::{flatten, get_layer, put_layer, BlobError, BlobStore, Entry, Layer};
+use photon_store::{BuilderFile, BuilderRecord};
+use photon_types::{Caller, ImageBuilderState};
+
+use crate::catalog::BaseImage;
+use crate::{CoreError, Service};
+
+fn blob_err(e: BlobError) -> CoreError {
+    CoreError::Internal(e.to_string())
+}
+
+pub fn is_windows(platform: &str) -> bool {
+    platform.starts_with("WINDOWS")
+}
+
+/// Bytes for a synthetic file: deterministic, distinct per path and version, of a plausible size.
+fn synthetic(path: &str, flavour: &str, size: usize) -> Vec<u8> {
+    let line = format!("photon synthetic content\tpath={path}\t{flavour}\n");
+    line.as_bytes()
+        .iter()
+        .copied()
+        .cycle()
+        .take(size.max(line.len()))
+        .collect()
+}
+
+fn file(
+    layer: &mut Layer,
+    blobs: &dyn BlobStore,
+    path: &str,
+    bytes: Vec<u8>,
+) -> Result<(), CoreError> {
+    let size = bytes.len() as u64;
+    let digest = blobs.put(&bytes).map_err(blob_err)?;
+    layer.insert(
+        path.to_owned(),
+        Entry {
+            digest: Some(digest),
+            size,
+        },
+    );
+    Ok(())
+}
+
+/// The content of a public base image: an OS layer shared by every release of the platform
+/// (stored once) and a small layer for the release's agent and patch level.
+pub fn base_image_layers(blobs: &dyn BlobStore, b: &BaseImage) -> Result<Vec<String>, CoreError> {
+    let mut os = Layer::new();
+    let mut release = Layer::new();
+    let platform = b.platform;
+    if is_windows(platform) {
+        for (path, kb) in [
+            ("C:\\Windows\\System32\\cmd.exe", 64),
+            ("C:\\Windows\\System32\\notepad.exe", 48),
+            ("C:\\Windows\\System32\\drivers\\etc\\hosts", 1),
+            ("C:\\Windows\\explorer.exe", 96),
+            ("C:\\Program Files\\Internet Explorer\\iexplore.exe", 32),
+            ("C:\\Program Files\\Windows Defender\\MsMpEng.exe", 40),
+        ] {
+            file(&mut os, blobs, path, synthetic(path, platform, kb * 1024))?;
+        }
+        let agent = "C:\\Program Files\\Amazon\\Photon\\AppStream2\\agent-version.txt";
+        file(
+            &mut release,
+            blobs,
+            agent,
+            format!("{}\n", b.agent_version).into_bytes(),
+        )?;
+        let patch = "C:\\Windows\\Photon\\patch-level.txt";
+        file(
+            &mut release,
+            blobs,
+            patch,
+            format!("{}\n", b.released).into_bytes(),
+        )?;
+    } else {
+        for (path, kb) in [
+            ("/usr/bin/bash", 64),
+            ("/usr/bin/ls", 32),
+            ("/usr/lib/os-release", 1),
+            ("/etc/hosts", 1),
+            ("/opt/appstream/bin/image-assistant", 48),
+        ] {
+            file(&mut os, blobs, path, synthetic(path, platform, kb * 1024))?;
+        }
+        let agent = "/opt/appstream/agent-version";
+        file(
+            &mut release,
+            blobs,
+            agent,
+            format!("{}\n", b.agent_version).into_bytes(),
+        )?;
+        file(
+            &mut release,
+            blobs,
+            "/etc/photon-patch-level",
+            format!("{}\n", b.released).into_bytes(),
+        )?;
+    }
+    Ok(vec![
+        put_layer(blobs, &os).map_err(blob_err)?,
+        put_layer(blobs, &release).map_err(blob_err)?,
+    ])
+}
+
+/// Checks and normalises a path by the platform's rules: `C:\Dir\file.exe` on Windows (either
+/// slash accepted, drive letter upper-cased), `/dir/file` on Linux; no `..`, no control
+/// characters. `dir` allows a bare root (`C:\`, `/`) for listings.
+pub fn normalize(platform: &str, raw: &str, dir: bool) -> Result<String, CoreError> {
+    let bad =
+        |why: &str| CoreError::Invalid(format!("path '{raw}' is not valid on {platform}: {why}"));
+    if raw.chars().any(char::is_control) {
+        return Err(bad("it contains control characters"));
+    }
+    let (root, rest, sep) = if is_windows(platform) {
+        let bytes = raw.as_bytes();
+        if bytes.len() < 2 || !bytes[0].is_ascii_alphabetic() || bytes[1] != b':' {
+            return Err(bad(
+                "use an absolute Windows path such as C:\\Program Files\\App\\app.exe",
+            ));
+        }
+        let drive = raw[..1].to_ascii_uppercase();
+        (format!("{drive}:\\"), raw[2..].replace('/', "\\"), '\\')
+    } else {
+        if !raw.starts_with('/') {
+            return Err(bad("use an absolute path such as /opt/app/bin/app"));
+        }
+        ("/".to_owned(), raw.to_owned(), '/')
+    };
+    let mut parts = Vec::new();
+    for p in rest.split(sep).filter(|p| !p.is_empty() && *p != ".") {
+        if p == ".." {
+            return Err(bad("'..' is not allowed"));
+        }
+        parts.push(p);
+    }
+    if parts.is_empty() && !dir {
+        return Err(bad("name a file, not the root"));
+    }
+    Ok(format!("{root}{}", parts.join(&sep.to_string())))
+}
+
+/// One entry of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: String,
+    pub path: String,
+    pub is_dir: bool,
+    pub size: u64,
+    pub digest: Option<String>,
+}
+
+impl Service {
+    fn layer(&self, digest: &str) -> Result<Arc<Layer>, CoreError> {
+        if let Some(l) = self.layers.lock().ok().and_then(|c| c.get(digest).cloned()) {
+            return Ok(l);
+        }
+        let l = Arc::new(get_layer(self.blobs.as_ref(), digest).map_err(blob_err)?);
+        if let Ok(mut c) = self.layers.lock() {
+            c.insert(digest.to_owned(), l.clone());
+        }
+        Ok(l)
+    }
+
+    /// The public catalogue's content layers, stored in the blob store (idempotent).
+    pub(crate) fn base_layers(&self, b: &BaseImage) -> Result<Vec<String>, CoreError> {
+        base_image_layers(self.blobs.as_ref(), b)
+    }
+
+    async fn running_builder(&self, cx: &Caller, name: &str) -> Result<BuilderRecord, CoreError> {
+        let Some(b) = self
+            .store
+            .image_builder(&cx.region, &cx.account_id, name)
+            .await?
+        else {
+            return Err(CoreError::NotFound(format!(
+                "image builder '{name}' does not exist in {}; list yours with DescribeImageBuilders",
+                cx.region
+            )));
+        };
+        if b.state != ImageBuilderState::Running.as_str() {
+            return Err(CoreError::NotPermitted(format!(
+                "image builder '{name}' is {}; start it and wait for RUNNING to work with its files",
+                b.state
+            )));
+        }
+        Ok(b)
+    }
+
+    /// Everything visible in a builder's file system.
+    async fn builder_view(&self, b: &BuilderRecord) -> Result<Layer, CoreError> {
+        let mut layers: Vec<Layer> = Vec::new();
+        for d in &b.attrs.base_layers {
+            layers.push((*self.layer(d)?).clone());
+        }
+        let own: Layer = self
+            .store
+            .builder_files((&b.region, &b.owner, &b.name))
+            .await?
+            .into_iter()
+            .map(|f: BuilderFile| {
+                let size = u64::try_from(f.size).unwrap_or(0);
+                (
+                    f.path,
+                    Entry {
+                        digest: f.digest,
+                        size,
+                    },
+                )
+            })
+            .collect();
+        layers.push(own);
+        Ok(flatten(&layers))
+    }
+
+    async fn write_entry(
+        &self,
+        b: &BuilderRecord,
+        path: String,
+        entry: Entry,
+    ) -> Result<(), CoreError> {
+        let file = BuilderFile {
+            path,
+            digest: entry.digest,
+            size: i64::try_from(entry.size).unwrap_or(i64::MAX),
+        };
+        let key = (b.region.as_str(), b.owner.as_str(), b.name.as_str());
+        match self
+            .store
+            .put_builder_file(key, ImageBuilderState::Running.as_str(), &file, self.now())
+            .await?
+        {
+            Ok(()) => Ok(()),
+            Err(state) => Err(CoreError::NotPermitted(format!(
+                "image builder '{}' is {}; its files change only while it is RUNNING",
+                b.name,
+                state.unwrap_or_else(|| "gone".into())
+            ))),
+        }
+    }
+
+    /// Writes a file into a running builder; returns its normalised path and digest.
+    pub async fn put_builder_file(
+        &self,
+        cx: &Caller,
+        name: &str,
+        path: &str,
+        bytes: &[u8],
+    ) -> Result<(String, String), CoreError> {
+        let b = self.running_builder(cx, name).await?;
+        let path = normalize(&b.platform, path, false)?;
+        let digest = self.blobs.put(bytes).map_err(blob_err)?;
+        let entry = Entry {
+            digest: Some(digest.clone()),
+            size: bytes.len() as u64,
+        };
+        self.write_entry(&b, path.clone(), entry).await?;
+        Ok((path, digest))
+    }
+
+    pub async fn read_builder_file(
+        &self,
+        cx: &Caller,
+        name: &str,
+        path: &str,
+    ) -> Result<Vec<u8>, CoreError> {
+        let b = self.running_builder(cx, name).await?;
+        let path = normalize(&b.platform, path, false)?;
+        let view = self.builder_view(&b).await?;
+        let Some(digest) = view.get(&path).and_then(|e| e.digest.clone()) else {
+            return Err(CoreError::NotFound(format!(
+                "no file '{path}' on image builder '{name}'"
+            )));
+        };
+        self.blobs.get(&digest).map_err(blob_err)
+    }
+
+    /// Deletes a file, or every file below a directory.
+    pub async fn remove_builder_path(
+        &self,
+        cx: &Caller,
+        name: &str,
+        path: &str,
+    ) -> Result<u64, CoreError> {
+        let b = self.running_builder(cx, name).await?;
+        let path = normalize(&b.platform, path, false)?;
+        let sep = if is_windows(&b.platform) { '\\' } else { '/' };
+        let prefix = format!("{path}{sep}");
+        let view = self.builder_view(&b).await?;
+        let doomed: Vec<String> = view
+            .keys()
+            .filter(|p| **p == path || p.starts_with(&prefix))
+            .cloned()
+            .collect();
+        if doomed.is_empty() {
+            return Err(CoreError::NotFound(format!(
+                "no file '{path}' on image builder '{name}'"
+            )));
+        }
+        for p in &doomed {
+            self.write_entry(
+                &b,
+                p.clone(),
+                Entry {
+                    digest: None,
+                    size: 0,
+                },
+            )
+            .await?;
+        }
+        Ok(doomed.len() as u64)
+    }
+
+    /// The immediate children of a directory (or the file itself, if `path` names a file).
+    pub async fn list_builder_path(
+        &self,
+        cx: &Caller,
+        name: &str,
+        path: &str,
+    ) -> Result<Vec<DirEntry>, CoreError> {
+        let b = self.running_builder(cx, name).await?;
+        let path = normalize(&b.platform, path, true)?;
+        let sep = if is_windows(&b.platform) { '\\' } else { '/' };
+        let view = self.builder_view(&b).await?;
+        if let Some(e) = view.get(&path) {
+            let name = path.rsplit(sep).next().unwrap_or(&path).to_owned();
+            return Ok(vec![DirEntry {
+                name,
+                path: path.clone(),
+                is_dir: false,
+                size: e.size,
+                digest: e.digest.clone(),
+            }]);
+        }
+        let prefix = if path.ends_with(sep) {
+            path.clone()
+        } else {
+            format!("{path}{sep}")
+        };
+        let mut out = Vec::new();
+        let mut dirs = BTreeSet::new();
+        for (p, e) in view.range(prefix.clone()..) {
+            let Some(rest) = p.strip_prefix(&prefix) else {
+                break;
+            };
+            match rest.split_once(sep) {
+                Some((dir, _)) => {
+                    dirs.insert(dir.to_owned());
+                }
+                None => out.push(DirEntry {
+                    name: rest.to_owned(),
+                    path: p.clone(),
+                    is_dir: false,
+                    size: e.size,
+                    digest: e.digest.clone(),
+                }),
+            }
+        }
+        if out.is_empty() && dirs.is_empty() {
+            return Err(CoreError::NotFound(format!(
+                "no file or directory '{path}' on image builder '{name}'"
+            )));
+        }
+        out.extend(dirs.into_iter().map(|d| DirEntry {
+            path: format!("{prefix}{d}"),
+            name: d,
+            is_dir: true,
+            size: 0,
+            digest: None,
+        }));
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_the_platform() {
+        let w = "WINDOWS_SERVER_2022";
+        assert_eq!(
+            normalize(w, "c:/Program Files//App/app.exe", false).unwrap(),
+            "C:\\Program Files\\App\\app.exe"
+        );
+        assert_eq!(normalize(w, "C:\\", true).unwrap(), "C:\\");
+        assert!(normalize(w, "C:\\", false).is_err());
+        assert!(normalize(w, "\\relative", false).is_err());
+        assert!(normalize(w, "C:\\a\\..\\b", false).is_err());
+        let l = "AMAZON_LINUX2";
+        assert_eq!(
+            normalize(l, "/opt//app/./bin", false).unwrap(),
+            "/opt/app/bin"
+        );
+        assert_eq!(normalize(l, "/", true).unwrap(), "/");
+        assert!(normalize(l, "opt/app", false).is_err());
+        assert!(normalize(l, "/a\nb", false).is_err());
+    }
+}
