@@ -147,6 +147,32 @@ pub fn normalize(platform: &str, raw: &str, dir: bool) -> Result<String, CoreErr
     Ok(format!("{root}{}", parts.join(&sep.to_string())))
 }
 
+/// How paths compare on a platform: Windows file systems ignore case (and keep it).
+fn same_path(platform: &str, a: &str, b: &str) -> bool {
+    if is_windows(platform) {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a == b
+    }
+}
+
+fn under(platform: &str, path: &str, prefix: &str) -> bool {
+    path.len() >= prefix.len()
+        && path.is_char_boundary(prefix.len())
+        && same_path(platform, &path[..prefix.len()], prefix)
+}
+
+/// The path as the view already spells it (Windows keeps the case a file was created with).
+fn spelled(view: &Layer, platform: &str, path: &str) -> String {
+    if view.contains_key(path) || !is_windows(platform) {
+        return path.to_owned();
+    }
+    view.keys()
+        .find(|k| same_path(platform, k, path))
+        .cloned()
+        .unwrap_or_else(|| path.to_owned())
+}
+
 /// One entry of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
@@ -256,6 +282,7 @@ impl Service {
     ) -> Result<(String, String), CoreError> {
         let b = self.running_builder(cx, name).await?;
         let path = normalize(&b.platform, path, false)?;
+        let path = spelled(&self.builder_view(&b).await?, &b.platform, &path);
         let digest = self.blobs.put(bytes).map_err(blob_err)?;
         let entry = Entry {
             digest: Some(digest.clone()),
@@ -274,6 +301,7 @@ impl Service {
         let b = self.running_builder(cx, name).await?;
         let path = normalize(&b.platform, path, false)?;
         let view = self.builder_view(&b).await?;
+        let path = spelled(&view, &b.platform, &path);
         let Some(digest) = view.get(&path).and_then(|e| e.digest.clone()) else {
             return Err(CoreError::NotFound(format!(
                 "no file '{path}' on image builder '{name}'"
@@ -296,7 +324,7 @@ impl Service {
         let view = self.builder_view(&b).await?;
         let doomed: Vec<String> = view
             .keys()
-            .filter(|p| **p == path || p.starts_with(&prefix))
+            .filter(|p| same_path(&b.platform, p, &path) || under(&b.platform, p, &prefix))
             .cloned()
             .collect();
         if doomed.is_empty() {
@@ -329,6 +357,7 @@ impl Service {
         let path = normalize(&b.platform, path, true)?;
         let sep = if is_windows(&b.platform) { '\\' } else { '/' };
         let view = self.builder_view(&b).await?;
+        let path = spelled(&view, &b.platform, &path);
         if let Some(e) = view.get(&path) {
             let name = path.rsplit(sep).next().unwrap_or(&path).to_owned();
             return Ok(vec![DirEntry {
@@ -346,10 +375,11 @@ impl Service {
         };
         let mut out = Vec::new();
         let mut dirs = BTreeSet::new();
-        for (p, e) in view.range(prefix.clone()..) {
-            let Some(rest) = p.strip_prefix(&prefix) else {
-                break;
-            };
+        for (p, e) in &view {
+            if !under(&b.platform, p, &prefix) {
+                continue;
+            }
+            let rest = &p[prefix.len()..];
             match rest.split_once(sep) {
                 Some((dir, _)) => {
                     dirs.insert(dir.to_owned());

@@ -12,12 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4::SigningParams;
 use hdrhistogram::Histogram;
 use photon_store::{ImageAttrs, ImageRecord, Store};
 use serde::Deserialize;
@@ -614,37 +612,15 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// The SigV4 headers (`authorization`, `x-amz-date`) for a DescribeImages POST of `body`.
-/// Signs `host`, `content-type` and `x-amz-target` like the AWS SDKs do.
+/// The SigV4 headers for a DescribeImages POST of `body`, signed like the AWS SDKs do.
 fn sign_headers(
     url: &str,
     credentials: &Credentials,
     body: &[u8],
 ) -> anyhow::Result<Vec<(String, String)>> {
-    // An `Identity` is an Arc and a small map; building it per request costs far less than the
-    // signature itself and keeps this crate off aws-smithy-runtime-api.
-    let identity = credentials.clone().into();
-    let params = SigningParams::builder()
-        .identity(&identity)
-        .region(REGION)
-        .name("appstream")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()?
-        .into();
-    let signable = SignableRequest::new(
-        "POST",
-        url,
-        [
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", TARGET),
-        ]
-        .into_iter(),
-        SignableBody::Bytes(body),
-    )?;
-    let (instructions, _) = sign(signable, &params)?.into_parts();
-    Ok(instructions
-        .headers()
-        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-        .collect())
+    let headers = [
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", TARGET),
+    ];
+    crate::client::sign_headers("POST", url, &headers, body, credentials, REGION)
 }

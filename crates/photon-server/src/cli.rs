@@ -86,6 +86,8 @@ pub enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Work with a running image builder's files (put, ls, cat, rm).
+    Builder(crate::builder_cmd::BuilderArgs),
     /// Load private images and measure DescribeImages over signed HTTP.
     Bench(crate::bench::BenchArgs),
 }
@@ -161,6 +163,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store,
             out,
         } => crate::admin::quotas(command, &store, out.output).await,
+        Command::Builder(args) => crate::builder_cmd::run(args).await,
         Command::Bench(args) => crate::bench::run(args).await,
     }
 }

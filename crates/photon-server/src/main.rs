@@ -3,8 +3,11 @@
 
 mod admin;
 mod bench;
+mod builder_cmd;
 mod cli;
+mod client;
 mod connect;
+mod files;
 mod server;
 mod store;
 

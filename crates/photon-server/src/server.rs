@@ -165,6 +165,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let router = Router::new()
         .route("/health", get(health))
         .route("/connect/{token}", get(crate::connect::builder_page))
+        .route(
+            "/photon/v1/image-builders/{name}/files",
+            get(crate::files::files)
+                .put(crate::files::files)
+                .delete(crate::files::files)
+                .layer(DefaultBodyLimit::max(crate::files::MAX_FILE)),
+        )
+        .route(
+            "/photon/v1/image-builders/{name}/entries",
+            get(crate::files::entries),
+        )
         .fallback(api)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app);
@@ -382,6 +393,30 @@ async fn api(
     resp.map(axum::body::Body::from).into_response()
 }
 
+/// Verifies a request's signature and names its caller.
+pub(crate) async fn authenticate(
+    app: &App,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    request_id: &str,
+) -> Result<Caller, photon_types::ApiError> {
+    let parts = RequestParts {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query(),
+        headers,
+        body,
+    };
+    let who = auth::authenticate(&app.creds, &parts, app.svc.regions(), chrono::Utc::now()).await?;
+    Ok(Caller {
+        account_id: who.account_id,
+        region: who.region,
+        request_id: request_id.to_owned(),
+    })
+}
+
 async fn handle(
     app: &App,
     method: &Method,
@@ -399,28 +434,15 @@ async fn handle(
         Ok(x) => x,
         Err((p, e)) => return (frame::error(p, &e, request_id), None, None),
     };
-    let parts = RequestParts {
-        method: method.as_str(),
-        path,
-        query: uri.query(),
-        headers,
-        body,
-    };
-    let who =
-        match auth::authenticate(&app.creds, &parts, app.svc.regions(), chrono::Utc::now()).await {
-            Ok(a) => a,
-            Err(e) => {
-                return (
-                    frame::error(protocol, &e, request_id),
-                    Some(op.name()),
-                    None,
-                )
-            }
-        };
-    let cx = Caller {
-        account_id: who.account_id.clone(),
-        region: who.region,
-        request_id: request_id.to_owned(),
+    let cx = match authenticate(app, method, uri, headers, body, request_id).await {
+        Ok(cx) => cx,
+        Err(e) => {
+            return (
+                frame::error(protocol, &e, request_id),
+                Some(op.name()),
+                None,
+            )
+        }
     };
     let result = match photon_protocol::decode_body(protocol, body) {
         Ok(input) => dispatch(&app.svc, &cx, op, input).await,
@@ -430,5 +452,5 @@ async fn handle(
         Ok(out) => frame::success(protocol, &out, request_id),
         Err(e) => frame::error(protocol, &e, request_id),
     };
-    (resp, Some(op.name()), Some(who.account_id))
+    (resp, Some(op.name()), Some(cx.account_id))
 }

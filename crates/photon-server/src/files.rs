@@ -1,0 +1,121 @@
+//! Photon's own API for a running image builder's files (how software is "installed" on a
+//! builder): SigV4-signed like the AppStream API, under `/photon/v1/image-builders/{name}/`.
+//!
+//! - `PUT    …/files?path=P` (body: the bytes) → `{"Path","Digest","Size"}`
+//! - `GET    …/files?path=P` → the bytes
+//! - `DELETE …/files?path=P` → `{"Removed": n}` (a directory removes everything below it)
+//! - `GET    …/entries?path=P` → `{"Entries":[{"Name","Path","Type","Size","Digest"}]}`
+//!
+//! Errors are framed like the AppStream API's AWS JSON 1.1 errors.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use photon_protocol::{frame, Protocol};
+use photon_types::ApiError;
+use serde::Deserialize;
+
+use crate::server::{authenticate, App};
+
+/// Largest file one request can carry.
+pub const MAX_FILE: usize = 64 * 1024 * 1024;
+
+#[derive(Deserialize)]
+pub struct PathQuery {
+    path: String,
+}
+
+fn json(v: serde_json::Value, request_id: &str) -> Response {
+    let mut r = ([("content-type", "application/json")], v.to_string()).into_response();
+    if let Ok(h) = request_id.parse() {
+        r.headers_mut().insert(frame::REQUEST_ID_HEADER, h);
+    }
+    r
+}
+
+fn error(e: &ApiError, request_id: &str) -> Response {
+    frame::error(Protocol::AwsJson11, e, request_id)
+        .map(axum::body::Body::from)
+        .into_response()
+}
+
+pub async fn files(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    Query(q): Query<PathQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let cx = match authenticate(&app, &method, &uri, &headers, &body, &request_id).await {
+        Ok(cx) => cx,
+        Err(e) => return error(&e, &request_id),
+    };
+    let svc = &app.svc;
+    let result = match method {
+        Method::PUT => {
+            svc.put_builder_file(&cx, &name, &q.path, &body)
+                .await
+                .map(|(path, digest)| {
+                    json(
+                        serde_json::json!({"Path": path, "Digest": digest, "Size": body.len()}),
+                        &request_id,
+                    )
+                })
+        }
+        Method::GET => svc
+            .read_builder_file(&cx, &name, &q.path)
+            .await
+            .map(|bytes| ([("content-type", "application/octet-stream")], bytes).into_response()),
+        Method::DELETE => svc
+            .remove_builder_path(&cx, &name, &q.path)
+            .await
+            .map(|n| json(serde_json::json!({"Removed": n}), &request_id)),
+        _ => {
+            let e = ApiError::new(
+                photon_types::ErrorCode::UnknownOperationException,
+                "builder files take PUT, GET or DELETE",
+            );
+            return error(&e, &request_id);
+        }
+    };
+    tracing::info!(request_id, %method, builder = %name, account = %cx.account_id, ok = result.is_ok(), "builder files");
+    result.unwrap_or_else(|e| error(&e.into_api(&request_id), &request_id))
+}
+
+pub async fn entries(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    Query(q): Query<PathQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let cx = match authenticate(&app, &method, &uri, &headers, &body, &request_id).await {
+        Ok(cx) => cx,
+        Err(e) => return error(&e, &request_id),
+    };
+    match app.svc.list_builder_path(&cx, &name, &q.path).await {
+        Ok(list) => {
+            let entries: Vec<_> = list
+                .into_iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "Name": e.name,
+                        "Path": e.path,
+                        "Type": if e.is_dir { "directory" } else { "file" },
+                        "Size": e.size,
+                        "Digest": e.digest,
+                    })
+                })
+                .collect();
+            json(serde_json::json!({ "Entries": entries }), &request_id)
+        }
+        Err(e) => error(&e.into_api(&request_id), &request_id),
+    }
+}

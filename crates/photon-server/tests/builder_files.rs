@@ -1,0 +1,269 @@
+//! A builder's files through the real `photon builder` CLI, which finds its credentials,
+//! region and endpoint in the profile Photon wrote at first start: put (file, directory, zip,
+//! tar), ls, cat, rm; files surviving stop/start and a restart; content stored once.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod common;
+
+use std::io::Write;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use aws_sdk_appstream::types::ImageBuilderState;
+use common::bin;
+use photon_testkit::{Photon, Proto};
+
+const BASE: &str = "AppStream-WinServer2022-11-10-2025";
+
+fn cli(p: &Photon, args: &[&str]) -> Output {
+    std::process::Command::new(bin())
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_CONFIG_FILE", p.data_dir().join("aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            p.data_dir().join("aws-credentials"),
+        )
+        .env("AWS_PROFILE", "photon")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "photon failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn running(p: &Photon, name: &str) {
+    let c = p.client(Proto::Cbor, &p.default, "us-east-1");
+    if c.describe_image_builders()
+        .names(name)
+        .send()
+        .await
+        .is_err()
+    {
+        c.create_image_builder()
+            .name(name)
+            .image_name(BASE)
+            .instance_type("stream.standard.medium")
+            .send()
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = c
+            .describe_image_builders()
+            .names(name)
+            .send()
+            .await
+            .unwrap();
+        if r.image_builders()[0].state() == Some(&ImageBuilderState::Running) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn blob_count(p: &Photon) -> usize {
+    let root = p.data_dir().join("blobs").join("sha256");
+    std::fs::read_dir(root)
+        .unwrap()
+        .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
+        .sum()
+}
+
+#[tokio::test]
+async fn put_ls_cat_rm_and_persistence() {
+    let mut p = Photon::start_with(bin(), &["--pace", "instant"]);
+    running(&p, "dev").await;
+    let b = ["builder", "--image-builder", "dev"];
+    let with =
+        |rest: &[&str]| -> Vec<String> { b.iter().chain(rest).map(|s| s.to_string()).collect() };
+    let run = |p: &Photon, rest: &[&str]| {
+        let args = with(rest);
+        cli(p, &args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+
+    // The base image's files are there.
+    let ls = ok(run(&p, &["ls", "C:\\Windows\\System32"]));
+    assert!(
+        ls.lines().any(|l| l == "cmd.exe") && ls.lines().any(|l| l == "drivers\\"),
+        "{ls}"
+    );
+
+    // One file.
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app.exe");
+    std::fs::write(&app, b"MZ fake app").unwrap();
+    ok(run(
+        &p,
+        &[
+            "put",
+            app.to_str().unwrap(),
+            "C:\\Program Files\\App\\app.exe",
+        ],
+    ));
+    // Windows paths ignore case and take either slash.
+    assert_eq!(
+        ok(run(&p, &["cat", "C:/program files/App/app.exe"])),
+        "MZ fake app"
+    );
+    let long = ok(run(&p, &["ls", "--long", "C:\\Program Files\\App"]));
+    assert!(long.starts_with("app.exe\t11\t"), "{long}");
+
+    // A directory, a zip and a tar, unpacked under REMOTE.
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    std::fs::write(tree.join("sub").join("lib.dll"), b"lib").unwrap();
+    ok(run(&p, &["put", tree.to_str().unwrap(), "C:\\Tree"]));
+    let zip_path = dir.path().join("bundle.zip");
+    {
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        z.start_file("bin/tool.exe", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(b"tool").unwrap();
+        z.finish().unwrap();
+    }
+    ok(run(&p, &["put", zip_path.to_str().unwrap(), "C:\\Zipped"]));
+    let tar_path = dir.path().join("bundle.tar");
+    {
+        let mut t = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, "etc/conf.ini", b"x=1".as_slice())
+            .unwrap();
+        t.finish().unwrap();
+    }
+    ok(run(&p, &["put", tar_path.to_str().unwrap(), "C:\\Tarred"]));
+    assert_eq!(ok(run(&p, &["cat", "C:\\Tree\\sub\\lib.dll"])), "lib");
+    assert_eq!(ok(run(&p, &["cat", "C:\\Zipped\\bin\\tool.exe"])), "tool");
+    assert_eq!(ok(run(&p, &["cat", "C:\\Tarred\\etc\\conf.ini"])), "x=1");
+
+    // rm; a missing file makes cat fail.
+    assert_eq!(ok(run(&p, &["rm", "C:\\Tree"])).trim(), "removed 1");
+    let missing = run(&p, &["cat", "C:\\Tree\\sub\\lib.dll"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("ResourceNotFoundException"));
+    // Base files can be removed from the builder too (the image is not changed).
+    ok(run(&p, &["rm", "C:\\Windows\\System32\\notepad.exe"]));
+    assert!(!run(&p, &["cat", "C:\\Windows\\System32\\notepad.exe"])
+        .status
+        .success());
+
+    // Files survive stop/start and a kill -9 of the server.
+    let c = p.client(Proto::Json, &p.default, "us-east-1");
+    c.stop_image_builder().name("dev").send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c
+        .describe_image_builders()
+        .names("dev")
+        .send()
+        .await
+        .unwrap()
+        .image_builders()[0]
+        .state()
+        != Some(&ImageBuilderState::Stopped)
+    {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = run(&p, &["put", app.to_str().unwrap(), "C:\\x.exe"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("RUNNING"));
+    p.restart();
+    let c = p.client(Proto::Json, &p.default, "us-east-1");
+    c.start_image_builder().name("dev").send().await.unwrap();
+    running(&p, "dev").await;
+    assert_eq!(
+        ok(run(&p, &["cat", "C:\\Program Files\\App\\app.exe"])),
+        "MZ fake app"
+    );
+    assert_eq!(ok(run(&p, &["cat", "C:\\Zipped\\bin\\tool.exe"])), "tool");
+}
+
+#[tokio::test]
+async fn identical_content_is_stored_once_and_flags_work() {
+    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    running(&p, "one").await;
+    let before = blob_count(&p);
+    // A second builder from the same base adds no copy of the base's bytes.
+    running(&p, "two").await;
+    assert_eq!(blob_count(&p), before);
+    // The same file put into both builders is stored once.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("same.bin");
+    std::fs::write(&f, vec![7u8; 100_000]).unwrap();
+    for name in ["one", "two"] {
+        ok(cli(
+            &p,
+            &[
+                "builder",
+                "put",
+                "--image-builder",
+                name,
+                f.to_str().unwrap(),
+                "C:\\same.bin",
+            ],
+        ));
+    }
+    assert_eq!(blob_count(&p), before + 1);
+    // --region and --endpoint-url, before or after the subcommand.
+    let out = cli(
+        &p,
+        &[
+            "builder",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &p.endpoint,
+            "ls",
+            "--image-builder",
+            "one",
+            "C:\\",
+        ],
+    );
+    assert!(ok(out).lines().any(|l| l == "same.bin"));
+    let elsewhere = cli(
+        &p,
+        &[
+            "builder",
+            "ls",
+            "--image-builder",
+            "one",
+            "--region",
+            "eu-west-1",
+            "C:\\",
+        ],
+    );
+    assert!(!elsewhere.status.success(), "builders are regional");
+    let json = ok(cli(
+        &p,
+        &[
+            "builder",
+            "ls",
+            "--image-builder",
+            "one",
+            "--output",
+            "json",
+            "C:\\",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["Entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["Name"] == "same.bin" && e["Size"] == 100_000));
+    // Bad paths are refused with the platform's rule.
+    let bad = cli(&p, &["builder", "ls", "--image-builder", "one", "/usr/bin"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("Windows path"));
+}
