@@ -266,6 +266,7 @@ impl Service {
                 latest_appstream_agent_version: latest,
                 state_change_reason: None,
                 base_layers: image.image.attrs.layers.clone(),
+                os_settings: image.image.attrs.os_settings,
             },
         };
         let quota = self

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use photon_blob::{flatten, get_layer, put_layer, BlobError, BlobStore, Entry, Layer};
-use photon_store::{BuilderFile, BuilderRecord};
+use photon_store::{BuilderFile, BuilderRecord, OsSettings};
 use photon_types::{Caller, ImageBuilderState};
 
 use crate::catalog::BaseImage;
@@ -18,6 +18,58 @@ fn blob_err(e: BlobError) -> CoreError {
 
 pub fn is_windows(platform: &str) -> bool {
     platform.starts_with("WINDOWS")
+}
+
+/// The Windows settings a public base image ships with, by the seed's rules: Windows Update is
+/// off on every base image; Windows Server 2012 R2 images have no antivirus; Windows Server
+/// 2016/2019 images published before 2019-09-10 (the 2019-06-24 release) have Windows Defender
+/// enabled, those published on or after it have it disabled, as have the later platforms.
+pub fn base_os_settings(b: &BaseImage) -> Option<OsSettings> {
+    if !is_windows(b.platform) {
+        return None;
+    }
+    let defender = match b.platform {
+        // Platform WINDOWS is the Windows Server 2012 R2 generation in the catalogue.
+        "WINDOWS" => None,
+        "WINDOWS_SERVER_2016" | "WINDOWS_SERVER_2019" => Some(b.released < "2019-09-10"),
+        _ => Some(false),
+    };
+    Some(OsSettings {
+        windows_update: false,
+        defender,
+    })
+}
+
+/// OS settings as Photon's API shows them: the Windows Update service, and Windows Defender as
+/// the registry value the seed names and the state of its service.
+pub fn settings_view(s: &OsSettings) -> Vec<(&'static str, String)> {
+    let mut v = vec![(
+        "WindowsUpdate",
+        if s.windows_update {
+            "enabled"
+        } else {
+            "disabled"
+        }
+        .to_owned(),
+    )];
+    match s.defender {
+        None => v.push(("WindowsDefender", "not installed".to_owned())),
+        Some(on) => {
+            v.push((
+                "WindowsDefender",
+                if on { "enabled" } else { "disabled" }.to_owned(),
+            ));
+            v.push((
+                "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows Defender\\DisableAntiSpyware",
+                if on { "0" } else { "1" }.to_owned(),
+            ));
+            v.push((
+                "WindowsDefenderAntivirusService",
+                if on { "running" } else { "stopped" }.to_owned(),
+            ));
+        }
+    }
+    v
 }
 
 /// Bytes for a synthetic file: deterministic, distinct per path and version, of a plausible size.
@@ -407,6 +459,57 @@ impl Service {
         }));
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+}
+
+impl Service {
+    /// A builder's OS settings, changed first where asked (only while it runs). Windows only.
+    pub async fn builder_os_settings(
+        &self,
+        cx: &Caller,
+        name: &str,
+        windows_update: Option<bool>,
+        defender: Option<bool>,
+    ) -> Result<OsSettings, CoreError> {
+        let Some(b) = self
+            .store
+            .image_builder(&cx.region, &cx.account_id, name)
+            .await?
+        else {
+            return Err(CoreError::NotFound(format!(
+                "image builder '{name}' does not exist in {}; list yours with DescribeImageBuilders",
+                cx.region
+            )));
+        };
+        let Some(current) = b.attrs.os_settings else {
+            return Err(CoreError::NotPermitted(format!(
+                "image builder '{name}' runs {}; Windows Update and Windows Defender settings exist \
+                 only on Windows builders",
+                b.platform
+            )));
+        };
+        if windows_update.is_none() && defender.is_none() {
+            return Ok(current);
+        }
+        if defender.is_some() && current.defender.is_none() {
+            return Err(CoreError::NotPermitted(format!(
+                "image builder '{name}' has no antivirus: Windows Server 2012 R2 base images ship \
+                 without Windows Defender"
+            )));
+        }
+        let key = (b.region.as_str(), b.owner.as_str(), b.name.as_str());
+        let running = ImageBuilderState::Running.as_str();
+        match self
+            .store
+            .set_builder_os_settings(key, running, windows_update, defender)
+            .await?
+        {
+            Ok(s) => Ok(s),
+            Err(state) => Err(CoreError::NotPermitted(format!(
+                "image builder '{name}' is {}; connect to a RUNNING builder to change its settings",
+                state.unwrap_or_else(|| "gone".into())
+            ))),
+        }
     }
 }
 

@@ -59,6 +59,7 @@ pub fn public_images(region: &str, layers: &[Vec<String>]) -> Vec<ImageRecord> {
                         .collect(),
                     image_type: Some(ImageType::Native.as_str().to_owned()),
                     layers: layers.clone(),
+                    os_settings: crate::content::base_os_settings(b),
                     ..ImageAttrs::default()
                 },
             }

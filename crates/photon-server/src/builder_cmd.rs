@@ -39,6 +39,13 @@ pub enum BuilderCommand {
     Cat { path: String },
     /// Delete a file, or a directory and everything below it.
     Rm { path: String },
+    /// Show (and change) a Windows builder's Windows Update and Windows Defender settings.
+    Settings {
+        #[arg(long, value_parser = ["on", "off"])]
+        windows_update: Option<String>,
+        #[arg(long, value_parser = ["on", "off"])]
+        defender: Option<String>,
+    },
 }
 
 fn query(path: &str) -> String {
@@ -246,6 +253,40 @@ pub async fn run(args: BuilderArgs) -> anyhow::Result<()> {
             .await?;
             let bytes = resp.bytes().await?;
             std::io::stdout().write_all(&bytes)?;
+        }
+        BuilderCommand::Settings {
+            windows_update,
+            defender,
+        } => {
+            let on = |v: Option<String>| v.map(|v| v == "on");
+            let mut change = serde_json::Map::new();
+            if let Some(w) = on(windows_update) {
+                change.insert("WindowsUpdate".into(), w.into());
+            }
+            if let Some(d) = on(defender) {
+                change.insert("WindowsDefender".into(), d.into());
+            }
+            let url = format!("{base}/settings");
+            let resp = if change.is_empty() {
+                target
+                    .send(&http, reqwest::Method::GET, &url, Vec::new())
+                    .await?
+            } else {
+                let body = serde_json::Value::Object(change).to_string().into_bytes();
+                target
+                    .send(&http, reqwest::Method::POST, &url, body)
+                    .await?
+            };
+            let v: serde_json::Value = check(resp)
+                .await?
+                .json()
+                .await
+                .context("unexpected answer")?;
+            // The settings are a JSON document in both output modes; text is pretty-printed.
+            match args.output {
+                Output::Json => println!("{v}"),
+                Output::Text => println!("{}", serde_json::to_string_pretty(&v)?),
+            }
         }
         BuilderCommand::Rm { path } => {
             let url = format!("{base}/files?path={}", query(&path));

@@ -5,6 +5,8 @@
 //! - `GET    …/files?path=P` → the bytes
 //! - `DELETE …/files?path=P` → `{"Removed": n}` (a directory removes everything below it)
 //! - `GET    …/entries?path=P` → `{"Entries":[{"Name","Path","Type","Size","Digest"}]}`
+//! - `GET    …/settings` → the Windows settings; `POST …/settings` with
+//!   `{"WindowsUpdate": bool, "WindowsDefender": bool}` (either) changes them first
 //!
 //! Errors are framed like the AppStream API's AWS JSON 1.1 errors.
 
@@ -116,6 +118,60 @@ pub async fn entries(
                 .collect();
             json(serde_json::json!({ "Entries": entries }), &request_id)
         }
+        Err(e) => error(&e.into_api(&request_id), &request_id),
+    }
+}
+
+/// A builder's OS settings as JSON.
+pub fn settings_json(s: &photon_store::OsSettings) -> serde_json::Value {
+    let map: serde_json::Map<String, serde_json::Value> = photon_core::content::settings_view(s)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+#[derive(Deserialize, Default)]
+pub struct SettingsChange {
+    #[serde(rename = "WindowsUpdate")]
+    windows_update: Option<bool>,
+    #[serde(rename = "WindowsDefender")]
+    defender: Option<bool>,
+}
+
+pub async fn settings(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let cx = match authenticate(&app, &method, &uri, &headers, &body, &request_id).await {
+        Ok(cx) => cx,
+        Err(e) => return error(&e, &request_id),
+    };
+    let change: SettingsChange = if body.is_empty() {
+        SettingsChange::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(c) => c,
+            Err(e) => {
+                let e = ApiError::new(
+                    photon_types::ErrorCode::SerializationException,
+                    format!("the settings body is not {{\"WindowsUpdate\": bool, \"WindowsDefender\": bool}}: {e}"),
+                );
+                return error(&e, &request_id);
+            }
+        }
+    };
+    match app
+        .svc
+        .builder_os_settings(&cx, &name, change.windows_update, change.defender)
+        .await
+    {
+        Ok(s) => json(settings_json(&s), &request_id),
         Err(e) => error(&e.into_api(&request_id), &request_id),
     }
 }

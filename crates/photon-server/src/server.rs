@@ -176,6 +176,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "/photon/v1/image-builders/{name}/entries",
             get(crate::files::entries),
         )
+        .route(
+            "/photon/v1/image-builders/{name}/settings",
+            get(crate::files::settings).post(crate::files::settings),
+        )
         .fallback(api)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app);

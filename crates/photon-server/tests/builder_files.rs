@@ -267,3 +267,105 @@ async fn identical_content_is_stored_once_and_flags_work() {
     let bad = cli(&p, &["builder", "ls", "--image-builder", "one", "/usr/bin"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("Windows path"));
 }
+
+/// Creates a builder from `image` and waits until it runs.
+async fn running_from(p: &Photon, name: &str, image: &str) {
+    let c = p.client(Proto::Json, &p.default, "us-east-1");
+    c.create_image_builder()
+        .name(name)
+        .image_name(image)
+        .instance_type("stream.standard.medium")
+        .send()
+        .await
+        .unwrap();
+    running(p, name).await;
+}
+
+fn settings(p: &Photon, name: &str, extra: &[&str]) -> Result<serde_json::Value, String> {
+    let mut args = vec![
+        "builder",
+        "settings",
+        "--image-builder",
+        name,
+        "--output",
+        "json",
+    ];
+    args.extend(extra);
+    let out = cli(p, &args);
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[tokio::test]
+async fn windows_settings_follow_the_base_image_rules() {
+    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    running_from(&p, "ws2022", BASE).await;
+    running_from(&p, "ws2019-june", "AppStream-WinServer2019-06-24-2019").await;
+    running_from(&p, "ws2012", "AppStream-WinServer2012R2-12-12-2019").await;
+    running_from(&p, "linux", "AppStream-AmazonLinux2-02-11-2025").await;
+
+    // Windows Update is off on every base image; Defender by the image's date.
+    let s = settings(&p, "ws2022", &[]).unwrap();
+    assert_eq!(s["WindowsUpdate"], "disabled");
+    assert_eq!(s["WindowsDefender"], "disabled");
+    assert_eq!(
+        s["HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows Defender\\DisableAntiSpyware"],
+        "1"
+    );
+    assert_eq!(s["WindowsDefenderAntivirusService"], "stopped");
+    let s = settings(&p, "ws2019-june", &[]).unwrap();
+    assert_eq!(
+        (s["WindowsUpdate"].as_str(), s["WindowsDefender"].as_str()),
+        (Some("disabled"), Some("enabled"))
+    );
+    let s = settings(&p, "ws2012", &[]).unwrap();
+    assert_eq!(s["WindowsDefender"], "not installed");
+    assert!(settings(&p, "ws2012", &["--defender", "on"])
+        .unwrap_err()
+        .contains("no antivirus"));
+    assert!(settings(&p, "linux", &[])
+        .unwrap_err()
+        .contains("only on Windows builders"));
+
+    // Enabling Defender: the registry value goes 1 -> 0 and the service runs.
+    let s = settings(
+        &p,
+        "ws2022",
+        &["--defender", "on", "--windows-update", "on"],
+    )
+    .unwrap();
+    assert_eq!(s["WindowsDefender"], "enabled");
+    assert_eq!(
+        s["HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows Defender\\DisableAntiSpyware"],
+        "0"
+    );
+    assert_eq!(s["WindowsDefenderAntivirusService"], "running");
+    assert_eq!(s["WindowsUpdate"], "enabled");
+    // Settings persist; they change only while the builder runs.
+    let c = p.client(Proto::Cbor, &p.default, "us-east-1");
+    c.stop_image_builder().name("ws2022").send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c
+        .describe_image_builders()
+        .names("ws2022")
+        .send()
+        .await
+        .unwrap()
+        .image_builders()[0]
+        .state()
+        != Some(&ImageBuilderState::Stopped)
+    {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        settings(&p, "ws2022", &[]).unwrap()["WindowsDefender"],
+        "enabled"
+    );
+    assert!(settings(&p, "ws2022", &["--windows-update", "off"])
+        .unwrap_err()
+        .contains("RUNNING"));
+}

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use photon_store::{
     AccessKeyRecord, AccountRecord, BuilderAttrs, BuilderFile, BuilderRecord, DeleteOutcome,
     ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage, JobOutcome, JobRecord,
-    JobState, Millis, QuotaRecord, ResourceKey, Store, StoreError, StoreResult, Transition,
-    IMAGE_ATTRS_VERSION,
+    JobState, Millis, OsSettings, QuotaRecord, ResourceKey, Store, StoreError, StoreResult,
+    Transition, IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -909,6 +909,45 @@ impl Store for SqlStore {
         .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(Ok(()))
+    }
+
+    async fn set_builder_os_settings(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        state: &str,
+        windows_update: Option<bool>,
+        defender: Option<bool>,
+    ) -> StoreResult<Result<OsSettings, Option<String>>> {
+        let mut tx = self.begin_write().await?;
+        self.lock(&mut tx, &resource_arn("image-builder", region, owner, name))
+            .await?;
+        let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
+            return Ok(Err(None));
+        };
+        if b.state != state {
+            return Ok(Err(Some(b.state)));
+        }
+        let mut settings = b.attrs.os_settings.unwrap_or_default();
+        if let Some(w) = windows_update {
+            settings.windows_update = w;
+        }
+        if let Some(d) = defender {
+            settings.defender = Some(d);
+        }
+        b.attrs.os_settings = Some(settings);
+        let attrs = serde_json::to_string(&b.attrs).map_err(backend)?;
+        sqlx::query(
+            "UPDATE image_builders SET attrs = $4 WHERE region = $1 AND owner = $2 AND name = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .bind(attrs)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Ok(settings))
     }
 
     async fn builder_files(

@@ -105,6 +105,19 @@ pub struct ImageAttrs {
     /// The image's content: layer manifest digests in the blob store, lowest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<String>,
+    /// Windows images: the OS settings instances launched from it start with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_settings: Option<OsSettings>,
+}
+
+/// The Windows settings the seed's rules are about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OsSettings {
+    /// Windows Update service enabled.
+    pub windows_update: bool,
+    /// Windows Defender Antivirus: `None` when the image has no antivirus at all (2012 R2);
+    /// else whether it is enabled (registry `DisableAntiSpyware` 0 and the service running).
+    pub defender: Option<bool>,
 }
 
 fn attrs_version() -> u32 {
@@ -254,6 +267,9 @@ pub struct BuilderAttrs {
     /// The layers of the image it was launched from; its own files lie over them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub base_layers: Vec<String>,
+    /// Windows builders: the current OS settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_settings: Option<OsSettings>,
 }
 
 /// One file of a builder's own layer; `digest` `None` hides the path of the image below.
@@ -477,6 +493,16 @@ pub trait Store: Send + Sync + 'static {
         file: &BuilderFile,
         now: Millis,
     ) -> StoreResult<Result<(), Option<String>>>;
+    /// Changes a running builder's OS settings inside one transaction (fields left `None` keep
+    /// their value); returns the settings in force, or the builder's state when it is not
+    /// `state` (`None` if it is gone).
+    async fn set_builder_os_settings(
+        &self,
+        key: (&str, &str, &str),
+        state: &str,
+        windows_update: Option<bool>,
+        defender: Option<bool>,
+    ) -> StoreResult<Result<OsSettings, Option<String>>>;
     /// A builder's own layer.
     async fn builder_files(&self, key: (&str, &str, &str)) -> StoreResult<Vec<BuilderFile>>;
     /// Removes a builder, its files and its tags if it is in `state`; `false` otherwise.
