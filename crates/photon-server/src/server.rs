@@ -166,6 +166,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .route("/health", get(health))
         .route("/connect/{token}", get(crate::connect::builder_page))
         .route(
+            "/connect/{token}/files",
+            axum::routing::put(crate::connect::upload)
+                .layer(DefaultBodyLimit::max(crate::files::MAX_FILE)),
+        )
+        .route(
+            "/connect/{token}/settings",
+            axum::routing::post(crate::connect::settings),
+        )
+        .route(
             "/photon/v1/image-builders/{name}/files",
             get(crate::files::files)
                 .put(crate::files::files)

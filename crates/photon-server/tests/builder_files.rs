@@ -369,3 +369,96 @@ async fn windows_settings_follow_the_base_image_rules() {
         .unwrap_err()
         .contains("RUNNING"));
 }
+
+#[tokio::test]
+async fn the_connect_page_browses_uploads_and_changes_settings() {
+    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    running_from(&p, "gui", BASE).await;
+    let c = p.client(Proto::Cbor, &p.default, "us-east-1");
+    let url = c
+        .create_image_builder_streaming_url()
+        .name("gui")
+        .send()
+        .await
+        .unwrap();
+    let url = url.streaming_url().unwrap().to_owned();
+    let http = reqwest::Client::new();
+
+    let page = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("Files in C:\\") && page.contains("Windows\\"),
+        "{page}"
+    );
+    assert!(page.contains("Windows settings") && page.contains("Enable Windows Defender"));
+    let sub = http
+        .get(format!("{url}?path=C%3A%5CWindows%5CSystem32"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(sub.contains("cmd.exe"), "{sub}");
+
+    // Upload as the page's script does, then read it back with the CLI.
+    let r = http
+        .put(format!("{url}/files?path=C%3A%5CUsers%5CPublic%5Cnote.txt"))
+        .body("from the browser")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let cat = cli(
+        &p,
+        &[
+            "builder",
+            "cat",
+            "--image-builder",
+            "gui",
+            "C:\\Users\\Public\\note.txt",
+        ],
+    );
+    assert_eq!(ok(cat), "from the browser");
+
+    // The settings form, as submitted by the button.
+    let r = http
+        .post(format!("{url}/settings"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("defender=on")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
+    assert_eq!(
+        settings(&p, "gui", &[]).unwrap()["WindowsDefender"],
+        "enabled"
+    );
+
+    // A forged token can do none of it.
+    let forged = format!("{url}x");
+    assert_eq!(
+        http.put(format!("{forged}/files?path=C%3A%5Cx"))
+            .body("x")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+    assert_eq!(
+        http.post(format!("{forged}/settings"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("defender=off")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+}
