@@ -17,8 +17,6 @@ pub struct BuilderArgs {
     /// The image builder to work on.
     #[arg(long, global = true)]
     pub image_builder: Option<String>,
-    #[command(flatten)]
-    pub aws: AwsArgs,
     /// How to print results (cat always writes the raw bytes).
     #[arg(long, value_enum, default_value = "text", global = true)]
     pub output: Output,
@@ -175,12 +173,12 @@ async fn check(resp: reqwest::Response) -> anyhow::Result<reqwest::Response> {
     }
 }
 
-pub async fn run(args: BuilderArgs) -> anyhow::Result<()> {
+pub async fn run(args: BuilderArgs, aws: &AwsArgs) -> anyhow::Result<()> {
     let name = args
         .image_builder
         .clone()
         .context("name the builder with --image-builder NAME")?;
-    let target: Target = args.aws.resolve()?;
+    let target: Target = aws.resolve()?;
     let http = reqwest::Client::new();
     let base = format!("/photon/v1/image-builders/{}", percent_encode(&name));
     match args.command {

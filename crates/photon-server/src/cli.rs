@@ -15,6 +15,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Where client commands send requests and as whom (global: before or after the subcommand).
+    #[command(flatten)]
+    pub aws: crate::client::AwsArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -163,7 +166,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store,
             out,
         } => crate::admin::quotas(command, &store, out.output).await,
-        Command::Builder(args) => crate::builder_cmd::run(args).await,
+        Command::Builder(args) => crate::builder_cmd::run(args, &cli.aws).await,
         Command::Bench(args) => crate::bench::run(args).await,
     }
 }

@@ -220,9 +220,9 @@ async fn identical_content_is_stored_once_and_flags_work() {
     let out = cli(
         &p,
         &[
-            "builder",
             "--region",
             "us-east-1",
+            "builder",
             "--endpoint-url",
             &p.endpoint,
             "ls",
