@@ -267,6 +267,8 @@ impl Service {
                 state_change_reason: None,
                 base_layers: image.image.attrs.layers.clone(),
                 os_settings: image.image.attrs.os_settings,
+                applications: Vec::new(),
+                default_profile: None,
             },
         };
         let quota = self

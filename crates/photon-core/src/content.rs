@@ -247,12 +247,24 @@ impl Service {
         Ok(l)
     }
 
+    /// The bytes of a file of a view.
+    pub(crate) fn file_bytes(&self, view: &Layer, path: &str) -> Result<Vec<u8>, CoreError> {
+        let Some(digest) = view.get(path).and_then(|e| e.digest.clone()) else {
+            return Err(CoreError::NotFound(format!("no file '{path}'")));
+        };
+        self.blobs.get(&digest).map_err(blob_err)
+    }
+
     /// The public catalogue's content layers, stored in the blob store (idempotent).
     pub(crate) fn base_layers(&self, b: &BaseImage) -> Result<Vec<String>, CoreError> {
         base_image_layers(self.blobs.as_ref(), b)
     }
 
-    async fn running_builder(&self, cx: &Caller, name: &str) -> Result<BuilderRecord, CoreError> {
+    pub(crate) async fn running_builder(
+        &self,
+        cx: &Caller,
+        name: &str,
+    ) -> Result<BuilderRecord, CoreError> {
         let Some(b) = self
             .store
             .image_builder(&cx.region, &cx.account_id, name)
@@ -273,7 +285,7 @@ impl Service {
     }
 
     /// Everything visible in a builder's file system.
-    async fn builder_view(&self, b: &BuilderRecord) -> Result<Layer, CoreError> {
+    pub(crate) async fn builder_view(&self, b: &BuilderRecord) -> Result<Layer, CoreError> {
         let mut layers: Vec<Layer> = Vec::new();
         for d in &b.attrs.base_layers {
             layers.push((*self.layer(d)?).clone());

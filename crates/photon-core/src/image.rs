@@ -127,7 +127,21 @@ pub fn to_api(row: ImageRow, caller: &str) -> Image {
                 code: ImageStateChangeReasonCode::from_wire(&code),
                 message: Some(msg),
             }),
-        applications: None,
+        applications: (!a.applications.is_empty()).then(|| {
+            a.applications
+                .into_iter()
+                .map(|app| photon_types::Application {
+                    name: Some(app.name),
+                    display_name: app.display_name,
+                    launch_path: Some(app.launch_path),
+                    launch_parameters: app.launch_parameters,
+                    working_directory: app.working_directory,
+                    enabled: Some(true),
+                    platforms: PlatformType::from_wire(&r.platform).map(|p| vec![p]),
+                    ..Default::default()
+                })
+                .collect()
+        }),
         created_time: Some(Timestamp(r.created_at)),
         public_base_image_released_date: a.public_base_image_released_date.map(Timestamp),
         appstream_agent_version: a.appstream_agent_version,
@@ -144,7 +158,11 @@ pub fn to_api(row: ImageRow, caller: &str) -> Image {
             LatestAppstreamAgentVersion::False
         }),
         supported_instance_families: Some(a.supported_instance_families),
-        dynamic_app_providers_enabled: None,
+        dynamic_app_providers_enabled: Some(if a.dynamic_app_providers_enabled {
+            photon_types::DynamicAppProvidersEnabled::Enabled
+        } else {
+            photon_types::DynamicAppProvidersEnabled::Disabled
+        }),
         image_shared_with_others: (visibility == VisibilityType::Private).then_some(
             if shared_with_others {
                 ImageSharedWithOthers::True

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod content;
 mod error;
 pub mod image;
+pub mod image_assistant;
 mod ops;
 pub mod pace;
 pub mod quota;

@@ -17,6 +17,8 @@ pub enum Stage {
     BuilderStart,
     BuilderStop,
     BuilderDelete,
+    /// An image being created from a builder (`PENDING` → `AVAILABLE`, builder `SNAPSHOTTING`).
+    ImageCreate,
 }
 
 impl Pace {
@@ -33,6 +35,9 @@ impl Pace {
         let secs = match (self, stage) {
             (Pace::Instant, _) => 0,
             (Pace::Fast, Stage::BuilderStart) => 3,
+            (Pace::Fast, Stage::ImageCreate) => 4,
+            // The guide: creating an image takes several minutes (tens, for large builders).
+            (Pace::Realistic, Stage::ImageCreate) => 900,
             (Pace::Fast, _) => 1,
             // The guide: a builder takes about 10 minutes to become Running.
             (Pace::Realistic, Stage::BuilderStart) => 600,

@@ -89,6 +89,8 @@ pub enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// The Image Assistant CLI on an image builder (add-application, create-image, …).
+    ImageAssistant(crate::assistant_cmd::AssistantArgs),
     /// Work with a running image builder's files (put, ls, cat, rm).
     Builder(crate::builder_cmd::BuilderArgs),
     /// Load private images and measure DescribeImages over signed HTTP.
@@ -167,6 +169,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             out,
         } => crate::admin::quotas(command, &store, out.output).await,
         Command::Builder(args) => crate::builder_cmd::run(args, &cli.aws).await,
+        Command::ImageAssistant(args) => {
+            let status = crate::assistant_cmd::run(args, &cli.aws).await?;
+            // The tool's contract: the JSON status is the exit code.
+            if status != 0 {
+                std::process::exit(status);
+            }
+            Ok(())
+        }
         Command::Bench(args) => crate::bench::run(args).await,
     }
 }

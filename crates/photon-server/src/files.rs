@@ -175,3 +175,117 @@ pub async fn settings(
         Err(e) => error(&e.into_api(&request_id), &request_id),
     }
 }
+
+/// An Image Assistant request: the operation and the tool's options, by their option names.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub struct AssistantRequest {
+    operation: String,
+    name: Option<String>,
+    absolute_app_path: Option<String>,
+    display_name: Option<String>,
+    absolute_icon_path: Option<String>,
+    working_directory: Option<String>,
+    launch_parameters: Option<String>,
+    absolute_manifest_path: Option<String>,
+    profile: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    enable_dynamic_app_catalog: bool,
+    #[serde(default)]
+    use_latest_agent_version: bool,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+fn assistant_op(r: AssistantRequest) -> Result<photon_core::image_assistant::Operation, String> {
+    use photon_core::image_assistant::Operation as Op;
+    let need =
+        |v: Option<String>, opt: &str| v.ok_or_else(|| format!("the option --{opt} is required"));
+    Ok(match r.operation.as_str() {
+        "add-application" => Op::AddApplication {
+            name: need(r.name, "name")?,
+            absolute_app_path: need(r.absolute_app_path, "absolute-app-path")?,
+            display_name: r.display_name,
+            absolute_icon_path: r.absolute_icon_path,
+            working_directory: r.working_directory,
+            launch_parameters: r.launch_parameters,
+            absolute_manifest_path: r.absolute_manifest_path,
+        },
+        "remove-application" => Op::RemoveApplication {
+            name: need(r.name, "name")?,
+        },
+        "list-applications" => Op::ListApplications,
+        "update-default-profile" => Op::UpdateDefaultProfile { profile: r.profile },
+        "reset-user-profile" => Op::ResetUserProfile { profile: r.profile },
+        "create-image" => Op::CreateImage {
+            name: need(r.name, "name")?,
+            description: r.description,
+            display_name: r.display_name,
+            enable_dynamic_app_catalog: r.enable_dynamic_app_catalog,
+            use_latest_agent_version: r.use_latest_agent_version,
+            tags: r.tags,
+            dry_run: r.dry_run,
+        },
+        other => {
+            return Err(format!(
+                "'{other}' is not an Image Assistant operation; see help"
+            ))
+        }
+    })
+}
+
+pub async fn image_assistant(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let cx = match authenticate(&app, &method, &uri, &headers, &body, &request_id).await {
+        Ok(cx) => cx,
+        Err(e) => return error(&e, &request_id),
+    };
+    let req: AssistantRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            let v = serde_json::json!({"status": 1, "message": format!("malformed request: {e}")});
+            return json(v, &request_id);
+        }
+    };
+    let reply = match assistant_op(req) {
+        Ok(op) => app.svc.image_assistant(&cx, &name, op).await,
+        Err(message) => photon_core::image_assistant::Reply {
+            status: 1,
+            message,
+            applications: None,
+            warnings: Vec::new(),
+        },
+    };
+    let mut v = serde_json::json!({"status": reply.status, "message": reply.message});
+    if let Some(apps) = reply.applications {
+        v["applications"] = apps
+            .into_iter()
+            .map(|a| {
+                serde_json::json!({
+                    "Name": a.name,
+                    "DisplayName": a.display_name,
+                    "AbsoluteAppPath": a.launch_path,
+                    "AbsoluteIconPath": a.icon_path,
+                    "WorkingDirectory": a.working_directory,
+                    "LaunchParameters": a.launch_parameters,
+                    "OptimizationManifest": a.manifest,
+                })
+            })
+            .collect();
+    }
+    if !reply.warnings.is_empty() {
+        v["warnings"] = reply.warnings.into();
+    }
+    tracing::info!(request_id, builder = %name, status = reply.status, "image assistant");
+    json(v, &request_id)
+}

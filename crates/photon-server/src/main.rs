@@ -2,6 +2,7 @@
 //! store directly (safe while a server runs on the same store); `bench` measures the server.
 
 mod admin;
+mod assistant_cmd;
 mod bench;
 mod builder_cmd;
 mod cli;

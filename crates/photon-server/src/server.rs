@@ -186,6 +186,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             get(crate::files::entries),
         )
         .route(
+            "/photon/v1/image-builders/{name}/image-assistant",
+            axum::routing::post(crate::files::image_assistant),
+        )
+        .route(
             "/photon/v1/image-builders/{name}/settings",
             get(crate::files::settings).post(crate::files::settings),
         )
@@ -207,8 +211,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // One signal stops both the listener and the engine; the engine finishes the attempt it is
     // in (its lease would hand it over anyway).
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let engine =
-        Engine::new(store.clone(), Arc::new(SystemClock)).with_handler(BuilderJobs::new(app_svc));
+    let engine = Engine::new(store.clone(), Arc::new(SystemClock))
+        .with_handler(BuilderJobs::new(app_svc.clone()))
+        .with_handler(photon_core::image_assistant::ImageJobs::new(app_svc));
     let mut engine_stop = stop_rx.clone();
     let engine_task = tokio::spawn(engine.run(ENGINE_IDLE, async move {
         let _ = engine_stop.wait_for(|stop| *stop).await;

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use photon_store::{
-    AccessKeyRecord, AccountRecord, BuilderAttrs, BuilderFile, BuilderRecord, DeleteOutcome,
-    ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage, JobOutcome, JobRecord,
-    JobState, Millis, OsSettings, QuotaRecord, ResourceKey, Store, StoreError, StoreResult,
-    Transition, IMAGE_ATTRS_VERSION,
+    AccessKeyRecord, AccountRecord, AppRecord, BuilderAttrs, BuilderFile, BuilderRecord,
+    DeleteOutcome, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage,
+    JobOutcome, JobRecord, JobState, Millis, OsSettings, QuotaRecord, ResourceKey, Store,
+    StoreError, StoreResult, Transition, IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -935,19 +935,124 @@ impl Store for SqlStore {
             settings.defender = Some(d);
         }
         b.attrs.os_settings = Some(settings);
-        let attrs = serde_json::to_string(&b.attrs).map_err(backend)?;
+        write_builder_attrs(&mut tx, (region, owner, name), &b.attrs).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Ok(settings))
+    }
+
+    async fn set_builder_catalog(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        state: &str,
+        applications: &[AppRecord],
+        default_profile: Option<&str>,
+    ) -> StoreResult<Result<(), Option<String>>> {
+        let mut tx = self.begin_write().await?;
+        self.lock(&mut tx, &resource_arn("image-builder", region, owner, name))
+            .await?;
+        let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
+            return Ok(Err(None));
+        };
+        if b.state != state {
+            return Ok(Err(Some(b.state)));
+        }
+        b.attrs.applications = applications.to_vec();
+        b.attrs.default_profile = default_profile.map(str::to_owned);
+        write_builder_attrs(&mut tx, (region, owner, name), &b.attrs).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Ok(()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn create_image_from_builder(
+        &self,
+        image: &ImageRecord,
+        tags: &BTreeMap<String, String>,
+        (region, owner, name): (&str, &str, &str),
+        builder_from: &str,
+        builder_to: &str,
+        job: &JobRecord,
+        max_images: i64,
+    ) -> StoreResult<Result<(), Option<String>>> {
+        let mut tx = self.begin_write().await?;
+        self.lock(&mut tx, &resource_arn("image-builder", region, owner, name))
+            .await?;
+        // Image creators of one account and region queue here, so the count below holds.
+        self.lock(&mut tx, &format!("images:{}:{}", image.owner, image.region))
+            .await?;
+        let Some(b) = one_builder(&mut *tx, [region, owner, name]).await? else {
+            return Ok(Err(None));
+        };
+        if b.state != builder_from {
+            return Ok(Err(Some(b.state)));
+        }
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2")
+            .bind(&image.region)
+            .bind(&image.owner)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let n: i64 = row.try_get("n").map_err(backend)?;
+        if n >= max_images {
+            return Err(StoreError::LimitReached(max_images));
+        }
+        insert_image(&mut tx, image, false).await?;
+        for (k, v) in tags {
+            sqlx::query("INSERT INTO tags (resource_arn, tag_key, tag_value) VALUES ($1, $2, $3)")
+                .bind(&image.arn)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
         sqlx::query(
-            "UPDATE image_builders SET attrs = $4 WHERE region = $1 AND owner = $2 AND name = $3",
+            "UPDATE image_builders SET state = $4 WHERE region = $1 AND owner = $2 AND name = $3",
         )
         .bind(region)
         .bind(owner)
         .bind(name)
+        .bind(builder_to)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        insert_job(&mut tx, job).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Ok(()))
+    }
+
+    async fn transition_image(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        from: &[&str],
+        to: &str,
+        reason: Option<(String, String)>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let arn = resource_arn("image", region, owner, name);
+        self.lock(&mut tx, &arn).await?;
+        let Some(mut row) = one_image(&mut *tx, &image_by_key(), [region, owner, name]).await?
+        else {
+            return Ok(false);
+        };
+        if !from.contains(&row.image.state.as_str()) {
+            return Ok(false);
+        }
+        row.image.attrs.state_change_reason = reason;
+        let attrs = serde_json::to_string(&row.image.attrs).map_err(backend)?;
+        sqlx::query(
+            "UPDATE images SET state = $4, attrs = $5 WHERE region = $1 AND owner = $2 AND name = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .bind(to)
         .bind(attrs)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        Ok(Ok(settings))
+        Ok(true)
     }
 
     async fn builder_files(
@@ -1177,6 +1282,26 @@ impl Store for SqlStore {
 /// to name its lock.
 fn resource_arn(kind: &str, region: &str, owner: &str, name: &str) -> String {
     format!("arn:aws:appstream:{region}:{owner}:{kind}/{name}")
+}
+
+/// Rewrites a builder's attribute document inside a caller's transaction.
+async fn write_builder_attrs(
+    conn: &mut sqlx::AnyConnection,
+    (region, owner, name): (&str, &str, &str),
+    attrs: &BuilderAttrs,
+) -> StoreResult<()> {
+    let attrs = serde_json::to_string(attrs).map_err(backend)?;
+    sqlx::query(
+        "UPDATE image_builders SET attrs = $4 WHERE region = $1 AND owner = $2 AND name = $3",
+    )
+    .bind(region)
+    .bind(owner)
+    .bind(name)
+    .bind(attrs)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
 }
 
 /// One builder by its key (region, owner, name).

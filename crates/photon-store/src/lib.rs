@@ -101,13 +101,31 @@ pub struct ImageAttrs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_change_reason: Option<(String, String)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub applications: Vec<BTreeMap<String, serde_json::Value>>,
+    pub applications: Vec<AppRecord>,
     /// The image's content: layer manifest digests in the blob store, lowest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<String>,
     /// Windows images: the OS settings instances launched from it start with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_settings: Option<OsSettings>,
+}
+
+/// An application of an image's catalog (the Image Assistant's `add-application`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRecord {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    pub launch_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_directory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_parameters: Option<String>,
+    /// Files to optimise for launch (from the optimisation manifest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifest: Vec<String>,
 }
 
 /// The Windows settings the seed's rules are about.
@@ -270,6 +288,12 @@ pub struct BuilderAttrs {
     /// Windows builders: the current OS settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_settings: Option<OsSettings>,
+    /// The application catalog the Image Assistant is building.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applications: Vec<AppRecord>,
+    /// The Windows user whose profile became the default profile (`update-default-profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_profile: Option<String>,
 }
 
 /// One file of a builder's own layer; `digest` `None` hides the path of the image below.
@@ -503,6 +527,38 @@ pub trait Store: Send + Sync + 'static {
         windows_update: Option<bool>,
         defender: Option<bool>,
     ) -> StoreResult<Result<OsSettings, Option<String>>>;
+    /// Replaces a builder's Image Assistant state (applications, default profile) if it is in
+    /// `state`; returns the builder's state when it is not (`None` if it is gone).
+    async fn set_builder_catalog(
+        &self,
+        key: (&str, &str, &str),
+        state: &str,
+        applications: &[AppRecord],
+        default_profile: Option<&str>,
+    ) -> StoreResult<Result<(), Option<String>>>;
+    /// Image creation from a builder, in one transaction: the image is inserted (within
+    /// `max_images` of its owner in its region), the builder moves from `builder_from` to
+    /// `builder_to`, the tags are set and the job that finishes the image is enqueued.
+    // One transaction touches both resources, so it names both fully.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_image_from_builder(
+        &self,
+        image: &ImageRecord,
+        tags: &BTreeMap<String, String>,
+        builder: (&str, &str, &str),
+        builder_from: &str,
+        builder_to: &str,
+        job: &JobRecord,
+        max_images: i64,
+    ) -> StoreResult<Result<(), Option<String>>>;
+    /// Moves an image from one of `from` to `to`, setting (or clearing) its state-change reason.
+    async fn transition_image(
+        &self,
+        key: (&str, &str, &str),
+        from: &[&str],
+        to: &str,
+        reason: Option<(String, String)>,
+    ) -> StoreResult<bool>;
     /// A builder's own layer.
     async fn builder_files(&self, key: (&str, &str, &str)) -> StoreResult<Vec<BuilderFile>>;
     /// Removes a builder, its files and its tags if it is in `state`; `false` otherwise.
