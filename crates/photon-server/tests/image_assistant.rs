@@ -457,3 +457,176 @@ async fn an_image_being_created_survives_kill_and_restart() {
     wait_image(&c, "survivor", ImageState::Available).await;
     wait_builder(&c, "snap", ImageBuilderState::Stopped).await;
 }
+
+#[tokio::test]
+async fn catalog_limits_profiles_and_layers() {
+    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let c = p.client(Proto::Json, &p.default, "us-east-1");
+    for b in ["win", "lin"] {
+        let image = if b == "win" {
+            BASE
+        } else {
+            "AppStream-AmazonLinux2-02-11-2025"
+        };
+        c.create_image_builder()
+            .name(b)
+            .image_name(image)
+            .instance_type("stream.standard.small")
+            .send()
+            .await
+            .unwrap();
+    }
+    wait_builder(&c, "win", ImageBuilderState::Running).await;
+    wait_builder(&c, "lin", ImageBuilderState::Running).await;
+
+    let help = cli(&p, &["image-assistant", "help"]);
+    assert!(
+        help.status.success() && String::from_utf8_lossy(&help.stdout).contains("create-image")
+    );
+
+    // At most 50 applications.
+    put(&p, "win", "C:\\Apps\\a.exe", b"MZ");
+    for i in 0..50 {
+        let n = format!("app{i}");
+        assert_eq!(
+            ia(
+                &p,
+                "win",
+                &[
+                    "add-application",
+                    "--name",
+                    &n,
+                    "--absolute-app-path",
+                    "C:\\Apps\\a.exe"
+                ]
+            )
+            .0,
+            0
+        );
+    }
+    let (code, v) = ia(
+        &p,
+        "win",
+        &[
+            "add-application",
+            "--name",
+            "app50",
+            "--absolute-app-path",
+            "C:\\Apps\\a.exe",
+        ],
+    );
+    assert_eq!(
+        (code, v["message"].as_str()),
+        (1, Some("Unable to add more than 50 apps to the catalog."))
+    );
+    assert_eq!(
+        ia(&p, "win", &["remove-application", "--name", "app7"]).0,
+        0
+    );
+    assert_eq!(
+        ia(&p, "win", &["list-applications"]).1["applications"]
+            .as_array()
+            .unwrap()
+            .len(),
+        49
+    );
+
+    // Profiles: a local user's folder must exist; reset deletes it.
+    let (code, v) = ia(
+        &p,
+        "win",
+        &["update-default-profile", "--profile", ".\\ghost"],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unable to copy file or folder: C:\\Users\\ghost"),
+        "{v}"
+    );
+    put(&p, "win", "C:\\Users\\bob\\NTUSER.DAT", b"hive");
+    assert_eq!(
+        ia(
+            &p,
+            "win",
+            &["update-default-profile", "--profile", ".\\bob"]
+        )
+        .0,
+        0
+    );
+    assert_eq!(
+        ia(&p, "win", &["reset-user-profile", "--profile", ".\\bob"]).0,
+        0
+    );
+    let gone = cli(
+        &p,
+        &[
+            "builder",
+            "cat",
+            "--image-builder",
+            "win",
+            "C:\\Users\\bob\\NTUSER.DAT",
+        ],
+    );
+    assert!(!gone.status.success());
+    // Linux builders have no Windows profiles.
+    assert_eq!(ia(&p, "lin", &["update-default-profile"]).0, 1);
+    // Linux paths work for the catalog.
+    put(&p, "lin", "/opt/app/run.sh", b"#!/bin/sh");
+    assert_eq!(
+        ia(
+            &p,
+            "lin",
+            &[
+                "add-application",
+                "--name",
+                "run",
+                "--absolute-app-path",
+                "/opt/app/run.sh"
+            ]
+        )
+        .0,
+        0
+    );
+
+    // Two images from builders of one base share the base's layers; each image's own layer
+    // holds only what its builder added.
+    assert_eq!(ia(&p, "win", &["create-image", "--name", "img-a"]).0, 0);
+    c.create_image_builder()
+        .name("win2")
+        .image_name(BASE)
+        .instance_type("stream.standard.small")
+        .send()
+        .await
+        .unwrap();
+    wait_builder(&c, "win2", ImageBuilderState::Running).await;
+    put(&p, "win2", "C:\\Other\\b.exe", b"MZ other");
+    assert_eq!(ia(&p, "win2", &["create-image", "--name", "img-b"]).0, 0);
+    wait_image(&c, "img-a", ImageState::Available).await;
+    wait_image(&c, "img-b", ImageState::Available).await;
+    let store = p.store().await;
+    use photon_store::Store;
+    let a = store
+        .image("us-east-1", &p.default.account_id, "img-a")
+        .await
+        .unwrap()
+        .unwrap();
+    let b = store
+        .image("us-east-1", &p.default.account_id, "img-b")
+        .await
+        .unwrap()
+        .unwrap();
+    let base = store.image("us-east-1", "", BASE).await.unwrap().unwrap();
+    let (la, lb, lbase) = (
+        &a.image.attrs.layers,
+        &b.image.attrs.layers,
+        &base.image.attrs.layers,
+    );
+    assert_eq!(&la[..lbase.len()], &lbase[..]);
+    assert_eq!(&lb[..lbase.len()], &lbase[..]);
+    let blobs = photon_blob::FsBlobStore::open(&p.data_dir().join("blobs")).unwrap();
+    let own_b = photon_blob::get_layer(&blobs, lb.last().unwrap()).unwrap();
+    assert_eq!(own_b.keys().collect::<Vec<_>>(), ["C:\\Other\\b.exe"]);
+    store.close().await;
+}
