@@ -135,6 +135,11 @@ pub fn to_api(row: ImageRow, caller: &str) -> Image {
                     display_name: app.display_name,
                     launch_path: Some(app.launch_path),
                     launch_parameters: app.launch_parameters,
+                    // Never a null value in the map: a real-service null once broke a client
+                    // (SPEC §1.10).
+                    metadata: app.working_directory.clone().map(|wd| {
+                        std::collections::BTreeMap::from([("WORKING_DIRECTORY".to_owned(), wd)])
+                    }),
                     working_directory: app.working_directory,
                     enabled: Some(true),
                     platforms: PlatformType::from_wire(&r.platform).map(|p| vec![p]),

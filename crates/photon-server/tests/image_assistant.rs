@@ -368,6 +368,17 @@ async fn programmatic_image_creation() {
         Some("C:\\Program Files\\Notepad++\\notepad++.exe")
     );
     assert_eq!(apps[0].launch_parameters(), Some("-multiInst"));
+    assert_eq!(
+        apps[0].working_directory(),
+        Some("C:\\Program Files\\Notepad++")
+    );
+    assert_eq!(
+        apps[0]
+            .metadata()
+            .and_then(|m| m.get("WORKING_DIRECTORY"))
+            .map(String::as_str),
+        Some("C:\\Program Files\\Notepad++")
+    );
     let tags = c
         .list_tags_for_resource()
         .resource_arn(img.arn().unwrap())
