@@ -42,6 +42,21 @@ fn error(e: &ApiError, request_id: &str) -> Response {
         .into_response()
 }
 
+/// Authenticates a request of this API: the caller and a new request id, or the framed error.
+async fn signed(
+    app: &App,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(photon_types::Caller, String), Response> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    match authenticate(app, method, uri, headers, body, &request_id).await {
+        Ok(cx) => Ok((cx, request_id)),
+        Err(e) => Err(error(&e, &request_id)),
+    }
+}
+
 pub async fn files(
     State(app): State<App>,
     Path(name): Path<String>,
@@ -51,10 +66,9 @@ pub async fn files(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let cx = match authenticate(&app, &method, &uri, &headers, &body, &request_id).await {
-        Ok(cx) => cx,
-        Err(e) => return error(&e, &request_id),
+    let (cx, request_id) = match signed(&app, &method, &uri, &headers, &body).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
     };
     let svc = &app.svc;
     let result = match method {
@@ -97,10 +111,9 @@ pub async fn entries(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let cx = match authenticate(&app, &method, &uri, &headers, &body, &request_id).await {
-        Ok(cx) => cx,
-        Err(e) => return error(&e, &request_id),
+    let (cx, request_id) = match signed(&app, &method, &uri, &headers, &body).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
     };
     match app.svc.list_builder_path(&cx, &name, &q.path).await {
         Ok(list) => {
@@ -147,10 +160,9 @@ pub async fn settings(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let cx = match authenticate(&app, &method, &uri, &headers, &body, &request_id).await {
-        Ok(cx) => cx,
-        Err(e) => return error(&e, &request_id),
+    let (cx, request_id) = match signed(&app, &method, &uri, &headers, &body).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
     };
     let change: SettingsChange = if body.is_empty() {
         SettingsChange::default()
@@ -245,10 +257,9 @@ pub async fn image_assistant(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let cx = match authenticate(&app, &method, &uri, &headers, &body, &request_id).await {
-        Ok(cx) => cx,
-        Err(e) => return error(&e, &request_id),
+    let (cx, request_id) = match signed(&app, &method, &uri, &headers, &body).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
     };
     let req: AssistantRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,

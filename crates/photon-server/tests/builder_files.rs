@@ -16,18 +16,7 @@ use photon_testkit::{Photon, Proto};
 const BASE: &str = "AppStream-WinServer2022-11-10-2025";
 
 fn cli(p: &Photon, args: &[&str]) -> Output {
-    std::process::Command::new(bin())
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_CONFIG_FILE", p.data_dir().join("aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            p.data_dir().join("aws-credentials"),
-        )
-        .env("AWS_PROFILE", "photon")
-        .output()
-        .unwrap()
+    common::photon_cli(p, args)
 }
 
 fn ok(out: Output) -> String {
@@ -162,20 +151,7 @@ async fn put_ls_cat_rm_and_persistence() {
     // Files survive stop/start and a kill -9 of the server.
     let c = p.client(Proto::Json, &p.default, "us-east-1");
     c.stop_image_builder().name("dev").send().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while c
-        .describe_image_builders()
-        .names("dev")
-        .send()
-        .await
-        .unwrap()
-        .image_builders()[0]
-        .state()
-        != Some(&ImageBuilderState::Stopped)
-    {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::wait_builder(&c, "dev", ImageBuilderState::Stopped).await;
     let refused = run(&p, &["put", app.to_str().unwrap(), "C:\\x.exe"]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("RUNNING"));
@@ -347,20 +323,7 @@ async fn windows_settings_follow_the_base_image_rules() {
     // Settings persist; they change only while the builder runs.
     let c = p.client(Proto::Cbor, &p.default, "us-east-1");
     c.stop_image_builder().name("ws2022").send().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while c
-        .describe_image_builders()
-        .names("ws2022")
-        .send()
-        .await
-        .unwrap()
-        .image_builders()[0]
-        .state()
-        != Some(&ImageBuilderState::Stopped)
-    {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::wait_builder(&c, "ws2022", ImageBuilderState::Stopped).await;
     assert_eq!(
         settings(&p, "ws2022", &[]).unwrap()["WindowsDefender"],
         "enabled"

@@ -16,18 +16,7 @@ use photon_testkit::{Photon, Proto};
 const BASE: &str = "AppStream-WinServer2022-11-10-2025";
 
 fn cli(p: &Photon, args: &[&str]) -> Output {
-    std::process::Command::new(bin())
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_CONFIG_FILE", p.data_dir().join("aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            p.data_dir().join("aws-credentials"),
-        )
-        .env("AWS_PROFILE", "photon")
-        .output()
-        .unwrap()
+    common::photon_cli(p, args)
 }
 
 /// Runs an Image Assistant operation; returns (exit code, the JSON it printed).
@@ -73,22 +62,7 @@ fn put(p: &Photon, builder: &str, remote: &str, bytes: &[u8]) {
     );
 }
 
-async fn wait_builder(c: &aws_sdk_appstream::Client, name: &str, want: ImageBuilderState) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = c
-            .describe_image_builders()
-            .names(name)
-            .send()
-            .await
-            .unwrap();
-        if r.image_builders()[0].state() == Some(&want) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{name} never reached {want:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use common::wait_builder;
 
 async fn wait_image(
     c: &aws_sdk_appstream::Client,

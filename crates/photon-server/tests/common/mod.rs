@@ -21,3 +21,45 @@ pub fn failure<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
     let msg = e.message().unwrap_or("").to_owned();
     (code, msg, status)
 }
+
+/// Runs the real `photon` binary as a user would, with only the AWS config and credentials files
+/// Photon wrote at first start and `AWS_PROFILE=photon`: no other flags or variables.
+pub fn photon_cli(p: &photon_testkit::Photon, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin())
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_CONFIG_FILE", p.data_dir().join("aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            p.data_dir().join("aws-credentials"),
+        )
+        .env("AWS_PROFILE", "photon")
+        .output()
+        .unwrap()
+}
+
+/// Polls until the builder is in `want`; tests never sleep blindly.
+pub async fn wait_builder(
+    c: &aws_sdk_appstream::Client,
+    name: &str,
+    want: aws_sdk_appstream::types::ImageBuilderState,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = c
+            .describe_image_builders()
+            .names(name)
+            .send()
+            .await
+            .unwrap();
+        if r.image_builders()[0].state() == Some(&want) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} never reached {want:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
