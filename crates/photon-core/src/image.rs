@@ -329,6 +329,19 @@ impl Service {
     /// Why an image cannot be deleted now, if it cannot: every use the store counts (shares
     /// today; fleets join them with the fleets feature), worded as what to do about it.
     pub fn usage_reason(name: &str, usage: &ImageUsage) -> Option<String> {
+        if usage.fleets > 0 {
+            let more = if usage.fleets > usage.fleet_names.len() as i64 {
+                ", …"
+            } else {
+                ""
+            };
+            return Some(format!(
+                "image '{name}' is used by {} fleet(s) ({}{more}); update them to another image \
+                 with UpdateFleet (or delete them) before deleting it",
+                usage.fleets,
+                usage.fleet_names.join(", ")
+            ));
+        }
         usage.in_use().then(|| {
             format!(
                 "image '{name}' is shared with {} account(s); remove every permission with \

@@ -8,6 +8,7 @@ pub mod builder;
 pub mod catalog;
 pub mod content;
 mod error;
+pub mod fleet;
 pub mod image;
 pub mod image_assistant;
 mod ops;

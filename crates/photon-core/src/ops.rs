@@ -3,14 +3,16 @@
 //! default, a `NotImplemented` error naming them.
 
 use photon_types::{
-    ApiError, AppStream, Caller, CreateImageBuilderRequest, CreateImageBuilderResult,
-    CreateImageBuilderStreamingURLRequest, CreateImageBuilderStreamingURLResult,
+    ApiError, AppStream, Caller, CreateFleetRequest, CreateFleetResult, CreateImageBuilderRequest,
+    CreateImageBuilderResult, CreateImageBuilderStreamingURLRequest,
+    CreateImageBuilderStreamingURLResult, DeleteFleetRequest, DeleteFleetResult,
     DeleteImageBuilderRequest, DeleteImageBuilderResult, DeleteImageRequest, DeleteImageResult,
-    DescribeImageBuildersRequest, DescribeImageBuildersResult, DescribeImagesRequest,
-    DescribeImagesResult, ListTagsForResourceRequest, ListTagsForResourceResponse,
-    StartImageBuilderRequest, StartImageBuilderResult, StopImageBuilderRequest,
-    StopImageBuilderResult, TagResourceRequest, TagResourceResponse, UntagResourceRequest,
-    UntagResourceResponse,
+    DescribeFleetsRequest, DescribeFleetsResult, DescribeImageBuildersRequest,
+    DescribeImageBuildersResult, DescribeImagesRequest, DescribeImagesResult,
+    ListTagsForResourceRequest, ListTagsForResourceResponse, StartFleetRequest, StartFleetResult,
+    StartImageBuilderRequest, StartImageBuilderResult, StopFleetRequest, StopFleetResult,
+    StopImageBuilderRequest, StopImageBuilderResult, TagResourceRequest, TagResourceResponse,
+    UntagResourceRequest, UntagResourceResponse, UpdateFleetRequest, UpdateFleetResult,
 };
 
 use crate::Service;
@@ -138,6 +140,71 @@ impl AppStream for Service {
     ) -> Result<CreateImageBuilderStreamingURLResult, ApiError> {
         Service::create_image_builder_streaming_url(self, cx, input)
             .await
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn create_fleet(
+        &self,
+        cx: &Caller,
+        input: CreateFleetRequest,
+    ) -> Result<CreateFleetResult, ApiError> {
+        Service::create_fleet(self, cx, input)
+            .await
+            .map(|f| CreateFleetResult { fleet: Some(f) })
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn describe_fleets(
+        &self,
+        cx: &Caller,
+        input: DescribeFleetsRequest,
+    ) -> Result<DescribeFleetsResult, ApiError> {
+        Service::describe_fleets(self, cx, input)
+            .await
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn update_fleet(
+        &self,
+        cx: &Caller,
+        input: UpdateFleetRequest,
+    ) -> Result<UpdateFleetResult, ApiError> {
+        Service::update_fleet(self, cx, input)
+            .await
+            .map(|f| UpdateFleetResult { fleet: Some(f) })
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn start_fleet(
+        &self,
+        cx: &Caller,
+        input: StartFleetRequest,
+    ) -> Result<StartFleetResult, ApiError> {
+        Service::start_fleet(self, cx, input)
+            .await
+            .map(|_| StartFleetResult {})
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn stop_fleet(
+        &self,
+        cx: &Caller,
+        input: StopFleetRequest,
+    ) -> Result<StopFleetResult, ApiError> {
+        Service::stop_fleet(self, cx, input)
+            .await
+            .map(|_| StopFleetResult {})
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn delete_fleet(
+        &self,
+        cx: &Caller,
+        input: DeleteFleetRequest,
+    ) -> Result<DeleteFleetResult, ApiError> {
+        Service::delete_fleet(self, cx, input)
+            .await
+            .map(|()| DeleteFleetResult {})
             .map_err(|e| e.into_api(&cx.request_id))
     }
 }

@@ -19,6 +19,8 @@ pub enum Stage {
     BuilderDelete,
     /// An image being created from a builder (`PENDING` → `AVAILABLE`, builder `SNAPSHOTTING`).
     ImageCreate,
+    FleetStart,
+    FleetStop,
 }
 
 impl Pace {
@@ -36,6 +38,10 @@ impl Pace {
             (Pace::Instant, _) => 0,
             (Pace::Fast, Stage::BuilderStart) => 3,
             (Pace::Fast, Stage::ImageCreate) => 4,
+            (Pace::Fast, Stage::FleetStart) => 3,
+            // The guide: a fleet takes about 10-20 minutes to start.
+            (Pace::Realistic, Stage::FleetStart) => 900,
+            (Pace::Realistic, Stage::FleetStop) => 120,
             // The guide: creating an image takes several minutes (tens, for large builders).
             (Pace::Realistic, Stage::ImageCreate) => 900,
             (Pace::Fast, _) => 1,

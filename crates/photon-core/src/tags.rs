@@ -67,7 +67,12 @@ impl Service {
                 name: a.name.clone(),
             },
             "image-builder" => crate::builder::tag_key(cx, &a.name),
-            // Fleets and stacks arrive with later features; none exist yet.
+            "fleet" => ResourceKey::Fleet {
+                region: cx.region.clone(),
+                owner: cx.account_id.clone(),
+                name: a.name.clone(),
+            },
+            // Stacks arrive with a later feature; none exist yet.
             _ => return Err(not_found("no such resource exists in your account")),
         };
         let exists = match &key {
@@ -85,6 +90,11 @@ impl Service {
                 .image_builder(region, owner, name)
                 .await?
                 .is_some(),
+            ResourceKey::Fleet {
+                region,
+                owner,
+                name,
+            } => self.store.fleet(region, owner, name).await?.is_some(),
         };
         if !exists {
             return Err(not_found("no such resource exists in your account"));

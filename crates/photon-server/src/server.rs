@@ -213,7 +213,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let engine = Engine::new(store.clone(), Arc::new(SystemClock))
         .with_handler(BuilderJobs::new(app_svc.clone()))
-        .with_handler(photon_core::image_assistant::ImageJobs::new(app_svc));
+        .with_handler(photon_core::image_assistant::ImageJobs::new(
+            app_svc.clone(),
+        ))
+        .with_handler(photon_core::fleet::FleetJobs::new(app_svc));
     let mut engine_stop = stop_rx.clone();
     let engine_task = tokio::spawn(engine.run(ENGINE_IDLE, async move {
         let _ = engine_stop.wait_for(|stop| *stop).await;

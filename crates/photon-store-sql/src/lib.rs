@@ -13,9 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use photon_store::{
     AccessKeyRecord, AccountRecord, AppRecord, BuilderAttrs, BuilderFile, BuilderRecord,
-    DeleteOutcome, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage,
-    JobOutcome, JobRecord, JobState, Millis, OsSettings, QuotaRecord, ResourceKey, Store,
-    StoreError, StoreResult, Transition, IMAGE_ATTRS_VERSION,
+    DeleteOutcome, FleetAttrs, FleetRecord, ImageAttrs, ImageQuery, ImageRecord, ImageRow,
+    ImageScope, ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings, QuotaRecord,
+    ResourceKey, Store, StoreError, StoreResult, Transition, IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -259,6 +259,44 @@ fn builder_from_row(row: &AnyRow) -> StoreResult<BuilderRecord> {
         created_at: row.try_get("created_at").map_err(backend)?,
         attrs,
     })
+}
+
+const FLEET_COLS: &str = "region, owner, name, arn, state, image_arn, instance_type, fleet_type, \
+    created_at, attrs";
+
+fn fleet_from_row(row: &AnyRow) -> StoreResult<FleetRecord> {
+    let attrs: String = row.try_get("attrs").map_err(backend)?;
+    let attrs: FleetAttrs = serde_json::from_str(&attrs).map_err(backend)?;
+    Ok(FleetRecord {
+        region: row.try_get("region").map_err(backend)?,
+        owner: row.try_get("owner").map_err(backend)?,
+        name: row.try_get("name").map_err(backend)?,
+        arn: row.try_get("arn").map_err(backend)?,
+        state: row.try_get("state").map_err(backend)?,
+        image_arn: row.try_get("image_arn").map_err(backend)?,
+        instance_type: row.try_get("instance_type").map_err(backend)?,
+        fleet_type: row.try_get("fleet_type").map_err(backend)?,
+        created_at: row.try_get("created_at").map_err(backend)?,
+        attrs,
+    })
+}
+
+/// One fleet by its key (region, owner, name).
+async fn one_fleet<'e, E>(exec: E, key: [&str; 3]) -> StoreResult<Option<FleetRecord>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let [region, owner, name] = key;
+    let row = sqlx::query(&format!(
+        "SELECT {FLEET_COLS} FROM fleets WHERE region = $1 AND owner = $2 AND name = $3"
+    ))
+    .bind(region)
+    .bind(owner)
+    .bind(name)
+    .fetch_optional(exec)
+    .await
+    .map_err(backend)?;
+    row.as_ref().map(fleet_from_row).transpose()
 }
 
 const JOB_COLS: &str = "id, kind, account_id, region, resource, payload, state, run_at, attempts, \
@@ -1117,6 +1155,154 @@ impl Store for SqlStore {
         Ok(true)
     }
 
+    async fn create_fleet(
+        &self,
+        f: &FleetRecord,
+        tags: &BTreeMap<String, String>,
+        max_fleets: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        self.lock(&mut tx, &format!("fleets:{}:{}", f.owner, f.region))
+            .await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM fleets WHERE region = $1 AND owner = $2")
+            .bind(&f.region)
+            .bind(&f.owner)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let n: i64 = row.try_get("n").map_err(backend)?;
+        if n >= max_fleets {
+            return Err(StoreError::LimitReached(max_fleets));
+        }
+        let attrs = serde_json::to_string(&f.attrs).map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO fleets (region, owner, name, arn, sort_key, state, image_arn, instance_type, \
+             fleet_type, created_at, attrs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&f.region)
+        .bind(&f.owner)
+        .bind(&f.name)
+        .bind(&f.arn)
+        .bind(photon_store::hex_key(&f.name))
+        .bind(&f.state)
+        .bind(&f.image_arn)
+        .bind(&f.instance_type)
+        .bind(&f.fleet_type)
+        .bind(f.created_at)
+        .bind(attrs)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_insert_error)?;
+        for (k, v) in tags {
+            sqlx::query("INSERT INTO tags (resource_arn, tag_key, tag_value) VALUES ($1, $2, $3)")
+                .bind(&f.arn)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn fleet(
+        &self,
+        region: &str,
+        owner: &str,
+        name: &str,
+    ) -> StoreResult<Option<FleetRecord>> {
+        one_fleet(&self.read, [region, owner, name]).await
+    }
+
+    async fn list_fleets(
+        &self,
+        region: &str,
+        owner: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, FleetRecord)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FLEET_COLS}, sort_key FROM fleets WHERE region = $1 AND owner = $2 \
+             AND sort_key > $3 ORDER BY sort_key LIMIT $4"
+        ))
+        .bind(region)
+        .bind(owner)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("sort_key").map_err(backend)?, fleet_from_row(r)?)))
+            .collect()
+    }
+
+    async fn update_fleet(
+        &self,
+        f: &FleetRecord,
+        from: &[&str],
+        job: Option<&JobRecord>,
+    ) -> StoreResult<Transition<FleetRecord>> {
+        let mut tx = self.begin_write().await?;
+        self.lock(&mut tx, &f.arn).await?;
+        let Some(current) = one_fleet(&mut *tx, [&f.region, &f.owner, &f.name]).await? else {
+            return Ok(Transition::NotFound);
+        };
+        if !from.contains(&current.state.as_str()) {
+            return Ok(Transition::WrongState(current.state));
+        }
+        let attrs = serde_json::to_string(&f.attrs).map_err(backend)?;
+        sqlx::query(
+            "UPDATE fleets SET state = $4, image_arn = $5, instance_type = $6, attrs = $7 \
+             WHERE region = $1 AND owner = $2 AND name = $3",
+        )
+        .bind(&f.region)
+        .bind(&f.owner)
+        .bind(&f.name)
+        .bind(&f.state)
+        .bind(&f.image_arn)
+        .bind(&f.instance_type)
+        .bind(attrs)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if let Some(job) = job {
+            insert_job(&mut tx, job).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(Transition::Done(Box::new(f.clone())))
+    }
+
+    async fn remove_fleet(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        state: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let arn = resource_arn("fleet", region, owner, name);
+        self.lock(&mut tx, &arn).await?;
+        let res = sqlx::query(
+            "DELETE FROM fleets WHERE region = $1 AND owner = $2 AND name = $3 AND state = $4",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .bind(state)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if res.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+            .bind(&arn)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
     async fn enqueue_job(&self, job: &JobRecord) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         insert_job(&mut tx, job).await?;
@@ -1337,8 +1523,31 @@ async fn usage_in(
     .fetch_one(&mut *conn)
     .await
     .map_err(backend)?;
+    let shared_with: i64 = row.try_get("n").map_err(backend)?;
+    let rows = sqlx::query("SELECT name FROM fleets WHERE image_arn = $1 ORDER BY name LIMIT 6")
+        .bind(resource_arn("image", region, owner, name))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
+    let fleet_names: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get("name"))
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    let fleets = if fleet_names.len() < 6 {
+        fleet_names.len() as i64
+    } else {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM fleets WHERE image_arn = $1")
+            .bind(resource_arn("image", region, owner, name))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(backend)?;
+        row.try_get("n").map_err(backend)?
+    };
     Ok(ImageUsage {
-        shared_with: row.try_get("n").map_err(backend)?,
+        shared_with,
+        fleets,
+        fleet_names: fleet_names.into_iter().take(5).collect(),
     })
 }
 
@@ -1347,6 +1556,13 @@ async fn resource_exists(
     resource: &ResourceKey,
 ) -> StoreResult<bool> {
     match resource {
+        ResourceKey::Fleet {
+            region,
+            owner,
+            name,
+        } => Ok(one_fleet(&mut *conn, [region, owner, name])
+            .await?
+            .is_some()),
         ResourceKey::ImageBuilder {
             region,
             owner,

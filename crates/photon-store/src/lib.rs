@@ -195,15 +195,18 @@ pub fn hex_key(s: &str) -> String {
 }
 
 /// What still uses an image; counted inside the transaction that would delete it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageUsage {
     /// Accounts the image is shared with.
     pub shared_with: i64,
+    /// Fleets (of any account) whose image it is; up to a few of their names, for messages.
+    pub fleets: i64,
+    pub fleet_names: Vec<String>,
 }
 
 impl ImageUsage {
     pub fn in_use(&self) -> bool {
-        self.shared_with > 0
+        self.shared_with > 0 || self.fleets > 0
     }
 }
 
@@ -225,6 +228,11 @@ pub enum ResourceKey {
         name: String,
     },
     ImageBuilder {
+        region: String,
+        owner: String,
+        name: String,
+    },
+    Fleet {
         region: String,
         owner: String,
         name: String,
@@ -304,10 +312,61 @@ pub struct BuilderFile {
     pub size: i64,
 }
 
+/// A fleet as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetRecord {
+    pub region: String,
+    pub owner: String,
+    pub name: String,
+    pub arn: String,
+    pub state: String,
+    pub image_arn: String,
+    pub instance_type: String,
+    pub fleet_type: String,
+    pub created_at: Millis,
+    pub attrs: FleetAttrs,
+}
+
+/// The fleet fields no query filters on, as one versioned JSON document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetAttrs {
+    #[serde(default = "attrs_version")]
+    pub v: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    pub desired_instances: i32,
+    pub max_user_duration_in_seconds: i32,
+    pub disconnect_timeout_in_seconds: i32,
+    pub idle_disconnect_timeout_in_seconds: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_default_internet_access: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_ids: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_group_ids: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizational_unit: Option<String>,
+    pub stream_view: String,
+    pub platform: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_imdsv1: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_volume_size_gb: Option<i32>,
+    /// (code, message) of what keeps the fleet from working as asked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<(String, String)>,
+}
+
 /// What a guarded state change found.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Transition {
-    Done(Box<BuilderRecord>),
+pub enum Transition<T = BuilderRecord> {
+    Done(Box<T>),
     NotFound,
     /// The resource is in another state than the change requires.
     WrongState(String),
@@ -564,6 +623,39 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a builder, its files and its tags if it is in `state`; `false` otherwise.
     async fn remove_image_builder(&self, key: (&str, &str, &str), state: &str)
         -> StoreResult<bool>;
+
+    // Fleets.
+    /// Creates a fleet with its tags; `LimitReached` at `max_fleets` in the account and region,
+    /// `Conflict` when the name is taken.
+    async fn create_fleet(
+        &self,
+        fleet: &FleetRecord,
+        tags: &BTreeMap<String, String>,
+        max_fleets: i64,
+    ) -> StoreResult<()>;
+    async fn fleet(
+        &self,
+        region: &str,
+        owner: &str,
+        name: &str,
+    ) -> StoreResult<Option<FleetRecord>>;
+    async fn list_fleets(
+        &self,
+        region: &str,
+        owner: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, FleetRecord)>>;
+    /// Replaces a fleet's record (state included) if its current state is one of `from`, and
+    /// enqueues `job`, in one transaction.
+    async fn update_fleet(
+        &self,
+        fleet: &FleetRecord,
+        from: &[&str],
+        job: Option<&JobRecord>,
+    ) -> StoreResult<Transition<FleetRecord>>;
+    /// Removes a fleet and its tags if it is in `state`; `false` otherwise.
+    async fn remove_fleet(&self, key: (&str, &str, &str), state: &str) -> StoreResult<bool>;
 
     // Durable jobs (the lifecycle engine's queue).
     /// Records a job; callers that change a resource's state enqueue in the same call.
