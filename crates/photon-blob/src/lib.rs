@@ -99,14 +99,30 @@ impl BlobStore for FsBlobStore {
             .parent()
             .ok_or_else(|| BlobError::Missing(digest.clone()))?;
         std::fs::create_dir_all(dir)?;
-        // Write aside, sync, then rename: a crash never leaves a partial blob under its name.
-        let tmp = dir.join(format!(".{digest}.{}.tmp", std::process::id()));
+        // Write aside under a name no other writer uses, sync, rename, then sync the folder:
+        // a crash never leaves a partial blob under its name, and a committed row never points
+        // at a blob that a power loss took back.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".{digest}.{}.{n}.tmp", std::process::id()));
         {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)?;
             f.write_all(bytes)?;
             f.sync_all()?;
         }
-        std::fs::rename(&tmp, &path)?;
+        if let Err(e) = std::fs::rename(&tmp, &path) {
+            let _ = std::fs::remove_file(&tmp);
+            // Another writer stored the same bytes first: that is the same blob.
+            if !path.exists() {
+                return Err(e.into());
+            }
+        }
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
         Ok(digest)
     }
 

@@ -489,9 +489,11 @@ impl Service {
             )));
         }
         let expires = self.now().saturating_add(validity.saturating_mul(1000));
+        // The builder's creation time ties the URL to this builder, not to a later one of the
+        // same name.
         let text = format!(
-            "builder|{}|{}|{}|{expires}",
-            cx.account_id, cx.region, input.name
+            "builder|{}|{}|{}|{expires}|{}",
+            cx.account_id, cx.region, input.name, b.created_at
         );
         let token = token::seal(&self.token_key, &text);
         Ok(CreateImageBuilderStreamingURLResult {
@@ -509,7 +511,7 @@ impl Service {
         let forged = || CoreError::NotPermitted("this streaming URL is not valid".into());
         let text = token::unseal(&self.token_key, token_text).ok_or_else(forged)?;
         let parts: Vec<&str> = text.split('|').collect();
-        let [kind, account, region, name, expires] = parts.as_slice() else {
+        let [kind, account, region, name, expires, created] = parts.as_slice() else {
             return Err(forged());
         };
         if *kind != "builder" {
@@ -525,6 +527,9 @@ impl Service {
         let Some(builder) = self.store.image_builder(region, account, name).await? else {
             return Err(not_found(name, region));
         };
+        if builder.created_at.to_string() != *created {
+            return Err(not_found(name, region));
+        }
         if builder.state != st(ImageBuilderState::Running) {
             return Err(CoreError::NotPermitted(format!(
                 "image builder '{name}' is {}; start it, then create a new streaming URL",

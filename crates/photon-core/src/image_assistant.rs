@@ -506,6 +506,12 @@ impl Service {
                 "Invalid value (profile): use \"<domain>\\<username>\", with . as the domain for a local user, not '{profile}'"
             ))));
         };
+        // The user is one folder name under C:\Users: never empty, '.', '..' or a path.
+        if user.is_empty() || user == "." || user == ".." || user.contains(['\\', '/', ':']) {
+            return Ok(Err(Reply::refused(format!(
+                "Invalid value (profile): '{user}' is not a Windows user name"
+            ))));
+        }
         if domain != "." && b.attrs.directory_name.is_none() {
             return Ok(Err(Reply::refused(
                 "Cannot copy a domain user when not joined to a domain",
@@ -529,10 +535,19 @@ impl Service {
         let key = (b.region.as_str(), b.owner.as_str(), b.name.as_str());
         match self
             .store
-            .set_builder_catalog(key, ImageBuilderState::Running.as_str(), apps, profile)
+            .set_builder_catalog(
+                key,
+                ImageBuilderState::Running.as_str(),
+                (&b.attrs.applications, b.attrs.default_profile.as_deref()),
+                apps,
+                profile,
+            )
             .await?
         {
             Ok(()) => Ok(Reply::ok()),
+            Err(Some(s)) if s == photon_store::CATALOG_CHANGED => Ok(Reply::refused(
+                "the application catalog changed while this operation ran; run it again",
+            )),
             Err(state) => Ok(Reply::refused(format!(
                 "the image builder is {}; the Image Assistant works on a RUNNING builder",
                 state.unwrap_or_else(|| "gone".into())
@@ -553,28 +568,6 @@ impl Service {
         latest_agent: bool,
         os_settings: Option<photon_store::OsSettings>,
     ) -> Result<ImageRecord, CoreError> {
-        let own: Layer = self
-            .store
-            .builder_files((&b.region, &b.owner, &b.name))
-            .await?
-            .into_iter()
-            .map(|f| {
-                (
-                    f.path,
-                    Entry {
-                        digest: f.digest,
-                        size: u64::try_from(f.size).unwrap_or(0),
-                    },
-                )
-            })
-            .collect();
-        let mut layers = b.attrs.base_layers.clone();
-        if !own.is_empty() {
-            layers.push(
-                put_layer(self.blobs.as_ref(), &own)
-                    .map_err(|e| CoreError::Internal(e.to_string()))?,
-            );
-        }
         // Lineage: the base image of the builder's image, or the image itself when public.
         let source = match crate::arn::Arn::parse(&b.image_arn) {
             Some(a) if a.account.is_empty() => None,
@@ -633,11 +626,58 @@ impl Service {
                 image_type: Some(ImageType::Native.as_str().to_owned()),
                 dynamic_app_providers_enabled: dynamic,
                 state_change_reason: None,
-                applications: b.attrs.applications.clone(),
-                layers,
+                // The content, catalog and settings are taken by the job once the builder is
+                // SNAPSHOTTING, when nothing can change them any more (`snapshot_content`).
+                applications: Vec::new(),
+                layers: Vec::new(),
                 os_settings,
             },
         })
+    }
+}
+
+impl Service {
+    /// What a snapshotting builder puts into its image: its image's layers plus its own layer,
+    /// its application catalog, and its settings with Windows Update off. Content-addressed, so
+    /// taking it again gives the same digests.
+    pub(crate) async fn snapshot_content(
+        &self,
+        b: &BuilderRecord,
+    ) -> Result<
+        (
+            Vec<String>,
+            Vec<AppRecord>,
+            Option<photon_store::OsSettings>,
+        ),
+        CoreError,
+    > {
+        let own: Layer = self
+            .store
+            .builder_files((&b.region, &b.owner, &b.name))
+            .await?
+            .into_iter()
+            .map(|f| {
+                (
+                    f.path,
+                    Entry {
+                        digest: f.digest,
+                        size: u64::try_from(f.size).unwrap_or(0),
+                    },
+                )
+            })
+            .collect();
+        let mut layers = b.attrs.base_layers.clone();
+        if !own.is_empty() {
+            layers.push(
+                put_layer(self.blobs.as_ref(), &own)
+                    .map_err(|e| CoreError::Internal(e.to_string()))?,
+            );
+        }
+        let settings = b.attrs.os_settings.map(|mut s| {
+            s.windows_update = false;
+            s
+        });
+        Ok((layers, b.attrs.applications.clone(), settings))
     }
 }
 
@@ -656,6 +696,51 @@ impl ImageJobs {
     fn keys(job: &JobRecord) -> Option<(String, String)> {
         let image = job.resource.rsplit_once("image/")?.1.to_owned();
         Some((image, job.payload.clone()))
+    }
+
+    /// Takes the snapshot into a PENDING image from its (frozen) SNAPSHOTTING builder.
+    /// `Some(step)` when the job cannot go on.
+    async fn fill(&self, job: &JobRecord) -> Result<Option<Step>, CoreError> {
+        let Some((image, builder)) = Self::keys(job) else {
+            return Ok(Some(Step::Fatal(format!(
+                "job resource '{}' is not an image ARN",
+                job.resource
+            ))));
+        };
+        let store = &self.svc.store;
+        let Some(row) = store.image(&job.region, &job.account_id, &image).await? else {
+            return Ok(Some(Step::Done));
+        };
+        if row.image.state != ImageState::Pending.as_str() {
+            return Ok(None);
+        }
+        let Some(b) = store
+            .image_builder(&job.region, &job.account_id, &builder)
+            .await?
+        else {
+            return Ok(Some(Step::Fatal(format!(
+                "image builder '{builder}' is gone"
+            ))));
+        };
+        if b.state != ImageBuilderState::Snapshotting.as_str() {
+            return Ok(Some(Step::Fatal(format!(
+                "image builder '{builder}' is {} instead of SNAPSHOTTING",
+                b.state
+            ))));
+        }
+        let (layers, applications, os_settings) = self.svc.snapshot_content(&b).await?;
+        let mut attrs = row.image.attrs;
+        attrs.layers = layers;
+        attrs.applications = applications;
+        attrs.os_settings = os_settings;
+        store
+            .set_image_attrs(
+                (&job.region, &job.account_id, &image),
+                ImageState::Pending.as_str(),
+                &attrs,
+            )
+            .await?;
+        Ok(None)
     }
 
     async fn finish(
@@ -696,6 +781,11 @@ impl Handler for ImageJobs {
 
     fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
         Box::pin(async move {
+            match self.fill(job).await {
+                Ok(None) => {}
+                Ok(Some(step)) => return step,
+                Err(e) => return Step::Retryable(e.to_string()),
+            }
             match self.finish(job, ImageState::Available.as_str(), None).await {
                 Ok(()) => Step::Done,
                 Err(e) => Step::Retryable(e.to_string()),

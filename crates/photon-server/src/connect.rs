@@ -5,7 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use photon_core::builder::BuilderSession;
 use photon_core::content::{is_windows, settings_view};
@@ -42,6 +42,36 @@ fn url_encode(s: &str) -> String {
     out
 }
 
+/// A JSON string literal safe inside an inline <script>: no `<`, `>` or `&` can close the
+/// script or open another, and the line separators JavaScript rejects are escaped.
+fn script_string(s: &str) -> String {
+    serde_json::Value::String(s.to_owned())
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+/// The page as a response: never cached (the URL is a credential) and never sent as a referrer.
+fn html(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [
+            ("cache-control", "no-store"),
+            ("referrer-policy", "no-referrer"),
+            (
+                "content-security-policy",
+                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+            ),
+            ("content-type", "text/html; charset=utf-8"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -70,11 +100,10 @@ fn failure(e: CoreError) -> Response {
         CoreError::Internal(_) => "the server hit an internal error; try again".to_owned(),
         other => other.to_string(),
     };
-    (
+    html(
         status,
-        Html(page("Cannot connect", &format!("<p>{}</p>", escape(&msg)))),
+        page("Cannot connect", &format!("<p>{}</p>", escape(&msg))),
     )
-        .into_response()
 }
 
 /// The builder's owner, as whom the page acts.
@@ -163,8 +192,8 @@ pub async fn builder_page(
            if (r.ok) location.reload();\
          }};\
          </script></section>",
-        dir_js = serde_json::Value::String(dir.clone()),
-        sep_js = serde_json::Value::String(if windows { "\\" } else { "/" }.to_owned()),
+        dir_js = script_string(&dir),
+        sep_js = script_string(if windows { "\\" } else { "/" }),
     ));
 
     // Windows settings.
@@ -193,7 +222,10 @@ pub async fn builder_page(
         }
         body.push_str("</section>");
     }
-    Html(page(&format!("Connected to {}", b.name), &body)).into_response()
+    html(
+        StatusCode::OK,
+        page(&format!("Connected to {}", b.name), &body),
+    )
 }
 
 #[derive(Deserialize)]

@@ -363,6 +363,18 @@ async fn the_connect_page_browses_uploads_and_changes_settings() {
         .unwrap();
     assert!(sub.contains("cmd.exe"), "{sub}");
 
+    // Whatever the query says, it cannot close the page's script and open another.
+    let evil = http
+        .get(format!(
+            "{url}?path=%3C%2Fscript%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil.headers()["cache-control"], "no-store");
+    let evil = evil.text().await.unwrap();
+    assert!(!evil.contains("<script>alert(1)"), "{evil}");
+
     // Upload as the page's script does, then read it back with the CLI.
     let r = http
         .put(format!("{url}/files?path=C%3A%5CUsers%5CPublic%5Cnote.txt"))

@@ -540,6 +540,11 @@ async fn catalog_limits_profiles_and_layers() {
         .0,
         0
     );
+    // A profile is one user, never a path that would reach other users' folders.
+    for bad in [".\\.", ".\\", ".\\bob\\..", ".\\bob\\Docs"] {
+        let (code, v) = ia(&p, "win", &["reset-user-profile", "--profile", bad]);
+        assert_eq!(code, 1, "{bad}: {v}");
+    }
     assert_eq!(
         ia(&p, "win", &["reset-user-profile", "--profile", ".\\bob"]).0,
         0

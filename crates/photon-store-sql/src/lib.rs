@@ -982,6 +982,7 @@ impl Store for SqlStore {
         &self,
         (region, owner, name): (&str, &str, &str),
         state: &str,
+        (expected_apps, expected_profile): (&[AppRecord], Option<&str>),
         applications: &[AppRecord],
         default_profile: Option<&str>,
     ) -> StoreResult<Result<(), Option<String>>> {
@@ -993,6 +994,11 @@ impl Store for SqlStore {
         };
         if b.state != state {
             return Ok(Err(Some(b.state)));
+        }
+        if b.attrs.applications != expected_apps
+            || b.attrs.default_profile.as_deref() != expected_profile
+        {
+            return Ok(Err(Some(photon_store::CATALOG_CHANGED.to_owned())));
         }
         b.attrs.applications = applications.to_vec();
         b.attrs.default_profile = default_profile.map(str::to_owned);
@@ -1057,6 +1063,27 @@ impl Store for SqlStore {
         insert_job(&mut tx, job).await?;
         tx.commit().await.map_err(backend)?;
         Ok(Ok(()))
+    }
+
+    async fn set_image_attrs(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        state: &str,
+        attrs: &ImageAttrs,
+    ) -> StoreResult<bool> {
+        let attrs = serde_json::to_string(attrs).map_err(backend)?;
+        let res = sqlx::query(
+            "UPDATE images SET attrs = $5 WHERE region = $1 AND owner = $2 AND name = $3 AND state = $4",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .bind(state)
+        .bind(attrs)
+        .execute(&self.write)
+        .await
+        .map_err(backend)?;
+        Ok(res.rows_affected() == 1)
     }
 
     async fn transition_image(

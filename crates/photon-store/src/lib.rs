@@ -372,6 +372,9 @@ pub enum Transition<T = BuilderRecord> {
     WrongState(String),
 }
 
+/// What `set_builder_catalog` answers when the catalog changed since it was read.
+pub const CATALOG_CHANGED: &str = "CATALOG_CHANGED";
+
 /// The newest `ImageAttrs` version this build reads and writes.
 pub const IMAGE_ATTRS_VERSION: u32 = 1;
 
@@ -588,10 +591,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Result<OsSettings, Option<String>>>;
     /// Replaces a builder's Image Assistant state (applications, default profile) if it is in
     /// `state`; returns the builder's state when it is not (`None` if it is gone).
+    /// Compare-and-swap: the write happens only if the catalog is still `expected`, else the
+    /// answer is `Err(Some(CATALOG_CHANGED))`, so concurrent edits never lose one another.
     async fn set_builder_catalog(
         &self,
         key: (&str, &str, &str),
         state: &str,
+        expected: (&[AppRecord], Option<&str>),
         applications: &[AppRecord],
         default_profile: Option<&str>,
     ) -> StoreResult<Result<(), Option<String>>>;
@@ -610,6 +616,13 @@ pub trait Store: Send + Sync + 'static {
         job: &JobRecord,
         max_images: i64,
     ) -> StoreResult<Result<(), Option<String>>>;
+    /// Replaces an image's attribute document if it is in `state`; `false` otherwise.
+    async fn set_image_attrs(
+        &self,
+        key: (&str, &str, &str),
+        state: &str,
+        attrs: &ImageAttrs,
+    ) -> StoreResult<bool>;
     /// Moves an image from one of `from` to `to`, setting (or clearing) its state-change reason.
     async fn transition_image(
         &self,
