@@ -381,6 +381,17 @@ impl Service {
         cx: &Caller,
         input: DeleteFleetRequest,
     ) -> Result<(), CoreError> {
+        let stacks = self
+            .store
+            .stacks_of_fleet(&cx.region, &cx.account_id, &input.name)
+            .await?;
+        if !stacks.is_empty() {
+            return Err(CoreError::InUse(format!(
+                "fleet '{}' is associated with stack {}; disassociate it with DisassociateFleet first",
+                input.name,
+                stacks.join(", ")
+            )));
+        }
         let key = (
             cx.region.as_str(),
             cx.account_id.as_str(),

@@ -3,16 +3,21 @@
 //! default, a `NotImplemented` error naming them.
 
 use photon_types::{
-    ApiError, AppStream, Caller, CreateFleetRequest, CreateFleetResult, CreateImageBuilderRequest,
-    CreateImageBuilderResult, CreateImageBuilderStreamingURLRequest,
-    CreateImageBuilderStreamingURLResult, DeleteFleetRequest, DeleteFleetResult,
+    ApiError, AppStream, AssociateFleetRequest, AssociateFleetResult, Caller, CreateFleetRequest,
+    CreateFleetResult, CreateImageBuilderRequest, CreateImageBuilderResult,
+    CreateImageBuilderStreamingURLRequest, CreateImageBuilderStreamingURLResult,
+    CreateStackRequest, CreateStackResult, DeleteFleetRequest, DeleteFleetResult,
     DeleteImageBuilderRequest, DeleteImageBuilderResult, DeleteImageRequest, DeleteImageResult,
-    DescribeFleetsRequest, DescribeFleetsResult, DescribeImageBuildersRequest,
-    DescribeImageBuildersResult, DescribeImagesRequest, DescribeImagesResult,
-    ListTagsForResourceRequest, ListTagsForResourceResponse, StartFleetRequest, StartFleetResult,
-    StartImageBuilderRequest, StartImageBuilderResult, StopFleetRequest, StopFleetResult,
-    StopImageBuilderRequest, StopImageBuilderResult, TagResourceRequest, TagResourceResponse,
-    UntagResourceRequest, UntagResourceResponse, UpdateFleetRequest, UpdateFleetResult,
+    DeleteStackRequest, DeleteStackResult, DescribeFleetsRequest, DescribeFleetsResult,
+    DescribeImageBuildersRequest, DescribeImageBuildersResult, DescribeImagesRequest,
+    DescribeImagesResult, DescribeStacksRequest, DescribeStacksResult, DisassociateFleetRequest,
+    DisassociateFleetResult, ListAssociatedFleetsRequest, ListAssociatedFleetsResult,
+    ListAssociatedStacksRequest, ListAssociatedStacksResult, ListTagsForResourceRequest,
+    ListTagsForResourceResponse, StartFleetRequest, StartFleetResult, StartImageBuilderRequest,
+    StartImageBuilderResult, StopFleetRequest, StopFleetResult, StopImageBuilderRequest,
+    StopImageBuilderResult, TagResourceRequest, TagResourceResponse, UntagResourceRequest,
+    UntagResourceResponse, UpdateFleetRequest, UpdateFleetResult, UpdateStackRequest,
+    UpdateStackResult,
 };
 
 use crate::Service;
@@ -205,6 +210,91 @@ impl AppStream for Service {
         Service::delete_fleet(self, cx, input)
             .await
             .map(|()| DeleteFleetResult {})
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn create_stack(
+        &self,
+        cx: &Caller,
+        input: CreateStackRequest,
+    ) -> Result<CreateStackResult, ApiError> {
+        Service::create_stack(self, cx, input)
+            .await
+            .map(|s| CreateStackResult { stack: Some(s) })
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn describe_stacks(
+        &self,
+        cx: &Caller,
+        input: DescribeStacksRequest,
+    ) -> Result<DescribeStacksResult, ApiError> {
+        Service::describe_stacks(self, cx, input)
+            .await
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn update_stack(
+        &self,
+        cx: &Caller,
+        input: UpdateStackRequest,
+    ) -> Result<UpdateStackResult, ApiError> {
+        Service::update_stack(self, cx, input)
+            .await
+            .map(|s| UpdateStackResult { stack: Some(s) })
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn delete_stack(
+        &self,
+        cx: &Caller,
+        input: DeleteStackRequest,
+    ) -> Result<DeleteStackResult, ApiError> {
+        Service::delete_stack(self, cx, input)
+            .await
+            .map(|()| DeleteStackResult {})
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn associate_fleet(
+        &self,
+        cx: &Caller,
+        input: AssociateFleetRequest,
+    ) -> Result<AssociateFleetResult, ApiError> {
+        Service::associate_fleet(self, cx, input)
+            .await
+            .map(|()| AssociateFleetResult {})
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn disassociate_fleet(
+        &self,
+        cx: &Caller,
+        input: DisassociateFleetRequest,
+    ) -> Result<DisassociateFleetResult, ApiError> {
+        Service::disassociate_fleet(self, cx, input)
+            .await
+            .map(|()| DisassociateFleetResult {})
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn list_associated_fleets(
+        &self,
+        cx: &Caller,
+        input: ListAssociatedFleetsRequest,
+    ) -> Result<ListAssociatedFleetsResult, ApiError> {
+        Service::list_associated_fleets(self, cx, input)
+            .await
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn list_associated_stacks(
+        &self,
+        cx: &Caller,
+        input: ListAssociatedStacksRequest,
+    ) -> Result<ListAssociatedStacksResult, ApiError> {
+        Service::list_associated_stacks(self, cx, input)
+            .await
             .map_err(|e| e.into_api(&cx.request_id))
     }
 }

@@ -95,6 +95,11 @@ impl Service {
                 owner,
                 name,
             } => self.store.fleet(region, owner, name).await?.is_some(),
+            ResourceKey::Stack {
+                region,
+                owner,
+                name,
+            } => self.store.stack(region, owner, name).await?.is_some(),
         };
         if !exists {
             return Err(not_found("no such resource exists in your account"));

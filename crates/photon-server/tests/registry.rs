@@ -450,8 +450,14 @@ async fn unimplemented_operations_fail_cleanly() {
     let p = Photon::start(bin());
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
-        let (code, msg, status) = failure(c.describe_stacks().send().await);
+        let (code, msg, status) = failure(
+            c.describe_sessions()
+                .stack_name("s")
+                .fleet_name("f")
+                .send()
+                .await,
+        );
         assert_eq!((code.as_str(), status), ("NotImplemented", 501));
-        assert!(msg.contains("DescribeStacks"), "{msg}");
+        assert!(msg.contains("DescribeSessions"), "{msg}");
     }
 }

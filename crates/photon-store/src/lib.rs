@@ -237,6 +237,11 @@ pub enum ResourceKey {
         owner: String,
         name: String,
     },
+    Stack {
+        region: String,
+        owner: String,
+        name: String,
+    },
 }
 
 /// An image builder as stored.
@@ -361,6 +366,46 @@ pub struct FleetAttrs {
     /// (code, message) of what keeps the fleet from working as asked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<(String, String)>,
+}
+
+/// A stack as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackRecord {
+    pub region: String,
+    pub owner: String,
+    pub name: String,
+    pub arn: String,
+    pub created_at: Millis,
+    pub attrs: StackAttrs,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StackAttrs {
+    #[serde(default = "attrs_version")]
+    pub v: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_url: Option<String>,
+    /// Application settings persistence: (enabled, settings group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_settings: Option<(bool, Option<String>)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub embed_host_domains: Vec<String>,
+}
+
+/// What associating a fleet with a stack found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Association {
+    Done,
+    NoStack,
+    NoFleet,
+    /// The stack already has another fleet.
+    StackTaken,
 }
 
 /// What a guarded state change found.
@@ -669,6 +714,59 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Transition<FleetRecord>>;
     /// Removes a fleet and its tags if it is in `state`; `false` otherwise.
     async fn remove_fleet(&self, key: (&str, &str, &str), state: &str) -> StoreResult<bool>;
+
+    // Stacks.
+    async fn create_stack(
+        &self,
+        stack: &StackRecord,
+        tags: &BTreeMap<String, String>,
+        max_stacks: i64,
+    ) -> StoreResult<()>;
+    async fn stack(
+        &self,
+        region: &str,
+        owner: &str,
+        name: &str,
+    ) -> StoreResult<Option<StackRecord>>;
+    async fn list_stacks(
+        &self,
+        region: &str,
+        owner: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, StackRecord)>>;
+    /// Replaces a stack's attributes; `false` if it is gone.
+    async fn put_stack(&self, stack: &StackRecord) -> StoreResult<bool>;
+    /// Deletes a stack with its tags and fleet association; `false` if it is gone.
+    async fn delete_stack(&self, key: (&str, &str, &str)) -> StoreResult<bool>;
+    /// Associates a fleet with a stack (one fleet per stack), in one transaction.
+    async fn associate_fleet(
+        &self,
+        region: &str,
+        owner: &str,
+        stack: &str,
+        fleet: &str,
+    ) -> StoreResult<Association>;
+    /// `false` if they were not associated.
+    async fn disassociate_fleet(
+        &self,
+        region: &str,
+        owner: &str,
+        stack: &str,
+        fleet: &str,
+    ) -> StoreResult<bool>;
+    async fn fleets_of_stack(
+        &self,
+        region: &str,
+        owner: &str,
+        stack: &str,
+    ) -> StoreResult<Vec<String>>;
+    async fn stacks_of_fleet(
+        &self,
+        region: &str,
+        owner: &str,
+        fleet: &str,
+    ) -> StoreResult<Vec<String>>;
 
     // Durable jobs (the lifecycle engine's queue).
     /// Records a job; callers that change a resource's state enqueue in the same call.
