@@ -82,14 +82,14 @@ async fn stacks_and_fleet_association() {
             .send()
             .await
             .unwrap();
-        assert_eq!(names.names(), [fleet.clone()]);
+        assert_eq!(names.names(), std::slice::from_ref(&fleet));
         let names = c
             .list_associated_stacks()
             .fleet_name(&fleet)
             .send()
             .await
             .unwrap();
-        assert_eq!(names.names(), [stack.clone()]);
+        assert_eq!(names.names(), std::slice::from_ref(&stack));
 
         // Association keeps both alive.
         let (code, msg, _) = failure(c.delete_stack().name(&stack).send().await);
