@@ -315,10 +315,12 @@ impl Service {
         let mut fp: Vec<&str> = vec![&cx.account_id, &cx.region, "builders"];
         fp.extend(names.iter().map(String::as_str));
         let fingerprint = token::fingerprint(&fp);
-        let after = match &input.next_token {
-            Some(t) => Some(token::open(&self.token_key, t, &fingerprint, self.now())?),
-            None => None,
-        };
+        let after = token::resume(
+            &self.token_key,
+            input.next_token.as_deref(),
+            &fingerprint,
+            self.now(),
+        )?;
         let mut rows: Vec<(String, BuilderRecord)> = if names.is_empty() {
             self.store
                 .list_image_builders(&cx.region, &cx.account_id, after.as_deref(), limit + 1)
@@ -344,13 +346,13 @@ impl Service {
                 .take(limit as usize + 1)
                 .collect()
         };
-        let next_token = if rows.len() > limit as usize {
-            rows.truncate(limit as usize);
-            rows.last()
-                .map(|(k, _)| token::issue(&self.token_key, &fingerprint, k, self.now()))
-        } else {
-            None
-        };
+        let next_token = token::cut_page(
+            &mut rows,
+            limit as usize,
+            &self.token_key,
+            &fingerprint,
+            self.now(),
+        );
         Ok(DescribeImageBuildersResult {
             image_builders: Some(rows.into_iter().map(|(_, b)| to_api(b)).collect()),
             next_token,

@@ -290,21 +290,19 @@ impl Service {
             });
         }
         let fingerprint = token::fingerprint(&[&cx.account_id, &cx.region, "fleets"]);
-        let after = match &input.next_token {
-            Some(t) => Some(token::open(&self.token_key, t, &fingerprint, self.now())?),
-            None => None,
-        };
+        let now = self.now();
+        let after = token::resume(
+            &self.token_key,
+            input.next_token.as_deref(),
+            &fingerprint,
+            now,
+        )?;
         let mut rows = self
             .store
             .list_fleets(&cx.region, &cx.account_id, after.as_deref(), PAGE + 1)
             .await?;
-        let next_token = if rows.len() > PAGE as usize {
-            rows.truncate(PAGE as usize);
-            rows.last()
-                .map(|(k, _)| token::issue(&self.token_key, &fingerprint, k, self.now()))
-        } else {
-            None
-        };
+        let next_token =
+            token::cut_page(&mut rows, PAGE as usize, &self.token_key, &fingerprint, now);
         Ok(DescribeFleetsResult {
             fleets: Some(rows.into_iter().map(|(_, f)| to_api(f)).collect()),
             next_token,

@@ -105,21 +105,19 @@ impl Service {
             });
         }
         let fingerprint = token::fingerprint(&[&cx.account_id, &cx.region, "stacks"]);
-        let after = match &input.next_token {
-            Some(t) => Some(token::open(&self.token_key, t, &fingerprint, self.now())?),
-            None => None,
-        };
+        let now = self.now();
+        let after = token::resume(
+            &self.token_key,
+            input.next_token.as_deref(),
+            &fingerprint,
+            now,
+        )?;
         let mut rows = self
             .store
             .list_stacks(&cx.region, &cx.account_id, after.as_deref(), PAGE + 1)
             .await?;
-        let next_token = if rows.len() > PAGE as usize {
-            rows.truncate(PAGE as usize);
-            rows.last()
-                .map(|(k, _)| token::issue(&self.token_key, &fingerprint, k, self.now()))
-        } else {
-            None
-        };
+        let next_token =
+            token::cut_page(&mut rows, PAGE as usize, &self.token_key, &fingerprint, now);
         Ok(DescribeStacksResult {
             stacks: Some(rows.into_iter().map(|(_, s)| to_api(s)).collect()),
             next_token,

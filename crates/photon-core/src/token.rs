@@ -147,6 +147,34 @@ pub fn open(key: &[u8], token: &str, fingerprint: &str, now: i64) -> Result<Stri
     Ok(p.k)
 }
 
+/// Where a listing resumes (from `NextToken`, checked against `fingerprint`).
+pub(crate) fn resume(
+    key: &[u8],
+    next_token: Option<&str>,
+    fingerprint: &str,
+    now: i64,
+) -> Result<Option<String>, CoreError> {
+    next_token
+        .map(|t| open(key, t, fingerprint, now))
+        .transpose()
+}
+
+/// Cuts a listing fetched with one row more than `page` down to the page, and issues the
+/// token for the next one when that extra row shows there is more.
+pub(crate) fn cut_page<T>(
+    rows: &mut Vec<(String, T)>,
+    page: usize,
+    key: &[u8],
+    fingerprint: &str,
+    now: i64,
+) -> Option<String> {
+    if rows.len() <= page {
+        return None;
+    }
+    rows.truncate(page);
+    rows.last().map(|(k, _)| issue(key, fingerprint, k, now))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

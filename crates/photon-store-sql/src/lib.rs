@@ -330,6 +330,32 @@ where
     row.as_ref().map(stack_from_row).transpose()
 }
 
+/// One page of an account's resources of one table, by sort key, each with its sort key.
+async fn list_page<T>(
+    pool: &AnyPool,
+    table_and_cols: (&str, &str),
+    (region, owner): (&str, &str),
+    after: Option<&str>,
+    limit: u32,
+    from_row: fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<Vec<(String, T)>> {
+    let (table, cols) = table_and_cols;
+    let rows = sqlx::query(&format!(
+        "SELECT {cols}, sort_key FROM {table} WHERE region = $1 AND owner = $2 \
+         AND sort_key > $3 ORDER BY sort_key LIMIT $4"
+    ))
+    .bind(region)
+    .bind(owner)
+    .bind(after.unwrap_or(""))
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("sort_key").map_err(backend)?, from_row(r)?)))
+        .collect()
+}
+
 const JOB_COLS: &str = "id, kind, account_id, region, resource, payload, state, run_at, attempts, \
     max_attempts, lease_owner, lease_until, last_error, created_at, updated_at";
 
@@ -884,25 +910,15 @@ impl Store for SqlStore {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<(String, BuilderRecord)>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {BUILDER_COLS}, sort_key FROM image_builders WHERE region = $1 AND owner = $2 \
-             AND sort_key > $3 ORDER BY sort_key LIMIT $4"
-        ))
-        .bind(region)
-        .bind(owner)
-        .bind(after.unwrap_or(""))
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
+        list_page(
+            &self.read,
+            ("image_builders", BUILDER_COLS),
+            (region, owner),
+            after,
+            limit,
+            builder_from_row,
+        )
         .await
-        .map_err(backend)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("sort_key").map_err(backend)?,
-                    builder_from_row(r)?,
-                ))
-            })
-            .collect()
     }
 
     async fn transition_image_builder(
@@ -1279,20 +1295,15 @@ impl Store for SqlStore {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<(String, FleetRecord)>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {FLEET_COLS}, sort_key FROM fleets WHERE region = $1 AND owner = $2 \
-             AND sort_key > $3 ORDER BY sort_key LIMIT $4"
-        ))
-        .bind(region)
-        .bind(owner)
-        .bind(after.unwrap_or(""))
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
+        list_page(
+            &self.read,
+            ("fleets", FLEET_COLS),
+            (region, owner),
+            after,
+            limit,
+            fleet_from_row,
+        )
         .await
-        .map_err(backend)?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("sort_key").map_err(backend)?, fleet_from_row(r)?)))
-            .collect()
     }
 
     async fn update_fleet(
@@ -1423,20 +1434,15 @@ impl Store for SqlStore {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<(String, StackRecord)>> {
-        let rows = sqlx::query(
-            "SELECT region, owner, name, arn, created_at, attrs, sort_key FROM stacks \
-             WHERE region = $1 AND owner = $2 AND sort_key > $3 ORDER BY sort_key LIMIT $4",
+        list_page(
+            &self.read,
+            ("stacks", "region, owner, name, arn, created_at, attrs"),
+            (region, owner),
+            after,
+            limit,
+            stack_from_row,
         )
-        .bind(region)
-        .bind(owner)
-        .bind(after.unwrap_or(""))
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
         .await
-        .map_err(backend)?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("sort_key").map_err(backend)?, stack_from_row(r)?)))
-            .collect()
     }
 
     async fn put_stack(&self, st: &StackRecord) -> StoreResult<bool> {
