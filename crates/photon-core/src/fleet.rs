@@ -35,7 +35,7 @@ fn not_found(name: &str, region: &str) -> CoreError {
     ))
 }
 
-pub fn to_api(f: FleetRecord) -> Fleet {
+pub fn to_api(f: FleetRecord, in_use: i32) -> Fleet {
     let a = f.attrs;
     let running = f.state == st(FleetState::Running);
     let desired = a.desired_instances;
@@ -56,8 +56,12 @@ pub fn to_api(f: FleetRecord) -> Fleet {
         compute_capacity_status: ComputeCapacityStatus {
             desired,
             running: Some(if running { desired } else { 0 }),
-            in_use: Some(0),
-            available: Some(if running { desired } else { 0 }),
+            in_use: Some(in_use),
+            available: Some(if running {
+                (desired - in_use).max(0)
+            } else {
+                0
+            }),
             ..Default::default()
         },
         max_user_duration_in_seconds: Some(a.max_user_duration_in_seconds),
@@ -99,6 +103,14 @@ fn check_range(name: &str, v: i32, lo: i32, hi: i32) -> Result<(), CoreError> {
         )));
     }
     Ok(())
+}
+
+impl Service {
+    /// The API view of a fleet, with its instances in use counted from its sessions.
+    async fn fleet_api(&self, f: FleetRecord) -> Result<Fleet, CoreError> {
+        let in_use = self.sessions_in_use(&f.region, &f.owner, &f.name).await?;
+        Ok(to_api(f, in_use))
+    }
 }
 
 impl Service {
@@ -256,7 +268,7 @@ impl Service {
         };
         let quota = self.quota(&cx.account_id, &cx.region, "fleets").await?;
         match self.store.create_fleet(&record, &input.tags.unwrap_or_default(), quota).await {
-            Ok(()) => Ok(to_api(record)),
+            Ok(()) => self.fleet_api(record).await,
             Err(StoreError::Conflict) => Err(CoreError::AlreadyExists(format!(
                 "a fleet named '{}' already exists in {}; pick another name",
                 input.name, cx.region
@@ -282,7 +294,7 @@ impl Service {
                 let Some(f) = self.store.fleet(&cx.region, &cx.account_id, n).await? else {
                     return Err(not_found(n, &cx.region));
                 };
-                out.push(to_api(f));
+                out.push(self.fleet_api(f).await?);
             }
             return Ok(DescribeFleetsResult {
                 fleets: Some(out),
@@ -303,8 +315,12 @@ impl Service {
             .await?;
         let next_token =
             token::cut_page(&mut rows, PAGE as usize, &self.token_key, &fingerprint, now);
+        let mut listed = Vec::with_capacity(rows.len());
+        for (_, f) in rows {
+            listed.push(self.fleet_api(f).await?);
+        }
         Ok(DescribeFleetsResult {
-            fleets: Some(rows.into_iter().map(|(_, f)| to_api(f)).collect()),
+            fleets: Some(listed),
             next_token,
         })
     }
@@ -327,7 +343,7 @@ impl Service {
         let region = f.region.clone();
         let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
         match self.store.update_fleet(&f, &from, job.as_ref()).await? {
-            Transition::Done(f) => Ok(to_api(*f)),
+            Transition::Done(f) => self.fleet_api(*f).await,
             Transition::NotFound => Err(not_found(&name, &region)),
             Transition::WrongState(s) => Err(wrong(s)),
         }
@@ -340,7 +356,7 @@ impl Service {
     ) -> Result<Fleet, CoreError> {
         let mut f = self.my_fleet(cx, &input.name).await?;
         if f.state == st(FleetState::Running) || f.state == st(FleetState::Starting) {
-            return Ok(to_api(f));
+            return self.fleet_api(f).await;
         }
         f.state = st(FleetState::Starting).to_owned();
         let job = self.fleet_job(cx, &input.name, "RUNNING", Stage::FleetStart);
@@ -360,7 +376,7 @@ impl Service {
     ) -> Result<Fleet, CoreError> {
         let mut f = self.my_fleet(cx, &input.name).await?;
         if f.state == st(FleetState::Stopped) || f.state == st(FleetState::Stopping) {
-            return Ok(to_api(f));
+            return self.fleet_api(f).await;
         }
         f.state = st(FleetState::Stopping).to_owned();
         let job = self.fleet_job(cx, &input.name, "STOPPED", Stage::FleetStop);

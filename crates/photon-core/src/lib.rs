@@ -15,6 +15,7 @@ mod ops;
 pub mod pace;
 pub mod quota;
 pub mod region;
+pub mod session;
 pub mod stack;
 pub mod tags;
 pub mod token;

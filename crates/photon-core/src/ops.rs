@@ -6,18 +6,19 @@ use photon_types::{
     ApiError, AppStream, AssociateFleetRequest, AssociateFleetResult, Caller, CreateFleetRequest,
     CreateFleetResult, CreateImageBuilderRequest, CreateImageBuilderResult,
     CreateImageBuilderStreamingURLRequest, CreateImageBuilderStreamingURLResult,
-    CreateStackRequest, CreateStackResult, DeleteFleetRequest, DeleteFleetResult,
-    DeleteImageBuilderRequest, DeleteImageBuilderResult, DeleteImageRequest, DeleteImageResult,
-    DeleteStackRequest, DeleteStackResult, DescribeFleetsRequest, DescribeFleetsResult,
-    DescribeImageBuildersRequest, DescribeImageBuildersResult, DescribeImagesRequest,
-    DescribeImagesResult, DescribeStacksRequest, DescribeStacksResult, DisassociateFleetRequest,
-    DisassociateFleetResult, ListAssociatedFleetsRequest, ListAssociatedFleetsResult,
-    ListAssociatedStacksRequest, ListAssociatedStacksResult, ListTagsForResourceRequest,
-    ListTagsForResourceResponse, StartFleetRequest, StartFleetResult, StartImageBuilderRequest,
-    StartImageBuilderResult, StopFleetRequest, StopFleetResult, StopImageBuilderRequest,
-    StopImageBuilderResult, TagResourceRequest, TagResourceResponse, UntagResourceRequest,
-    UntagResourceResponse, UpdateFleetRequest, UpdateFleetResult, UpdateStackRequest,
-    UpdateStackResult,
+    CreateStackRequest, CreateStackResult, CreateStreamingURLRequest, CreateStreamingURLResult,
+    DeleteFleetRequest, DeleteFleetResult, DeleteImageBuilderRequest, DeleteImageBuilderResult,
+    DeleteImageRequest, DeleteImageResult, DeleteStackRequest, DeleteStackResult,
+    DescribeFleetsRequest, DescribeFleetsResult, DescribeImageBuildersRequest,
+    DescribeImageBuildersResult, DescribeImagesRequest, DescribeImagesResult,
+    DescribeSessionsRequest, DescribeSessionsResult, DescribeStacksRequest, DescribeStacksResult,
+    DisassociateFleetRequest, DisassociateFleetResult, ExpireSessionRequest, ExpireSessionResult,
+    ListAssociatedFleetsRequest, ListAssociatedFleetsResult, ListAssociatedStacksRequest,
+    ListAssociatedStacksResult, ListTagsForResourceRequest, ListTagsForResourceResponse,
+    StartFleetRequest, StartFleetResult, StartImageBuilderRequest, StartImageBuilderResult,
+    StopFleetRequest, StopFleetResult, StopImageBuilderRequest, StopImageBuilderResult,
+    TagResourceRequest, TagResourceResponse, UntagResourceRequest, UntagResourceResponse,
+    UpdateFleetRequest, UpdateFleetResult, UpdateStackRequest, UpdateStackResult,
 };
 
 use crate::Service;
@@ -295,6 +296,37 @@ impl AppStream for Service {
     ) -> Result<ListAssociatedStacksResult, ApiError> {
         Service::list_associated_stacks(self, cx, input)
             .await
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn create_streaming_url(
+        &self,
+        cx: &Caller,
+        input: CreateStreamingURLRequest,
+    ) -> Result<CreateStreamingURLResult, ApiError> {
+        Service::create_streaming_url(self, cx, input)
+            .await
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn describe_sessions(
+        &self,
+        cx: &Caller,
+        input: DescribeSessionsRequest,
+    ) -> Result<DescribeSessionsResult, ApiError> {
+        Service::describe_sessions(self, cx, input)
+            .await
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn expire_session(
+        &self,
+        cx: &Caller,
+        input: ExpireSessionRequest,
+    ) -> Result<ExpireSessionResult, ApiError> {
+        Service::expire_session(self, cx, input)
+            .await
+            .map(|()| ExpireSessionResult {})
             .map_err(|e| e.into_api(&cx.request_id))
     }
 }

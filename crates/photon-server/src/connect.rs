@@ -283,3 +283,35 @@ pub async fn settings(
         Err(e) => failure(e),
     }
 }
+
+/// A streaming URL: opening it starts the user's session (once) and shows where it runs.
+pub async fn stream_page(State(app): State<App>, Path(token): Path<String>) -> Response {
+    match app.svc.open_stream(&token).await {
+        Ok(s) => {
+            let started = chrono::DateTime::from_timestamp_millis(s.started_at)
+                .map_or_else(String::new, |t| t.to_rfc3339());
+            let rows = [
+                ("User", s.user_id.as_str()),
+                ("Stack", s.stack.as_str()),
+                ("Fleet", s.fleet.as_str()),
+                ("Instance", s.instance_id.as_str()),
+                ("Image", s.image_arn.as_str()),
+                ("Session", s.id.as_str()),
+                ("Started", started.as_str()),
+            ];
+            let dl: String = rows
+                .iter()
+                .map(|(k, v)| format!("<dt>{}</dt><dd>{}</dd>", escape(k), escape(v)))
+                .collect();
+            html(
+                StatusCode::OK,
+                page("Streaming session", &format!("<dl>{dl}</dl>")),
+            )
+        }
+        Err(CoreError::LimitExceeded(msg)) => html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            page("No capacity", &format!("<p>{}</p>", escape(&msg))),
+        ),
+        Err(e) => failure(e),
+    }
+}

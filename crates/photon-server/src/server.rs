@@ -165,6 +165,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let router = Router::new()
         .route("/health", get(health))
         .route("/connect/{token}", get(crate::connect::builder_page))
+        .route("/stream/{token}", get(crate::connect::stream_page))
         .route(
             "/connect/{token}/files",
             axum::routing::put(crate::connect::upload)

@@ -450,14 +450,8 @@ async fn unimplemented_operations_fail_cleanly() {
     let p = Photon::start(bin());
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
-        let (code, msg, status) = failure(
-            c.describe_sessions()
-                .stack_name("s")
-                .fleet_name("f")
-                .send()
-                .await,
-        );
+        let (code, msg, status) = failure(c.describe_directory_configs().send().await);
         assert_eq!((code.as_str(), status), ("NotImplemented", 501));
-        assert!(msg.contains("DescribeSessions"), "{msg}");
+        assert!(msg.contains("DescribeDirectoryConfigs"), "{msg}");
     }
 }

@@ -15,8 +15,8 @@ use photon_store::{
     AccessKeyRecord, AccountRecord, AppRecord, Association, BuilderAttrs, BuilderFile,
     BuilderRecord, DeleteOutcome, FleetAttrs, FleetRecord, ImageAttrs, ImageQuery, ImageRecord,
     ImageRow, ImageScope, ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings,
-    QuotaRecord, ResourceKey, StackAttrs, StackRecord, Store, StoreError, StoreResult, Transition,
-    IMAGE_ATTRS_VERSION,
+    QuotaRecord, ResourceKey, SessionRecord, SessionStart, StackAttrs, StackRecord, Store,
+    StoreError, StoreResult, Transition, IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -1598,6 +1598,110 @@ impl Store for SqlStore {
         rows.iter()
             .map(|r| r.try_get("stack").map_err(backend))
             .collect()
+    }
+
+    async fn start_session(&self, url_id: &str, ss: &SessionRecord) -> StoreResult<SessionStart> {
+        let mut tx = self.begin_write().await?;
+        let fleet_arn = resource_arn("fleet", &ss.region, &ss.owner, &ss.fleet);
+        // Sessions of one fleet start one at a time, so two cannot take its last instance.
+        self.lock(&mut tx, &fleet_arn).await?;
+        let used = sqlx::query("INSERT INTO used_streaming_urls (id, used_at) VALUES ($1, $2)")
+            .bind(url_id)
+            .bind(ss.started_at)
+            .execute(&mut *tx)
+            .await;
+        match used {
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                return Ok(SessionStart::UrlUsed)
+            }
+            Err(e) => return Err(backend(e)),
+            Ok(_) => {}
+        }
+        let Some(fleet) = one_fleet(&mut *tx, [&ss.region, &ss.owner, &ss.fleet]).await? else {
+            tx.commit().await.map_err(backend)?;
+            return Ok(SessionStart::NoCapacity);
+        };
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM sessions WHERE region = $1 AND owner = $2 AND fleet = $3",
+        )
+        .bind(&ss.region)
+        .bind(&ss.owner)
+        .bind(&ss.fleet)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let active: i64 = row.try_get("n").map_err(backend)?;
+        if fleet.state != "RUNNING" || active >= i64::from(fleet.attrs.desired_instances) {
+            // The URL stays used: a streaming URL works once, whatever happens.
+            tx.commit().await.map_err(backend)?;
+            return Ok(SessionStart::NoCapacity);
+        }
+        let mut ss = ss.clone();
+        ss.image_arn = fleet.image_arn.clone();
+        sqlx::query(
+            "INSERT INTO sessions (id, region, owner, stack, fleet, user_id, instance_id, image_arn, \
+             started_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&ss.id)
+        .bind(&ss.region)
+        .bind(&ss.owner)
+        .bind(&ss.stack)
+        .bind(&ss.fleet)
+        .bind(&ss.user_id)
+        .bind(&ss.instance_id)
+        .bind(&ss.image_arn)
+        .bind(ss.started_at)
+        .bind(ss.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(SessionStart::Started(Box::new(ss)))
+    }
+
+    async fn sessions(
+        &self,
+        region: &str,
+        owner: &str,
+        fleet: &str,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, region, owner, stack, fleet, user_id, instance_id, image_arn, started_at, expires_at \
+             FROM sessions WHERE region = $1 AND owner = $2 AND fleet = $3 ORDER BY started_at, id",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(fleet)
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionRecord {
+                    id: r.try_get("id").map_err(backend)?,
+                    region: r.try_get("region").map_err(backend)?,
+                    owner: r.try_get("owner").map_err(backend)?,
+                    stack: r.try_get("stack").map_err(backend)?,
+                    fleet: r.try_get("fleet").map_err(backend)?,
+                    user_id: r.try_get("user_id").map_err(backend)?,
+                    instance_id: r.try_get("instance_id").map_err(backend)?,
+                    image_arn: r.try_get("image_arn").map_err(backend)?,
+                    started_at: r.try_get("started_at").map_err(backend)?,
+                    expires_at: r.try_get("expires_at").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn end_session(&self, region: &str, owner: &str, id: &str) -> StoreResult<bool> {
+        let res = sqlx::query("DELETE FROM sessions WHERE region = $1 AND owner = $2 AND id = $3")
+            .bind(region)
+            .bind(owner)
+            .bind(id)
+            .execute(&self.write)
+            .await
+            .map_err(backend)?;
+        Ok(res.rows_affected() == 1)
     }
 
     async fn enqueue_job(&self, job: &JobRecord) -> StoreResult<()> {

@@ -398,6 +398,32 @@ pub struct StackAttrs {
     pub embed_host_domains: Vec<String>,
 }
 
+/// A streaming session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub region: String,
+    pub owner: String,
+    pub stack: String,
+    pub fleet: String,
+    pub user_id: String,
+    pub instance_id: String,
+    /// The image the session's instance was provisioned from.
+    pub image_arn: String,
+    pub started_at: Millis,
+    pub expires_at: Millis,
+}
+
+/// What opening a streaming URL found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionStart {
+    Started(Box<SessionRecord>),
+    /// The URL was opened before.
+    UrlUsed,
+    /// The fleet is not running, or every instance is in use.
+    NoCapacity,
+}
+
 /// What associating a fleet with a stack found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Association {
@@ -767,6 +793,24 @@ pub trait Store: Send + Sync + 'static {
         owner: &str,
         fleet: &str,
     ) -> StoreResult<Vec<String>>;
+
+    // Streaming sessions.
+    /// Opens a single-use streaming URL (`url_id`) into a session, in one transaction: the URL
+    /// is marked used, and the session starts if the fleet is RUNNING with an instance free
+    /// (desired capacity minus active sessions).
+    async fn start_session(
+        &self,
+        url_id: &str,
+        session: &SessionRecord,
+    ) -> StoreResult<SessionStart>;
+    async fn sessions(
+        &self,
+        region: &str,
+        owner: &str,
+        fleet: &str,
+    ) -> StoreResult<Vec<SessionRecord>>;
+    /// Ends a session; `false` if there is none with that id in the account.
+    async fn end_session(&self, region: &str, owner: &str, id: &str) -> StoreResult<bool>;
 
     // Durable jobs (the lifecycle engine's queue).
     /// Records a job; callers that change a resource's state enqueue in the same call.

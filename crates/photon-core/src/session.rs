@@ -1,0 +1,216 @@
+//! Streaming sessions: `CreateStreamingURL` hands out a single-use, expiring URL; opening it
+//! starts a session on a free instance of the stack's fleet, provisioned from the fleet's image
+//! at that moment; `DescribeSessions` lists them and `ExpireSession` ends one (its instance is
+//! non-persistent and is replaced).
+
+use photon_store::{SessionRecord, SessionStart};
+use photon_types::{
+    AuthenticationType, Caller, CreateStreamingURLRequest, CreateStreamingURLResult,
+    DescribeSessionsRequest, DescribeSessionsResult, ExpireSessionRequest, Session,
+    SessionConnectionState, SessionState, Timestamp,
+};
+use rand::Rng;
+
+use crate::{token, CoreError, Service};
+
+/// The model: streaming URLs last 60 seconds unless asked otherwise, a week at most.
+pub const DEFAULT_URL_VALIDITY_SECS: i64 = 60;
+pub const MAX_URL_VALIDITY_SECS: i64 = 604_800;
+
+fn to_api(s: SessionRecord) -> Session {
+    Session {
+        id: s.id,
+        user_id: s.user_id,
+        stack_name: s.stack,
+        fleet_name: s.fleet,
+        state: SessionState::Active,
+        connection_state: Some(SessionConnectionState::Connected),
+        start_time: Some(Timestamp(s.started_at)),
+        max_expiration_time: Some(Timestamp(s.expires_at)),
+        authentication_type: Some(AuthenticationType::Api),
+        instance_id: Some(s.instance_id),
+        ..Default::default()
+    }
+}
+
+impl Service {
+    pub async fn create_streaming_url(
+        &self,
+        cx: &Caller,
+        input: CreateStreamingURLRequest,
+    ) -> Result<CreateStreamingURLResult, CoreError> {
+        let validity = input.validity.unwrap_or(DEFAULT_URL_VALIDITY_SECS);
+        if !(1..=MAX_URL_VALIDITY_SECS).contains(&validity) {
+            return Err(CoreError::Invalid(format!(
+                "Validity must be between 1 and {MAX_URL_VALIDITY_SECS} seconds, not {validity}"
+            )));
+        }
+        if self
+            .store
+            .stack(&cx.region, &cx.account_id, &input.stack_name)
+            .await?
+            .is_none()
+        {
+            return Err(CoreError::NotFound(format!(
+                "stack '{}' does not exist in {}",
+                input.stack_name, cx.region
+            )));
+        }
+        let Some(fleet) = self
+            .store
+            .fleet(&cx.region, &cx.account_id, &input.fleet_name)
+            .await?
+        else {
+            return Err(CoreError::NotFound(format!(
+                "fleet '{}' does not exist in {}",
+                input.fleet_name, cx.region
+            )));
+        };
+        let fleets = self
+            .store
+            .fleets_of_stack(&cx.region, &cx.account_id, &input.stack_name)
+            .await?;
+        if !fleets.contains(&input.fleet_name) {
+            return Err(CoreError::InvalidCombination(format!(
+                "fleet '{}' is not associated with stack '{}'; associate them with AssociateFleet",
+                input.fleet_name, input.stack_name
+            )));
+        }
+        if fleet.state != "RUNNING" {
+            return Err(CoreError::NotPermitted(format!(
+                "fleet '{}' is {}; start it and wait for RUNNING before streaming",
+                input.fleet_name, fleet.state
+            )));
+        }
+        let expires = self.now().saturating_add(validity.saturating_mul(1000));
+        let id = format!("{:032x}", rand::thread_rng().gen::<u128>());
+        let text = format!(
+            "stream|{}|{}|{}|{}|{}|{expires}|{id}",
+            cx.account_id, cx.region, input.stack_name, input.fleet_name, input.user_id
+        );
+        Ok(CreateStreamingURLResult {
+            streaming_url: Some(format!(
+                "{}/stream/{}",
+                self.public_url,
+                token::seal(&self.token_key, &text)
+            )),
+            expires: Some(Timestamp(expires)),
+        })
+    }
+
+    /// Opens a streaming URL: the URL's token is the credential, good once and until it expires.
+    pub async fn open_stream(&self, token_text: &str) -> Result<SessionRecord, CoreError> {
+        let forged = || CoreError::NotPermitted("this streaming URL is not valid".into());
+        let text = token::unseal(&self.token_key, token_text).ok_or_else(forged)?;
+        let parts: Vec<&str> = text.split('|').collect();
+        let ["stream", account, region, stack, fleet, user, expires, id] = parts.as_slice() else {
+            return Err(forged());
+        };
+        let expires: i64 = expires.parse().map_err(|_| forged())?;
+        let now = self.now();
+        if now > expires {
+            return Err(CoreError::NotPermitted(
+                "this streaming URL has expired; ask for a new one (CreateStreamingURL)".into(),
+            ));
+        }
+        let max_user = match self.store.fleet(region, account, fleet).await? {
+            Some(f) => i64::from(f.attrs.max_user_duration_in_seconds),
+            None => {
+                return Err(CoreError::NotFound(format!(
+                    "fleet '{fleet}' no longer exists"
+                )))
+            }
+        };
+        let session = SessionRecord {
+            id: format!(
+                "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+                rand::random::<u32>(),
+                rand::random::<u16>(),
+                rand::random::<u16>() & 0xfff,
+                rand::random::<u16>() & 0xfff,
+                rand::random::<u64>() & 0xffff_ffff_ffff
+            ),
+            region: (*region).to_owned(),
+            owner: (*account).to_owned(),
+            stack: (*stack).to_owned(),
+            fleet: (*fleet).to_owned(),
+            user_id: (*user).to_owned(),
+            instance_id: format!("i-0{:016x}", rand::random::<u64>()),
+            image_arn: String::new(),
+            started_at: now,
+            expires_at: now.saturating_add(max_user.saturating_mul(1000)),
+        };
+        match self.store.start_session(id, &session).await? {
+            SessionStart::Started(s) => Ok(*s),
+            SessionStart::UrlUsed => Err(CoreError::NotPermitted(
+                "this streaming URL was already used; each URL starts one session".into(),
+            )),
+            SessionStart::NoCapacity => Err(CoreError::LimitExceeded(format!(
+                "fleet '{fleet}' has no instance available right now; try again later or raise its capacity"
+            ))),
+        }
+    }
+
+    pub async fn describe_sessions(
+        &self,
+        cx: &Caller,
+        input: DescribeSessionsRequest,
+    ) -> Result<DescribeSessionsResult, CoreError> {
+        let now = self.now();
+        let sessions = self
+            .store
+            .sessions(&cx.region, &cx.account_id, &input.fleet_name)
+            .await?
+            .into_iter()
+            .filter(|s| s.stack == input.stack_name && s.expires_at > now)
+            .filter(|s| input.user_id.as_ref().is_none_or(|u| *u == s.user_id))
+            .filter(|s| {
+                input
+                    .instance_id
+                    .as_ref()
+                    .is_none_or(|i| *i == s.instance_id)
+            })
+            .map(to_api)
+            .collect();
+        Ok(DescribeSessionsResult {
+            sessions: Some(sessions),
+            next_token: None,
+        })
+    }
+
+    pub async fn expire_session(
+        &self,
+        cx: &Caller,
+        input: ExpireSessionRequest,
+    ) -> Result<(), CoreError> {
+        if !self
+            .store
+            .end_session(&cx.region, &cx.account_id, &input.session_id)
+            .await?
+        {
+            return Err(CoreError::NotFound(format!(
+                "session '{}' does not exist",
+                input.session_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Active sessions of a fleet (the instances in use).
+    pub(crate) async fn sessions_in_use(
+        &self,
+        region: &str,
+        owner: &str,
+        fleet: &str,
+    ) -> Result<i32, CoreError> {
+        let now = self.now();
+        let n = self
+            .store
+            .sessions(region, owner, fleet)
+            .await?
+            .iter()
+            .filter(|s| s.expires_at > now)
+            .count();
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+}

@@ -1,0 +1,193 @@
+//! Streaming sessions through the SDK: a single-use, expiring URL starts a session on an
+//! instance provisioned from the fleet's image at that moment; capacity is counted; an image
+//! update affects only later instances; ExpireSession frees the instance.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_appstream::types::{ComputeCapacity, FleetState};
+use common::{bin, failure};
+use photon_testkit::{Photon, Proto};
+
+const BASE: &str = "AppStream-WinServer2022-11-10-2025";
+const NEWER: &str = "AppStream-WinServer2025-12-18-2025";
+
+async fn url(c: &aws_sdk_appstream::Client, user: &str) -> String {
+    c.create_streaming_url()
+        .stack_name("stack")
+        .fleet_name("fleet")
+        .user_id(user)
+        .send()
+        .await
+        .unwrap()
+        .streaming_url()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn sessions_capacity_and_image_updates() {
+    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let c = p.client(Proto::Cbor, &p.default, "us-east-1");
+    c.create_fleet()
+        .name("fleet")
+        .image_name(BASE)
+        .instance_type("stream.standard.medium")
+        .compute_capacity(ComputeCapacity::builder().desired_instances(2).build())
+        .send()
+        .await
+        .unwrap();
+    c.create_stack().name("stack").send().await.unwrap();
+    // Not yet associated, not yet running.
+    let (code, ..) = failure(
+        c.create_streaming_url()
+            .stack_name("stack")
+            .fleet_name("fleet")
+            .user_id("alice")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "InvalidParameterCombinationException");
+    c.associate_fleet()
+        .stack_name("stack")
+        .fleet_name("fleet")
+        .send()
+        .await
+        .unwrap();
+    let (code, ..) = failure(
+        c.create_streaming_url()
+            .stack_name("stack")
+            .fleet_name("fleet")
+            .user_id("alice")
+            .send()
+            .await,
+    );
+    assert_eq!(
+        code, "OperationNotPermittedException",
+        "the fleet is STOPPED"
+    );
+    c.start_fleet().name("fleet").send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c
+        .describe_fleets()
+        .names("fleet")
+        .send()
+        .await
+        .unwrap()
+        .fleets()[0]
+        .state()
+        != Some(&FleetState::Running)
+    {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let http = reqwest::Client::new();
+    let alice = url(&c, "alice").await;
+    let page = http.get(&alice).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("alice") && page.contains(BASE), "{page}");
+    // Single use.
+    assert_eq!(
+        http.get(&alice).send().await.unwrap().status().as_u16(),
+        403
+    );
+
+    // Capacity: 2 instances, one in use.
+    let f = c.describe_fleets().names("fleet").send().await.unwrap();
+    let cap = f.fleets()[0].compute_capacity_status().unwrap();
+    assert_eq!(
+        (cap.running(), cap.in_use(), cap.available()),
+        (Some(2), Some(1), Some(1))
+    );
+
+    // The image changes: alice keeps hers; the next instance gets the new one.
+    c.update_fleet()
+        .name("fleet")
+        .image_name(NEWER)
+        .send()
+        .await
+        .unwrap();
+    let bob = http
+        .get(url(&c, "bob").await)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(bob.contains(NEWER), "{bob}");
+    let sessions = c
+        .describe_sessions()
+        .stack_name("stack")
+        .fleet_name("fleet")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sessions.sessions().len(), 2);
+    let alice_session = sessions
+        .sessions()
+        .iter()
+        .find(|s| s.user_id() == Some("alice"))
+        .unwrap()
+        .clone();
+
+    // No capacity left.
+    let carol = http.get(url(&c, "carol").await).send().await.unwrap();
+    assert_eq!(carol.status().as_u16(), 503);
+
+    // Ending a session frees its instance.
+    c.expire_session()
+        .session_id(alice_session.id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let (code, ..) = failure(
+        c.expire_session()
+            .session_id(alice_session.id().unwrap())
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ResourceNotFoundException");
+    let carol = http.get(url(&c, "carol").await).send().await.unwrap();
+    assert_eq!(carol.status().as_u16(), 200);
+    let only_carol = c
+        .describe_sessions()
+        .stack_name("stack")
+        .fleet_name("fleet")
+        .user_id("carol")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(only_carol.sessions().len(), 1);
+
+    // Expired URLs open nothing: wait until the Expires the service gave has passed, then open.
+    let short = c
+        .create_streaming_url()
+        .stack_name("stack")
+        .fleet_name("fleet")
+        .user_id("dave")
+        .validity(1)
+        .send()
+        .await
+        .unwrap();
+    let expires = short.expires().unwrap().to_millis().unwrap();
+    let short = short.streaming_url().unwrap().to_owned();
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while now_ms() <= expires + 100 {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = http.get(&short).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await.unwrap().contains("expired"));
+}
