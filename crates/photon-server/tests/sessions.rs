@@ -29,7 +29,7 @@ async fn url(c: &aws_sdk_appstream::Client, user: &str) -> String {
 
 #[tokio::test]
 async fn sessions_capacity_and_image_updates() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let mut p = Photon::start_with(bin(), &["--pace", "instant"]);
     let c = p.client(Proto::Cbor, &p.default, "us-east-1");
     c.create_fleet()
         .name("fleet")
@@ -190,4 +190,42 @@ async fn sessions_capacity_and_image_updates() {
     let r = http.get(&short).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 403);
     assert!(r.text().await.unwrap().contains("expired"));
+
+    // A restart keeps the running fleet and the open sessions.
+    let before = c
+        .describe_sessions()
+        .stack_name("stack")
+        .fleet_name("fleet")
+        .send()
+        .await
+        .unwrap();
+    p.restart();
+    let c = p.client(Proto::Json, &p.default, "us-east-1");
+    let after = c
+        .describe_sessions()
+        .stack_name("stack")
+        .fleet_name("fleet")
+        .send()
+        .await
+        .unwrap();
+    let ids = |r: &aws_sdk_appstream::operation::describe_sessions::DescribeSessionsOutput| {
+        let mut v: Vec<String> = r
+            .sessions()
+            .iter()
+            .map(|s| s.id().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&before), ids(&after));
+    assert_eq!(
+        c.describe_fleets()
+            .names("fleet")
+            .send()
+            .await
+            .unwrap()
+            .fleets()[0]
+            .state(),
+        Some(&FleetState::Running)
+    );
 }
