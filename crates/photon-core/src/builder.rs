@@ -4,15 +4,13 @@
 
 use std::sync::Arc;
 
-use photon_store::{
-    BuilderAttrs, BuilderRecord, ImageRow, JobRecord, StoreError, Transition, PUBLIC_OWNER,
-};
+use photon_store::{BuilderAttrs, BuilderRecord, JobRecord, StoreError, Transition};
 use photon_types::{
     AccessEndpoint, AccessEndpointType, Caller, CreateImageBuilderRequest,
     CreateImageBuilderStreamingURLRequest, CreateImageBuilderStreamingURLResult,
     DeleteImageBuilderRequest, DescribeImageBuildersRequest, DescribeImageBuildersResult,
     DomainJoinInfo, ImageBuilder, ImageBuilderState, ImageBuilderStateChangeReason,
-    ImageBuilderStateChangeReasonCode, ImageState, LatestAppstreamAgentVersion, PlatformType,
+    ImageBuilderStateChangeReasonCode, LatestAppstreamAgentVersion, PlatformType,
     StartImageBuilderRequest, StopImageBuilderRequest, Timestamp, VolumeConfig, VpcConfig,
 };
 use photon_workflow::{new_job, BoxFuture, Handler, Step};
@@ -138,80 +136,19 @@ impl Service {
         )
     }
 
-    /// The image a builder may be launched from, or why not.
-    async fn launchable_image(
-        &self,
-        cx: &Caller,
-        name: Option<&str>,
-        arn: Option<&str>,
-    ) -> Result<ImageRow, CoreError> {
-        let row = match (name, arn) {
-            (Some(_), Some(_)) | (None, None) => {
-                return Err(CoreError::InvalidCombination(
-                    "give exactly one of ImageName and ImageArn".into(),
-                ))
-            }
-            (Some(n), None) => self.image_by_name_visible(cx, n).await?,
-            (None, Some(a)) => self.store.image_for(&cx.region, &cx.account_id, a).await?,
-        };
-        let what = name.or(arn).unwrap_or_default();
-        let Some(row) = row else {
-            return Err(CoreError::NotFound(format!(
-                "image '{what}' does not exist in {} or is not visible to your account; list \
-                 the images you can use with DescribeImages",
-                cx.region
-            )));
-        };
-        let owner = &row.image.owner;
-        if owner != PUBLIC_OWNER && *owner != cx.account_id {
-            let may_build = row.shared_with_caller.is_some_and(|(_, builder)| builder);
-            if !may_build {
-                return Err(CoreError::NotPermitted(format!(
-                    "image '{what}' is shared with your account without image builder permission; \
-                     ask its owner (account {owner}) to allow image builders"
-                )));
-            }
-        }
-        if row.image.state != ImageState::Available.as_str() {
-            return Err(CoreError::NotAvailable(format!(
-                "image '{what}' is {}; a builder can be launched only from an AVAILABLE image",
-                row.image.state
-            )));
-        }
-        if !row.image.attrs.image_builder_supported {
-            return Err(CoreError::Incompatible(format!(
-                "image '{what}' does not support image builders; pick another image"
-            )));
-        }
-        Ok(row)
-    }
-
     pub async fn create_image_builder(
         &self,
         cx: &Caller,
         input: CreateImageBuilderRequest,
     ) -> Result<ImageBuilder, CoreError> {
         let image = self
-            .launchable_image(cx, input.image_name.as_deref(), input.image_arn.as_deref())
+            .usable_image(
+                cx,
+                (input.image_name.as_deref(), input.image_arn.as_deref()),
+                &input.instance_type,
+                crate::image::ImageUse::Builder,
+            )
             .await?;
-        let Some(family) = catalog::instance_family_of(&input.instance_type) else {
-            return Err(CoreError::Invalid(format!(
-                "InstanceType '{}' is not an AppStream instance type; use one such as \
-                 stream.standard.medium",
-                input.instance_type
-            )));
-        };
-        let families = &image.image.attrs.supported_instance_families;
-        if !families.iter().any(|f| f == family.family) {
-            return Err(CoreError::Incompatible(format!(
-                "image '{}' supports the instance families {} but {} is {}; pick an instance \
-                 type of a supported family",
-                image.image.name,
-                families.join(", "),
-                input.instance_type,
-                family.family
-            )));
-        }
         if let Some(vpc) = &input.vpc_config {
             if vpc.subnet_ids.as_ref().is_some_and(|s| s.len() > 1) {
                 return Err(CoreError::InvalidCombination(

@@ -4,18 +4,15 @@
 
 use std::sync::Arc;
 
-use photon_store::{
-    FleetAttrs, FleetRecord, ImageRow, JobRecord, StoreError, Transition, PUBLIC_OWNER,
-};
+use photon_store::{FleetAttrs, FleetRecord, ImageRow, JobRecord, StoreError, Transition};
 use photon_types::{
     Caller, ComputeCapacityStatus, CreateFleetRequest, DeleteFleetRequest, DescribeFleetsRequest,
     DescribeFleetsResult, DomainJoinInfo, Fleet, FleetAttribute, FleetError, FleetErrorCode,
-    FleetState, FleetType, ImageState, PlatformType, StartFleetRequest, StopFleetRequest,
-    StreamView, Timestamp, UpdateFleetRequest, VolumeConfig, VpcConfig,
+    FleetState, FleetType, PlatformType, StartFleetRequest, StopFleetRequest, StreamView,
+    Timestamp, UpdateFleetRequest, VolumeConfig, VpcConfig,
 };
 use photon_workflow::{new_job, BoxFuture, Handler, Step};
 
-use crate::catalog;
 use crate::pace::Stage;
 use crate::{token, CoreError, Service};
 
@@ -114,8 +111,6 @@ impl Service {
 }
 
 impl Service {
-    /// The image a fleet may run, or why not: visible, AVAILABLE, of a supported instance
-    /// family, and (if shared) shared with fleet permission.
     async fn fleet_image(
         &self,
         cx: &Caller,
@@ -123,52 +118,13 @@ impl Service {
         arn: Option<&str>,
         instance_type: &str,
     ) -> Result<ImageRow, CoreError> {
-        let row = match (name, arn) {
-            (Some(_), Some(_)) | (None, None) => {
-                return Err(CoreError::InvalidCombination(
-                    "give exactly one of ImageName and ImageArn".into(),
-                ))
-            }
-            (Some(n), None) => self.image_by_name_visible(cx, n).await?,
-            (None, Some(a)) => self.store.image_for(&cx.region, &cx.account_id, a).await?,
-        };
-        let what = name.or(arn).unwrap_or_default();
-        let Some(row) = row else {
-            return Err(CoreError::NotFound(format!(
-                "image '{what}' does not exist in {} or is not visible to your account",
-                cx.region
-            )));
-        };
-        let owner = &row.image.owner;
-        if owner != PUBLIC_OWNER
-            && *owner != cx.account_id
-            && !row.shared_with_caller.is_some_and(|(f, _)| f)
-        {
-            return Err(CoreError::NotPermitted(format!(
-                "image '{what}' is shared with your account without fleet permission; ask its owner (account {owner}) to allow fleets"
-            )));
-        }
-        if row.image.state != ImageState::Available.as_str() {
-            return Err(CoreError::NotAvailable(format!(
-                "image '{what}' is {}; a fleet runs only an AVAILABLE image",
-                row.image.state
-            )));
-        }
-        let Some(family) = catalog::instance_family_of(instance_type) else {
-            return Err(CoreError::Invalid(format!(
-                "InstanceType '{instance_type}' is not an AppStream instance type; use one such as stream.standard.medium"
-            )));
-        };
-        let families = &row.image.attrs.supported_instance_families;
-        if !families.iter().any(|f| f == family.family) {
-            return Err(CoreError::Incompatible(format!(
-                "image '{}' supports the instance families {} but {instance_type} is {}",
-                row.image.name,
-                families.join(", "),
-                family.family
-            )));
-        }
-        Ok(row)
+        self.usable_image(
+            cx,
+            (name, arn),
+            instance_type,
+            crate::image::ImageUse::Fleet,
+        )
+        .await
     }
 
     fn fleet_job(&self, cx: &Caller, name: &str, target: &str, stage: Stage) -> JobRecord {

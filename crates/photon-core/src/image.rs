@@ -181,6 +181,86 @@ pub fn to_api(row: ImageRow, caller: &str) -> Image {
     }
 }
 
+/// What an image is to be used for: each needs its own sharing permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageUse {
+    Builder,
+    Fleet,
+}
+
+impl Service {
+    /// The image an image builder or a fleet may run on `instance_type`, or why not: named by
+    /// exactly one of name and ARN, visible to the caller, shared with the permission the use
+    /// needs, AVAILABLE, and of an instance family the image supports.
+    pub(crate) async fn usable_image(
+        &self,
+        cx: &Caller,
+        (name, arn): (Option<&str>, Option<&str>),
+        instance_type: &str,
+        purpose: ImageUse,
+    ) -> Result<ImageRow, CoreError> {
+        let row = match (name, arn) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(CoreError::InvalidCombination(
+                    "give exactly one of ImageName and ImageArn".into(),
+                ))
+            }
+            (Some(n), None) => self.image_by_name(cx, n, ImageScope::Visible).await?,
+            (None, Some(a)) => self.store.image_for(&cx.region, &cx.account_id, a).await?,
+        };
+        let what = name.or(arn).unwrap_or_default();
+        let Some(row) = row else {
+            return Err(CoreError::NotFound(format!(
+                "image '{what}' does not exist in {} or is not visible to your account; list \
+                 the images you can use with DescribeImages",
+                cx.region
+            )));
+        };
+        let owner = &row.image.owner;
+        if owner != PUBLIC_OWNER && *owner != cx.account_id {
+            let (fleet, builder) = row.shared_with_caller.unwrap_or((false, false));
+            let (allowed, what_use) = match purpose {
+                ImageUse::Builder => (builder, "image builder"),
+                ImageUse::Fleet => (fleet, "fleet"),
+            };
+            if !allowed {
+                return Err(CoreError::NotPermitted(format!(
+                    "image '{what}' is shared with your account without {what_use} permission; \
+                     ask its owner (account {owner}) to allow {what_use}s"
+                )));
+            }
+        }
+        if row.image.state != ImageState::Available.as_str() {
+            return Err(CoreError::NotAvailable(format!(
+                "image '{what}' is {}; only an AVAILABLE image can be used",
+                row.image.state
+            )));
+        }
+        if purpose == ImageUse::Builder && !row.image.attrs.image_builder_supported {
+            return Err(CoreError::Incompatible(format!(
+                "image '{what}' does not support image builders; pick another image"
+            )));
+        }
+        let Some(family) = crate::catalog::instance_family_of(instance_type) else {
+            return Err(CoreError::Invalid(format!(
+                "InstanceType '{instance_type}' is not an AppStream instance type; use one such \
+                 as stream.standard.medium"
+            )));
+        };
+        let families = &row.image.attrs.supported_instance_families;
+        if !families.iter().any(|f| f == family.family) {
+            return Err(CoreError::Incompatible(format!(
+                "image '{}' supports the instance families {} but {instance_type} is {}; pick \
+                 an instance type of a supported family",
+                row.image.name,
+                families.join(", "),
+                family.family
+            )));
+        }
+        Ok(row)
+    }
+}
+
 fn scope_of(t: Option<VisibilityType>) -> ImageScope {
     match t {
         None => ImageScope::Visible,
@@ -207,15 +287,6 @@ fn not_found(name: &str, region: &str) -> CoreError {
 }
 
 impl Service {
-    /// Finds an image by name as a launch would: the caller's own, else a public one.
-    pub(crate) async fn image_by_name_visible(
-        &self,
-        cx: &Caller,
-        name: &str,
-    ) -> Result<Option<ImageRow>, CoreError> {
-        self.image_by_name(cx, name, ImageScope::Visible).await
-    }
-
     /// Finds an image by name the way `Names` does: the caller's own, else a public one; with a
     /// `Type`, only under the owner that type names.
     async fn image_by_name(
