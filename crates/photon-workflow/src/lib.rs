@@ -135,8 +135,8 @@ impl Engine {
     /// Claims the jobs that are due and runs one attempt of each. Returns how many ran.
     ///
     /// # Errors
-    /// A store failure; jobs already claimed stay leased and are claimed again when the lease
-    /// runs out.
+    /// A store failure while claiming. A failure recording one job's outcome is logged and the
+    /// job is claimed again when its lease runs out.
     pub async fn tick(&self) -> StoreResult<usize> {
         let now = self.clock.now_millis();
         let jobs = self
@@ -145,7 +145,13 @@ impl Engine {
             .await?;
         let n = jobs.len();
         for job in jobs {
-            self.run_one(job).await?;
+            let id = job.id.clone();
+            // One job's store failure must not strand the rest of the batch: each keeps its
+            // own lease, and a job whose outcome could not be written runs again when its
+            // lease runs out.
+            if let Err(e) = self.run_one(job).await {
+                tracing::error!(job = %id, error = %e, "could not record a job's outcome");
+            }
         }
         Ok(n)
     }
