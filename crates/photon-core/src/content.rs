@@ -107,55 +107,49 @@ pub fn base_image_layers(blobs: &dyn BlobStore, b: &BaseImage) -> Result<Vec<Str
     let mut os = Layer::new();
     let mut release = Layer::new();
     let platform = b.platform;
-    if is_windows(platform) {
-        for (path, kb) in [
-            ("C:\\Windows\\System32\\cmd.exe", 64),
-            ("C:\\Windows\\System32\\notepad.exe", 48),
-            ("C:\\Windows\\System32\\drivers\\etc\\hosts", 1),
-            ("C:\\Windows\\explorer.exe", 96),
-            ("C:\\Program Files\\Internet Explorer\\iexplore.exe", 32),
-            ("C:\\Program Files\\Windows Defender\\MsMpEng.exe", 40),
-        ] {
-            file(&mut os, blobs, path, synthetic(path, platform, kb * 1024))?;
-        }
-        let agent = "C:\\Program Files\\Amazon\\Photon\\AppStream2\\agent-version.txt";
-        file(
-            &mut release,
-            blobs,
-            agent,
-            format!("{}\n", b.agent_version).into_bytes(),
-        )?;
-        let patch = "C:\\Windows\\Photon\\patch-level.txt";
-        file(
-            &mut release,
-            blobs,
-            patch,
-            format!("{}\n", b.released).into_bytes(),
-        )?;
+    // The OS files every release of the platform shares, then where the release records its
+    // agent and patch level.
+    let (os_files, agent, patch): (&[(&str, usize)], &str, &str) = if is_windows(platform) {
+        (
+            &[
+                ("C:\\Windows\\System32\\cmd.exe", 64),
+                ("C:\\Windows\\System32\\notepad.exe", 48),
+                ("C:\\Windows\\System32\\drivers\\etc\\hosts", 1),
+                ("C:\\Windows\\explorer.exe", 96),
+                ("C:\\Program Files\\Internet Explorer\\iexplore.exe", 32),
+                ("C:\\Program Files\\Windows Defender\\MsMpEng.exe", 40),
+            ],
+            "C:\\Program Files\\Amazon\\Photon\\AppStream2\\agent-version.txt",
+            "C:\\Windows\\Photon\\patch-level.txt",
+        )
     } else {
-        for (path, kb) in [
-            ("/usr/bin/bash", 64),
-            ("/usr/bin/ls", 32),
-            ("/usr/lib/os-release", 1),
-            ("/etc/hosts", 1),
-            ("/opt/appstream/bin/image-assistant", 48),
-        ] {
-            file(&mut os, blobs, path, synthetic(path, platform, kb * 1024))?;
-        }
-        let agent = "/opt/appstream/agent-version";
-        file(
-            &mut release,
-            blobs,
-            agent,
-            format!("{}\n", b.agent_version).into_bytes(),
-        )?;
-        file(
-            &mut release,
-            blobs,
+        (
+            &[
+                ("/usr/bin/bash", 64),
+                ("/usr/bin/ls", 32),
+                ("/usr/lib/os-release", 1),
+                ("/etc/hosts", 1),
+                ("/opt/appstream/bin/image-assistant", 48),
+            ],
+            "/opt/appstream/agent-version",
             "/etc/photon-patch-level",
-            format!("{}\n", b.released).into_bytes(),
-        )?;
+        )
+    };
+    for (path, kb) in os_files {
+        file(&mut os, blobs, path, synthetic(path, platform, kb * 1024))?;
     }
+    file(
+        &mut release,
+        blobs,
+        agent,
+        format!("{}\n", b.agent_version).into_bytes(),
+    )?;
+    file(
+        &mut release,
+        blobs,
+        patch,
+        format!("{}\n", b.released).into_bytes(),
+    )?;
     Ok(vec![
         put_layer(blobs, &os).map_err(blob_err)?,
         put_layer(blobs, &release).map_err(blob_err)?,

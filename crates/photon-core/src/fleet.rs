@@ -14,7 +14,7 @@ use photon_types::{
 use photon_workflow::{new_job, BoxFuture, Handler, Step};
 
 use crate::pace::Stage;
-use crate::{token, CoreError, Service};
+use crate::{CoreError, Service};
 
 pub const JOB_KIND: &str = "fleet";
 
@@ -257,22 +257,21 @@ impl Service {
                 next_token: None,
             });
         }
-        let fingerprint = token::fingerprint(&[&cx.account_id, &cx.region, "fleets"]);
-        let now = self.now();
-        let after = token::resume(
-            &self.token_key,
-            input.next_token.as_deref(),
-            &fingerprint,
-            now,
-        )?;
-        let mut rows = self
-            .store
-            .list_fleets(&cx.region, &cx.account_id, after.as_deref(), PAGE + 1)
+        let (rows, next_token) = self
+            .owned_page(
+                cx,
+                "fleets",
+                input.next_token.as_deref(),
+                PAGE,
+                |after, limit| async move {
+                    self.store
+                        .list_fleets(&cx.region, &cx.account_id, after.as_deref(), limit)
+                        .await
+                },
+            )
             .await?;
-        let next_token =
-            token::cut_page(&mut rows, PAGE as usize, &self.token_key, &fingerprint, now);
         let mut listed = Vec::with_capacity(rows.len());
-        for (_, f) in rows {
+        for f in rows {
             listed.push(self.fleet_api(f).await?);
         }
         Ok(DescribeFleetsResult {

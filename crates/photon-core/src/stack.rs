@@ -9,7 +9,7 @@ use photon_types::{
     ListAssociatedStacksResult, Stack, Timestamp, UpdateStackRequest,
 };
 
-use crate::{token, CoreError, Service};
+use crate::{CoreError, Service};
 
 pub fn stack_arn(region: &str, owner: &str, name: &str) -> String {
     format!("arn:aws:appstream:{region}:{owner}:stack/{name}")
@@ -104,22 +104,21 @@ impl Service {
                 next_token: None,
             });
         }
-        let fingerprint = token::fingerprint(&[&cx.account_id, &cx.region, "stacks"]);
-        let now = self.now();
-        let after = token::resume(
-            &self.token_key,
-            input.next_token.as_deref(),
-            &fingerprint,
-            now,
-        )?;
-        let mut rows = self
-            .store
-            .list_stacks(&cx.region, &cx.account_id, after.as_deref(), PAGE + 1)
+        let (rows, next_token) = self
+            .owned_page(
+                cx,
+                "stacks",
+                input.next_token.as_deref(),
+                PAGE,
+                |after, limit| async move {
+                    self.store
+                        .list_stacks(&cx.region, &cx.account_id, after.as_deref(), limit)
+                        .await
+                },
+            )
             .await?;
-        let next_token =
-            token::cut_page(&mut rows, PAGE as usize, &self.token_key, &fingerprint, now);
         Ok(DescribeStacksResult {
-            stacks: Some(rows.into_iter().map(|(_, s)| to_api(s)).collect()),
+            stacks: Some(rows.into_iter().map(to_api).collect()),
             next_token,
         })
     }

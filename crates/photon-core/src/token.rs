@@ -175,6 +175,30 @@ pub(crate) fn cut_page<T>(
     rows.last().map(|(k, _)| issue(key, fingerprint, k, now))
 }
 
+impl crate::Service {
+    /// One page of an account's resources of `kind`, from a listing that `fetch` reads after a
+    /// sort key, with the token for the next page.
+    pub(crate) async fn owned_page<T, F, Fut>(
+        &self,
+        cx: &photon_types::Caller,
+        kind: &str,
+        next_token: Option<&str>,
+        page: u32,
+        fetch: F,
+    ) -> Result<(Vec<T>, Option<String>), CoreError>
+    where
+        F: FnOnce(Option<String>, u32) -> Fut,
+        Fut: std::future::Future<Output = photon_store::StoreResult<Vec<(String, T)>>>,
+    {
+        let fp = fingerprint(&[&cx.account_id, &cx.region, kind]);
+        let now = self.now();
+        let after = resume(&self.token_key, next_token, &fp, now)?;
+        let mut rows = fetch(after, page + 1).await?;
+        let next = cut_page(&mut rows, page as usize, &self.token_key, &fp, now);
+        Ok((rows.into_iter().map(|(_, t)| t).collect(), next))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
