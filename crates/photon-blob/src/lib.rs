@@ -6,7 +6,8 @@
 //! sorted list of (path, digest, size) entries, itself stored as a blob, and an image is an
 //! ordered list of layer digests, lowest first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -223,6 +224,110 @@ pub fn flatten(layers: &[Layer]) -> Layer {
     out
 }
 
+/// The blob store of each region. Regions may share one store (the embedded default) or each
+/// have their own; code that moves content between regions never assumes which.
+#[derive(Clone)]
+pub struct RegionalBlobs {
+    shared: Arc<dyn BlobStore>,
+    by_region: Arc<HashMap<String, Arc<dyn BlobStore>>>,
+}
+
+impl RegionalBlobs {
+    /// One store for every region.
+    pub fn shared(store: Arc<dyn BlobStore>) -> RegionalBlobs {
+        RegionalBlobs {
+            shared: store,
+            by_region: Arc::default(),
+        }
+    }
+
+    /// A store per region; regions not listed use `fallback`.
+    pub fn per_region(
+        fallback: Arc<dyn BlobStore>,
+        stores: HashMap<String, Arc<dyn BlobStore>>,
+    ) -> RegionalBlobs {
+        RegionalBlobs {
+            shared: fallback,
+            by_region: Arc::new(stores),
+        }
+    }
+
+    pub fn region(&self, region: &str) -> &dyn BlobStore {
+        self.by_region
+            .get(region)
+            .map_or(self.shared.as_ref(), |s| s.as_ref())
+    }
+}
+
+/// What a replication moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Replicated {
+    /// Blobs written to the destination.
+    pub copied: u64,
+    pub bytes: u64,
+    /// Blobs the destination already held (same digest), so not copied again.
+    pub present: u64,
+}
+
+/// Copies the content of `layers` (manifest digests) from `src` to `dst`, skipping every blob
+/// `dst` already holds. File blobs go before their manifest, so a manifest present in a store
+/// means its files are too, which is what lets a present manifest be skipped whole.
+pub fn replicate_layers(
+    src: &dyn BlobStore,
+    dst: &dyn BlobStore,
+    layers: &[String],
+) -> BlobResult<Replicated> {
+    let mut out = Replicated::default();
+    let copy = |digest: &str, out: &mut Replicated| -> BlobResult<()> {
+        if dst.has(digest)? {
+            out.present += 1;
+            return Ok(());
+        }
+        let bytes = src.get(digest)?;
+        if dst.put(&bytes)? != digest {
+            return Err(BlobError::Corrupt(digest.to_owned()));
+        }
+        out.copied += 1;
+        out.bytes += bytes.len() as u64;
+        Ok(())
+    };
+    for layer in layers {
+        if dst.has(layer)? {
+            out.present += 1;
+            continue;
+        }
+        let manifest = get_layer(src, layer)?;
+        let files: std::collections::BTreeSet<&str> = manifest
+            .values()
+            .filter_map(|e| e.digest.as_deref())
+            .collect();
+        for d in files {
+            copy(d, &mut out)?;
+        }
+        copy(layer, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Reads back every blob of `layers` from `store`, checking each against its digest: the proof
+/// that a copy arrived whole. Returns how many blobs were checked.
+pub fn verify_layers(store: &dyn BlobStore, layers: &[String]) -> BlobResult<u64> {
+    let mut seen = std::collections::BTreeSet::new();
+    for layer in layers {
+        if !seen.insert(layer.clone()) {
+            continue;
+        }
+        for e in get_layer(store, layer)?.into_values() {
+            if let Some(d) = e.digest {
+                if seen.insert(d.clone()) {
+                    store.get(&d)?;
+                }
+            }
+        }
+    }
+    Ok(seen.len() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +349,46 @@ mod tests {
         // Corruption on disk is detected, not served.
         std::fs::write(s.path(&a), b"tampered").unwrap();
         assert!(matches!(s.get(&a), Err(BlobError::Corrupt(_))));
+    }
+
+    #[test]
+    fn replication_copies_only_what_the_destination_lacks_and_verifies() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (src, dst) = (
+            FsBlobStore::open(a.path()).unwrap(),
+            FsBlobStore::open(b.path()).unwrap(),
+        );
+        let file = |s: &FsBlobStore, bytes: &[u8]| Entry {
+            digest: Some(s.put(bytes).unwrap()),
+            size: bytes.len() as u64,
+        };
+        let mut l1 = Layer::new();
+        l1.insert("/a".into(), file(&src, b"one"));
+        l1.insert("/b".into(), file(&src, b"two"));
+        let mut l2 = Layer::new();
+        l2.insert("/c".into(), file(&src, b"two"));
+        l2.insert("/gone".into(), Entry { digest: None, size: 0 });
+        let layers = vec![put_layer(&src, &l1).unwrap(), put_layer(&src, &l2).unwrap()];
+        // The destination already holds one file.
+        dst.put(b"one").unwrap();
+        let r = replicate_layers(&src, &dst, &layers).unwrap();
+        assert_eq!((r.copied, r.present), (3, 2), "{r:?}");
+        assert_eq!(verify_layers(&dst, &layers).unwrap(), 4);
+        // Everything is there now: a second copy moves nothing.
+        let again = replicate_layers(&src, &dst, &layers).unwrap();
+        assert_eq!((again.copied, again.present), (0, 2));
+        // A damaged blob at the destination fails verification.
+        let two = digest_of(b"two");
+        std::fs::write(dst.path(&two), b"twx").unwrap();
+        assert!(matches!(verify_layers(&dst, &layers), Err(BlobError::Corrupt(_))));
+        // A blob missing at the source fails the copy, naming it.
+        let c = tempfile::tempdir().unwrap();
+        let empty = FsBlobStore::open(c.path()).unwrap();
+        std::fs::remove_file(src.path(&digest_of(b"one"))).unwrap();
+        assert!(matches!(
+            replicate_layers(&src, &empty, &layers),
+            Err(BlobError::Missing(_))
+        ));
     }
 
     #[test]

@@ -230,11 +230,11 @@ pub struct DirEntry {
 }
 
 impl Service {
-    fn layer(&self, digest: &str) -> Result<Arc<Layer>, CoreError> {
+    fn layer(&self, region: &str, digest: &str) -> Result<Arc<Layer>, CoreError> {
         if let Some(l) = self.layers.lock().ok().and_then(|c| c.get(digest).cloned()) {
             return Ok(l);
         }
-        let l = Arc::new(get_layer(self.blobs.as_ref(), digest).map_err(blob_err)?);
+        let l = Arc::new(get_layer(self.blobs.region(region), digest).map_err(blob_err)?);
         if let Ok(mut c) = self.layers.lock() {
             c.insert(digest.to_owned(), l.clone());
         }
@@ -242,16 +242,21 @@ impl Service {
     }
 
     /// The bytes of a file of a view.
-    pub(crate) fn file_bytes(&self, view: &Layer, path: &str) -> Result<Vec<u8>, CoreError> {
+    pub(crate) fn file_bytes(
+        &self,
+        region: &str,
+        view: &Layer,
+        path: &str,
+    ) -> Result<Vec<u8>, CoreError> {
         let Some(digest) = view.get(path).and_then(|e| e.digest.clone()) else {
             return Err(CoreError::NotFound(format!("no file '{path}'")));
         };
-        self.blobs.get(&digest).map_err(blob_err)
+        self.blobs.region(region).get(&digest).map_err(blob_err)
     }
 
-    /// The public catalogue's content layers, stored in the blob store (idempotent).
-    pub(crate) fn base_layers(&self, b: &BaseImage) -> Result<Vec<String>, CoreError> {
-        base_image_layers(self.blobs.as_ref(), b)
+    /// The public catalogue's content layers, stored in a region's blob store (idempotent).
+    pub(crate) fn base_layers(&self, region: &str, b: &BaseImage) -> Result<Vec<String>, CoreError> {
+        base_image_layers(self.blobs.region(region), b)
     }
 
     pub(crate) async fn running_builder(
@@ -282,7 +287,7 @@ impl Service {
     pub(crate) async fn builder_view(&self, b: &BuilderRecord) -> Result<Layer, CoreError> {
         let mut layers: Vec<Layer> = Vec::new();
         for d in &b.attrs.base_layers {
-            layers.push((*self.layer(d)?).clone());
+            layers.push((*self.layer(&b.region, d)?).clone());
         }
         let own: Layer = self
             .store
@@ -341,7 +346,7 @@ impl Service {
         let b = self.running_builder(cx, name).await?;
         let path = normalize(&b.platform, path, false)?;
         let path = spelled(&self.builder_view(&b).await?, &b.platform, &path);
-        let digest = self.blobs.put(bytes).map_err(blob_err)?;
+        let digest = self.blobs.region(&b.region).put(bytes).map_err(blob_err)?;
         let entry = Entry {
             digest: Some(digest.clone()),
             size: bytes.len() as u64,
@@ -365,7 +370,7 @@ impl Service {
                 "no file '{path}' on image builder '{name}'"
             )));
         };
-        self.blobs.get(&digest).map_err(blob_err)
+        self.blobs.region(&b.region).get(&digest).map_err(blob_err)
     }
 
     /// Deletes a file, or every file below a directory.

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use photon_store::{FleetAttrs, FleetRecord, ImageRow, JobRecord, StoreError, Transition};
+use photon_store::{
+    FleetAttrs, FleetRecord, ImageRefusal, ImageRow, JobRecord, StoreError, Transition,
+};
 use photon_types::{
     Caller, ComputeCapacityStatus, CreateFleetRequest, DeleteFleetRequest, DescribeFleetsRequest,
     DescribeFleetsResult, DomainJoinInfo, Fleet, FleetAttribute, FleetError, FleetErrorCode,
@@ -52,7 +54,9 @@ pub fn to_api(f: FleetRecord, in_use: i32) -> Fleet {
         fleet_type: FleetType::from_wire(&f.fleet_type),
         compute_capacity_status: ComputeCapacityStatus {
             desired,
-            running: Some(if running { desired } else { 0 }),
+            // Instances still streaming stay up after the desired capacity drops below them
+            // (a revoked image): they run until their sessions end.
+            running: Some(if running { desired.max(in_use) } else { 0 }),
             in_use: Some(in_use),
             available: Some(if running {
                 (desired - in_use).max(0)
@@ -90,6 +94,25 @@ pub fn to_api(f: FleetRecord, in_use: i32) -> Fleet {
             volume_size_in_gb: Some(gb),
         }),
         ..Default::default()
+    }
+}
+
+fn refusal_text(why: ImageRefusal) -> &'static str {
+    match why {
+        ImageRefusal::Gone => "the image no longer exists; pick another image",
+        ImageRefusal::NoFleetPermission => {
+            "its owner does not share it with your account for fleets (any more); ask them to \
+             allow fleets, or pick another image"
+        }
+    }
+}
+
+/// A fleet write refused on its image, worded for the image the caller named.
+fn image_refused(why: ImageRefusal, image: &photon_store::ImageRecord) -> CoreError {
+    let text = format!("image '{}': {}", image.name, refusal_text(why));
+    match why {
+        ImageRefusal::Gone => CoreError::NotFound(text),
+        ImageRefusal::NoFleetPermission => CoreError::NotPermitted(text),
     }
 }
 
@@ -225,6 +248,7 @@ impl Service {
         let quota = self.quota(&cx.account_id, &cx.region, "fleets").await?;
         match self.store.create_fleet(&record, &input.tags.unwrap_or_default(), quota).await {
             Ok(()) => self.fleet_api(record).await,
+            Err(StoreError::ImageRefused(why)) => Err(image_refused(why, &image.image)),
             Err(StoreError::Conflict) => Err(CoreError::AlreadyExists(format!(
                 "a fleet named '{}' already exists in {}; pick another name",
                 input.name, cx.region
@@ -287,20 +311,34 @@ impl Service {
             .ok_or_else(|| not_found(name, &cx.region))
     }
 
+    /// Writes a changed fleet if it is still as it was read (`read`); a change made meanwhile
+    /// (a job, a revoked image, another request) is answered with `wrong`, never overwritten.
+    /// A write that puts capacity on the image, or changes it, is checked against the image in
+    /// the same transaction.
     async fn save_fleet(
         &self,
         f: FleetRecord,
-        from: &[FleetState],
+        read: &FleetRecord,
         job: Option<JobRecord>,
         wrong: impl FnOnce(String) -> CoreError,
     ) -> Result<Fleet, CoreError> {
         let name = f.name.clone();
         let region = f.region.clone();
-        let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-        match self.store.update_fleet(&f, &from, job.as_ref()).await? {
-            Transition::Done(f) => self.fleet_api(*f).await,
-            Transition::NotFound => Err(not_found(&name, &region)),
-            Transition::WrongState(s) => Err(wrong(s)),
+        let check_image = f.image_arn != read.image_arn || f.attrs.desired_instances > 0;
+        match self
+            .store
+            .update_fleet(&f, read, job.as_ref(), check_image)
+            .await
+        {
+            Ok(Transition::Done(f)) => self.fleet_api(*f).await,
+            Ok(Transition::NotFound) => Err(not_found(&name, &region)),
+            Ok(Transition::WrongState(s)) => Err(wrong(s)),
+            Err(StoreError::ImageRefused(why)) => Err(CoreError::NotPermitted(format!(
+                "fleet '{name}' cannot run on image {}: {}",
+                f.image_arn,
+                refusal_text(why)
+            ))),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -309,14 +347,21 @@ impl Service {
         cx: &Caller,
         input: StartFleetRequest,
     ) -> Result<Fleet, CoreError> {
-        let mut f = self.my_fleet(cx, &input.name).await?;
-        if f.state == st(FleetState::Running) || f.state == st(FleetState::Starting) {
-            return self.fleet_api(f).await;
+        let read = self.my_fleet(cx, &input.name).await?;
+        if read.state == st(FleetState::Running) || read.state == st(FleetState::Starting) {
+            return self.fleet_api(read).await;
         }
+        if read.state != st(FleetState::Stopped) {
+            return Err(CoreError::ConcurrentModification(format!(
+                "fleet '{}' is {}; wait until it is STOPPED, then start it",
+                input.name, read.state
+            )));
+        }
+        let mut f = read.clone();
         f.state = st(FleetState::Starting).to_owned();
         let job = self.fleet_job(cx, &input.name, "RUNNING", Stage::FleetStart);
         let name = input.name.clone();
-        self.save_fleet(f, &[FleetState::Stopped], Some(job), |s| {
+        self.save_fleet(f, &read, Some(job), |s| {
             CoreError::ConcurrentModification(format!(
                 "fleet '{name}' is {s}; wait until it is STOPPED, then start it"
             ))
@@ -329,19 +374,19 @@ impl Service {
         cx: &Caller,
         input: StopFleetRequest,
     ) -> Result<Fleet, CoreError> {
-        let mut f = self.my_fleet(cx, &input.name).await?;
-        if f.state == st(FleetState::Stopped) || f.state == st(FleetState::Stopping) {
-            return self.fleet_api(f).await;
+        let read = self.my_fleet(cx, &input.name).await?;
+        if read.state == st(FleetState::Stopped) || read.state == st(FleetState::Stopping) {
+            return self.fleet_api(read).await;
         }
+        let mut f = read.clone();
         f.state = st(FleetState::Stopping).to_owned();
         let job = self.fleet_job(cx, &input.name, "STOPPED", Stage::FleetStop);
         let name = input.name.clone();
-        self.save_fleet(
-            f,
-            &[FleetState::Running, FleetState::Starting],
-            Some(job),
-            |s| CoreError::ConcurrentModification(format!("fleet '{name}' is {s}; try again")),
-        )
+        self.save_fleet(f, &read, Some(job), |s| {
+            CoreError::ConcurrentModification(format!(
+                "fleet '{name}' changed meanwhile (it is {s}); try again"
+            ))
+        })
         .await
     }
 
@@ -390,7 +435,8 @@ impl Service {
                 "UpdateFleet needs the Name of the fleet".into(),
             ));
         };
-        let mut f = self.my_fleet(cx, &name).await?;
+        let read = self.my_fleet(cx, &name).await?;
+        let mut f = read.clone();
         let running = f.state == st(FleetState::Running);
         if f.state == st(FleetState::Starting) || f.state == st(FleetState::Stopping) {
             return Err(CoreError::ConcurrentModification(format!(
@@ -434,6 +480,16 @@ impl Service {
             match (c.desired_instances, c.desired_sessions) {
                 (Some(n), None) => {
                     check_range("ComputeCapacity.DesiredInstances", n, 0, 10_000)?;
+                    if n > 0 && f.image_arn == read.image_arn {
+                        // Capacity on the image it has: the image must still be one the fleet
+                        // may use (a revoked share keeps it at 0 until the image changes).
+                        let current = f.image_arn.clone();
+                        self.fleet_image(cx, None, Some(&current), &f.instance_type)
+                            .await?;
+                        f.attrs
+                            .errors
+                            .retain(|(code, _)| code != FleetErrorCode::ImageNotFound.as_str());
+                    }
                     f.attrs.desired_instances = n;
                 }
                 _ => {
@@ -493,10 +549,9 @@ impl Service {
                 _ => {}
             }
         }
-        let state = FleetState::from_wire(&f.state).unwrap_or_default();
-        self.save_fleet(f, &[state], None, |s| {
+        self.save_fleet(f, &read, None, |s| {
             CoreError::ConcurrentModification(format!(
-                "fleet '{name}' changed to {s} meanwhile; try again"
+                "fleet '{name}' changed meanwhile (it is {s}); try again"
             ))
         })
         .await
@@ -530,19 +585,17 @@ impl FleetJobs {
             "STOPPED" => (FleetState::Stopping, FleetState::Stopped),
             other => return Ok(Step::Fatal(format!("unknown fleet target '{other}'"))),
         };
-        let Some(mut f) = self
-            .svc
+        // Only the state moves: whatever else changed meanwhile (a revoked image's capacity)
+        // stays as it is.
+        self.svc
             .store
-            .fleet(&job.region, &job.account_id, &name)
-            .await?
-        else {
-            return Ok(Step::Done);
-        };
-        if f.state != st(from) {
-            return Ok(Step::Done);
-        }
-        f.state = st(to).to_owned();
-        self.svc.store.update_fleet(&f, &[st(from)], None).await?;
+            .transition_fleet(
+                (&job.region, &job.account_id, &name),
+                &[st(from)],
+                st(to),
+                None,
+            )
+            .await?;
         Ok(Step::Done)
     }
 }
@@ -569,24 +622,22 @@ impl Handler for FleetJobs {
             else {
                 return;
             };
-            let Ok(Some(mut f)) = self
-                .svc
-                .store
-                .fleet(&job.region, &job.account_id, &name)
-                .await
-            else {
-                return;
-            };
             let from = [st(FleetState::Starting), st(FleetState::Stopping)];
-            if !from.contains(&f.state.as_str()) {
-                return;
-            }
-            f.state = st(FleetState::Stopped).to_owned();
-            f.attrs.errors = vec![(
+            let errors = vec![(
                 FleetErrorCode::InternalServiceError.as_str().to_owned(),
                 format!("the fleet could not finish its change of state: {error}"),
             )];
-            if let Err(e) = self.svc.store.update_fleet(&f, &from, None).await {
+            if let Err(e) = self
+                .svc
+                .store
+                .transition_fleet(
+                    (&job.region, &job.account_id, &name),
+                    &from,
+                    st(FleetState::Stopped),
+                    Some(errors),
+                )
+                .await
+            {
                 tracing::error!(job = %job.id, error = %e, "could not stop the fleet after a failure");
             }
         })

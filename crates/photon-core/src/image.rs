@@ -68,12 +68,13 @@ pub fn public_images(region: &str, layers: &[Vec<String>]) -> Vec<ImageRecord> {
 }
 
 pub(crate) async fn seed_public_images(svc: &Service) -> Result<(), CoreError> {
-    let layers = BASE_IMAGES
-        .iter()
-        .map(|b| svc.base_layers(b))
-        .collect::<Result<Vec<_>, _>>()?;
     let mut all = Vec::new();
     for region in svc.regions.iter() {
+        // Each region's store gets the content itself: regions need not share a store.
+        let layers = BASE_IMAGES
+            .iter()
+            .map(|b| svc.base_layers(region, b))
+            .collect::<Result<Vec<_>, _>>()?;
         all.extend(public_images(region, &layers));
     }
     let added = svc.store.seed_images(&all).await?;

@@ -291,7 +291,7 @@ impl Service {
                                 "Unsupported icon file type: use .jpg, .png or .bmp",
                             ));
                         }
-                        let bytes = self.file_bytes(&view, &path)?;
+                        let bytes = self.file_bytes(&b.region, &view, &path)?;
                         match image_size(&bytes) {
                             Some((w, h)) if w <= 256 && h <= 256 => Some(path),
                             Some((w, h)) => {
@@ -315,7 +315,7 @@ impl Service {
                         )));
                     };
                     let text =
-                        String::from_utf8_lossy(&self.file_bytes(&view, &path)?).into_owned();
+                        String::from_utf8_lossy(&self.file_bytes(&b.region, &view, &path)?).into_owned();
                     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
                         match exists(line) {
                             Some(p) => manifest.push(p),
@@ -669,7 +669,7 @@ impl Service {
         let mut layers = b.attrs.base_layers.clone();
         if !own.is_empty() {
             layers.push(
-                put_layer(self.blobs.as_ref(), &own)
+                put_layer(self.blobs.region(&b.region), &own)
                     .map_err(|e| CoreError::Internal(e.to_string()))?,
             );
         }

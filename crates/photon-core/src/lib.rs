@@ -7,6 +7,7 @@ pub mod arn;
 pub mod builder;
 pub mod catalog;
 pub mod content;
+pub mod copy;
 mod error;
 pub mod fleet;
 pub mod image;
@@ -16,6 +17,7 @@ pub mod pace;
 pub mod quota;
 pub mod region;
 pub mod session;
+pub mod sharing;
 pub mod stack;
 pub mod tags;
 pub mod token;
@@ -23,7 +25,7 @@ pub mod token;
 use std::sync::Arc;
 
 pub use error::CoreError;
-use photon_blob::{BlobStore, Layer};
+use photon_blob::{Layer, RegionalBlobs};
 use photon_store::Store;
 
 /// The domain reads time from the same clock as the engine, so tests control both at once.
@@ -40,7 +42,7 @@ pub struct Service {
     /// The base URL clients reach this server at, for the URLs it hands out.
     pub(crate) public_url: Arc<String>,
     /// Image and builder content.
-    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) blobs: RegionalBlobs,
     /// Parsed layer manifests by digest: content-addressed, so never stale.
     pub(crate) layers: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Layer>>>>,
 }
@@ -50,7 +52,7 @@ impl Service {
     /// every process on the same store, and the public catalogue is seeded into every region.
     pub async fn start(
         store: Arc<dyn Store>,
-        blobs: Arc<dyn BlobStore>,
+        blobs: RegionalBlobs,
         clock: Arc<dyn Clock>,
         regions: Vec<String>,
     ) -> Result<Self, CoreError> {

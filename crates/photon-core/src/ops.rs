@@ -3,7 +3,10 @@
 //! default, a `NotImplemented` error naming them.
 
 use photon_types::{
-    ApiError, AppStream, AssociateFleetRequest, AssociateFleetResult, Caller, CreateFleetRequest,
+    ApiError, AppStream, AssociateFleetRequest, AssociateFleetResult, Caller, CopyImageRequest,
+    CopyImageResponse, CreateFleetRequest, DeleteImagePermissionsRequest,
+    DeleteImagePermissionsResult, DescribeImagePermissionsRequest, DescribeImagePermissionsResult,
+    UpdateImagePermissionsRequest, UpdateImagePermissionsResult,
     CreateFleetResult, CreateImageBuilderRequest, CreateImageBuilderResult,
     CreateImageBuilderStreamingURLRequest, CreateImageBuilderStreamingURLResult,
     CreateStackRequest, CreateStackResult, CreateStreamingURLRequest, CreateStreamingURLResult,
@@ -327,6 +330,48 @@ impl AppStream for Service {
         Service::expire_session(self, cx, input)
             .await
             .map(|()| ExpireSessionResult {})
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn update_image_permissions(
+        &self,
+        cx: &Caller,
+        input: UpdateImagePermissionsRequest,
+    ) -> Result<UpdateImagePermissionsResult, ApiError> {
+        Service::update_image_permissions(self, cx, input)
+            .await
+            .map(|()| UpdateImagePermissionsResult {})
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn describe_image_permissions(
+        &self,
+        cx: &Caller,
+        input: DescribeImagePermissionsRequest,
+    ) -> Result<DescribeImagePermissionsResult, ApiError> {
+        Service::describe_image_permissions(self, cx, input)
+            .await
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn delete_image_permissions(
+        &self,
+        cx: &Caller,
+        input: DeleteImagePermissionsRequest,
+    ) -> Result<DeleteImagePermissionsResult, ApiError> {
+        Service::delete_image_permissions(self, cx, input)
+            .await
+            .map(|()| DeleteImagePermissionsResult {})
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn copy_image(
+        &self,
+        cx: &Caller,
+        input: CopyImageRequest,
+    ) -> Result<CopyImageResponse, ApiError> {
+        Service::copy_image(self, cx, input)
+            .await
             .map_err(|e| e.into_api(&cx.request_id))
     }
 }

@@ -21,6 +21,8 @@ pub enum Stage {
     ImageCreate,
     FleetStart,
     FleetStop,
+    /// An image copy (`COPYING` → `AVAILABLE`).
+    ImageCopy,
 }
 
 impl Pace {
@@ -39,6 +41,9 @@ impl Pace {
             (Pace::Fast, Stage::BuilderStart) => 3,
             (Pace::Fast, Stage::ImageCreate) => 4,
             (Pace::Fast, Stage::FleetStart) => 3,
+            (Pace::Fast, Stage::ImageCopy) => 3,
+            // The guide: a copy takes minutes, longer for large images.
+            (Pace::Realistic, Stage::ImageCopy) => 600,
             // The guide: a fleet takes about 10-20 minutes to start.
             (Pace::Realistic, Stage::FleetStart) => 900,
             (Pace::Realistic, Stage::FleetStop) => 120,

@@ -90,7 +90,9 @@ mod tests {
         let url = photon_store_sql::sqlite_url(&dir.path().join("q.db"));
         let store: Arc<dyn Store> =
             Arc::new(photon_store_sql::SqlStore::connect(&url).await.unwrap());
-        let blobs = Arc::new(photon_blob::FsBlobStore::open(&dir.path().join("blobs")).unwrap());
+        let blobs = photon_blob::RegionalBlobs::shared(Arc::new(
+            photon_blob::FsBlobStore::open(&dir.path().join("blobs")).unwrap(),
+        ));
         let svc = Service::start(
             store.clone(),
             blobs,

@@ -43,6 +43,16 @@ impl From<PaceArg> for photon_core::pace::Pace {
     }
 }
 
+/// Where image content lives.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum BlobLayout {
+    /// One store for every region (`DATA_DIR/blobs`): a copy between regions moves nothing.
+    Shared,
+    /// A store per region (`DATA_DIR/blobs/REGION`), as regions on separate object stores
+    /// would be: a copy replicates the content it needs.
+    PerRegion,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -116,6 +126,9 @@ pub struct ServeArgs {
     /// How long transitions take: instant (tests), fast (seconds), realistic (minutes, like AWS).
     #[arg(long, value_enum, default_value = "fast")]
     pub pace: PaceArg,
+    /// Where image content is stored: one store for all regions, or one per region.
+    #[arg(long, value_enum, default_value = "shared")]
+    pub blob_layout: BlobLayout,
     /// How to print the start-up lines (text for people, json for scripts).
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,

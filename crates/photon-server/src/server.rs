@@ -108,6 +108,34 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
     guard
 }
 
+fn open_blobs(
+    data_dir: &std::path::Path,
+    layout: crate::cli::BlobLayout,
+    regions: &[String],
+) -> anyhow::Result<photon_blob::RegionalBlobs> {
+    let open = |dir: std::path::PathBuf| -> anyhow::Result<Arc<dyn photon_blob::BlobStore>> {
+        let store = photon_blob::FsBlobStore::open(&dir).with_context(|| {
+            format!(
+                "cannot open the blob store in {}; check that the directory is writable",
+                dir.display()
+            )
+        })?;
+        Ok(Arc::new(store))
+    };
+    let root = data_dir.join("blobs");
+    let shared = open(root.clone())?;
+    Ok(match layout {
+        crate::cli::BlobLayout::Shared => photon_blob::RegionalBlobs::shared(shared),
+        crate::cli::BlobLayout::PerRegion => {
+            let mut stores = std::collections::HashMap::new();
+            for r in regions {
+                stores.insert(r.clone(), open(root.join(r))?);
+            }
+            photon_blob::RegionalBlobs::per_region(shared, stores)
+        }
+    })
+}
+
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _log_guard = init_logging(args.log_format);
     let regions = match args.regions {
@@ -124,16 +152,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let store = crate::store::open(&args.store).await?;
     let store: Arc<dyn Store> = store;
-    let blobs =
-        photon_blob::FsBlobStore::open(&args.store.data_dir.join("blobs")).with_context(|| {
-            format!(
-                "cannot open the blob store in {}",
-                args.store.data_dir.display()
-            )
-        })?;
+    let blobs = open_blobs(&args.store.data_dir, args.blob_layout, &regions)?;
     let svc = Service::start(
         store.clone(),
-        Arc::new(blobs),
+        blobs,
         Arc::new(SystemClock),
         regions.clone(),
     )
@@ -217,6 +239,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_handler(photon_core::image_assistant::ImageJobs::new(
             app_svc.clone(),
         ))
+        .with_handler(photon_core::copy::CopyJobs::new(app_svc.clone()))
         .with_handler(photon_core::fleet::FleetJobs::new(app_svc));
     let mut engine_stop = stop_rx.clone();
     let engine_task = tokio::spawn(engine.run(ENGINE_IDLE, async move {

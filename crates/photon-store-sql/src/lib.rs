@@ -13,9 +13,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use photon_store::{
     AccessKeyRecord, AccountRecord, AppRecord, Association, BuilderAttrs, BuilderFile,
-    BuilderRecord, DeleteOutcome, FleetAttrs, FleetRecord, ImageAttrs, ImageQuery, ImageRecord,
-    ImageRow, ImageScope, ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings,
-    QuotaRecord, ResourceKey, SessionRecord, SessionStart, StackAttrs, StackRecord, Store,
+    BuilderRecord, CopyStart, DeleteOutcome, FleetAttrs, FleetRecord, ImageAttrs, ImageQuery,
+    ImageRecord, ImageRefusal, ImageRow, ImageScope, ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings,
+    QuotaRecord, ResourceKey, SessionRecord, SessionStart, ShareChange, StackAttrs, StackRecord,
+    Store,
     StoreError, StoreResult, Transition, IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -144,6 +145,36 @@ impl SqlStore {
                 .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    /// Inside a fleet write: the fleet's image must exist and, when another account owns it,
+    /// be shared with the fleet's account with fleet permission. Takes the image's lock, the
+    /// one sharing changes take, so a revocation and this write cannot interleave.
+    async fn check_fleet_image(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        f: &FleetRecord,
+    ) -> StoreResult<()> {
+        self.lock(tx, &f.image_arn).await?;
+        let row = sqlx::query(
+            "SELECT i.owner AS owner, s.allow_fleet AS allow_fleet FROM images i \
+             LEFT JOIN image_shares s ON s.region = i.region AND s.owner = i.owner \
+             AND s.image_name = i.name AND s.shared_account = $2 WHERE i.arn = $1",
+        )
+        .bind(&f.image_arn)
+        .bind(&f.owner)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else {
+            return Err(StoreError::ImageRefused(ImageRefusal::Gone));
+        };
+        let owner: String = row.try_get("owner").map_err(backend)?;
+        let allow_fleet: Option<i64> = row.try_get("allow_fleet").map_err(backend)?;
+        if !owner.is_empty() && owner != f.owner && allow_fleet != Some(1) {
+            return Err(StoreError::ImageRefused(ImageRefusal::NoFleetPermission));
         }
         Ok(())
     }
@@ -757,6 +788,203 @@ impl Store for SqlStore {
         usage_in(&mut conn, region, owner, name).await
     }
 
+    async fn set_image_share(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        account: &str,
+        permissions: Option<(bool, bool)>,
+        state: Option<&str>,
+        max_shares: i64,
+        revoked: &(String, String),
+        now: Millis,
+    ) -> StoreResult<ShareChange> {
+        let mut tx = self.begin_write().await?;
+        let arn = resource_arn("image", region, owner, name);
+        self.lock(&mut tx, &arn).await?;
+        let Some(row) = one_image(&mut *tx, &image_by_key(), [region, owner, name]).await? else {
+            return Ok(ShareChange::ImageNotFound);
+        };
+        if state.is_some_and(|st| st != row.image.state) {
+            return Ok(ShareChange::WrongState(row.image.state));
+        }
+        const KEY: &str =
+            "WHERE region = $1 AND owner = $2 AND image_name = $3 AND shared_account = $4";
+        let existing = sqlx::query(&format!("SELECT 1 AS one FROM image_shares {KEY}"))
+            .bind(region)
+            .bind(owner)
+            .bind(name)
+            .bind(account)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?
+            .is_some();
+        match permissions {
+            None if !existing => return Ok(ShareChange::NotShared),
+            None => {
+                sqlx::query(&format!("DELETE FROM image_shares {KEY}"))
+                    .bind(region)
+                    .bind(owner)
+                    .bind(name)
+                    .bind(account)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
+            Some((fleet, builder)) if existing => {
+                sqlx::query(&format!(
+                    "UPDATE image_shares SET allow_fleet = $5, allow_image_builder = $6 {KEY}"
+                ))
+                .bind(region)
+                .bind(owner)
+                .bind(name)
+                .bind(account)
+                .bind(i64::from(fleet))
+                .bind(i64::from(builder))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            }
+            Some((fleet, builder)) => {
+                let n = count(
+                    &mut tx,
+                    "SELECT COUNT(*) AS n FROM image_shares \
+                     WHERE region = $1 AND owner = $2 AND image_name = $3",
+                    &[region, owner, name],
+                )
+                .await?;
+                if n >= max_shares {
+                    return Ok(ShareChange::LimitReached(max_shares));
+                }
+                sqlx::query(
+                    "INSERT INTO image_shares (region, owner, image_name, shared_account, \
+                     allow_fleet, allow_image_builder, sort_key, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(region)
+                .bind(owner)
+                .bind(name)
+                .bind(account)
+                .bind(i64::from(fleet))
+                .bind(i64::from(builder))
+                .bind(&row.sort_key)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            }
+        }
+        let mut fleets_zeroed = Vec::new();
+        if !permissions.is_some_and(|(fleet, _)| fleet) {
+            let rows = sqlx::query(
+                "SELECT name FROM fleets WHERE region = $1 AND owner = $2 AND image_arn = $3 \
+                 ORDER BY name",
+            )
+            .bind(region)
+            .bind(account)
+            .bind(&arn)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+            for r in rows {
+                let fleet: String = r.try_get("name").map_err(backend)?;
+                // Image lock, then fleet lock: the order every fleet write uses.
+                self.lock(&mut tx, &resource_arn("fleet", region, account, &fleet))
+                    .await?;
+                let Some(mut f) = one_fleet(&mut *tx, [region, account, &fleet]).await? else {
+                    continue;
+                };
+                if f.image_arn != arn {
+                    continue;
+                }
+                f.attrs.desired_instances = 0;
+                f.attrs.errors.retain(|(code, _)| *code != revoked.0);
+                f.attrs.errors.push(revoked.clone());
+                write_fleet(&mut tx, &f).await?;
+                fleets_zeroed.push(fleet);
+            }
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(ShareChange::Done { fleets_zeroed })
+    }
+
+    async fn image_shares(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        accounts: &[String],
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<ImageShare>> {
+        let only = if accounts.is_empty() {
+            String::new()
+        } else {
+            let marks: Vec<String> = (0..accounts.len()).map(|i| format!("${}", i + 6)).collect();
+            format!(" AND shared_account IN ({})", marks.join(", "))
+        };
+        let sql = format!(
+            "SELECT shared_account, allow_fleet, allow_image_builder FROM image_shares \
+             WHERE region = $1 AND owner = $2 AND image_name = $3 AND shared_account > $4{only} \
+             ORDER BY shared_account LIMIT $5"
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(region)
+            .bind(owner)
+            .bind(name)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit));
+        for a in accounts {
+            q = q.bind(a);
+        }
+        let rows = q.fetch_all(&self.read).await.map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let fleet: i64 = r.try_get("allow_fleet").map_err(backend)?;
+                let builder: i64 = r.try_get("allow_image_builder").map_err(backend)?;
+                Ok(ImageShare {
+                    shared_account: r.try_get("shared_account").map_err(backend)?,
+                    allow_fleet: fleet != 0,
+                    allow_image_builder: builder != 0,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_image_copy(
+        &self,
+        image: &ImageRecord,
+        job: &JobRecord,
+        max_images: i64,
+        max_copies: i64,
+    ) -> StoreResult<CopyStart> {
+        let mut tx = self.begin_write().await?;
+        // The lock every image creator of this account and region takes: the counts hold.
+        self.lock(&mut tx, &format!("images:{}:{}", image.owner, image.region))
+            .await?;
+        let (region, owner) = (image.region.as_str(), image.owner.as_str());
+        let images = count(
+            &mut tx,
+            "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2",
+            &[region, owner],
+        )
+        .await?;
+        if images >= max_images {
+            return Ok(CopyStart::ImageQuota(max_images));
+        }
+        // A copy under way is an image of this account in the new copy's state.
+        let copying = count(
+            &mut tx,
+            "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2 AND state = $3",
+            &[region, owner, &image.state],
+        )
+        .await?;
+        if copying >= max_copies {
+            return Ok(CopyStart::CopyQuota(max_copies));
+        }
+        insert_image(&mut tx, image, false).await?;
+        insert_job(&mut tx, job).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(CopyStart::Started)
+    }
+
     async fn tags(&self, arn: &str) -> StoreResult<BTreeMap<String, String>> {
         let rows = sqlx::query("SELECT tag_key, tag_value FROM tags WHERE resource_arn = $1")
             .bind(arn)
@@ -1236,6 +1464,8 @@ impl Store for SqlStore {
         max_fleets: i64,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
+        // Image lock before the account's fleet lock: every path takes them in that order.
+        self.check_fleet_image(&mut tx, f).await?;
         self.lock(&mut tx, &format!("fleets:{}:{}", f.owner, f.region))
             .await?;
         let row = sqlx::query("SELECT COUNT(*) AS n FROM fleets WHERE region = $1 AND owner = $2")
@@ -1309,37 +1539,52 @@ impl Store for SqlStore {
     async fn update_fleet(
         &self,
         f: &FleetRecord,
-        from: &[&str],
+        expected: &FleetRecord,
         job: Option<&JobRecord>,
+        check_image: bool,
     ) -> StoreResult<Transition<FleetRecord>> {
         let mut tx = self.begin_write().await?;
+        if check_image {
+            self.check_fleet_image(&mut tx, f).await?;
+        }
         self.lock(&mut tx, &f.arn).await?;
         let Some(current) = one_fleet(&mut *tx, [&f.region, &f.owner, &f.name]).await? else {
             return Ok(Transition::NotFound);
         };
-        if !from.contains(&current.state.as_str()) {
+        if current != *expected {
             return Ok(Transition::WrongState(current.state));
         }
-        let attrs = serde_json::to_string(&f.attrs).map_err(backend)?;
-        sqlx::query(
-            "UPDATE fleets SET state = $4, image_arn = $5, instance_type = $6, attrs = $7 \
-             WHERE region = $1 AND owner = $2 AND name = $3",
-        )
-        .bind(&f.region)
-        .bind(&f.owner)
-        .bind(&f.name)
-        .bind(&f.state)
-        .bind(&f.image_arn)
-        .bind(&f.instance_type)
-        .bind(attrs)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        write_fleet(&mut tx, f).await?;
         if let Some(job) = job {
             insert_job(&mut tx, job).await?;
         }
         tx.commit().await.map_err(backend)?;
         Ok(Transition::Done(Box::new(f.clone())))
+    }
+
+    async fn transition_fleet(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        from: &[&str],
+        to: &str,
+        errors: Option<Vec<(String, String)>>,
+    ) -> StoreResult<Transition<FleetRecord>> {
+        let mut tx = self.begin_write().await?;
+        self.lock(&mut tx, &resource_arn("fleet", region, owner, name))
+            .await?;
+        let Some(mut f) = one_fleet(&mut *tx, [region, owner, name]).await? else {
+            return Ok(Transition::NotFound);
+        };
+        if !from.contains(&f.state.as_str()) {
+            return Ok(Transition::WrongState(f.state));
+        }
+        f.state = to.to_owned();
+        if let Some(errors) = errors {
+            f.attrs.errors = errors;
+        }
+        write_fleet(&mut tx, &f).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Transition::Done(Box::new(f)))
     }
 
     async fn remove_fleet(
@@ -1867,6 +2112,42 @@ impl Store for SqlStore {
 
 /// A resource's ARN, as the domain forms it; the store needs it to find the resource's tags and
 /// to name its lock.
+/// Rewrites a fleet's mutable columns inside a caller's transaction.
+async fn write_fleet(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    f: &FleetRecord,
+) -> StoreResult<()> {
+    let attrs = serde_json::to_string(&f.attrs).map_err(backend)?;
+    sqlx::query(
+        "UPDATE fleets SET state = $4, image_arn = $5, instance_type = $6, attrs = $7 \
+         WHERE region = $1 AND owner = $2 AND name = $3",
+    )
+    .bind(&f.region)
+    .bind(&f.owner)
+    .bind(&f.name)
+    .bind(&f.state)
+    .bind(&f.image_arn)
+    .bind(&f.instance_type)
+    .bind(attrs)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+async fn count(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    sql: &str,
+    binds: &[&str],
+) -> StoreResult<i64> {
+    let mut q = sqlx::query(sql);
+    for b in binds {
+        q = q.bind(*b);
+    }
+    let row = q.fetch_one(&mut **tx).await.map_err(backend)?;
+    row.try_get("n").map_err(backend)
+}
+
 fn resource_arn(kind: &str, region: &str, owner: &str, name: &str) -> String {
     format!("arn:aws:appstream:{region}:{owner}:{kind}/{name}")
 }

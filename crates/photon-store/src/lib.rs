@@ -23,6 +23,10 @@ pub enum StoreError {
     /// A write addressed a resource that does not exist (any more).
     #[error("no such resource")]
     NotFound,
+    /// A fleet write named an image the fleet's account may not run (checked in the write's
+    /// own transaction, so a concurrent revocation cannot slip between check and write).
+    #[error("the fleet's image cannot be used: {0:?}")]
+    ImageRefused(ImageRefusal),
     /// The engine failed; the text is for logs only.
     #[error("store failure: {0}")]
     Backend(String),
@@ -398,6 +402,49 @@ pub struct StackAttrs {
     pub embed_host_domains: Vec<String>,
 }
 
+/// Why a fleet write was refused on its image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageRefusal {
+    /// The image no longer exists.
+    Gone,
+    /// Another account owns the image and does not share it with the fleet's account with
+    /// fleet permission.
+    NoFleetPermission,
+}
+
+/// One account an image is shared with, and what it may do with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageShare {
+    pub shared_account: String,
+    pub allow_fleet: bool,
+    pub allow_image_builder: bool,
+}
+
+/// What a change to an image's sharing found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShareChange {
+    /// Done. `fleets_zeroed` names the recipient's fleets whose desired capacity was set to 0
+    /// because the recipient lost fleet permission.
+    Done { fleets_zeroed: Vec<String> },
+    ImageNotFound,
+    /// The image is not in the state the change needs.
+    WrongState(String),
+    /// Sharing was to stop, but the image was not shared with that account.
+    NotShared,
+    /// Sharing with one more account would exceed the limit given.
+    LimitReached(i64),
+}
+
+/// What starting an image copy found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyStart {
+    Started,
+    /// The owner's images in the destination region already fill this quota.
+    ImageQuota(i64),
+    /// The owner already has this many copies under way into the destination region.
+    CopyQuota(i64),
+}
+
 /// A streaming session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -586,6 +633,46 @@ pub trait Store: Send + Sync + 'static {
     /// What uses an image now.
     async fn image_usage(&self, region: &str, owner: &str, name: &str) -> StoreResult<ImageUsage>;
 
+    // Sharing.
+    /// Shares an image with `account` or changes its permissions (`Some((allow_fleet,
+    /// allow_image_builder))`), or stops sharing with it (`None`), in one transaction that
+    /// requires the image in `state` (when given) and at most `max_shares` accounts. When the
+    /// account is left without fleet permission, each of its fleets on the image gets desired
+    /// capacity 0 and the fleet error `revoked` (code, message), in the same transaction.
+    // The change and its consequence are one transaction, so they are one call.
+    #[allow(clippy::too_many_arguments)]
+    async fn set_image_share(
+        &self,
+        key: (&str, &str, &str),
+        account: &str,
+        permissions: Option<(bool, bool)>,
+        state: Option<&str>,
+        max_shares: i64,
+        revoked: &(String, String),
+        now: Millis,
+    ) -> StoreResult<ShareChange>;
+    /// The accounts an image is shared with, by account id after `after`; only those in
+    /// `accounts` when it is not empty.
+    async fn image_shares(
+        &self,
+        key: (&str, &str, &str),
+        accounts: &[String],
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<ImageShare>>;
+
+    // Copies.
+    /// Inserts an image copy (state `COPYING`) with the job that completes it, in one
+    /// transaction that counts the owner's images and copies under way in the destination
+    /// region against `max_images` and `max_copies`; `Conflict` if the name is taken there.
+    async fn create_image_copy(
+        &self,
+        image: &ImageRecord,
+        job: &JobRecord,
+        max_images: i64,
+        max_copies: i64,
+    ) -> StoreResult<CopyStart>;
+
     // Tags, keyed by resource ARN.
     async fn tags(&self, arn: &str) -> StoreResult<BTreeMap<String, String>>;
     /// Sets tags on an existing resource; `NotFound` if it is gone, `LimitReached` if it would
@@ -710,7 +797,8 @@ pub trait Store: Send + Sync + 'static {
 
     // Fleets.
     /// Creates a fleet with its tags; `LimitReached` at `max_fleets` in the account and region,
-    /// `Conflict` when the name is taken.
+    /// `Conflict` when the name is taken, `ImageRefused` when its image is gone or is another
+    /// account's without fleet permission for this one (checked in the same transaction).
     async fn create_fleet(
         &self,
         fleet: &FleetRecord,
@@ -730,13 +818,26 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<(String, FleetRecord)>>;
-    /// Replaces a fleet's record (state included) if its current state is one of `from`, and
-    /// enqueues `job`, in one transaction.
+    /// Replaces a fleet's record (state included) if it is still exactly `expected` (as read
+    /// before the change), and enqueues `job`, in one transaction: a compare-and-swap, so a
+    /// change made meanwhile (a revocation, a job) is never overwritten. With `check_image`,
+    /// the write also requires the fleet's image to exist and, if another account owns it, to
+    /// be shared with the fleet's account with fleet permission (`ImageRefused`).
     async fn update_fleet(
         &self,
         fleet: &FleetRecord,
-        from: &[&str],
+        expected: &FleetRecord,
         job: Option<&JobRecord>,
+        check_image: bool,
+    ) -> StoreResult<Transition<FleetRecord>>;
+    /// Moves a fleet from one of `from` to `to`, touching nothing else but, when given, its
+    /// errors (replaced by `errors`).
+    async fn transition_fleet(
+        &self,
+        key: (&str, &str, &str),
+        from: &[&str],
+        to: &str,
+        errors: Option<Vec<(String, String)>>,
     ) -> StoreResult<Transition<FleetRecord>>;
     /// Removes a fleet and its tags if it is in `state`; `false` otherwise.
     async fn remove_fleet(&self, key: (&str, &str, &str), state: &str) -> StoreResult<bool>;

@@ -1,0 +1,313 @@
+//! Copying an image the caller owns to another region (or the same one): the copy appears at
+//! once as `COPYING`, and the engine replicates its content to the destination region's blob
+//! store, verifies it there, and makes it `AVAILABLE` (or `FAILED` with `IMAGE_COPY_FAILURE`).
+
+use std::sync::Arc;
+
+use photon_blob::BlobError;
+use photon_store::{CopyStart, ImageRecord, JobRecord, StoreError, PUBLIC_OWNER};
+use photon_types::{
+    Caller, CopyImageRequest, CopyImageResponse, ImageState, ImageStateChangeReasonCode,
+};
+use photon_workflow::{new_job, BoxFuture, Handler, Step};
+
+use crate::arn::Arn;
+use crate::pace::Stage;
+use crate::{CoreError, Service};
+
+pub const JOB_KIND: &str = "image-copy";
+
+/// What the copy job needs beyond the destination image it completes: where the source is.
+/// Its text is `SOURCE_REGION/SOURCE_NAME` (neither can hold a `/`).
+#[derive(Debug)]
+struct CopyPayload {
+    source_region: String,
+    source_name: String,
+}
+
+impl CopyPayload {
+    fn encode(&self) -> String {
+        format!("{}/{}", self.source_region, self.source_name)
+    }
+
+    fn decode(s: &str) -> Option<CopyPayload> {
+        let (region, name) = s.split_once('/')?;
+        Some(CopyPayload {
+            source_region: region.to_owned(),
+            source_name: name.to_owned(),
+        })
+    }
+}
+
+/// A public base image's ARN names its region; the copy's lineage points at the same base image
+/// in the destination region, where it can be used.
+fn base_in(region: &str, base: Option<String>) -> Option<String> {
+    let base = base?;
+    match Arn::parse(&base) {
+        Some(a) if a.account.is_empty() && a.resource_type == "image" => {
+            Some(Arn::image(region, PUBLIC_OWNER, &a.name))
+        }
+        _ => Some(base),
+    }
+}
+
+impl Service {
+    pub async fn copy_image(
+        &self,
+        cx: &Caller,
+        input: CopyImageRequest,
+    ) -> Result<CopyImageResponse, CoreError> {
+        let dest = input.destination_region.as_str();
+        if !self.regions.iter().any(|r| r == dest) {
+            return Err(CoreError::NotFound(format!(
+                "region '{dest}' is not served here; copy to one of {}",
+                self.regions.join(", ")
+            )));
+        }
+        let name = &input.source_image_name;
+        let Some(source) = self.store.image(&cx.region, &cx.account_id, name).await? else {
+            if self
+                .store
+                .image(&cx.region, PUBLIC_OWNER, name)
+                .await?
+                .is_some()
+            {
+                return Err(CoreError::Incompatible(format!(
+                    "image '{name}' is a public AWS base image and cannot be copied; it is \
+                     already in every region, so use it there directly"
+                )));
+            }
+            if let Some(row) = self
+                .store
+                .shared_image_by_name(&cx.region, &cx.account_id, name)
+                .await?
+            {
+                return Err(CoreError::Incompatible(format!(
+                    "image '{name}' is shared with your account by account {} and only its \
+                     owner can copy it; ask them to copy it, or build your own image from it",
+                    row.image.owner
+                )));
+            }
+            return Err(CoreError::NotFound(format!(
+                "your account has no image '{name}' in {}; list yours with DescribeImages Type \
+                 PRIVATE",
+                cx.region
+            )));
+        };
+        if source.image.state != ImageState::Available.as_str() {
+            return Err(CoreError::NotAvailable(format!(
+                "image '{name}' is {}; only an AVAILABLE image can be copied, so wait until it \
+                 is AVAILABLE",
+                source.image.state
+            )));
+        }
+        let dest_name = &input.destination_image_name;
+        let src = source.image;
+        let mut attrs = src.attrs;
+        attrs.state_change_reason = None;
+        attrs.base_image_arn = base_in(dest, attrs.base_image_arn);
+        if let Some(d) = input.destination_image_description {
+            attrs.description = Some(d);
+        }
+        let copy = ImageRecord {
+            region: dest.to_owned(),
+            owner: cx.account_id.clone(),
+            name: dest_name.clone(),
+            arn: Arn::image(dest, &cx.account_id, dest_name),
+            state: ImageState::Copying.as_str().to_owned(),
+            platform: src.platform,
+            created_at: self.now(),
+            attrs,
+        };
+        let payload = CopyPayload {
+            source_region: cx.region.clone(),
+            source_name: name.clone(),
+        }
+        .encode();
+        let delay = i64::try_from(self.pace.delay(Stage::ImageCopy).as_millis()).unwrap_or(0);
+        let job = new_job(
+            JOB_KIND,
+            &cx.account_id,
+            dest,
+            &copy.arn,
+            &payload,
+            self.now().saturating_add(delay),
+            5,
+        );
+        let max_images = self.quota(&cx.account_id, dest, "images").await?;
+        let max_copies = self
+            .quota(
+                &cx.account_id,
+                dest,
+                "concurrent-copies-per-destination-region",
+            )
+            .await?;
+        let set = |name: &str| {
+            format!(
+                "`photon quotas set --account-id {} --region {dest} {name}=N`",
+                cx.account_id
+            )
+        };
+        match self
+            .store
+            .create_image_copy(&copy, &job, max_images, max_copies)
+            .await
+        {
+            Ok(CopyStart::Started) => Ok(CopyImageResponse {
+                destination_image_name: Some(dest_name.clone()),
+            }),
+            Ok(CopyStart::ImageQuota(max)) => Err(CoreError::LimitExceeded(format!(
+                "account {} already has {max} images in {dest}, the quota; delete an image \
+                 there first, or have the operator raise it with {}",
+                cx.account_id,
+                set("images")
+            ))),
+            Ok(CopyStart::CopyQuota(max)) => Err(CoreError::LimitExceeded(format!(
+                "{max} image copies into {dest} are already under way, the quota; wait until \
+                 one is AVAILABLE, or have the operator raise it with {}",
+                set("concurrent-copies-per-destination-region")
+            ))),
+            Err(StoreError::Conflict) => Err(CoreError::AlreadyExists(format!(
+                "an image named '{dest_name}' already exists in {dest}; pick another \
+                 DestinationImageName"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Completes copies: replicates the image's layers into the destination region's blob store
+/// (blobs already there are not copied again), verifies every digest there, then makes the
+/// image `AVAILABLE`. Guarded by the `COPYING` state, so a repeated attempt after a restart
+/// finds the work done or does it again, never twice over.
+pub struct CopyJobs {
+    svc: Service,
+}
+
+impl CopyJobs {
+    pub fn new(svc: Service) -> Arc<CopyJobs> {
+        Arc::new(CopyJobs { svc })
+    }
+
+    fn image_name(job: &JobRecord) -> Option<String> {
+        Arn::parse(&job.resource).map(|a| a.name)
+    }
+
+    async fn step(&self, job: &JobRecord) -> Result<Step, CoreError> {
+        let Some(name) = Self::image_name(job) else {
+            return Ok(Step::Fatal(format!(
+                "job resource '{}' is not an image ARN",
+                job.resource
+            )));
+        };
+        let Some(payload) = CopyPayload::decode(&job.payload) else {
+            return Ok(Step::Fatal(format!("unreadable copy job '{}'", job.payload)));
+        };
+        let key = (job.region.as_str(), job.account_id.as_str(), name.as_str());
+        let Some(row) = self.svc.store.image(key.0, key.1, key.2).await? else {
+            return Ok(Step::Done);
+        };
+        if row.image.state != ImageState::Copying.as_str() {
+            return Ok(Step::Done);
+        }
+        let layers = row.image.attrs.layers;
+        let blobs = self.svc.blobs.clone();
+        let (from, to) = (payload.source_region.clone(), job.region.clone());
+        let moved = tokio::task::spawn_blocking(move || {
+            let (src, dst) = (blobs.region(&from), blobs.region(&to));
+            let r = photon_blob::replicate_layers(src, dst, &layers)?;
+            let checked = photon_blob::verify_layers(dst, &layers)?;
+            Ok::<_, BlobError>((r, checked))
+        })
+        .await
+        .map_err(|e| CoreError::Internal(format!("copy task: {e}")))?;
+        let (r, checked) = match moved {
+            Ok(done) => done,
+            // Content that is missing or damaged does not heal by waiting.
+            Err(e @ (BlobError::Missing(_) | BlobError::Corrupt(_) | BlobError::Manifest(_))) => {
+                return Ok(Step::Fatal(format!(
+                    "the content of image '{}' in {} could not be copied: {e}",
+                    payload.source_name, payload.source_region
+                )))
+            }
+            Err(e) => return Ok(Step::Retryable(e.to_string())),
+        };
+        tracing::info!(
+            image = %job.resource,
+            from = %payload.source_region,
+            copied = r.copied,
+            bytes = r.bytes,
+            already_present = r.present,
+            verified = checked,
+            "image content replicated"
+        );
+        self.svc
+            .store
+            .transition_image(
+                key,
+                &[ImageState::Copying.as_str()],
+                ImageState::Available.as_str(),
+                None,
+            )
+            .await?;
+        Ok(Step::Done)
+    }
+}
+
+impl Handler for CopyJobs {
+    fn kind(&self) -> &'static str {
+        JOB_KIND
+    }
+
+    fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            self.step(job)
+                .await
+                .unwrap_or_else(|e| Step::Retryable(e.to_string()))
+        })
+    }
+
+    fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Some(name) = Self::image_name(job) else {
+                return;
+            };
+            let reason = (
+                ImageStateChangeReasonCode::ImageCopyFailure
+                    .as_str()
+                    .to_owned(),
+                format!("{error}; delete this image and copy again"),
+            );
+            if let Err(e) = self
+                .svc
+                .store
+                .transition_image(
+                    (&job.region, &job.account_id, &name),
+                    &[ImageState::Copying.as_str()],
+                    ImageState::Failed.as_str(),
+                    Some(reason),
+                )
+                .await
+            {
+                tracing::error!(job = %job.id, error = %e, "could not mark a failed copy FAILED");
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lineage_follows_the_copy_to_its_region() {
+        let base = Arn::image("us-east-1", PUBLIC_OWNER, "AppStream-WinServer2022-11-10-2025");
+        assert_eq!(
+            base_in("eu-west-1", Some(base)).as_deref(),
+            Some("arn:aws:appstream:eu-west-1::image/AppStream-WinServer2022-11-10-2025")
+        );
+        let own = Arn::image("us-east-1", "111111111111", "golden");
+        assert_eq!(base_in("eu-west-1", Some(own.clone())), Some(own));
+        assert_eq!(base_in("eu-west-1", None), None);
+    }
+}

@@ -1,0 +1,253 @@
+//! Sharing images between accounts of one region: the owner grants, changes and removes each
+//! account's fleet and image-builder permissions, and what a recipient loses when a fleet
+//! permission goes (its fleets on the image drop to zero capacity, sessions already running go
+//! on).
+
+use photon_store::{ImageRow, ShareChange, PUBLIC_OWNER};
+use photon_types::{
+    Caller, DeleteImagePermissionsRequest, DescribeImagePermissionsRequest,
+    DescribeImagePermissionsResult, FleetErrorCode, ImagePermissions, ImageState,
+    SharedImagePermissions, UpdateImagePermissionsRequest,
+};
+
+use crate::{CoreError, Service};
+
+/// The most accounts one `DescribeImagePermissions` page lists (the model's `MaxResults` cap).
+pub const MAX_PAGE: u32 = 500;
+
+/// The fleet error a recipient's fleet shows after losing fleet permission: why its desired
+/// capacity went to 0, and what brings it back.
+pub fn revoked_error(image: &str, owner: &str) -> (String, String) {
+    (
+        FleetErrorCode::ImageNotFound.as_str().to_owned(),
+        format!(
+            "image '{image}' of account {owner} is no longer shared with this account for \
+             fleets, so the fleet's desired capacity was set to 0; sessions already running go \
+             on until they end. Update the fleet with an image it may use (UpdateFleet with \
+             ImageName or ImageArn) to provision instances again"
+        ),
+    )
+}
+
+fn check_account(cx: &Caller, account: &str) -> Result<(), CoreError> {
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CoreError::Invalid(format!(
+            "SharedAccountId '{account}' is not an AWS account id; give the 12-digit id of \
+             the account to share with"
+        )));
+    }
+    if account == cx.account_id {
+        return Err(CoreError::Invalid(format!(
+            "account {account} owns the image; share it with another account"
+        )));
+    }
+    Ok(())
+}
+
+impl Service {
+    /// The caller's own image, or why the name does not reach one: sharing works only on images
+    /// the caller owns. Every refusal is `ResourceNotFoundException`, the one error all three
+    /// sharing operations list for a missing image.
+    async fn own_image_to_share(&self, cx: &Caller, name: &str) -> Result<ImageRow, CoreError> {
+        if let Some(row) = self.store.image(&cx.region, &cx.account_id, name).await? {
+            return Ok(row);
+        }
+        if self
+            .store
+            .image(&cx.region, PUBLIC_OWNER, name)
+            .await?
+            .is_some()
+        {
+            return Err(CoreError::NotFound(format!(
+                "image '{name}' is a public AWS base image; you can share only images your \
+                 account owns"
+            )));
+        }
+        if let Some(row) = self
+            .store
+            .shared_image_by_name(&cx.region, &cx.account_id, name)
+            .await?
+        {
+            return Err(CoreError::NotFound(format!(
+                "image '{name}' is shared with your account by account {}; only its owner can \
+                 change its sharing",
+                row.image.owner
+            )));
+        }
+        Err(CoreError::NotFound(format!(
+            "your account has no image '{name}' in {}; list yours with DescribeImages Type \
+             PRIVATE (sharing is per region)",
+            cx.region
+        )))
+    }
+
+    async fn change_share(
+        &self,
+        cx: &Caller,
+        name: &str,
+        account: &str,
+        permissions: Option<(bool, bool)>,
+    ) -> Result<(), CoreError> {
+        let max = self
+            .quota(&cx.account_id, &cx.region, "accounts-per-shared-image")
+            .await?;
+        // Only a grant needs the image AVAILABLE; taking sharing away is always allowed.
+        let state = permissions.map(|_| ImageState::Available.as_str());
+        let change = self
+            .store
+            .set_image_share(
+                (&cx.region, &cx.account_id, name),
+                account,
+                permissions,
+                state,
+                max,
+                &revoked_error(name, &cx.account_id),
+                self.now(),
+            )
+            .await?;
+        match change {
+            ShareChange::Done { fleets_zeroed } => {
+                if !fleets_zeroed.is_empty() {
+                    tracing::info!(
+                        image = name,
+                        owner = %cx.account_id,
+                        recipient = account,
+                        fleets = ?fleets_zeroed,
+                        "fleet permission removed: the recipient's fleets on the image now have desired capacity 0"
+                    );
+                }
+                Ok(())
+            }
+            ShareChange::ImageNotFound => self.own_image_to_share(cx, name).await.map(|_| ()),
+            ShareChange::WrongState(state) => Err(CoreError::NotAvailable(format!(
+                "image '{name}' is {state}; only an AVAILABLE image can be shared, so wait \
+                 until it is AVAILABLE"
+            ))),
+            ShareChange::NotShared => Err(CoreError::NotFound(format!(
+                "image '{name}' is not shared with account {account}; see who it is shared \
+                 with in DescribeImagePermissions"
+            ))),
+            ShareChange::LimitReached(max) => Err(CoreError::LimitExceeded(format!(
+                "image '{name}' is already shared with {max} accounts, the quota; stop sharing \
+                 with one (DeleteImagePermissions), or have the operator raise it with \
+                 `photon quotas set --account-id {} --region {} accounts-per-shared-image=N`",
+                cx.account_id, cx.region
+            ))),
+        }
+    }
+
+    pub async fn update_image_permissions(
+        &self,
+        cx: &Caller,
+        input: UpdateImagePermissionsRequest,
+    ) -> Result<(), CoreError> {
+        check_account(cx, &input.shared_account_id)?;
+        let p = &input.image_permissions;
+        // An omitted permission is not granted, as the console's unticked box; clearing both is
+        // the console's way to stop sharing (docs/compatibility.md).
+        let (fleet, builder) = (
+            p.allow_fleet.unwrap_or(false),
+            p.allow_image_builder.unwrap_or(false),
+        );
+        let permissions = (fleet || builder).then_some((fleet, builder));
+        match self
+            .change_share(cx, &input.name, &input.shared_account_id, permissions)
+            .await
+        {
+            // Clearing the permissions of an account the image was not shared with leaves it
+            // as it was: not shared.
+            Err(CoreError::NotFound(_)) if permissions.is_none() => {
+                self.own_image_to_share(cx, &input.name).await.map(|_| ())
+            }
+            other => other,
+        }
+    }
+
+    pub async fn delete_image_permissions(
+        &self,
+        cx: &Caller,
+        input: DeleteImagePermissionsRequest,
+    ) -> Result<(), CoreError> {
+        check_account(cx, &input.shared_account_id)?;
+        self.change_share(cx, &input.name, &input.shared_account_id, None)
+            .await
+    }
+
+    pub async fn describe_image_permissions(
+        &self,
+        cx: &Caller,
+        input: DescribeImagePermissionsRequest,
+    ) -> Result<DescribeImagePermissionsResult, CoreError> {
+        let image = self.own_image_to_share(cx, &input.name).await?;
+        let accounts = input.shared_aws_account_ids.unwrap_or_default();
+        let page = match input.max_results {
+            Some(n) if n > 0 => (n as u32).min(MAX_PAGE),
+            _ => MAX_PAGE,
+        };
+        let mut kind = format!("image-permissions:{}", input.name);
+        for a in &accounts {
+            kind.push(':');
+            kind.push_str(a);
+        }
+        let key = (
+            image.image.region.as_str(),
+            image.image.owner.as_str(),
+            image.image.name.as_str(),
+        );
+        let (shares, next_token) = self
+            .owned_page(
+                cx,
+                &kind,
+                input.next_token.as_deref(),
+                page,
+                |after, limit| async move {
+                    let rows = self
+                        .store
+                        .image_shares(key, &accounts, after.as_deref(), limit)
+                        .await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|s| (s.shared_account.clone(), s))
+                        .collect())
+                },
+            )
+            .await?;
+        Ok(DescribeImagePermissionsResult {
+            name: Some(input.name),
+            shared_image_permissions_list: Some(
+                shares
+                    .into_iter()
+                    .map(|s| SharedImagePermissions {
+                        shared_account_id: s.shared_account,
+                        image_permissions: ImagePermissions {
+                            allow_fleet: Some(s.allow_fleet),
+                            allow_image_builder: Some(s.allow_image_builder),
+                        },
+                    })
+                    .collect(),
+            ),
+            next_token,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_ids_are_twelve_digits_and_not_the_owner() {
+        let cx = Caller {
+            account_id: "111111111111".into(),
+            region: "us-east-1".into(),
+            request_id: "r".into(),
+        };
+        assert!(check_account(&cx, "222222222222").is_ok());
+        for bad in ["12345", "1234567890123", "12345678901a", "111111111111"] {
+            assert!(
+                matches!(check_account(&cx, bad), Err(CoreError::Invalid(_))),
+                "{bad}"
+            );
+        }
+    }
+}
