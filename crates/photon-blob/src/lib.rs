@@ -7,9 +7,9 @@
 //! ordered list of layer digests, lowest first.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -367,7 +367,13 @@ mod tests {
         l1.insert("/b".into(), file(&src, b"two"));
         let mut l2 = Layer::new();
         l2.insert("/c".into(), file(&src, b"two"));
-        l2.insert("/gone".into(), Entry { digest: None, size: 0 });
+        l2.insert(
+            "/gone".into(),
+            Entry {
+                digest: None,
+                size: 0,
+            },
+        );
         let layers = vec![put_layer(&src, &l1).unwrap(), put_layer(&src, &l2).unwrap()];
         // The destination already holds one file.
         dst.put(b"one").unwrap();
@@ -380,7 +386,10 @@ mod tests {
         // A damaged blob at the destination fails verification.
         let two = digest_of(b"two");
         std::fs::write(dst.path(&two), b"twx").unwrap();
-        assert!(matches!(verify_layers(&dst, &layers), Err(BlobError::Corrupt(_))));
+        assert!(matches!(
+            verify_layers(&dst, &layers),
+            Err(BlobError::Corrupt(_))
+        ));
         // A blob missing at the source fails the copy, naming it.
         let c = tempfile::tempdir().unwrap();
         let empty = FsBlobStore::open(c.path()).unwrap();

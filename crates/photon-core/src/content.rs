@@ -255,7 +255,11 @@ impl Service {
     }
 
     /// The public catalogue's content layers, stored in a region's blob store (idempotent).
-    pub(crate) fn base_layers(&self, region: &str, b: &BaseImage) -> Result<Vec<String>, CoreError> {
+    pub(crate) fn base_layers(
+        &self,
+        region: &str,
+        b: &BaseImage,
+    ) -> Result<Vec<String>, CoreError> {
         base_image_layers(self.blobs.region(region), b)
     }
 

@@ -201,7 +201,10 @@ impl CopyJobs {
             )));
         };
         let Some(payload) = CopyPayload::decode(&job.payload) else {
-            return Ok(Step::Fatal(format!("unreadable copy job '{}'", job.payload)));
+            return Ok(Step::Fatal(format!(
+                "unreadable copy job '{}'",
+                job.payload
+            )));
         };
         let key = (job.region.as_str(), job.account_id.as_str(), name.as_str());
         let Some(row) = self.svc.store.image(key.0, key.1, key.2).await? else {
@@ -301,7 +304,11 @@ mod tests {
 
     #[test]
     fn lineage_follows_the_copy_to_its_region() {
-        let base = Arn::image("us-east-1", PUBLIC_OWNER, "AppStream-WinServer2022-11-10-2025");
+        let base = Arn::image(
+            "us-east-1",
+            PUBLIC_OWNER,
+            "AppStream-WinServer2022-11-10-2025",
+        );
         assert_eq!(
             base_in("eu-west-1", Some(base)).as_deref(),
             Some("arn:aws:appstream:eu-west-1::image/AppStream-WinServer2022-11-10-2025")

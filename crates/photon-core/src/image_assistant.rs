@@ -314,8 +314,8 @@ impl Service {
                             "Optimization-manifest not found: {m}"
                         )));
                     };
-                    let text =
-                        String::from_utf8_lossy(&self.file_bytes(&b.region, &view, &path)?).into_owned();
+                    let text = String::from_utf8_lossy(&self.file_bytes(&b.region, &view, &path)?)
+                        .into_owned();
                     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
                         match exists(line) {
                             Some(p) => manifest.push(p),

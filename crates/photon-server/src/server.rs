@@ -152,16 +152,26 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let store = crate::store::open(&args.store).await?;
     let store: Arc<dyn Store> = store;
+    // Content written under one layout is not where the other looks: the layout is fixed when
+    // the store is first used.
+    let layout = match args.blob_layout {
+        crate::cli::BlobLayout::Shared => "shared",
+        crate::cli::BlobLayout::PerRegion => "per-region",
+    };
+    let recorded = store
+        .init_setting("blob_layout", layout)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the store's settings: {e}"))?;
+    anyhow::ensure!(
+        recorded == layout,
+        "this store was set up with --blob-layout {recorded}; start Photon with \
+         --blob-layout {recorded} (its image content is stored that way)"
+    );
     let blobs = open_blobs(&args.store.data_dir, args.blob_layout, &regions)?;
-    let svc = Service::start(
-        store.clone(),
-        blobs,
-        Arc::new(SystemClock),
-        regions.clone(),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("cannot prepare the store: {e}"))?
-    .with_pace(args.pace.into());
+    let svc = Service::start(store.clone(), blobs, Arc::new(SystemClock), regions.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot prepare the store: {e}"))?
+        .with_pace(args.pace.into());
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -18,68 +18,7 @@ const BASE: &str = "AppStream-WinServer2022-11-10-2025";
 fn cli(p: &Photon, args: &[&str]) -> Output {
     common::photon_cli(p, args)
 }
-
-/// Runs an Image Assistant operation; returns (exit code, the JSON it printed).
-fn ia(p: &Photon, builder: &str, args: &[&str]) -> (i32, serde_json::Value) {
-    let mut all = vec!["image-assistant", "--image-builder", builder];
-    all.extend(args);
-    let out = cli(p, &all);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!(
-            "not JSON: {} {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    let code = out.status.code().unwrap();
-    assert_eq!(
-        i64::from(code),
-        v["status"].as_i64().unwrap(),
-        "the JSON status is the exit code"
-    );
-    (code, v)
-}
-
-fn put(p: &Photon, builder: &str, remote: &str, bytes: &[u8]) {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("f");
-    std::fs::write(&f, bytes).unwrap();
-    let out = cli(
-        p,
-        &[
-            "builder",
-            "put",
-            "--image-builder",
-            builder,
-            f.to_str().unwrap(),
-            remote,
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-use common::wait_builder;
-
-async fn wait_image(
-    c: &aws_sdk_appstream::Client,
-    name: &str,
-    want: ImageState,
-) -> aws_sdk_appstream::types::Image {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = c.describe_images().names(name).send().await {
-            if r.images()[0].state() == Some(&want) {
-                return r.images()[0].clone();
-            }
-        }
-        assert!(Instant::now() < deadline, "{name} never reached {want:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use common::{ia, put, wait_builder, wait_image};
 
 fn png(w: u32, h: u32) -> Vec<u8> {
     let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();

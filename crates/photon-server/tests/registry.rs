@@ -252,6 +252,29 @@ async fn tokens_are_stable_under_inserts_and_refused_when_forged() {
     }
 }
 
+/// Shares an image through the API, as its owner.
+async fn share(
+    p: &Photon,
+    owner: &photon_testkit::Creds,
+    name: &str,
+    with: &str,
+    (fleet, builder): (bool, bool),
+) {
+    p.client(Proto::Json, owner, "us-east-1")
+        .update_image_permissions()
+        .name(name)
+        .shared_account_id(with)
+        .image_permissions(
+            aws_sdk_appstream::types::ImagePermissions::builder()
+                .allow_fleet(fleet)
+                .allow_image_builder(builder)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn delete_image_rules() {
     let p = Photon::start(bin());
@@ -265,10 +288,8 @@ async fn delete_image_rules() {
     .await;
     p.seed_private_images(&other.account_id, "us-east-1", &["theirs".into()])
         .await;
-    p.seed_share(&me, "us-east-1", "shared", &other.account_id, true, false)
-        .await;
-    p.seed_share(&other.account_id, "us-east-1", "theirs", &me, true, true)
-        .await;
+    share(&p, &p.default, "shared", &other.account_id, (true, false)).await;
+    share(&p, &other, "theirs", &me, (true, true)).await;
     for (n, proto) in BOTH.into_iter().enumerate() {
         let c = p.client(proto, &p.default, "us-east-1");
         let name = format!("mine-{}", n + 1);
@@ -329,15 +350,7 @@ async fn shared_images_show_to_the_recipient_with_permissions() {
     let other = p.create_account();
     p.seed_private_images(&owner.account_id, "us-east-1", &["golden".into()])
         .await;
-    p.seed_share(
-        &owner.account_id,
-        "us-east-1",
-        "golden",
-        &other.account_id,
-        true,
-        false,
-    )
-    .await;
+    share(&p, &owner, "golden", &other.account_id, (true, false)).await;
     for proto in BOTH {
         let mine = p.client(proto, &owner, "us-east-1");
         let r = mine.describe_images().names("golden").send().await.unwrap();

@@ -14,10 +14,10 @@ use async_trait::async_trait;
 use photon_store::{
     AccessKeyRecord, AccountRecord, AppRecord, Association, BuilderAttrs, BuilderFile,
     BuilderRecord, CopyStart, DeleteOutcome, FleetAttrs, FleetRecord, ImageAttrs, ImageQuery,
-    ImageRecord, ImageRefusal, ImageRow, ImageScope, ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings,
-    QuotaRecord, ResourceKey, SessionRecord, SessionStart, ShareChange, StackAttrs, StackRecord,
-    Store,
-    StoreError, StoreResult, Transition, IMAGE_ATTRS_VERSION,
+    ImageRecord, ImageRefusal, ImageRow, ImageScope, ImageShare, ImageUsage, JobOutcome, JobRecord,
+    JobState, Millis, OsSettings, QuotaRecord, ResourceKey, SessionRecord, SessionStart,
+    ShareChange, StackAttrs, StackRecord, Store, StoreError, StoreResult, Transition,
+    IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};

@@ -425,7 +425,9 @@ pub struct ImageShare {
 pub enum ShareChange {
     /// Done. `fleets_zeroed` names the recipient's fleets whose desired capacity was set to 0
     /// because the recipient lost fleet permission.
-    Done { fleets_zeroed: Vec<String> },
+    Done {
+        fleets_zeroed: Vec<String>,
+    },
     ImageNotFound,
     /// The image is not in the state the change needs.
     WrongState(String),

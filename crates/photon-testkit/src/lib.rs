@@ -34,6 +34,8 @@ pub struct Creds {
 
 pub struct Photon {
     bin: PathBuf,
+    /// The server's own flags, given again on every restart.
+    args: Vec<String>,
     child: Option<Child>,
     dir: tempfile::TempDir,
     database: Option<TestDatabase>,
@@ -177,6 +179,7 @@ impl Photon {
             .map(|u| TestDatabase::create(&u));
         let mut p = Photon {
             bin: PathBuf::from(bin),
+            args: extra.iter().map(|a| (*a).to_owned()).collect(),
             child: None,
             dir,
             database,
@@ -280,7 +283,9 @@ impl Photon {
     /// on the same state.
     pub fn restart(&mut self) {
         self.kill();
-        self.spawn(&[]);
+        let args = self.args.clone();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.spawn(&args);
     }
 
     /// Asks the server to stop with SIGTERM and returns its exit status.
@@ -341,7 +346,8 @@ impl Photon {
             .expect("open store")
     }
 
-    /// Puts private images into an account through the storage layer (no API creates images yet).
+    /// Puts private images into an account through the storage layer: quicker than building
+    /// each one, for tests about what happens to images rather than how they are made.
     pub async fn seed_private_images(&self, account: &str, region: &str, names: &[String]) {
         let store = self.store().await;
         let recs: Vec<ImageRecord> = names
@@ -350,39 +356,6 @@ impl Photon {
             .collect();
         store.seed_images(&recs).await.expect("seed images");
         store.close().await;
-    }
-
-    /// Records that `owner` shares an image with `with` (the sharing API arrives later).
-    pub async fn seed_share(
-        &self,
-        owner: &str,
-        region: &str,
-        name: &str,
-        with: &str,
-        fleet: bool,
-        builder: bool,
-    ) {
-        use sqlx::Connection;
-        let arn = photon_core::arn::Arn::image(region, owner, name);
-        let key = photon_store::image_sort_key(name, &arn);
-        sqlx::any::install_default_drivers();
-        let mut c = sqlx::AnyConnection::connect(&self.database_url())
-            .await
-            .expect("connect");
-        sqlx::query(
-            "INSERT INTO image_shares (region, owner, image_name, shared_account, allow_fleet, allow_image_builder, sort_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0)",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(name)
-        .bind(with)
-        .bind(i64::from(fleet))
-        .bind(i64::from(builder))
-        .bind(key)
-        .execute(&mut c)
-        .await
-        .expect("insert share");
     }
 }
 

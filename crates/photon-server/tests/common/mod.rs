@@ -63,3 +63,66 @@ pub async fn wait_builder(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Runs an Image Assistant operation; returns (exit code, the JSON it printed).
+pub fn ia(p: &photon_testkit::Photon, builder: &str, args: &[&str]) -> (i32, serde_json::Value) {
+    let mut all = vec!["image-assistant", "--image-builder", builder];
+    all.extend(args);
+    let out = photon_cli(p, &all);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "not JSON: {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let code = out.status.code().unwrap();
+    assert_eq!(
+        i64::from(code),
+        v["status"].as_i64().unwrap(),
+        "the JSON status is the exit code"
+    );
+    (code, v)
+}
+
+pub fn put(p: &photon_testkit::Photon, builder: &str, remote: &str, bytes: &[u8]) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    std::fs::write(&f, bytes).unwrap();
+    let out = photon_cli(
+        p,
+        &[
+            "builder",
+            "put",
+            "--image-builder",
+            builder,
+            f.to_str().unwrap(),
+            remote,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub async fn wait_image(
+    c: &aws_sdk_appstream::Client,
+    name: &str,
+    want: aws_sdk_appstream::types::ImageState,
+) -> aws_sdk_appstream::types::Image {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(r) = c.describe_images().names(name).send().await {
+            if r.images()[0].state() == Some(&want) {
+                return r.images()[0].clone();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} never reached {want:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
