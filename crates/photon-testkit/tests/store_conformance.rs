@@ -201,3 +201,259 @@ async fn store_contract() {
         .is_empty());
     s.close().await;
 }
+
+fn fleet_on(owner: &str, name: &str, image_arn: &str, desired: i32) -> photon_store::FleetRecord {
+    photon_store::FleetRecord {
+        region: "us-east-1".into(),
+        owner: owner.into(),
+        name: name.into(),
+        arn: format!("arn:aws:appstream:us-east-1:{owner}:fleet/{name}"),
+        state: "STOPPED".into(),
+        image_arn: image_arn.into(),
+        instance_type: "stream.standard.medium".into(),
+        fleet_type: "ON_DEMAND".into(),
+        created_at: 1,
+        attrs: photon_store::FleetAttrs {
+            v: 1,
+            desired_instances: desired,
+            max_user_duration_in_seconds: 600,
+            disconnect_timeout_in_seconds: 60,
+            stream_view: "APP".into(),
+            platform: "WINDOWS_SERVER_2022".into(),
+            ..Default::default()
+        },
+    }
+}
+
+#[tokio::test]
+async fn sharing_fleet_guard_and_copy_contract() {
+    use photon_store::{CopyStart, ImageRefusal, ShareChange, Transition};
+    let fresh = FreshStore::new();
+    let s = SqlStore::connect(&fresh.url).await.unwrap();
+    let (owner, other, third) = ("111111111111", "222222222222", "333333333333");
+    s.seed_images(&[
+        private_image(owner, "us-east-1", "golden"),
+        private_image(owner, "us-east-1", "other"),
+    ])
+    .await
+    .unwrap();
+    let golden = private_image(owner, "us-east-1", "golden").arn;
+    let key = ("us-east-1", owner, "golden");
+    let revoked = ("IMAGE_NOT_FOUND".to_owned(), "revoked".to_owned());
+    let share = |acct: &'static str, perms: Option<(bool, bool)>, max: i64| {
+        let s = &s;
+        let revoked = &revoked;
+        async move {
+            s.set_image_share(key, acct, perms, Some("AVAILABLE"), max, revoked, 5)
+                .await
+                .unwrap()
+        }
+    };
+
+    // The refusals.
+    assert_eq!(
+        s.set_image_share(
+            ("us-east-1", owner, "nope"),
+            other,
+            Some((true, true)),
+            None,
+            9,
+            &revoked,
+            5
+        )
+        .await
+        .unwrap(),
+        ShareChange::ImageNotFound
+    );
+    assert_eq!(
+        s.set_image_share(
+            key,
+            other,
+            Some((true, true)),
+            Some("PENDING"),
+            9,
+            &revoked,
+            5
+        )
+        .await
+        .unwrap(),
+        ShareChange::WrongState("AVAILABLE".into())
+    );
+    assert_eq!(share(other, None, 9).await, ShareChange::NotShared);
+
+    // A fleet of another account on the image needs fleet permission, checked in the write.
+    let f = fleet_on(other, "prod", &golden, 2);
+    assert!(matches!(
+        s.create_fleet(&f, &BTreeMap::new(), 10).await,
+        Err(StoreError::ImageRefused(ImageRefusal::NoFleetPermission))
+    ));
+    assert!(matches!(
+        share(other, Some((false, true)), 9).await,
+        ShareChange::Done { .. }
+    ));
+    assert!(matches!(
+        s.create_fleet(&f, &BTreeMap::new(), 10).await,
+        Err(StoreError::ImageRefused(ImageRefusal::NoFleetPermission))
+    ));
+    assert_eq!(
+        share(other, Some((true, false)), 9).await,
+        ShareChange::Done {
+            fleets_zeroed: vec![]
+        }
+    );
+    s.create_fleet(&f, &BTreeMap::new(), 10).await.unwrap();
+    // A fleet on an image that does not exist is refused too.
+    let ghost = fleet_on(other, "ghost", &format!("{golden}-gone"), 1);
+    assert!(matches!(
+        s.create_fleet(&ghost, &BTreeMap::new(), 10).await,
+        Err(StoreError::ImageRefused(ImageRefusal::Gone))
+    ));
+
+    // The per-image limit counts accounts, not changes.
+    assert_eq!(
+        share(third, Some((true, true)), 1).await,
+        ShareChange::LimitReached(1)
+    );
+    assert!(matches!(
+        share(other, Some((true, true)), 1).await,
+        ShareChange::Done { .. }
+    ));
+    share(third, Some((false, true)), 9).await;
+    let all = s.image_shares(key, &[], None, 10).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|x| x.shared_account.as_str())
+            .collect::<Vec<_>>(),
+        [other, third]
+    );
+    let page = s.image_shares(key, &[], Some(other), 10).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].shared_account, third);
+    let only = s
+        .image_shares(key, &[third.to_owned()], None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (only.len(), only[0].allow_fleet, only[0].allow_image_builder),
+        (1, false, true)
+    );
+
+    // A read taken before the revocation cannot write over it.
+    let read = s.fleet("us-east-1", other, "prod").await.unwrap().unwrap();
+    assert_eq!(
+        share(other, Some((false, true)), 9).await,
+        ShareChange::Done {
+            fleets_zeroed: vec!["prod".into()]
+        }
+    );
+    let now = s.fleet("us-east-1", other, "prod").await.unwrap().unwrap();
+    assert_eq!(now.attrs.desired_instances, 0);
+    assert_eq!(now.attrs.errors, vec![revoked.clone()]);
+    let mut stale = read.clone();
+    stale.attrs.description = Some("edited from a stale read".into());
+    assert!(matches!(
+        s.update_fleet(&stale, &read, None, false).await.unwrap(),
+        Transition::WrongState(_)
+    ));
+    // From a fresh read: capacity on the image is refused, other changes are not.
+    let mut more = now.clone();
+    more.attrs.desired_instances = 1;
+    assert!(matches!(
+        s.update_fleet(&more, &now, None, true).await,
+        Err(StoreError::ImageRefused(ImageRefusal::NoFleetPermission))
+    ));
+    let mut described = now.clone();
+    described.attrs.description = Some("waiting".into());
+    assert!(matches!(
+        s.update_fleet(&described, &now, None, false).await.unwrap(),
+        Transition::Done(_)
+    ));
+    // A state change keeps everything else, and checks the state it leaves.
+    assert!(matches!(
+        s.transition_fleet(("us-east-1", other, "prod"), &["RUNNING"], "STOPPED", None)
+            .await
+            .unwrap(),
+        Transition::WrongState(st) if st == "STOPPED"
+    ));
+    let Transition::Done(moved) = s
+        .transition_fleet(("us-east-1", other, "prod"), &["STOPPED"], "STARTING", None)
+        .await
+        .unwrap()
+    else {
+        panic!("transition refused");
+    };
+    assert_eq!(moved.attrs.description.as_deref(), Some("waiting"));
+    assert_eq!(moved.attrs.errors, vec![revoked.clone()]);
+    // Stopping sharing entirely revokes too (idempotently) and removes the permission.
+    assert!(matches!(
+        share(other, None, 9).await,
+        ShareChange::Done { .. }
+    ));
+    assert_eq!(
+        s.image_shares(key, &[other.to_owned()], None, 10)
+            .await
+            .unwrap(),
+        vec![]
+    );
+
+    // Copies: the destination's image quota, then the concurrent-copy quota, then names.
+    let copy = |name: &str| {
+        let mut img = private_image(owner, "eu-west-1", name);
+        img.state = "COPYING".into();
+        img
+    };
+    let job = |n: u32| photon_store::JobRecord {
+        id: format!("copy-{n}"),
+        kind: "image-copy".into(),
+        account_id: owner.into(),
+        region: "eu-west-1".into(),
+        resource: "r".into(),
+        payload: "us-east-1/golden".into(),
+        state: photon_store::JobState::Queued,
+        run_at: 0,
+        attempts: 0,
+        max_attempts: 5,
+        lease_owner: None,
+        lease_until: None,
+        last_error: None,
+        created_at: 0,
+        updated_at: 0,
+    };
+    assert_eq!(
+        s.create_image_copy(&copy("c1"), &job(1), 0, 2)
+            .await
+            .unwrap(),
+        CopyStart::ImageQuota(0)
+    );
+    assert_eq!(
+        s.create_image_copy(&copy("c1"), &job(1), 10, 2)
+            .await
+            .unwrap(),
+        CopyStart::Started
+    );
+    assert!(s.job("copy-1").await.unwrap().is_some());
+    assert!(matches!(
+        s.create_image_copy(&copy("c1"), &job(2), 10, 2).await,
+        Err(StoreError::Conflict)
+    ));
+    // The refused copy enqueued nothing.
+    assert!(s.job("copy-2").await.unwrap().is_none());
+    s.create_image_copy(&copy("c2"), &job(3), 10, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.create_image_copy(&copy("c3"), &job(4), 10, 2)
+            .await
+            .unwrap(),
+        CopyStart::CopyQuota(2)
+    );
+    assert_eq!(
+        s.image("eu-west-1", owner, "c1")
+            .await
+            .unwrap()
+            .unwrap()
+            .image
+            .state,
+        "COPYING"
+    );
+}
