@@ -156,8 +156,32 @@ impl Service {
         cx: &Caller,
         input: DescribeSessionsRequest,
     ) -> Result<DescribeSessionsResult, CoreError> {
+        // The model: 20 by default, at most 50.
+        let page = match input.limit {
+            None | Some(0) => 20,
+            Some(n) if (1..=50).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(CoreError::Invalid(format!(
+                    "Limit must be between 1 and 50, not {n}"
+                )))
+            }
+        };
+        let mut parts = vec![
+            cx.account_id.as_str(),
+            cx.region.as_str(),
+            "sessions",
+            input.stack_name.as_str(),
+            input.fleet_name.as_str(),
+        ];
+        parts.extend(input.user_id.as_deref());
+        parts.push("|");
+        parts.extend(input.instance_id.as_deref());
+        let fp = token::fingerprint(&parts);
         let now = self.now();
-        let sessions = self
+        let after = token::resume(&self.token_key, input.next_token.as_deref(), &fp, now)?;
+        // Sessions are listed in start order; the key makes a page resume exactly after the
+        // last one shown, whatever starts or ends meanwhile.
+        let mut rows: Vec<(String, SessionRecord)> = self
             .store
             .sessions(&cx.region, &cx.account_id, &input.fleet_name)
             .await?
@@ -170,11 +194,15 @@ impl Service {
                     .as_ref()
                     .is_none_or(|i| *i == s.instance_id)
             })
-            .map(to_api)
+            .map(|s| (format!("{:016x}{}", s.started_at.max(0), s.id), s))
+            .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
             .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows.truncate(page + 1);
+        let next_token = token::cut_page(&mut rows, page, &self.token_key, &fp, now);
         Ok(DescribeSessionsResult {
-            sessions: Some(sessions),
-            next_token: None,
+            sessions: Some(rows.into_iter().map(|(_, s)| to_api(s)).collect()),
+            next_token,
         })
     }
 

@@ -191,6 +191,52 @@ async fn sessions_capacity_and_image_updates() {
     assert_eq!(r.status().as_u16(), 403);
     assert!(r.text().await.unwrap().contains("expired"));
 
+    // Pages of one session each list every session once, in start order.
+    let all = c
+        .describe_sessions()
+        .stack_name("stack")
+        .fleet_name("fleet")
+        .send()
+        .await
+        .unwrap();
+    assert!(all.sessions().len() >= 2, "{all:?}");
+    assert!(all.next_token().is_none());
+    let mut paged = Vec::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .describe_sessions()
+            .stack_name("stack")
+            .fleet_name("fleet")
+            .limit(1)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.sessions().len(), 1);
+        paged.push(page.sessions()[0].id().unwrap().to_owned());
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    let listed: Vec<String> = all
+        .sessions()
+        .iter()
+        .map(|s| s.id().unwrap().to_owned())
+        .collect();
+    assert_eq!(paged, listed);
+    let (code, msg, _) = failure(
+        c.describe_sessions()
+            .stack_name("stack")
+            .fleet_name("fleet")
+            .limit(51)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(msg.contains("50"), "{msg}");
+
     // A restart keeps the running fleet and the open sessions.
     let before = c
         .describe_sessions()
