@@ -3,15 +3,19 @@
 //! at that moment; `DescribeSessions` lists them and `ExpireSession` ends one (its instance is
 //! non-persistent and is replaced).
 
+use photon_store::JobRecord;
 use photon_store::{SessionRecord, SessionStart};
 use photon_types::{
     AuthenticationType, Caller, CreateStreamingURLRequest, CreateStreamingURLResult,
     DescribeSessionsRequest, DescribeSessionsResult, ExpireSessionRequest, Session,
     SessionConnectionState, SessionState, Timestamp,
 };
+use photon_workflow::{new_job, BoxFuture, Handler, Step};
 use rand::Rng;
 
 use crate::{token, CoreError, Service};
+
+pub const JOB_KIND: &str = "session-end";
 
 /// The model: streaming URLs last 60 seconds unless asked otherwise, a week at most.
 pub const DEFAULT_URL_VALIDITY_SECS: i64 = 60;
@@ -140,7 +144,20 @@ impl Service {
             started_at: now,
             expires_at: now.saturating_add(max_user.saturating_mul(1000)),
         };
-        match self.store.start_session(id, &session).await? {
+        // The session ends by itself when its time is up: a durable job, due then.
+        let end_job = new_job(
+            JOB_KIND,
+            account,
+            region,
+            &format!(
+                "arn:aws:appstream:{region}:{account}:session/{}",
+                session.id
+            ),
+            &session.id,
+            session.expires_at,
+            10,
+        );
+        match self.store.start_session(id, &session, &end_job).await? {
             SessionStart::Started(s) => Ok(*s),
             SessionStart::UrlUsed => Err(CoreError::NotPermitted(
                 "this streaming URL was already used; each URL starts one session".into(),
@@ -240,5 +257,50 @@ impl Service {
             .filter(|s| s.expires_at > now)
             .count();
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+}
+
+/// Ends sessions whose `MaxUserDurationInSeconds` has passed: the session goes, and with it the
+/// instance it held, so the fleet's capacity is free for the next user. Ending a session that
+/// `ExpireSession` ended first changes nothing.
+pub struct SessionJobs {
+    svc: Service,
+}
+
+impl SessionJobs {
+    pub fn new(svc: Service) -> std::sync::Arc<SessionJobs> {
+        std::sync::Arc::new(SessionJobs { svc })
+    }
+}
+
+impl Handler for SessionJobs {
+    fn kind(&self) -> &'static str {
+        JOB_KIND
+    }
+
+    fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            match self
+                .svc
+                .store
+                .end_session(&job.region, &job.account_id, &job.payload)
+                .await
+            {
+                Ok(ended) => {
+                    if ended {
+                        tracing::info!(session = %job.payload, "session reached its maximum duration and ended");
+                    }
+                    Step::Done
+                }
+                Err(e) => Step::Retryable(e.to_string()),
+            }
+        })
+    }
+
+    fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            // Listings and capacity already ignore a session past its end; the row stays.
+            tracing::error!(session = %job.payload, error, "could not end a session at its maximum duration");
+        })
     }
 }

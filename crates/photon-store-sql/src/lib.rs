@@ -1845,7 +1845,12 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn start_session(&self, url_id: &str, ss: &SessionRecord) -> StoreResult<SessionStart> {
+    async fn start_session(
+        &self,
+        url_id: &str,
+        ss: &SessionRecord,
+        end_job: &JobRecord,
+    ) -> StoreResult<SessionStart> {
         let mut tx = self.begin_write().await?;
         let fleet_arn = resource_arn("fleet", &ss.region, &ss.owner, &ss.fleet);
         // Sessions of one fleet start one at a time, so two cannot take its last instance.
@@ -1900,6 +1905,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        insert_job(&mut tx, end_job).await?;
         tx.commit().await.map_err(backend)?;
         Ok(SessionStart::Started(Box::new(ss)))
     }

@@ -900,11 +900,12 @@ pub trait Store: Send + Sync + 'static {
     // Streaming sessions.
     /// Opens a single-use streaming URL (`url_id`) into a session, in one transaction: the URL
     /// is marked used, and the session starts if the fleet is RUNNING with an instance free
-    /// (desired capacity minus active sessions).
+    /// (desired capacity minus active sessions), with `end_job`, the job that ends it.
     async fn start_session(
         &self,
         url_id: &str,
         session: &SessionRecord,
+        end_job: &JobRecord,
     ) -> StoreResult<SessionStart>;
     async fn sessions(
         &self,

@@ -1,0 +1,159 @@
+//! Sessions end by themselves at the fleet's `MaxUserDurationInSeconds`: a durable job, due
+//! then, ends the session and frees its instance. The domain runs on a clock the test moves by
+//! hand, on the engine the environment selects (SQLite, or PostgreSQL with
+//! `PHOTON_TEST_DATABASE_URL`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use photon_core::pace::Pace;
+use photon_core::{Clock, Service};
+use photon_store::Store;
+use photon_store_sql::SqlStore;
+use photon_testkit::FreshStore;
+use photon_types::{
+    AssociateFleetRequest, Caller, ComputeCapacity, CreateFleetRequest, CreateStackRequest,
+    CreateStreamingURLRequest, DescribeFleetsRequest, StartFleetRequest,
+};
+use photon_workflow::Engine;
+
+struct ManualClock(AtomicI64);
+
+impl Clock for ManualClock {
+    fn now_millis(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_maximum_duration_and_frees_its_instance() {
+    let fresh = FreshStore::new();
+    let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&fresh.url).await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = photon_blob::RegionalBlobs::shared(Arc::new(
+        photon_blob::FsBlobStore::open(dir.path()).unwrap(),
+    ));
+    let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000)));
+    let svc = Service::start(
+        store.clone(),
+        blobs,
+        clock.clone(),
+        vec!["us-east-1".into()],
+    )
+    .await
+    .unwrap()
+    .with_pace(Pace::Instant);
+    let engine = Engine::new(store.clone(), clock.clone())
+        .with_handler(photon_core::fleet::FleetJobs::new(svc.clone()))
+        .with_handler(photon_core::session::SessionJobs::new(svc.clone()));
+    let cx = Caller {
+        account_id: "111111111111".into(),
+        region: "us-east-1".into(),
+        request_id: "test".into(),
+    };
+    svc.create_fleet(
+        &cx,
+        CreateFleetRequest {
+            name: "fleet".into(),
+            image_name: Some("AppStream-WinServer2022-11-10-2025".into()),
+            instance_type: "stream.standard.medium".into(),
+            compute_capacity: Some(ComputeCapacity {
+                desired_instances: Some(1),
+                ..Default::default()
+            }),
+            max_user_duration_in_seconds: Some(600),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    svc.start_fleet(
+        &cx,
+        StartFleetRequest {
+            name: "fleet".into(),
+        },
+    )
+    .await
+    .unwrap();
+    engine.tick().await.unwrap();
+    svc.create_stack(
+        &cx,
+        CreateStackRequest {
+            name: "stack".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    svc.associate_fleet(
+        &cx,
+        AssociateFleetRequest {
+            stack_name: "stack".into(),
+            fleet_name: "fleet".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let open = |user: &str| {
+        let svc = svc.clone();
+        let cx = cx.clone();
+        let user = user.to_owned();
+        async move {
+            let url = svc
+                .create_streaming_url(
+                    &cx,
+                    CreateStreamingURLRequest {
+                        stack_name: "stack".into(),
+                        fleet_name: "fleet".into(),
+                        user_id: user,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .streaming_url
+                .unwrap();
+            let token = url.rsplit('/').next().unwrap().to_owned();
+            svc.open_stream(&token).await
+        }
+    };
+    let in_use = || async {
+        let f = svc
+            .describe_fleets(
+                &cx,
+                DescribeFleetsRequest {
+                    names: Some(vec!["fleet".into()]),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        f.fleets.unwrap()[0].compute_capacity_status.in_use
+    };
+    let alice = open("alice").await.unwrap();
+    assert_eq!(in_use().await, Some(1));
+    // The one instance is taken.
+    assert!(open("bob").await.is_err());
+
+    // Just before the end, nothing happens.
+    clock.0.fetch_add(599_000, Ordering::SeqCst);
+    engine.tick().await.unwrap();
+    let rows = store
+        .sessions("us-east-1", &cx.account_id, "fleet")
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    // At the end the job ends the session itself (the row goes, not just a filter on time),
+    // and the instance is free for the next user.
+    clock.0.fetch_add(1_001, Ordering::SeqCst);
+    engine.tick().await.unwrap();
+    let rows = store
+        .sessions("us-east-1", &cx.account_id, "fleet")
+        .await
+        .unwrap();
+    assert!(rows.is_empty(), "{rows:?} (alice was {})", alice.id);
+    assert_eq!(in_use().await, Some(0));
+    let carol = open("carol").await.unwrap();
+    assert_ne!(carol.instance_id, alice.instance_id);
+}
