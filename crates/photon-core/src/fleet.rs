@@ -324,7 +324,10 @@ impl Service {
     ) -> Result<Fleet, CoreError> {
         let name = f.name.clone();
         let region = f.region.clone();
-        let check_image = f.image_arn != read.image_arn || f.attrs.desired_instances > 0;
+        // Clearing the fleet's errors claims the image is usable again: that is checked too.
+        let check_image = f.image_arn != read.image_arn
+            || f.attrs.desired_instances > 0
+            || f.attrs.errors != read.attrs.errors;
         match self
             .store
             .update_fleet(&f, read, job.as_ref(), check_image)

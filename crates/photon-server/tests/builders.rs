@@ -148,24 +148,22 @@ async fn launch_refusals() {
         &["no-build".into(), "may-build".into()],
     )
     .await;
-    p.seed_share(
-        &other.account_id,
-        "us-east-1",
-        "no-build",
-        &p.default.account_id,
-        true,
-        false,
-    )
-    .await;
-    p.seed_share(
-        &other.account_id,
-        "us-east-1",
-        "may-build",
-        &p.default.account_id,
-        false,
-        true,
-    )
-    .await;
+    let owner = p.client(Proto::Json, &other, "us-east-1");
+    for (name, fleet, builder) in [("no-build", true, false), ("may-build", false, true)] {
+        owner
+            .update_image_permissions()
+            .name(name)
+            .shared_account_id(&p.default.account_id)
+            .image_permissions(
+                aws_sdk_appstream::types::ImagePermissions::builder()
+                    .allow_fleet(fleet)
+                    .allow_image_builder(builder)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
     let shared_arn =
         |n: &str| format!("arn:aws:appstream:us-east-1:{}:image/{n}", other.account_id);
     for (i, proto) in BOTH.into_iter().enumerate() {

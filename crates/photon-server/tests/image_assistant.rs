@@ -7,7 +7,6 @@
 mod common;
 
 use std::process::Output;
-use std::time::{Duration, Instant};
 
 use aws_sdk_appstream::types::{ImageBuilderState, ImageState};
 use common::{bin, failure};
