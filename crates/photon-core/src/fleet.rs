@@ -488,7 +488,18 @@ impl Service {
                         // may use (a revoked share keeps it at 0 until the image changes).
                         let current = f.image_arn.clone();
                         self.fleet_image(cx, None, Some(&current), &f.instance_type)
-                            .await?;
+                            .await
+                            .map_err(|e| match e {
+                                // The image was there when the fleet took it: it is gone or no
+                                // longer shared, and only another image helps.
+                                CoreError::NotFound(_) => CoreError::NotPermitted(format!(
+                                    "fleet '{name}' cannot take capacity on image {current}: \
+                                     it no longer exists or is no longer shared with your \
+                                     account for fleets; update the fleet with an image it \
+                                     may use (ImageName or ImageArn)"
+                                )),
+                                other => other,
+                            })?;
                         f.attrs
                             .errors
                             .retain(|(code, _)| code != FleetErrorCode::ImageNotFound.as_str());
@@ -590,7 +601,8 @@ impl FleetJobs {
         };
         // Only the state moves: whatever else changed meanwhile (a revoked image's capacity)
         // stays as it is.
-        self.svc
+        let moved = self
+            .svc
             .store
             .transition_fleet(
                 (&job.region, &job.account_id, &name),
@@ -599,6 +611,17 @@ impl FleetJobs {
                 None,
             )
             .await?;
+        if to == FleetState::Stopped && matches!(moved, Transition::Done(_)) {
+            // A stopped fleet has no instances, so no sessions either.
+            let ended = self
+                .svc
+                .store
+                .end_fleet_sessions(&job.region, &job.account_id, &name)
+                .await?;
+            if ended > 0 {
+                tracing::info!(fleet = %name, ended, "the fleet stopped; its sessions ended");
+            }
+        }
         Ok(Step::Done)
     }
 }

@@ -21,14 +21,24 @@ pub const JOB_KIND: &str = "session-end";
 pub const DEFAULT_URL_VALIDITY_SECS: i64 = 60;
 pub const MAX_URL_VALIDITY_SECS: i64 = 604_800;
 
-fn to_api(s: SessionRecord) -> Session {
+/// How often the streaming page reports that its user is still there.
+pub const HEARTBEAT_SECS: i64 = 20;
+/// A session not heard from for this long shows as `NOT_CONNECTED` (three missed heartbeats).
+const CONNECTED_WINDOW_MS: i64 = 3 * HEARTBEAT_SECS * 1000;
+
+fn to_api(s: SessionRecord, now: i64) -> Session {
+    let connected = now.saturating_sub(s.last_seen) <= CONNECTED_WINDOW_MS;
     Session {
         id: s.id,
         user_id: s.user_id,
         stack_name: s.stack,
         fleet_name: s.fleet,
         state: SessionState::Active,
-        connection_state: Some(SessionConnectionState::Connected),
+        connection_state: Some(if connected {
+            SessionConnectionState::Connected
+        } else {
+            SessionConnectionState::NotConnected
+        }),
         start_time: Some(Timestamp(s.started_at)),
         max_expiration_time: Some(Timestamp(s.expires_at)),
         authentication_type: Some(AuthenticationType::Api),
@@ -102,6 +112,37 @@ impl Service {
         })
     }
 
+    /// The sealed credential of a session's heartbeats (see [`Service::session_heartbeat`]):
+    /// good for that session only.
+    pub fn session_heartbeat_token(&self, s: &SessionRecord) -> String {
+        token::seal(
+            &self.token_key,
+            &format!("session|{}|{}|{}", s.owner, s.region, s.id),
+        )
+    }
+
+    /// The user's streaming page is still open: the session stays connected, and its
+    /// disconnect timeout starts again.
+    pub async fn session_heartbeat(&self, token_text: &str) -> Result<(), CoreError> {
+        let forged = || CoreError::NotPermitted("this session token is not valid".into());
+        let text = token::unseal(&self.token_key, token_text).ok_or_else(forged)?;
+        let parts: Vec<&str> = text.split('|').collect();
+        let ["session", account, region, id] = parts.as_slice() else {
+            return Err(forged());
+        };
+        if self
+            .store
+            .touch_session(region, account, id, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(CoreError::NotFound(
+                "this streaming session has ended; open a new streaming URL".into(),
+            ))
+        }
+    }
+
     /// Opens a streaming URL: the URL's token is the credential, good once and until it expires.
     pub async fn open_stream(&self, token_text: &str) -> Result<SessionRecord, CoreError> {
         let forged = || CoreError::NotPermitted("this streaming URL is not valid".into());
@@ -117,8 +158,11 @@ impl Service {
                 "this streaming URL has expired; ask for a new one (CreateStreamingURL)".into(),
             ));
         }
-        let max_user = match self.store.fleet(region, account, fleet).await? {
-            Some(f) => i64::from(f.attrs.max_user_duration_in_seconds),
+        let (max_user, disconnect) = match self.store.fleet(region, account, fleet).await? {
+            Some(f) => (
+                i64::from(f.attrs.max_user_duration_in_seconds),
+                i64::from(f.attrs.disconnect_timeout_in_seconds),
+            ),
             None => {
                 return Err(CoreError::NotFound(format!(
                     "fleet '{fleet}' no longer exists"
@@ -143,8 +187,10 @@ impl Service {
             image_arn: String::new(),
             started_at: now,
             expires_at: now.saturating_add(max_user.saturating_mul(1000)),
+            last_seen: now,
         };
-        // The session ends by itself when its time is up: a durable job, due then.
+        // The session ends by itself when its time is up or its user has been gone for the
+        // disconnect timeout: a durable job, first due at the earlier of the two.
         let end_job = new_job(
             JOB_KIND,
             account,
@@ -154,7 +200,9 @@ impl Service {
                 session.id
             ),
             &session.id,
-            session.expires_at,
+            session
+                .expires_at
+                .min(now.saturating_add(disconnect.saturating_mul(1000))),
             10,
         );
         match self.store.start_session(id, &session, &end_job).await? {
@@ -218,7 +266,7 @@ impl Service {
         rows.truncate(page + 1);
         let next_token = token::cut_page(&mut rows, page, &self.token_key, &fp, now);
         Ok(DescribeSessionsResult {
-            sessions: Some(rows.into_iter().map(|(_, s)| to_api(s)).collect()),
+            sessions: Some(rows.into_iter().map(|(_, s)| to_api(s, now)).collect()),
             next_token,
         })
     }
@@ -260,8 +308,10 @@ impl Service {
     }
 }
 
-/// Ends sessions whose `MaxUserDurationInSeconds` has passed: the session goes, and with it the
-/// instance it held, so the fleet's capacity is free for the next user. Ending a session that
+/// Ends sessions whose `MaxUserDurationInSeconds` has passed, or whose user has been gone (no
+/// heartbeat from the streaming page) for the fleet's `DisconnectTimeoutInSeconds`: the session
+/// goes, and with it the instance it held, so the fleet's capacity is free for the next user.
+/// Until then the job sleeps to the earlier of the two moments. Ending a session that
 /// `ExpireSession` ended first changes nothing.
 pub struct SessionJobs {
     svc: Service,
@@ -270,6 +320,36 @@ pub struct SessionJobs {
 impl SessionJobs {
     pub fn new(svc: Service) -> std::sync::Arc<SessionJobs> {
         std::sync::Arc::new(SessionJobs { svc })
+    }
+
+    async fn step(&self, job: &JobRecord) -> Result<Step, CoreError> {
+        let store = &self.svc.store;
+        let (region, account, id) = (&job.region, &job.account_id, &job.payload);
+        let Some(s) = store.session(region, account, id).await? else {
+            return Ok(Step::Done);
+        };
+        // A fleet deleted under a session cannot hold it any longer.
+        let disconnect = store
+            .fleet(region, account, &s.fleet)
+            .await?
+            .map_or(0, |f| i64::from(f.attrs.disconnect_timeout_in_seconds));
+        let gone_at = s.last_seen.saturating_add(disconnect.saturating_mul(1000));
+        let now = self.svc.now();
+        if now < s.expires_at && now < gone_at {
+            let next = s.expires_at.min(gone_at).saturating_sub(now);
+            return Ok(Step::Continue {
+                after: std::time::Duration::from_millis(u64::try_from(next).unwrap_or(0)),
+            });
+        }
+        if store.end_session(region, account, id).await? {
+            let why = if now >= s.expires_at {
+                "reached the fleet's maximum session duration"
+            } else {
+                "was disconnected for the fleet's disconnect timeout"
+            };
+            tracing::info!(session = %id, fleet = %s.fleet, "session {why} and ended");
+        }
+        Ok(Step::Done)
     }
 }
 
@@ -280,20 +360,9 @@ impl Handler for SessionJobs {
 
     fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
         Box::pin(async move {
-            match self
-                .svc
-                .store
-                .end_session(&job.region, &job.account_id, &job.payload)
+            self.step(job)
                 .await
-            {
-                Ok(ended) => {
-                    if ended {
-                        tracing::info!(session = %job.payload, "session reached its maximum duration and ended");
-                    }
-                    Step::Done
-                }
-                Err(e) => Step::Retryable(e.to_string()),
-            }
+                .unwrap_or_else(|e| Step::Retryable(e.to_string()))
         })
     }
 

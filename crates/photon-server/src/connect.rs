@@ -303,15 +303,40 @@ pub async fn stream_page(State(app): State<App>, Path(token): Path<String>) -> R
                 .iter()
                 .map(|(k, v)| format!("<dt>{}</dt><dd>{}</dd>", escape(k), escape(v)))
                 .collect();
+            // While this page is open it tells Photon the user is still there; when it closes,
+            // the fleet's disconnect timeout runs and then ends the session.
+            let beat = format!(
+                "/stream/heartbeat/{}",
+                url_encode(&app.svc.session_heartbeat_token(&s))
+            );
+            let script = format!(
+                "<p id=\"conn\">Connected.</p><script>(function(){{var u={u};\
+                 function beat(){{fetch(u,{{method:'POST'}}).then(function(r){{\
+                 if(r.status===404){{document.getElementById('conn').textContent=\
+                 'This session has ended.';clearInterval(t);}}}});}}\
+                 var t=setInterval(beat,{ms});}})();</script>",
+                u = script_string(&beat),
+                ms = photon_core::session::HEARTBEAT_SECS * 1000
+            );
             html(
                 StatusCode::OK,
-                page("Streaming session", &format!("<dl>{dl}</dl>")),
+                page("Streaming session", &format!("<dl>{dl}</dl>{script}")),
             )
         }
         Err(CoreError::LimitExceeded(msg)) => html(
             StatusCode::SERVICE_UNAVAILABLE,
             page("No capacity", &format!("<p>{}</p>", escape(&msg))),
         ),
+        Err(e) => failure(e),
+    }
+}
+
+/// The streaming page's heartbeat: its token names one session and is the credential.
+pub async fn heartbeat(State(app): State<App>, Path(token): Path<String>) -> Response {
+    match app.svc.session_heartbeat(&token).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(CoreError::NotFound(msg)) => (StatusCode::NOT_FOUND, msg).into_response(),
+        Err(CoreError::NotPermitted(msg)) => (StatusCode::FORBIDDEN, msg).into_response(),
         Err(e) => failure(e),
     }
 }

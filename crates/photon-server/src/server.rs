@@ -199,6 +199,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .route("/connect/{token}", get(crate::connect::builder_page))
         .route("/stream/{token}", get(crate::connect::stream_page))
         .route(
+            "/stream/heartbeat/{token}",
+            axum::routing::post(crate::connect::heartbeat),
+        )
+        .route(
             "/connect/{token}/files",
             axum::routing::put(crate::connect::upload)
                 .layer(DefaultBodyLimit::max(crate::files::MAX_FILE)),
@@ -290,6 +294,30 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
+/// An INI text with the section `header` replaced by (or, if missing, given) `body`; every
+/// other section is kept as it was.
+fn with_section(text: &str, header: &str, body: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with('[') {
+            skipping = line.trim() == header;
+        }
+        if !skipping {
+            kept.push(line);
+        }
+    }
+    let rest = kept.join("\n");
+    let rest = rest.trim();
+    let mut out = format!("{header}\n{body}");
+    if !rest.is_empty() {
+        out.push('\n');
+        out.push_str(rest);
+        out.push('\n');
+    }
+    out
+}
+
 /// On an empty store, creates the default account and writes an AWS config and credentials
 /// file for it; on every start, points the config's endpoint at this listener. Returns the
 /// line a user pastes to start using Photon.
@@ -325,9 +353,15 @@ async fn first_start(
         )?;
         tracing::info!(account_id = %acct.account_id, "created the default account");
     }
+    // Only the photon profile is Photon's: profiles a user added to the file stay.
+    let existing = std::fs::read_to_string(&config).unwrap_or_default();
     write_private(
         &config,
-        &format!("[profile photon]\nregion = {region}\nendpoint_url = {endpoint}\noutput = json\n"),
+        &with_section(
+            &existing,
+            "[profile photon]",
+            &format!("region = {region}\nendpoint_url = {endpoint}\noutput = json\n"),
+        ),
     )?;
     if !credentials.exists() {
         // Accounts existed before this data dir was used (e.g. a shared PostgreSQL store): the
@@ -509,4 +543,27 @@ async fn handle(
         Err(e) => frame::error(protocol, &e, request_id),
     };
     (resp, Some(op.name()), Some(cx.account_id))
+}
+
+#[cfg(test)]
+mod section_tests {
+    use super::with_section;
+
+    #[test]
+    fn only_the_named_section_is_replaced() {
+        let body = "region = us-east-1\nendpoint_url = http://127.0.0.1:2\n";
+        assert_eq!(
+            with_section("", "[profile photon]", body),
+            format!("[profile photon]\n{body}")
+        );
+        let before = "[profile photon]\nregion = eu-west-1\nendpoint_url = http://127.0.0.1:1\n\n\
+                      [profile prod]\nregion = us-east-1\n";
+        let after = with_section(before, "[profile photon]", body);
+        assert_eq!(
+            after,
+            format!("[profile photon]\n{body}\n[profile prod]\nregion = us-east-1\n")
+        );
+        // Again: stable.
+        assert_eq!(with_section(&after, "[profile photon]", body), after);
+    }
 }

@@ -89,6 +89,17 @@ async fn sessions_capacity_and_image_updates() {
     let page = http.get(&alice).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
     let page = page.text().await.unwrap();
+    // The page reports that its user is still there.
+    let beat = page
+        .split("\"/stream/heartbeat/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(|t| format!("{}/stream/heartbeat/{t}", p.endpoint))
+        .unwrap_or_else(|| panic!("no heartbeat in {page}"));
+    assert_eq!(
+        http.post(&beat).send().await.unwrap().status().as_u16(),
+        204
+    );
     assert!(page.contains("alice") && page.contains(BASE), "{page}");
     // Single use.
     assert_eq!(
@@ -152,6 +163,11 @@ async fn sessions_capacity_and_image_updates() {
             .await,
     );
     assert_eq!(code, "ResourceNotFoundException");
+    // The ended session's page learns that it ended.
+    assert_eq!(
+        http.post(&beat).send().await.unwrap().status().as_u16(),
+        404
+    );
     let carol = http.get(url(&c, "carol").await).send().await.unwrap();
     assert_eq!(carol.status().as_u16(), 200);
     let only_carol = c
@@ -274,4 +290,29 @@ async fn sessions_capacity_and_image_updates() {
             .state(),
         Some(&FleetState::Running)
     );
+
+    // Stopping the fleet ends its sessions: their instances are gone.
+    c.stop_fleet().name("fleet").send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c
+        .describe_fleets()
+        .names("fleet")
+        .send()
+        .await
+        .unwrap()
+        .fleets()[0]
+        .state()
+        != Some(&FleetState::Stopped)
+    {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left = c
+        .describe_sessions()
+        .stack_name("stack")
+        .fleet_name("fleet")
+        .send()
+        .await
+        .unwrap();
+    assert!(left.sessions().is_empty(), "{left:?}");
 }

@@ -1890,7 +1890,7 @@ impl Store for SqlStore {
         ss.image_arn = fleet.image_arn.clone();
         sqlx::query(
             "INSERT INTO sessions (id, region, owner, stack, fleet, user_id, instance_id, image_arn, \
-             started_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             started_at, expires_at, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&ss.id)
         .bind(&ss.region)
@@ -1902,6 +1902,7 @@ impl Store for SqlStore {
         .bind(&ss.image_arn)
         .bind(ss.started_at)
         .bind(ss.expires_at)
+        .bind(ss.last_seen)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
@@ -1916,32 +1917,67 @@ impl Store for SqlStore {
         owner: &str,
         fleet: &str,
     ) -> StoreResult<Vec<SessionRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, region, owner, stack, fleet, user_id, instance_id, image_arn, started_at, expires_at \
-             FROM sessions WHERE region = $1 AND owner = $2 AND fleet = $3 ORDER BY started_at, id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE region = $1 AND owner = $2 AND fleet = $3 \
+             ORDER BY started_at, id"
+        ))
         .bind(region)
         .bind(owner)
         .bind(fleet)
         .fetch_all(&self.read)
         .await
         .map_err(backend)?;
-        rows.iter()
-            .map(|r| {
-                Ok(SessionRecord {
-                    id: r.try_get("id").map_err(backend)?,
-                    region: r.try_get("region").map_err(backend)?,
-                    owner: r.try_get("owner").map_err(backend)?,
-                    stack: r.try_get("stack").map_err(backend)?,
-                    fleet: r.try_get("fleet").map_err(backend)?,
-                    user_id: r.try_get("user_id").map_err(backend)?,
-                    instance_id: r.try_get("instance_id").map_err(backend)?,
-                    image_arn: r.try_get("image_arn").map_err(backend)?,
-                    started_at: r.try_get("started_at").map_err(backend)?,
-                    expires_at: r.try_get("expires_at").map_err(backend)?,
-                })
-            })
-            .collect()
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn session(
+        &self,
+        region: &str,
+        owner: &str,
+        id: &str,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE region = $1 AND owner = $2 AND id = $3"
+        ))
+        .bind(region)
+        .bind(owner)
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn touch_session(
+        &self,
+        region: &str,
+        owner: &str,
+        id: &str,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let res = sqlx::query(
+            "UPDATE sessions SET last_seen = $4 WHERE region = $1 AND owner = $2 AND id = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(id)
+        .bind(now)
+        .execute(&self.write)
+        .await
+        .map_err(backend)?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn end_fleet_sessions(&self, region: &str, owner: &str, fleet: &str) -> StoreResult<u64> {
+        let res =
+            sqlx::query("DELETE FROM sessions WHERE region = $1 AND owner = $2 AND fleet = $3")
+                .bind(region)
+                .bind(owner)
+                .bind(fleet)
+                .execute(&self.write)
+                .await
+                .map_err(backend)?;
+        Ok(res.rows_affected())
     }
 
     async fn end_session(&self, region: &str, owner: &str, id: &str) -> StoreResult<bool> {
@@ -2118,6 +2154,27 @@ impl Store for SqlStore {
 
 /// A resource's ARN, as the domain forms it; the store needs it to find the resource's tags and
 /// to name its lock.
+const SESSION_COLS: &str = "id, region, owner, stack, fleet, user_id, instance_id, image_arn, \
+    started_at, expires_at, last_seen";
+
+fn session_from_row(r: &AnyRow) -> StoreResult<SessionRecord> {
+    let started_at: i64 = r.try_get("started_at").map_err(backend)?;
+    let last_seen: i64 = r.try_get("last_seen").map_err(backend)?;
+    Ok(SessionRecord {
+        id: r.try_get("id").map_err(backend)?,
+        region: r.try_get("region").map_err(backend)?,
+        owner: r.try_get("owner").map_err(backend)?,
+        stack: r.try_get("stack").map_err(backend)?,
+        fleet: r.try_get("fleet").map_err(backend)?,
+        user_id: r.try_get("user_id").map_err(backend)?,
+        instance_id: r.try_get("instance_id").map_err(backend)?,
+        image_arn: r.try_get("image_arn").map_err(backend)?,
+        started_at,
+        expires_at: r.try_get("expires_at").map_err(backend)?,
+        last_seen: last_seen.max(started_at),
+    })
+}
+
 /// Rewrites a fleet's mutable columns inside a caller's transaction.
 async fn write_fleet(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -2212,11 +2269,16 @@ async fn usage_in(
     .await
     .map_err(backend)?;
     let shared_with: i64 = row.try_get("n").map_err(backend)?;
-    let rows = sqlx::query("SELECT name FROM fleets WHERE image_arn = $1 ORDER BY name LIMIT 6")
-        .bind(resource_arn("image", region, owner, name))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(backend)?;
+    // The owner's own fleets: a recipient's fleet cannot keep an image alive once sharing is
+    // gone (removing it zeroed that fleet), and its name is not the owner's to see.
+    let rows = sqlx::query(
+        "SELECT name FROM fleets WHERE image_arn = $1 AND owner = $2 ORDER BY name LIMIT 6",
+    )
+    .bind(resource_arn("image", region, owner, name))
+    .bind(owner)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
     let fleet_names: Vec<String> = rows
         .iter()
         .map(|r| r.try_get("name"))
@@ -2225,11 +2287,13 @@ async fn usage_in(
     let fleets = if fleet_names.len() < 6 {
         fleet_names.len() as i64
     } else {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM fleets WHERE image_arn = $1")
-            .bind(resource_arn("image", region, owner, name))
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(backend)?;
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM fleets WHERE image_arn = $1 AND owner = $2")
+                .bind(resource_arn("image", region, owner, name))
+                .bind(owner)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(backend)?;
         row.try_get("n").map_err(backend)?
     };
     Ok(ImageUsage {

@@ -203,7 +203,8 @@ pub fn hex_key(s: &str) -> String {
 pub struct ImageUsage {
     /// Accounts the image is shared with.
     pub shared_with: i64,
-    /// Fleets (of any account) whose image it is; up to a few of their names, for messages.
+    /// The owner's fleets whose image it is; up to a few of their names, for messages. (A
+    /// recipient's fleets count through the share that lets them use it.)
     pub fleets: i64,
     pub fleet_names: Vec<String>,
 }
@@ -461,6 +462,8 @@ pub struct SessionRecord {
     pub image_arn: String,
     pub started_at: Millis,
     pub expires_at: Millis,
+    /// When the user's streaming page was last heard from.
+    pub last_seen: Millis,
 }
 
 /// What opening a streaming URL found.
@@ -913,8 +916,24 @@ pub trait Store: Send + Sync + 'static {
         owner: &str,
         fleet: &str,
     ) -> StoreResult<Vec<SessionRecord>>;
+    /// Ends every session of a fleet (its instances are gone); returns how many.
+    async fn end_fleet_sessions(&self, region: &str, owner: &str, fleet: &str) -> StoreResult<u64>;
     /// Ends a session; `false` if there is none with that id in the account.
     async fn end_session(&self, region: &str, owner: &str, id: &str) -> StoreResult<bool>;
+    async fn session(
+        &self,
+        region: &str,
+        owner: &str,
+        id: &str,
+    ) -> StoreResult<Option<SessionRecord>>;
+    /// Records that the session's user is still connected at `now`; `false` if it ended.
+    async fn touch_session(
+        &self,
+        region: &str,
+        owner: &str,
+        id: &str,
+        now: Millis,
+    ) -> StoreResult<bool>;
 
     // Durable jobs (the lifecycle engine's queue).
     /// Records a job; callers that change a resource's state enqueue in the same call.

@@ -1,5 +1,6 @@
-//! Sessions end by themselves at the fleet's `MaxUserDurationInSeconds`: a durable job, due
-//! then, ends the session and frees its instance. The domain runs on a clock the test moves by
+//! Sessions end by themselves at the fleet's `MaxUserDurationInSeconds`, or when their user has
+//! been gone for its `DisconnectTimeoutInSeconds`: a durable job ends the session and frees its
+//! instance. The domain runs on a clock the test moves by
 //! hand, on the engine the environment selects (SQLite, or PostgreSQL with
 //! `PHOTON_TEST_DATABASE_URL`).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
@@ -156,4 +157,69 @@ async fn a_session_ends_at_its_maximum_duration_and_frees_its_instance() {
     assert_eq!(in_use().await, Some(0));
     let carol = open("carol").await.unwrap();
     assert_ne!(carol.instance_id, alice.instance_id);
+    svc.expire_session(
+        &cx,
+        photon_types::ExpireSessionRequest {
+            session_id: carol.id.clone(),
+        },
+    )
+    .await
+    .unwrap();
+
+    // The disconnect timeout: the streaming page's heartbeats keep a session; without them it
+    // shows NOT_CONNECTED, then ends.
+    svc.update_fleet(
+        &cx,
+        photon_types::UpdateFleetRequest {
+            name: Some("fleet".into()),
+            disconnect_timeout_in_seconds: Some(120),
+            max_user_duration_in_seconds: Some(3600),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let dave = open("dave").await.unwrap();
+    let beat = svc.session_heartbeat_token(&dave);
+    let state = || async {
+        let r = svc
+            .describe_sessions(
+                &cx,
+                photon_types::DescribeSessionsRequest {
+                    stack_name: "stack".into(),
+                    fleet_name: "fleet".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        r.sessions
+            .unwrap()
+            .first()
+            .map(|s| s.connection_state.unwrap().as_str().to_owned())
+    };
+    assert_eq!(state().await.as_deref(), Some("CONNECTED"));
+    clock.0.fetch_add(100_000, Ordering::SeqCst);
+    svc.session_heartbeat(&beat).await.unwrap();
+    // 121 s after the start, but only 21 s after the last heartbeat: still there.
+    clock.0.fetch_add(21_000, Ordering::SeqCst);
+    engine.tick().await.unwrap();
+    assert_eq!(state().await.as_deref(), Some("CONNECTED"));
+    // The page closed: no more heartbeats.
+    clock.0.fetch_add(60_000, Ordering::SeqCst);
+    engine.tick().await.unwrap();
+    assert_eq!(state().await.as_deref(), Some("NOT_CONNECTED"));
+    clock.0.fetch_add(40_000, Ordering::SeqCst);
+    engine.tick().await.unwrap();
+    assert_eq!(
+        state().await,
+        None,
+        "the session ended at the disconnect timeout"
+    );
+    assert!(matches!(
+        svc.session_heartbeat(&beat).await,
+        Err(photon_core::CoreError::NotFound(_))
+    ));
+    // A forged heartbeat is refused.
+    assert!(svc.session_heartbeat("forged").await.is_err());
 }
