@@ -70,7 +70,7 @@ impl Service {
         {
             return Err(CoreError::NotFound(format!(
                 "image '{name}' is shared with your account by account {}; only its owner can \
-                 change its sharing",
+                 see or change who it is shared with",
                 row.image.owner
             )));
         }

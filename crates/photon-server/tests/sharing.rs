@@ -391,9 +391,11 @@ async fn revoking_fleet_permission_zeroes_fleets_but_sessions_go_on() {
     r.start_fleet().name("prod").send().await.unwrap();
     wait_running(&r, "prod").await;
     assert_eq!(open_session(&r, "desk", "prod", "alice").await, 200);
-    // The owner cannot delete an image a fleet uses, even another account's fleet.
-    let (code, ..) = failure(o.delete_image().name("golden").send().await);
+    // The owner cannot delete the image while it is shared; the recipient's fleet names stay
+    // the recipient's.
+    let (code, msg, _) = failure(o.delete_image().name("golden").send().await);
     assert_eq!(code, "ResourceInUseException");
+    assert!(!msg.contains("prod") && !msg.contains("spare"), "{msg}");
 
     // The owner removes fleet permission (keeping image builder permission).
     o.update_image_permissions()
@@ -487,6 +489,38 @@ async fn revoking_fleet_permission_zeroes_fleets_but_sessions_go_on() {
         .await
         .unwrap();
     assert!(f.fleet().unwrap().fleet_errors().is_empty());
+
+    // Sharing stops for good and the owner deletes the image: the recipient's fleet on it stays
+    // at zero and says why; only another image brings it back.
+    o.delete_image_permissions()
+        .name("golden")
+        .shared_account_id(&recipient.account_id)
+        .send()
+        .await
+        .unwrap();
+    o.delete_image().name("golden").send().await.unwrap();
+    let spare = fleet(&r, "spare").await;
+    assert_eq!(spare.compute_capacity_status().unwrap().desired(), Some(0));
+    assert_eq!(
+        spare.fleet_errors()[0].error_code().unwrap().as_str(),
+        "IMAGE_NOT_FOUND"
+    );
+    let (code, msg, _) = failure(
+        r.update_fleet()
+            .name("spare")
+            .compute_capacity(ComputeCapacity::builder().desired_instances(1).build())
+            .send()
+            .await,
+    );
+    assert_eq!(code, "OperationNotPermittedException");
+    assert!(msg.contains("ImageName or ImageArn"), "{msg}");
+    r.update_fleet()
+        .name("spare")
+        .image_name(BASE)
+        .compute_capacity(ComputeCapacity::builder().desired_instances(1).build())
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
