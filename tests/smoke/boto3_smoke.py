@@ -55,6 +55,19 @@ code, msg, _ = error_of(c.describe_images, NextToken="forged.token")
 check(code == "ValidationException" and "NextToken" in msg, f"forged token: {code}")
 code, msg, status = error_of(c.describe_directory_configs)
 check((code, status) == ("NotImplemented", 501) and "DescribeDirectoryConfigs" in msg, f"unimplemented: {code}")
+# Sharing and copying: the camelCase members of ImagePermissions and the model's errors.
+code, msg, _ = error_of(c.update_image_permissions, Name=name, SharedAccountId="123456789012",
+                        ImagePermissions={"allowFleet": True, "allowImageBuilder": False})
+check(code == "ResourceNotFoundException" and "public" in msg, f"share public: {code} {msg}")
+code, _, _ = error_of(c.update_image_permissions, Name="mine", SharedAccountId="12345",
+                      ImagePermissions={"allowFleet": True})
+check(code == "ValidationException", f"short account id: {code}")
+code, _, _ = error_of(c.describe_image_permissions, Name="no-such-image")
+check(code == "ResourceNotFoundException", f"permissions of a missing image: {code}")
+code, msg, _ = error_of(c.copy_image, SourceImageName=name, DestinationImageName="x", DestinationRegion="eu-west-1")
+check(code == "IncompatibleImageException", f"copy public: {code}")
+code, msg, _ = error_of(c.copy_image, SourceImageName="x", DestinationImageName="x", DestinationRegion="xx-nowhere-1")
+check(code == "ResourceNotFoundException" and "eu-west-1" in msg, f"copy to nowhere: {code} {msg}")
 bad = boto3.Session(aws_access_key_id="AKIAUNKNOWN000000000", aws_secret_access_key="x" * 40)
 endpoint = c.meta.endpoint_url
 code, _, _ = error_of(bad.client("appstream", region_name="us-east-1", endpoint_url=endpoint).describe_images)
