@@ -4,8 +4,9 @@
 //!
 //! 1. No orphaned permission: what a recipient sees as SHARED is the owner's PRIVATE image and
 //!    in the owner's DescribeImagePermissions with the same permissions, and vice versa.
-//! 2. No deletable image in use: a shared image (or one a fleet uses) refuses DeleteImage with
-//!    ResourceInUseException; once unshared and unused it can be deleted.
+//! 2. No deletable image in use: a shared image (or one its owner's fleet uses) refuses
+//!    DeleteImage with ResourceInUseException; once unshared and unused it can be deleted (a
+//!    recipient's fleets hold it only through the share, and are zeroed when that goes).
 //! 3. No fleet on an image it may not use: a fleet on another account's image either has fleet
 //!    permission on it now, or has desired capacity 0 and an IMAGE_NOT_FOUND fleet error.
 //! 4. Copies are independent private images of the copier: COPYING or AVAILABLE at once,
@@ -27,7 +28,8 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Debug;
+use std::fmt::{self, Debug, Display};
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -61,6 +63,24 @@ const RANDOM_OK: &[&str] = &[
     "ConcurrentModificationException",
     "ResourceNotAvailableException",
 ];
+/// Errors the sides of the races may answer.
+const REFUSED: &[&str] = &[
+    "OperationNotPermittedException",
+    "ResourceNotFoundException",
+];
+const BUSY_OR_REFUSED: &[&str] = &[
+    "OperationNotPermittedException",
+    "ResourceNotFoundException",
+    "ConcurrentModificationException",
+];
+const NOT_PERMITTED_OR_BUSY: &[&str] = &[
+    "OperationNotPermittedException",
+    "ConcurrentModificationException",
+];
+const IN_USE: &[&str] = &["ResourceInUseException"];
+const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
+/// A call that must succeed.
+const NONE: &[&str] = &[];
 
 /// splitmix64: a tiny seeded generator, enough to pick operations reproducibly.
 struct Rng(u64);
@@ -137,6 +157,16 @@ fn image_not_found(f: &Fleet) -> bool {
         .any(|e| e.error_code() == Some(&FleetErrorCode::ImageNotFound))
 }
 
+/// Zeroed for want of its image: desired capacity 0 and an IMAGE_NOT_FOUND error.
+fn zeroed(f: &Fleet) -> bool {
+    desired(f) == Some(0) && image_not_found(f)
+}
+
+/// A fleet's desired capacity and errors, for messages.
+fn state(f: &Fleet) -> String {
+    format!("desired {:?} and errors {:?}", desired(f), f.fleet_errors())
+}
+
 fn image_perms(img: &Image) -> Option<(bool, bool)> {
     img.image_permissions().map(|p| {
         (
@@ -144,6 +174,32 @@ fn image_perms(img: &Image) -> Option<(bool, bool)> {
             p.allow_image_builder().unwrap_or(false),
         )
     })
+}
+
+/// A failed call of any operation: what `Env::ok` and `Env::allow` judge.
+struct Failure {
+    code: Option<String>,
+    status: Option<u16>,
+    message: Option<String>,
+    debug: String,
+}
+
+impl<E: ProvideErrorMetadata + Debug> From<SdkError<E, HttpResponse>> for Failure {
+    fn from(e: SdkError<E, HttpResponse>) -> Self {
+        Failure {
+            code: e.code().map(str::to_owned),
+            status: e.raw_response().map(|r| r.status().as_u16()),
+            message: e.message().map(str::to_owned),
+            debug: format!("{e:?}"),
+        }
+    }
+}
+
+/// The outcome of `Env::send`: the destination name of a copy, nothing for the others.
+type Sent = Result<Option<String>, Failure>;
+
+fn sent<T, E: Into<Failure>>(r: Result<T, E>) -> Sent {
+    r.map(|_| None).map_err(Into::into)
 }
 
 /// The clients of the three accounts, in both protocols and both regions.
@@ -191,47 +247,118 @@ impl Env {
     }
 
     /// The result of a call that must succeed.
-    fn ok<T, E: ProvideErrorMetadata + Debug>(
-        &self,
-        what: &str,
-        r: Result<T, SdkError<E, HttpResponse>>,
-    ) -> T {
-        match r {
+    fn ok<T, E: Into<Failure>>(&self, what: &str, r: Result<T, E>) -> T {
+        match self.allow(what, r, NONE) {
             Ok(v) => v,
-            Err(e) => panic!(
-                "{}: {what} failed: code {:?}, status {:?}, message {:?}: {e:?}",
-                self.ctx(),
-                e.code(),
-                e.raw_response().map(|r| r.status().as_u16()),
-                e.message()
-            ),
+            Err(code) => unreachable!("{what}: no error is allowed, yet {code} was"),
         }
     }
 
     /// The result of a call, or the code of one of the `allowed` errors; any other failure
     /// (an InternalFailure, a 5xx, a timeout) fails the test.
-    fn allow<T, E: ProvideErrorMetadata + Debug>(
+    fn allow<T, E: Into<Failure>>(
         &self,
         what: &str,
-        r: Result<T, SdkError<E, HttpResponse>>,
+        r: Result<T, E>,
         allowed: &[&str],
     ) -> Result<T, String> {
-        match r {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                let status = e.raw_response().map(|r| r.status().as_u16());
-                match e.code() {
-                    Some(code) if allowed.contains(&code) && status.is_some_and(|s| s < 500) => {
-                        Err(code.to_owned())
-                    }
-                    code => panic!(
-                        "{}: {what} failed unexpectedly: code {code:?}, status {status:?}, \
-                         message {:?}: {e:?}",
-                        self.ctx(),
-                        e.message()
-                    ),
+        r.map_err(|e| {
+            let e = e.into();
+            match e.code {
+                Some(code)
+                    if allowed.contains(&code.as_str()) && e.status.is_some_and(|s| s < 500) =>
+                {
+                    code
                 }
+                code => panic!(
+                    "{}: {what} failed: code {code:?}, status {:?}, message {:?}: {}",
+                    self.ctx(),
+                    e.status,
+                    e.message,
+                    e.debug
+                ),
             }
+        })
+    }
+
+    /// Performs `op` in HOME, in `proto` (or alternating the protocols).
+    async fn send(&self, op: &Op, proto: Option<Proto>) -> Sent {
+        let c = match proto {
+            Some(proto) => self.cp(op.actor(), proto, HOME),
+            None => self.c(op.actor(), HOME),
+        };
+        match op {
+            Op::Share {
+                name,
+                with,
+                fleet,
+                builder,
+                ..
+            } => sent(
+                c.update_image_permissions()
+                    .name(name)
+                    .shared_account_id(&self.ids[*with])
+                    .image_permissions(perms(*fleet, *builder))
+                    .send()
+                    .await,
+            ),
+            Op::Unshare { name, with, .. } => sent(
+                c.delete_image_permissions()
+                    .name(name)
+                    .shared_account_id(&self.ids[*with])
+                    .send()
+                    .await,
+            ),
+            Op::CreateFleet {
+                fleet,
+                image,
+                desired,
+                ..
+            } => {
+                let b = c
+                    .create_fleet()
+                    .name(fleet)
+                    .instance_type(INSTANCE)
+                    .fleet_type(FleetType::OnDemand)
+                    .compute_capacity(capacity(*desired));
+                let b = match image {
+                    ImageRef::Name(n) => b.image_name(n),
+                    ImageRef::Arn(a) => b.image_arn(a),
+                };
+                sent(b.send().await)
+            }
+            Op::UpdateFleet {
+                fleet,
+                image,
+                desired,
+                ..
+            } => {
+                let mut b = c.update_fleet().name(fleet);
+                b = match image {
+                    Some(ImageRef::Name(n)) => b.image_name(n),
+                    Some(ImageRef::Arn(a)) => b.image_arn(a),
+                    None => b,
+                };
+                if let Some(n) = desired {
+                    b = b.compute_capacity(capacity(*n));
+                }
+                sent(b.send().await)
+            }
+            Op::DeleteImage { name, .. } => sent(c.delete_image().name(name).send().await),
+            Op::CopyImage {
+                source,
+                dest,
+                region,
+                ..
+            } => c
+                .copy_image()
+                .source_image_name(source)
+                .destination_image_name(dest)
+                .destination_region(*region)
+                .send()
+                .await
+                .map(|out| out.destination_image_name().map(str::to_owned))
+                .map_err(Into::into),
         }
     }
 }
@@ -258,6 +385,55 @@ impl Model {
             .tally
             .entry((op.to_owned(), outcome.to_owned()))
             .or_default() += 1;
+    }
+
+    /// What an operation changed (an unshare forgets the share whatever its outcome).
+    fn apply(&mut self, op: &Op, ok: bool) {
+        match op {
+            Op::Unshare { owner, name, with } => {
+                self.shares.remove(&(*owner, name.clone(), *with));
+            }
+            _ if !ok => {}
+            Op::Share {
+                owner,
+                name,
+                with,
+                fleet,
+                builder,
+            } => {
+                let share = (*owner, name.clone(), *with);
+                if *fleet || *builder {
+                    self.shares.insert(share);
+                } else {
+                    self.shares.remove(&share);
+                }
+            }
+            Op::CreateFleet { acct, fleet, .. } => {
+                self.fleets[*acct].insert(fleet.clone());
+            }
+            Op::UpdateFleet { .. } => {}
+            Op::DeleteImage { owner, name } => {
+                self.images[*owner].remove(name);
+                self.copies.remove(&(*owner, HOME, name.clone()));
+            }
+            Op::CopyImage {
+                owner,
+                dest,
+                region,
+                ..
+            } => {
+                if *region == HOME {
+                    self.images[*owner].insert(dest.clone());
+                }
+                self.copies.insert((*owner, *region, dest.clone()));
+            }
+        }
+    }
+
+    /// Prints and counts the outcome of a deliberate race.
+    fn report(&mut self, label: &str, what: &str, outcome: &str) {
+        println!("{what}: {outcome}");
+        self.count(label, outcome);
     }
 }
 
@@ -306,6 +482,58 @@ enum Op {
 }
 
 impl Op {
+    fn share(owner: usize, name: &str, with: usize, fleet: bool, builder: bool) -> Op {
+        let name = name.to_owned();
+        Op::Share {
+            owner,
+            name,
+            with,
+            fleet,
+            builder,
+        }
+    }
+
+    fn unshare(owner: usize, name: &str, with: usize) -> Op {
+        let name = name.to_owned();
+        Op::Unshare { owner, name, with }
+    }
+
+    fn create(acct: usize, fleet: &str, image: ImageRef, desired: i32) -> Op {
+        let fleet = fleet.to_owned();
+        Op::CreateFleet {
+            acct,
+            fleet,
+            image,
+            desired,
+        }
+    }
+
+    fn update(acct: usize, fleet: &str, image: Option<ImageRef>, desired: Option<i32>) -> Op {
+        let fleet = fleet.to_owned();
+        Op::UpdateFleet {
+            acct,
+            fleet,
+            image,
+            desired,
+        }
+    }
+
+    fn delete(owner: usize, name: &str) -> Op {
+        let name = name.to_owned();
+        Op::DeleteImage { owner, name }
+    }
+
+    /// The account that performs the operation.
+    fn actor(&self) -> usize {
+        match self {
+            Op::Share { owner, .. }
+            | Op::Unshare { owner, .. }
+            | Op::DeleteImage { owner, .. }
+            | Op::CopyImage { owner, .. } => *owner,
+            Op::CreateFleet { acct, .. } | Op::UpdateFleet { acct, .. } => *acct,
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Op::Share { .. } => "UpdateImagePermissions",
@@ -352,14 +580,6 @@ impl Op {
             ],
         }
     }
-}
-
-/// What a successful operation changed, for the model.
-enum Effect {
-    None,
-    ImageGone(usize, String),
-    ImageAdded(usize, &'static str, String),
-    FleetAdded(usize, String),
 }
 
 fn plan_image(rng: &mut Rng, env: &Env, m: &Model, acct: usize) -> ImageRef {
@@ -445,140 +665,42 @@ fn plan(rng: &mut Rng, env: &Env, m: &Model) -> Op {
     }
 }
 
-async fn run_op(env: &Env, op: &Op, proto: Proto) -> (String, Effect) {
+/// Performs a random operation: its outcome is "ok" or the code of an error it may provoke.
+async fn run_op(env: &Env, op: &Op, proto: Proto) -> String {
     let what = format!("{op:?} [{proto:?}]");
-    let res = |r: Result<(), String>| r.err().unwrap_or_else(|| "ok".to_owned());
-    match op {
-        Op::Share {
-            owner,
-            name,
-            with,
-            fleet,
-            builder,
-        } => {
-            let r = env
-                .cp(*owner, proto, HOME)
-                .update_image_permissions()
-                .name(name)
-                .shared_account_id(&env.ids[*with])
-                .image_permissions(perms(*fleet, *builder))
-                .send()
-                .await;
-            (
-                res(env.allow(&what, r, RANDOM_OK).map(|_| ())),
-                Effect::None,
-            )
-        }
-        Op::Unshare { owner, name, with } => {
-            let r = env
-                .cp(*owner, proto, HOME)
-                .delete_image_permissions()
-                .name(name)
-                .shared_account_id(&env.ids[*with])
-                .send()
-                .await;
-            (
-                res(env.allow(&what, r, RANDOM_OK).map(|_| ())),
-                Effect::None,
-            )
-        }
-        Op::CreateFleet {
-            acct,
-            fleet,
-            image,
-            desired,
-        } => {
-            let b = env
-                .cp(*acct, proto, HOME)
-                .create_fleet()
-                .name(fleet)
-                .instance_type(INSTANCE)
-                .fleet_type(FleetType::OnDemand)
-                .compute_capacity(capacity(*desired));
-            let b = match image {
-                ImageRef::Name(n) => b.image_name(n),
-                ImageRef::Arn(a) => b.image_arn(a),
-            };
-            match env.allow(&what, b.send().await, RANDOM_OK) {
-                Ok(_) => ("ok".into(), Effect::FleetAdded(*acct, fleet.clone())),
-                Err(code) => (code, Effect::None),
+    match env.allow(&what, env.send(op, Some(proto)).await, RANDOM_OK) {
+        Ok(out) => {
+            if let Op::CopyImage {
+                owner,
+                dest,
+                region,
+                ..
+            } = op
+            {
+                assert_eq!(out.as_deref(), Some(dest.as_str()), "{}: {what}", env.ctx());
+                check_fresh_copy(env, *owner, region, dest).await;
             }
+            "ok".to_owned()
         }
-        Op::UpdateFleet {
-            acct,
-            fleet,
-            image,
-            desired,
-        } => {
-            let mut b = env.cp(*acct, proto, HOME).update_fleet().name(fleet);
-            b = match image {
-                Some(ImageRef::Name(n)) => b.image_name(n),
-                Some(ImageRef::Arn(a)) => b.image_arn(a),
-                None => b,
-            };
-            if let Some(n) = desired {
-                b = b.compute_capacity(capacity(*n));
-            }
-            (
-                res(env.allow(&what, b.send().await, RANDOM_OK).map(|_| ())),
-                Effect::None,
-            )
-        }
-        Op::DeleteImage { owner, name } => {
-            let r = env
-                .cp(*owner, proto, HOME)
-                .delete_image()
-                .name(name)
-                .send()
-                .await;
-            match env.allow(&what, r, RANDOM_OK) {
-                Ok(_) => ("ok".into(), Effect::ImageGone(*owner, name.clone())),
-                Err(code) => (code, Effect::None),
-            }
-        }
-        Op::CopyImage {
-            owner,
-            source,
-            dest,
-            region,
-        } => {
-            let r = env
-                .cp(*owner, proto, HOME)
-                .copy_image()
-                .source_image_name(source)
-                .destination_image_name(dest)
-                .destination_region(*region)
-                .send()
-                .await;
-            match env.allow(&what, r, RANDOM_OK) {
-                Ok(out) => {
-                    assert_eq!(
-                        out.destination_image_name(),
-                        Some(dest.as_str()),
-                        "{}: {what}",
-                        env.ctx()
-                    );
-                    check_fresh_copy(env, *owner, region, dest).await;
-                    (
-                        "ok".into(),
-                        Effect::ImageAdded(*owner, region, dest.clone()),
-                    )
-                }
-                Err(code) => (code, Effect::None),
-            }
-        }
+        Err(code) => code,
     }
+}
+
+/// The image `name` of `acct` in `region`, which must exist.
+async fn describe_image(env: &Env, acct: usize, region: &str, name: &str, what: &str) -> Image {
+    let r = env
+        .c(acct, region)
+        .describe_images()
+        .names(name)
+        .send()
+        .await;
+    env.ok(what, r).images()[0].clone()
 }
 
 /// Invariant 4 at once: the copy is the copier's own private image in the destination region,
 /// COPYING or already AVAILABLE, and shared with nobody.
 async fn check_fresh_copy(env: &Env, owner: usize, region: &str, name: &str) {
-    let c = env.c(owner, region);
-    let r = env.ok(
-        "DescribeImages (fresh copy)",
-        c.describe_images().names(name).send().await,
-    );
-    let img = &r.images()[0];
+    let img = describe_image(env, owner, region, name, "DescribeImages (fresh copy)").await;
     let ctx = format!("{}: copy {name} to {region} by account {owner}", env.ctx());
     assert_eq!(
         img.arn(),
@@ -606,43 +728,42 @@ async fn check_fresh_copy(env: &Env, owner: usize, region: &str, name: &str) {
     );
 }
 
-async fn list_images(env: &Env, acct: usize, region: &str, t: VisibilityType) -> Vec<Image> {
-    let c = env.c(acct, region);
-    let mut out = Vec::new();
-    let mut token = None;
+/// Every page of a listing: `page` fetches the page after a token and returns its items and
+/// the next token.
+async fn pages<T, F, Fut>(mut page: F) -> Vec<T>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = (Vec<T>, Option<String>)>,
+{
+    let (mut out, mut token) = (Vec::new(), None);
     loop {
-        let r = env.ok(
-            "DescribeImages",
-            c.describe_images()
-                .r#type(t.clone())
-                .max_results(25)
-                .set_next_token(token)
-                .send()
-                .await,
-        );
-        out.extend(r.images().iter().cloned());
-        token = r.next_token().map(str::to_owned);
+        let (items, next) = page(token).await;
+        out.extend(items);
+        token = next;
         if token.is_none() {
             return out;
         }
     }
 }
 
+async fn list_images(env: &Env, acct: usize, region: &str, t: VisibilityType) -> Vec<Image> {
+    let (c, t) = (&env.c(acct, region), &t);
+    pages(|token| async move {
+        let b = c.describe_images().r#type(t.clone()).max_results(25);
+        let r = env.ok("DescribeImages", b.set_next_token(token).send().await);
+        (r.images().to_vec(), r.next_token().map(str::to_owned))
+    })
+    .await
+}
+
 async fn list_fleets(env: &Env, acct: usize) -> Vec<Fleet> {
-    let c = env.c(acct, HOME);
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let r = env.ok(
-            "DescribeFleets",
-            c.describe_fleets().set_next_token(token).send().await,
-        );
-        out.extend(r.fleets().iter().cloned());
-        token = r.next_token().map(str::to_owned);
-        if token.is_none() {
-            return out;
-        }
-    }
+    let c = &env.c(acct, HOME);
+    pages(|token| async move {
+        let r = c.describe_fleets().set_next_token(token).send().await;
+        let r = env.ok("DescribeFleets", r);
+        (r.fleets().to_vec(), r.next_token().map(str::to_owned))
+    })
+    .await
 }
 
 /// The owner's DescribeImagePermissions: account id → (allowFleet, allowImageBuilder).
@@ -652,44 +773,63 @@ async fn describe_perms(
     region: &str,
     name: &str,
 ) -> BTreeMap<String, (bool, bool)> {
-    let c = env.c(owner, region);
-    let mut out = BTreeMap::new();
-    let mut token = None;
-    loop {
+    let c = &env.c(owner, region);
+    let listed = pages(|token| async move {
+        let b = c.describe_image_permissions().name(name);
         let r = env.ok(
             "DescribeImagePermissions",
-            c.describe_image_permissions()
-                .name(name)
-                .set_next_token(token)
-                .send()
-                .await,
+            b.set_next_token(token).send().await,
         );
-        for s in r.shared_image_permissions_list() {
+        let page = r.shared_image_permissions_list().iter().map(|s| {
             let p = s.image_permissions();
-            let prev = out.insert(
+            (
                 s.shared_account_id().unwrap_or_default().to_owned(),
                 (
                     p.and_then(|p| p.allow_fleet()).unwrap_or(false),
                     p.and_then(|p| p.allow_image_builder()).unwrap_or(false),
                 ),
-            );
-            assert!(
-                prev.is_none(),
-                "{}: DescribeImagePermissions of {name} lists an account twice",
-                env.ctx()
-            );
-        }
-        token = r.next_token().map(str::to_owned);
-        if token.is_none() {
-            return out;
-        }
+            )
+        });
+        (page.collect(), r.next_token().map(str::to_owned))
+    })
+    .await;
+    let mut out = BTreeMap::new();
+    for (acct, p) in listed {
+        assert!(
+            out.insert(acct, p).is_none(),
+            "{}: DescribeImagePermissions of {name} lists an account twice",
+            env.ctx()
+        );
     }
+    out
 }
 
 async fn fleet(env: &Env, acct: usize, name: &str) -> Result<Fleet, String> {
     let r = env.c(acct, HOME).describe_fleets().names(name).send().await;
-    env.allow("DescribeFleets", r, &["ResourceNotFoundException"])
+    env.allow("DescribeFleets", r, NOT_FOUND)
         .map(|r| r.fleets()[0].clone())
+}
+
+/// The fleet `name` of `acct`, which must exist and be zeroed (invariant 3 for a fleet whose
+/// fleet permission is gone); `why` says why it must be.
+async fn assert_zeroed(env: &Env, acct: usize, name: &str, why: &str) {
+    check_zeroed(env, &fleet(env, acct, name).await.expect("race fleet"), why);
+}
+
+fn check_zeroed(env: &Env, f: &Fleet, why: &str) {
+    assert!(
+        zeroed(f),
+        "{}: {why}, yet fleet {} has {}",
+        env.ctx(),
+        f.name().unwrap_or_default(),
+        state(f)
+    );
+}
+
+/// The image `arn` as `acct` sees it among the images shared with it, if it does.
+async fn seen_shared(env: &Env, acct: usize, arn: &str) -> Option<Image> {
+    let shared = list_images(env, acct, HOME, VisibilityType::Shared).await;
+    shared.into_iter().find(|img| img.arn() == Some(arn))
 }
 
 /// Everything the invariants speak about, read through the API while nothing changes.
@@ -817,23 +957,23 @@ fn verify(env: &Env, s: &Snapshot, when: &str) {
                 continue;
             }
             let o = env.account_of(owner);
-            assert!(
-                s.private[o].contains_key(arn),
-                "{ctx}: fleet {name} of account {a} uses {arn}, which no longer exists: an \
-                 image in use was deleted"
-            );
             if o == a {
+                assert!(
+                    s.private[o].contains_key(arn),
+                    "{ctx}: fleet {name} of account {a} uses {arn}, which no longer exists: an \
+                     image in use was deleted"
+                );
                 continue;
             }
+            // Another account's image may be gone (unshared, then deleted): the fleet must then
+            // be zeroed like any fleet on an image it may not use.
             let p = s.perms.get(arn).and_then(|p| p.get(&env.ids[a])).copied();
             let may_use = p.is_some_and(|(fleet, _)| fleet);
-            let zeroed = desired(f) == Some(0) && image_not_found(f);
             assert!(
-                may_use || zeroed,
+                may_use || zeroed(f),
                 "{ctx}: fleet {name} of account {a} is on {arn} of account {o}, shared with it \
-                 as {p:?}, yet has desired capacity {:?} and errors {:?}",
-                desired(f),
-                f.fleet_errors()
+                 as {p:?}, yet has {}",
+                state(f)
             );
         }
     }
@@ -871,22 +1011,16 @@ async fn verify_west(env: &Env) {
 async fn wait_copies(env: &Env, m: &mut Model) {
     let deadline = Instant::now() + Duration::from_secs(20);
     for (owner, region, name) in std::mem::take(&mut m.copies) {
+        let what = format!("DescribeImages of copy {name} in {region}");
         loop {
-            let r = env
-                .c(owner, region)
-                .describe_images()
-                .names(&name)
-                .send()
-                .await;
-            let r = env.ok(&format!("DescribeImages of copy {name} in {region}"), r);
-            let state = r.images()[0].state().cloned();
-            match state {
+            let img = describe_image(env, owner, region, &name, &what).await;
+            match img.state() {
                 Some(ImageState::Available) => break,
                 Some(ImageState::Copying) => {}
                 other => panic!(
                     "{}: copy {name} of account {owner} in {region} is {other:?}: {:?}",
                     env.ctx(),
-                    r.images()[0].state_change_reason()
+                    img.state_change_reason()
                 ),
             }
             assert!(
@@ -927,13 +1061,16 @@ async fn fleet_room(env: &Env, m: &mut Model, acct: usize, need: usize) {
     let fleets = list_fleets(env, acct).await;
     let extra = (fleets.len() + need).saturating_sub(10);
     for f in fleets.iter().take(extra) {
-        let name = f.name().unwrap_or_default();
-        env.ok(
-            &format!("DeleteFleet {name} of account {acct}"),
-            env.c(acct, HOME).delete_fleet().name(name).send().await,
-        );
-        m.fleets[acct].remove(name);
+        delete_fleet(env, m, acct, f.name().unwrap_or_default()).await;
     }
+}
+
+async fn delete_fleet(env: &Env, m: &mut Model, acct: usize, name: &str) {
+    env.ok(
+        &format!("DeleteFleet {name} of account {acct}"),
+        env.c(acct, HOME).delete_fleet().name(name).send().await,
+    );
+    m.fleets[acct].remove(name);
 }
 
 async fn random_ops(env: &Env, rng: &mut Rng, m: &mut Model, round: usize, n: usize) {
@@ -958,117 +1095,120 @@ async fn random_ops(env: &Env, rng: &mut Rng, m: &mut Model, round: usize, n: us
                 }
             }
         }
-        let run = |i: usize| {
-            let b = &batch;
-            async move {
-                match b.get(i) {
-                    Some((op, proto)) => Some(run_op(env, op, *proto).await),
-                    None => None,
-                }
+        let batch = &batch;
+        let run = |i: usize| async move {
+            match batch.get(i) {
+                Some((op, proto)) => Some(run_op(env, op, *proto).await),
+                None => None,
             }
         };
         let (r0, r1, r2) = tokio::join!(run(0), run(1), run(2));
-        for (i, r) in [r0, r1, r2].into_iter().enumerate() {
-            let Some((outcome, effect)) = r else { continue };
+        for (i, outcome) in [r0, r1, r2].into_iter().enumerate() {
+            let Some(outcome) = outcome else { continue };
             let (op, proto) = &batch[i];
-            match op {
-                Op::Share {
-                    owner,
-                    name,
-                    with,
-                    fleet,
-                    builder,
-                } if outcome == "ok" => {
-                    if *fleet || *builder {
-                        m.shares.insert((*owner, name.clone(), *with));
-                    } else {
-                        m.shares.remove(&(*owner, name.clone(), *with));
-                    }
-                }
-                Op::Unshare { owner, name, with } => {
-                    m.shares.remove(&(*owner, name.clone(), *with));
-                }
-                _ => {}
-            }
             println!(
                 "[round {round} op {}{}] {op:?} [{proto:?}] -> {outcome}",
                 done + i,
                 if batch.len() > 1 { " (concurrent)" } else { "" }
             );
             m.count(op.kind(), &outcome);
-            match effect {
-                Effect::None => {}
-                Effect::ImageGone(o, name) => {
-                    m.images[o].remove(&name);
-                    m.copies.remove(&(o, HOME, name));
-                }
-                Effect::ImageAdded(o, region, name) => {
-                    if region == HOME {
-                        m.images[o].insert(name.clone());
-                    }
-                    m.copies.insert((o, region, name));
-                }
-                Effect::FleetAdded(a, name) => {
-                    m.fleets[a].insert(name);
-                }
-            }
+            m.apply(op, outcome == "ok");
         }
         done += batch.len().max(1);
     }
 }
 
-/// Head starts for the two sides of a race: none, or up to 1.5 ms for one side, so either
-/// side wins now and then.
-fn delays(rng: &mut Rng) -> (u64, u64) {
-    let d = rng.below(1500) as u64;
-    match rng.below(3) {
-        0 => (0, 0),
-        1 => (d, 0),
-        _ => (0, d),
+/// Head starts for the two sides of a race, in microseconds: none, or up to 1.5 ms for one
+/// side, so either side wins now and then.
+struct Delays(u64, u64);
+
+impl Delays {
+    fn draw(rng: &mut Rng) -> Delays {
+        let d = rng.below(1500) as u64;
+        match rng.below(3) {
+            0 => Delays(0, 0),
+            1 => Delays(d, 0),
+            _ => Delays(0, d),
+        }
     }
 }
 
-async fn maybe_sleep(rng_micros: u64) {
-    if rng_micros > 0 {
-        tokio::time::sleep(Duration::from_micros(rng_micros)).await;
+impl Display for Delays {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "delays {}/{} us", self.0, self.1)
+    }
+}
+
+async fn after<F: Future>(micros: u64, f: F) -> F::Output {
+    if micros > 0 {
+        tokio::time::sleep(Duration::from_micros(micros)).await;
+    }
+    f.await
+}
+
+/// One side of a race: the operation and the errors it may answer (`NONE`: it must succeed).
+type Side = (Op, &'static [&'static str]);
+
+/// The two sides' outcomes (`Err` with the code of an allowed error) and their head starts.
+type Raced = (Result<(), String>, Result<(), String>, Delays);
+
+/// Runs the two sides of race `tag` at once, each after its head start: the first in protocol
+/// `BOTH[i % 2]`, the second in the other.
+async fn race(env: &Env, rng: &mut Rng, tag: &str, i: usize, a: Side, b: Side) -> Raced {
+    let d = Delays::draw(rng);
+    let (ra, rb) = tokio::join!(
+        after(d.0, env.send(&a.0, Some(BOTH[i % 2]))),
+        after(d.1, env.send(&b.0, Some(BOTH[(i + 1) % 2])))
+    );
+    let judge = |(op, allowed): Side, r: Sent| {
+        let what = format!("race {tag}: {}", op.kind());
+        env.allow(&what, r, allowed).map(|_| ())
+    };
+    (judge(a, ra), judge(b, rb), d)
+}
+
+/// `ok` for a side that succeeded, else `refused` and its error code.
+fn either(r: &Result<(), String>, ok: &str, refused: &str) -> String {
+    match r {
+        Ok(()) => ok.to_owned(),
+        Err(code) => format!("{refused}: {code}"),
     }
 }
 
 /// Shares `name` of `owner` with `with`; the set-up of a race, so it must succeed.
 async fn share(env: &Env, owner: usize, name: &str, with: usize, fleet: bool, builder: bool) {
+    let op = Op::share(owner, name, with, fleet, builder);
+    let what = format!("share {name} of account {owner} with account {with}");
+    env.ok(&what, env.send(&op, None).await);
+}
+
+/// Makes room for and creates fleet `name` of `acct` on `image` at capacity 1; the set-up of a
+/// race, so it must succeed.
+async fn race_fleet(env: &Env, m: &mut Model, acct: usize, name: &str, image: ImageRef) {
+    fleet_room(env, m, acct, 1).await;
+    let what = format!("race set-up: CreateFleet {name} on {image:?}");
     env.ok(
-        &format!("share {name} of account {owner} with account {with}"),
-        env.c(owner, HOME)
-            .update_image_permissions()
-            .name(name)
-            .shared_account_id(&env.ids[with])
-            .image_permissions(perms(fleet, builder))
-            .send()
-            .await,
+        &what,
+        env.send(&Op::create(acct, name, image, 1), None).await,
     );
+    m.fleets[acct].insert(name.to_owned());
+}
+
+/// Private images for `acct` in HOME, straight into the store (and the model).
+async fn seed_images(env: &Env, p: &Photon, m: &mut Model, acct: usize, names: Vec<String>) {
+    p.seed_private_images(&env.ids[acct], HOME, &names).await;
+    m.images[acct].extend(names);
 }
 
 /// The deliberate races of one round.
 async fn races(env: &Env, p: &Photon, rng: &mut Rng, m: &mut Model, round: usize) {
     let ctx = env.ctx();
     // Fresh images for the races, so the random operations cannot have spoiled their set-up.
-    let (oa, ob, od) = (
-        rng.below(ACCOUNTS),
-        rng.below(ACCOUNTS),
-        rng.below(ACCOUNTS),
-    );
-    let xa = format!("race-{round}-a");
-    let xb = format!("race-{round}-b");
-    let (xd1, xd2) = (format!("race-{round}-d1"), format!("race-{round}-d2"));
-    p.seed_private_images(&env.ids[oa], HOME, std::slice::from_ref(&xa))
-        .await;
-    p.seed_private_images(&env.ids[ob], HOME, std::slice::from_ref(&xb))
-        .await;
-    p.seed_private_images(&env.ids[od], HOME, &[xd1.clone(), xd2.clone()])
-        .await;
-    m.images[oa].insert(xa.clone());
-    m.images[ob].insert(xb.clone());
-    m.images[od].extend([xd1.clone(), xd2.clone()]);
+    let [oa, ob, od] = [(); 3].map(|()| rng.below(ACCOUNTS));
+    let [xa, xb, xd1, xd2] = ["a", "b", "d1", "d2"].map(|x| format!("race-{round}-{x}"));
+    seed_images(env, p, m, oa, vec![xa.clone()]).await;
+    seed_images(env, p, m, ob, vec![xb.clone()]).await;
+    seed_images(env, p, m, od, vec![xd1.clone(), xd2.clone()]).await;
 
     // A: the owner revokes fleet permission while the recipient creates a fleet on the image.
     let arn_a = env.image_arn(oa, HOME, &xa);
@@ -1077,200 +1217,83 @@ async fn races(env: &Env, p: &Photon, rng: &mut Rng, m: &mut Model, round: usize
         fleet_room(env, m, r, 1).await;
         share(env, oa, &xa, r, true, rng.coin()).await;
         let name = format!("ra-{round}-{i}");
-        let (d1, d2) = delays(rng);
-        let (revoke, create) = tokio::join!(
-            async {
-                maybe_sleep(d1).await;
-                env.cp(oa, BOTH[i % 2], HOME)
-                    .delete_image_permissions()
-                    .name(&xa)
-                    .shared_account_id(&env.ids[r])
-                    .send()
-                    .await
-            },
-            async {
-                maybe_sleep(d2).await;
-                env.cp(r, BOTH[(i + 1) % 2], HOME)
-                    .create_fleet()
-                    .name(&name)
-                    .image_arn(&arn_a)
-                    .instance_type(INSTANCE)
-                    .fleet_type(FleetType::OnDemand)
-                    .compute_capacity(capacity(1))
-                    .send()
-                    .await
-            }
-        );
-        env.ok("race A: DeleteImagePermissions", revoke);
-        let create = env.allow(
-            "race A: CreateFleet",
-            create,
-            &[
-                "OperationNotPermittedException",
-                "ResourceNotFoundException",
-            ],
-        );
-        let now = fleet(env, r, &name).await;
-        let outcome = match (&create, now) {
-            (Ok(_), Ok(f)) => {
+        let revoke = (Op::unshare(oa, &xa, r), NONE);
+        let create = Op::create(r, &name, ImageRef::Arn(arn_a.clone()), 1);
+        let (_, create, d) = race(env, rng, "A", i, revoke, (create, REFUSED)).await;
+        let outcome = match (&create, fleet(env, r, &name).await) {
+            (Ok(()), Ok(f)) => {
                 assert_eq!(f.image_arn(), Some(arn_a.as_str()), "{ctx}: race A {name}");
-                assert!(
-                    desired(&f) == Some(0) && image_not_found(&f),
-                    "{ctx}: race A: fleet {name} of account {r} was created on {arn_a}, whose \
-                     fleet permission was then revoked, yet has desired {:?} and errors {:?}",
-                    desired(&f),
-                    f.fleet_errors()
+                let why = format!(
+                    "race A: fleet {name} of account {r} was created on {arn_a}, whose fleet \
+                     permission was then revoked"
                 );
+                check_zeroed(env, &f, &why);
                 m.fleets[r].insert(name.clone());
                 "fleet created, then zeroed".to_owned()
             }
             (Err(code), Err(_)) => format!("CreateFleet refused: {code}"),
             (c, f) => panic!(
-                "{ctx}: race A: CreateFleet answered {:?} but DescribeFleets of {name} says {f:?}",
-                c.as_ref().map(|_| ())
+                "{ctx}: race A: CreateFleet answered {c:?} but DescribeFleets of {name} says {f:?}"
             ),
         };
-        println!("[round {round} race A{i}] revoke {xa} from account {r} vs its CreateFleet {name} (delays {d1}/{d2} us): {outcome}");
-        m.count("race A revoke vs CreateFleet", &outcome);
+        let what = format!(
+            "[round {round} race A{i}] revoke {xa} from account {r} vs its CreateFleet {name} ({d})"
+        );
+        m.report("race A revoke vs CreateFleet", &what, &outcome);
     }
 
     // C: the owner revokes while the recipient moves a fleet onto the image.
     let r = rng.other_than(oa);
-    fleet_room(env, m, r, 1).await;
     let fc = format!("rc-{round}");
-    env.ok(
-        "race C: CreateFleet on the public image",
-        env.c(r, HOME)
-            .create_fleet()
-            .name(&fc)
-            .image_name(BASE)
-            .instance_type(INSTANCE)
-            .fleet_type(FleetType::OnDemand)
-            .compute_capacity(capacity(1))
-            .send()
-            .await,
-    );
-    m.fleets[r].insert(fc.clone());
+    race_fleet(env, m, r, &fc, ImageRef::Name(BASE.to_owned())).await;
     share(env, oa, &xa, r, true, false).await;
-    let (d1, d2) = delays(rng);
-    let (revoke, update) = tokio::join!(
-        async {
-            maybe_sleep(d1).await;
-            env.cp(oa, Proto::Json, HOME)
-                .delete_image_permissions()
-                .name(&xa)
-                .shared_account_id(&env.ids[r])
-                .send()
-                .await
-        },
-        async {
-            maybe_sleep(d2).await;
-            env.cp(r, Proto::Cbor, HOME)
-                .update_fleet()
-                .name(&fc)
-                .image_arn(&arn_a)
-                .compute_capacity(capacity(1))
-                .send()
-                .await
-        }
-    );
-    env.ok("race C: DeleteImagePermissions", revoke);
-    let update = env.allow(
-        "race C: UpdateFleet",
-        update,
-        // Once the share is gone the recipient cannot see the image at all.
-        &[
-            "OperationNotPermittedException",
-            "ResourceNotFoundException",
-        ],
-    );
+    let revoke = (Op::unshare(oa, &xa, r), NONE);
+    // Once the share is gone the recipient cannot see the image at all.
+    let update = Op::update(r, &fc, Some(ImageRef::Arn(arn_a.clone())), Some(1));
+    let (_, update, d) = race(env, rng, "C", 1, revoke, (update, REFUSED)).await;
     let f = fleet(env, r, &fc).await.expect("race C fleet");
-    let outcome = if update.is_ok() {
-        assert!(
-            f.image_arn() == Some(arn_a.as_str()) && desired(&f) == Some(0) && image_not_found(&f),
-            "{ctx}: race C: fleet {fc} of account {r} moved onto {arn_a} before its fleet \
-             permission was revoked, but is now {:?} with desired {:?} and errors {:?}",
-            f.image_arn(),
-            desired(&f),
-            f.fleet_errors()
-        );
-        "moved, then zeroed".to_owned()
-    } else {
-        assert!(
-            arn_account(f.image_arn().unwrap_or_default()).is_empty() && desired(&f) == Some(1),
-            "{ctx}: race C: UpdateFleet of {fc} was refused ({update:?}) but the fleet changed: \
-             {:?} desired {:?}",
-            f.image_arn(),
-            desired(&f)
-        );
-        format!("UpdateFleet refused: {}", update.as_ref().err().unwrap())
+    let outcome = match &update {
+        Ok(()) => {
+            assert_eq!(f.image_arn(), Some(arn_a.as_str()), "{ctx}: race C {fc}");
+            let why = format!(
+                "race C: fleet {fc} of account {r} moved onto {arn_a} before its fleet permission \
+                 was revoked"
+            );
+            check_zeroed(env, &f, &why);
+            "moved, then zeroed".to_owned()
+        }
+        Err(code) => {
+            assert!(
+                arn_account(f.image_arn().unwrap_or_default()).is_empty() && desired(&f) == Some(1),
+                "{ctx}: race C: UpdateFleet of {fc} was refused ({code}) but the fleet changed: \
+                 {:?} desired {:?}",
+                f.image_arn(),
+                desired(&f)
+            );
+            format!("UpdateFleet refused: {code}")
+        }
     };
-    println!("[round {round} race C] revoke {xa} from account {r} vs UpdateFleet {fc} onto it (delays {d1}/{d2} us): {outcome}");
-    m.count("race C revoke vs UpdateFleet image", &outcome);
+    let what = format!(
+        "[round {round} race C] revoke {xa} from account {r} vs UpdateFleet {fc} onto it ({d})"
+    );
+    m.report("race C revoke vs UpdateFleet image", &what, &outcome);
 
     // B: UpdateImagePermissions taking fleet permission away (then giving it back) races the
     // recipient's UpdateFleet(ComputeCapacity) on the image.
     let rb = rng.other_than(ob);
     let arn_b = env.image_arn(ob, HOME, &xb);
     share(env, ob, &xb, rb, true, rng.coin()).await;
-    fleet_room(env, m, rb, 1).await;
     let fb = format!("rb-{round}");
-    env.ok(
-        "race B: CreateFleet",
-        env.c(rb, HOME)
-            .create_fleet()
-            .name(&fb)
-            .image_arn(&arn_b)
-            .instance_type(INSTANCE)
-            .fleet_type(FleetType::OnDemand)
-            .compute_capacity(capacity(1))
-            .send()
-            .await,
-    );
-    m.fleets[rb].insert(fb.clone());
-    for (i, (grant, want)) in [(false, 2), (true, 1), (false, 3), (true, 2)]
-        .into_iter()
-        .enumerate()
-    {
-        let (d1, d2) = delays(rng);
-        let (perm, update) = tokio::join!(
-            async {
-                maybe_sleep(d1).await;
-                env.cp(ob, BOTH[i % 2], HOME)
-                    .update_image_permissions()
-                    .name(&xb)
-                    .shared_account_id(&env.ids[rb])
-                    .image_permissions(perms(grant, !grant))
-                    .send()
-                    .await
-            },
-            async {
-                maybe_sleep(d2).await;
-                env.cp(rb, BOTH[(i + 1) % 2], HOME)
-                    .update_fleet()
-                    .name(&fb)
-                    .compute_capacity(capacity(want))
-                    .send()
-                    .await
-            }
-        );
-        env.ok("race B: UpdateImagePermissions", perm);
-        let update = env.allow(
-            "race B: UpdateFleet",
-            update,
-            &[
-                "OperationNotPermittedException",
-                "ConcurrentModificationException",
-            ],
-        );
+    race_fleet(env, m, rb, &fb, ImageRef::Arn(arn_b.clone())).await;
+    let grants = [(false, 2), (true, 1), (false, 3), (true, 2)];
+    for (i, (grant, want)) in grants.into_iter().enumerate() {
+        let perm = (Op::share(ob, &xb, rb, grant, !grant), NONE);
+        let capacity = (Op::update(rb, &fb, None, Some(want)), NOT_PERMITTED_OR_BUSY);
+        let (_, update, d) = race(env, rng, "B", i, perm, capacity).await;
         let f = fleet(env, rb, &fb).await.expect("race B fleet");
-        let shared = list_images(env, rb, HOME, VisibilityType::Shared).await;
-        let seen = shared
-            .iter()
-            .find(|img| img.arn() == Some(arn_b.as_str()))
-            .and_then(image_perms);
+        let seen = seen_shared(env, rb, &arn_b).await;
         assert_eq!(
-            seen,
+            seen.as_ref().and_then(image_perms),
             Some((grant, !grant)),
             "{ctx}: race B: account {rb} sees {arn_b} with other permissions than just set"
         );
@@ -1280,266 +1303,127 @@ async fn races(env: &Env, p: &Photon, rng: &mut Rng, m: &mut Model, round: usize
             Some((grant, !grant)),
             "{ctx}: race B: the owner lists other permissions than just set"
         );
-        let outcome = if grant {
+        let outcome = match (grant, &update) {
             // Fleet permission is back: a capacity update that won is in force and cleared the
             // error; one that lost leaves the fleet zeroed.
-            match &update {
-                Ok(_) => {
-                    assert!(
-                        desired(&f) == Some(want) && !image_not_found(&f),
-                        "{ctx}: race B{i}: UpdateFleet {fb} to {want} succeeded after the \
-                         grant, but the fleet has desired {:?} and errors {:?}",
-                        desired(&f),
-                        f.fleet_errors()
-                    );
-                    "grant, then capacity".to_owned()
-                }
-                Err(code) => {
-                    assert!(
-                        desired(&f) == Some(0) && image_not_found(&f),
-                        "{ctx}: race B{i}: UpdateFleet {fb} was refused ({code}) but the fleet \
-                         has desired {:?} and errors {:?}",
-                        desired(&f),
-                        f.fleet_errors()
-                    );
-                    format!("grant, capacity refused: {code}")
-                }
+            (true, Ok(())) => {
+                assert!(
+                    desired(&f) == Some(want) && !image_not_found(&f),
+                    "{ctx}: race B{i}: UpdateFleet {fb} to {want} succeeded after the grant, \
+                     but the fleet has {}",
+                    state(&f)
+                );
+                "grant, then capacity".to_owned()
             }
-        } else {
+            (true, Err(code)) => {
+                let why = format!("race B{i}: UpdateFleet {fb} was refused ({code})");
+                check_zeroed(env, &f, &why);
+                format!("grant, capacity refused: {code}")
+            }
             // Fleet permission is gone whatever the order: the fleet must be zeroed.
-            assert!(
-                desired(&f) == Some(0) && image_not_found(&f),
-                "{ctx}: race B{i}: fleet permission on {arn_b} was revoked from account {rb} \
-                 (UpdateFleet to {want}: {:?}), yet fleet {fb} has desired {:?} and errors {:?}",
-                update.as_ref().map(|_| ()),
-                desired(&f),
-                f.fleet_errors()
-            );
-            match &update {
-                Ok(_) => "capacity, then revoked".to_owned(),
-                Err(code) => format!("revoked, capacity refused: {code}"),
+            (false, _) => {
+                let why = format!(
+                    "race B{i}: fleet permission on {arn_b} was revoked from account {rb} \
+                     (UpdateFleet to {want}: {update:?})"
+                );
+                check_zeroed(env, &f, &why);
+                let (then, refused) = ("capacity, then revoked", "revoked, capacity refused");
+                either(&update, then, refused)
             }
         };
-        println!("[round {round} race B{i}] UpdateImagePermissions {xb} fleet={grant} for account {rb} vs UpdateFleet {fb} to {want} (delays {d1}/{d2} us): {outcome}");
-        m.count("race B perms vs UpdateFleet capacity", &outcome);
+        let what = format!(
+            "[round {round} race B{i}] UpdateImagePermissions {xb} fleet={grant} for account {rb} \
+             vs UpdateFleet {fb} to {want} ({d})"
+        );
+        m.report("race B perms vs UpdateFleet capacity", &what, &outcome);
     }
 
     // E: a fleet zeroed by an earlier revocation, on an image shared for fleets again, is
     // pointed at that same image (which clears its IMAGE_NOT_FOUND error) while the owner
     // revokes again: whatever the order, the fleet must end zeroed with the error.
-    let (oe, re) = {
-        let o = rng.below(ACCOUNTS);
-        (o, rng.other_than(o))
-    };
+    let oe = rng.below(ACCOUNTS);
+    let re = rng.other_than(oe);
     let xe = format!("race-{round}-e");
-    p.seed_private_images(&env.ids[oe], HOME, std::slice::from_ref(&xe))
-        .await;
-    m.images[oe].insert(xe.clone());
+    seed_images(env, p, m, oe, vec![xe.clone()]).await;
     let arn_e = env.image_arn(oe, HOME, &xe);
     share(env, oe, &xe, re, true, false).await;
-    fleet_room(env, m, re, 1).await;
     let fe = format!("re-{round}");
-    env.ok(
-        "race E: CreateFleet",
-        env.c(re, HOME)
-            .create_fleet()
-            .name(&fe)
-            .image_arn(&arn_e)
-            .instance_type(INSTANCE)
-            .fleet_type(FleetType::OnDemand)
-            .compute_capacity(capacity(1))
-            .send()
-            .await,
-    );
-    m.fleets[re].insert(fe.clone());
+    race_fleet(env, m, re, &fe, ImageRef::Arn(arn_e.clone())).await;
     share(env, oe, &xe, re, false, true).await;
     for i in 0..4 {
         share(env, oe, &xe, re, true, false).await;
-        let before = fleet(env, re, &fe).await.expect("race E fleet");
-        assert!(
-            desired(&before) == Some(0) && image_not_found(&before),
-            "{ctx}: race E{i}: {fe} should still be zeroed from the earlier revocation: {:?} {:?}",
-            desired(&before),
-            before.fleet_errors()
-        );
-        let by_delete = rng.coin();
-        let (d1, d2) = delays(rng);
-        let ((), update) = tokio::join!(
-            async {
-                maybe_sleep(d1).await;
-                let c = env.cp(oe, BOTH[i % 2], HOME);
-                if by_delete {
-                    let r = c
-                        .delete_image_permissions()
-                        .name(&xe)
-                        .shared_account_id(&env.ids[re])
-                        .send()
-                        .await;
-                    env.ok("race E: DeleteImagePermissions", r);
-                } else {
-                    let r = c
-                        .update_image_permissions()
-                        .name(&xe)
-                        .shared_account_id(&env.ids[re])
-                        .image_permissions(perms(false, true))
-                        .send()
-                        .await;
-                    env.ok("race E: UpdateImagePermissions", r);
-                }
-            },
-            async {
-                maybe_sleep(d2).await;
-                env.cp(re, BOTH[(i + 1) % 2], HOME)
-                    .update_fleet()
-                    .name(&fe)
-                    .image_arn(&arn_e)
-                    .send()
-                    .await
-            }
-        );
-        let update = env.allow(
-            "race E: UpdateFleet",
-            update,
-            &[
-                "OperationNotPermittedException",
-                "ResourceNotFoundException",
-                "ConcurrentModificationException",
-            ],
-        );
-        let f = fleet(env, re, &fe).await.expect("race E fleet");
-        assert!(
-            desired(&f) == Some(0) && image_not_found(&f),
-            "{ctx}: race E{i}: fleet permission on {arn_e} was revoked from account {re} ({}) \
-             while UpdateFleet {fe} ImageArn={arn_e} ran ({:?}), yet the fleet now has desired \
-             {:?} and errors {:?}",
-            if by_delete {
-                "DeleteImagePermissions"
-            } else {
-                "UpdateImagePermissions allowFleet=false"
-            },
-            update.as_ref().map(|_| ()),
-            desired(&f),
-            f.fleet_errors()
-        );
-        let outcome = match &update {
-            Ok(_) => "update, then revoked".to_owned(),
-            Err(code) => format!("revoked, update refused: {code}"),
+        let why = format!("race E{i}: {fe} should still be zeroed from the earlier revocation");
+        assert_zeroed(env, re, &fe, &why).await;
+        let (revoke, how) = if rng.coin() {
+            (Op::unshare(oe, &xe, re), "DeleteImagePermissions")
+        } else {
+            let op = Op::share(oe, &xe, re, false, true);
+            (op, "UpdateImagePermissions allowFleet=false")
         };
-        println!("[round {round} race E{i}] revoke {xe} from account {re} vs UpdateFleet {fe} onto the same image (delays {d1}/{d2} us): {outcome}");
-        m.count("race E revoke vs UpdateFleet same image", &outcome);
+        let onto = Some(ImageRef::Arn(arn_e.clone()));
+        let update = (Op::update(re, &fe, onto, None), BUSY_OR_REFUSED);
+        let (_, update, d) = race(env, rng, "E", i, (revoke, NONE), update).await;
+        let why = format!(
+            "race E{i}: fleet permission on {arn_e} was revoked from account {re} ({how}) while \
+             UpdateFleet {fe} ImageArn={arn_e} ran ({update:?})"
+        );
+        assert_zeroed(env, re, &fe, &why).await;
+        let outcome = either(&update, "update, then revoked", "revoked, update refused");
+        let what = format!(
+            "[round {round} race E{i}] revoke {xe} from account {re} vs UpdateFleet {fe} onto \
+             the same image ({d})"
+        );
+        m.report("race E revoke vs UpdateFleet same image", &what, &outcome);
     }
 
     // D: the owner deletes an unused, unshared image while using it (a fleet) or sharing it:
     // exactly one of the two wins.
     fleet_room(env, m, od, 1).await;
     let fd = format!("rd-{round}");
-    let (d1, d2) = delays(rng);
-    let (del, create) = tokio::join!(
-        async {
-            maybe_sleep(d1).await;
-            env.cp(od, Proto::Cbor, HOME)
-                .delete_image()
-                .name(&xd1)
-                .send()
-                .await
-        },
-        async {
-            maybe_sleep(d2).await;
-            env.cp(od, Proto::Json, HOME)
-                .create_fleet()
-                .name(&fd)
-                .image_name(&xd1)
-                .instance_type(INSTANCE)
-                .fleet_type(FleetType::OnDemand)
-                .compute_capacity(capacity(1))
-                .send()
-                .await
-        }
-    );
-    let del = env.allow("race D: DeleteImage", del, &["ResourceInUseException"]);
-    let create = env.allow(
-        "race D: CreateFleet",
-        create,
-        &["ResourceNotFoundException"],
-    );
+    let del = (Op::delete(od, &xd1), IN_USE);
+    let create = Op::create(od, &fd, ImageRef::Name(xd1.clone()), 1);
+    let (del, create, d) = race(env, rng, "D", 0, del, (create, NOT_FOUND)).await;
     assert!(
         del.is_ok() != create.is_ok(),
-        "{ctx}: race D: DeleteImage {xd1} -> {:?}, CreateFleet {fd} on it -> {:?}: exactly one \
-         must succeed",
-        del.as_ref().map(|_| ()),
-        create.as_ref().map(|_| ())
+        "{ctx}: race D: DeleteImage {xd1} -> {del:?}, CreateFleet {fd} on it -> {create:?}: \
+         exactly one must succeed"
     );
     let now = fleet(env, od, &fd).await;
-    if del.is_ok() {
+    let outcome = if del.is_ok() {
         assert!(now.is_err(), "{ctx}: race D: {fd} exists on deleted {xd1}");
         m.images[od].remove(&xd1);
-    } else {
-        m.fleets[od].insert(fd.clone());
-    }
-    let outcome = if del.is_ok() {
         "deleted first"
     } else {
+        m.fleets[od].insert(fd.clone());
         "fleet first"
     };
-    println!("[round {round} race D1] DeleteImage {xd1} vs CreateFleet {fd} on it (delays {d1}/{d2} us): {outcome}");
-    m.count("race D DeleteImage vs CreateFleet", outcome);
+    let what = format!("[round {round} race D1] DeleteImage {xd1} vs CreateFleet {fd} on it ({d})");
+    m.report("race D DeleteImage vs CreateFleet", &what, outcome);
 
     let rd = rng.other_than(od);
-    let (d1, d2) = delays(rng);
-    let (del, grant) = tokio::join!(
-        async {
-            maybe_sleep(d1).await;
-            env.cp(od, Proto::Json, HOME)
-                .delete_image()
-                .name(&xd2)
-                .send()
-                .await
-        },
-        async {
-            maybe_sleep(d2).await;
-            env.cp(od, Proto::Cbor, HOME)
-                .update_image_permissions()
-                .name(&xd2)
-                .shared_account_id(&env.ids[rd])
-                .image_permissions(perms(true, true))
-                .send()
-                .await
-        }
-    );
-    let del = env.allow("race D: DeleteImage", del, &["ResourceInUseException"]);
-    let grant = env.allow(
-        "race D: UpdateImagePermissions",
-        grant,
-        &["ResourceNotFoundException"],
-    );
+    let del = (Op::delete(od, &xd2), IN_USE);
+    let grant = (Op::share(od, &xd2, rd, true, true), NOT_FOUND);
+    let (del, grant, d) = race(env, rng, "D", 1, del, grant).await;
     assert!(
         del.is_ok() != grant.is_ok(),
-        "{ctx}: race D: DeleteImage {xd2} -> {:?}, sharing it -> {:?}: exactly one must succeed",
-        del.as_ref().map(|_| ()),
-        grant.as_ref().map(|_| ())
+        "{ctx}: race D: DeleteImage {xd2} -> {del:?}, sharing it -> {grant:?}: exactly one must \
+         succeed"
     );
     let arn_d2 = env.image_arn(od, HOME, &xd2);
-    let seen = list_images(env, rd, HOME, VisibilityType::Shared)
-        .await
-        .iter()
-        .any(|i| i.arn() == Some(arn_d2.as_str()));
+    let seen = seen_shared(env, rd, &arn_d2).await.is_some();
     assert_eq!(
         seen,
         grant.is_ok(),
         "{ctx}: race D: account {rd} sees deleted-or-shared {arn_d2}: {seen}"
     );
-    if del.is_ok() {
-        m.images[od].remove(&xd2);
-    }
     let outcome = if del.is_ok() {
+        m.images[od].remove(&xd2);
         "deleted first"
     } else {
         "shared first"
     };
-    println!(
-        "[round {round} race D2] DeleteImage {xd2} vs sharing it (delays {d1}/{d2} us): {outcome}"
-    );
-    m.count("race D DeleteImage vs share", outcome);
+    let what = format!("[round {round} race D2] DeleteImage {xd2} vs sharing it ({d})");
+    m.report("race D DeleteImage vs share", &what, outcome);
 }
 
 /// Invariant 2 explicitly: shared (or used) images refuse DeleteImage with
@@ -1569,15 +1453,14 @@ async fn deletion_rules(env: &Env, rng: &mut Rng, m: &mut Model, s: &Snapshot, r
         println!("[round {round} checks] nothing was shared; shared {arn}");
         shared.push(arn);
     }
+    // The owner's DeleteImage of `arn`, which may only be refused as in use.
+    let delete = |arn: &str, what: &'static str| {
+        let (o, name) = owner_name(arn);
+        async move { env.allow(what, env.send(&Op::delete(o, &name), None).await, IN_USE) }
+    };
     for _ in 0..2 {
         let arn = &shared[rng.below(shared.len())];
-        let (o, name) = owner_name(arn);
-        let r = env.c(o, HOME).delete_image().name(&name).send().await;
-        let code = env.allow(
-            "DeleteImage of a shared image",
-            r,
-            &["ResourceInUseException"],
-        );
+        let code = delete(arn, "DeleteImage of a shared image").await;
         assert_eq!(
             code.as_ref().err().map(String::as_str),
             Some("ResourceInUseException"),
@@ -1586,27 +1469,18 @@ async fn deletion_rules(env: &Env, rng: &mut Rng, m: &mut Model, s: &Snapshot, r
             s.perms.get(arn)
         );
     }
-    // An image only a fleet holds (shared with nobody) refuses deletion too.
-    let used: BTreeSet<&str> = s
-        .fleets
-        .iter()
-        .flatten()
-        .filter_map(|f| f.image_arn())
-        .filter(|a| !arn_account(a).is_empty())
-        .collect();
-    let held: Vec<&&str> = used
-        .iter()
-        .filter(|a| s.perms.get(**a).is_some_and(BTreeMap::is_empty))
+    // An image its owner's fleets hold (shared with nobody) refuses deletion too; a recipient's
+    // fleets hold an image only through the share (docs/compatibility.md, DeleteImage).
+    let held: BTreeSet<&str> = (s.fleets.iter().zip(&env.ids))
+        .flat_map(|(fleets, id)| {
+            let own = move |arn: &&str| arn_account(arn) == id;
+            fleets.iter().filter_map(|f| f.image_arn()).filter(own)
+        })
+        .filter(|arn| s.perms.get(*arn).is_some_and(BTreeMap::is_empty))
         .collect();
     if !held.is_empty() {
-        let arn = *held[rng.below(held.len())];
-        let (o, name) = owner_name(arn);
-        let r = env.c(o, HOME).delete_image().name(&name).send().await;
-        let code = env.allow(
-            "DeleteImage of an image in use",
-            r,
-            &["ResourceInUseException"],
-        );
+        let arn = *held.iter().nth(rng.below(held.len())).expect("held");
+        let code = delete(arn, "DeleteImage of an image in use").await;
         assert!(
             code.is_err(),
             "{ctx}: DeleteImage of {arn}, used by a fleet, succeeded"
@@ -1619,14 +1493,10 @@ async fn deletion_rules(env: &Env, rng: &mut Rng, m: &mut Model, s: &Snapshot, r
     let (o, name) = owner_name(&arn);
     let before = describe_perms(env, o, HOME, &name).await;
     for acct in before.keys() {
+        let unshare = Op::unshare(o, &name, env.account_of(acct));
         env.ok(
             &format!("DeleteImagePermissions {name} for {acct}"),
-            env.c(o, HOME)
-                .delete_image_permissions()
-                .name(&name)
-                .shared_account_id(acct)
-                .send()
-                .await,
+            env.send(&unshare, None).await,
         );
     }
     let after = snapshot(env).await;
@@ -1641,28 +1511,32 @@ async fn deletion_rules(env: &Env, rng: &mut Rng, m: &mut Model, s: &Snapshot, r
             .iter()
             .filter(|f| f.image_arn() == Some(arn.as_str()))
         {
-            let fname = f.name().unwrap_or_default();
-            env.ok(
-                &format!("DeleteFleet {fname} of account {a}"),
-                env.c(a, HOME).delete_fleet().name(fname).send().await,
-            );
-            m.fleets[a].remove(fname);
+            delete_fleet(env, m, a, f.name().unwrap_or_default()).await;
         }
     }
     env.ok(
         &format!("DeleteImage of {arn}, unshared and unused"),
-        env.c(o, HOME).delete_image().name(&name).send().await,
+        env.send(&Op::delete(o, &name), None).await,
     );
     m.images[o].remove(&name);
-    let r = env.c(o, HOME).describe_images().names(&name).send().await;
-    let gone = env.allow("DescribeImages", r, &["ResourceNotFoundException"]);
-    assert!(gone.is_err(), "{ctx}: deleted {arn} is still listed");
+    // Whether `acct`, asking by name (the owner) or by ARN, no longer finds the image.
+    let gone = |acct: usize, by_name: bool| {
+        let b = env.c(acct, HOME).describe_images();
+        let b = if by_name {
+            b.names(&name)
+        } else {
+            b.arns(&arn)
+        };
+        async move {
+            env.allow("DescribeImages", b.send().await, NOT_FOUND)
+                .is_err()
+        }
+    };
+    assert!(gone(o, true).await, "{ctx}: deleted {arn} is still listed");
     for acct in before.keys() {
         let r = env.account_of(acct);
-        let res = env.c(r, HOME).describe_images().arns(&arn).send().await;
-        let gone = env.allow("DescribeImages", res, &["ResourceNotFoundException"]);
         assert!(
-            gone.is_err(),
+            gone(r, false).await,
             "{ctx}: former recipient {r} still reaches deleted {arn}"
         );
     }
@@ -1700,8 +1574,7 @@ async fn random_sharing_never_breaks_the_invariants() {
     };
     for a in 0..ACCOUNTS {
         let names: Vec<String> = (0..3).map(|k| format!("a{a}-base-{k}")).collect();
-        p.seed_private_images(&env.ids[a], HOME, &names).await;
-        m.images[a].extend(names);
+        seed_images(&env, &p, &mut m, a, names).await;
     }
     println!(
         "server and accounts ready ({:.1}s)",
@@ -1711,13 +1584,9 @@ async fn random_sharing_never_breaks_the_invariants() {
         // A fresh image per account and round, while the account has few (10 per region is
         // the quota copies run into).
         for a in 0..ACCOUNTS {
-            if m.images[a].len() >= 8 {
-                continue;
+            if m.images[a].len() < 8 {
+                seed_images(&env, &p, &mut m, a, vec![format!("a{a}-r{round}")]).await;
             }
-            let name = format!("a{a}-r{round}");
-            p.seed_private_images(&env.ids[a], HOME, std::slice::from_ref(&name))
-                .await;
-            m.images[a].insert(name);
         }
         random_ops(&env, &mut rng, &mut m, round, OPS_HALF).await;
         races(&env, &p, &mut rng, &mut m, round).await;
