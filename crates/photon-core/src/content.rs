@@ -12,7 +12,7 @@ use photon_types::{Caller, ImageBuilderState};
 use crate::catalog::BaseImage;
 use crate::{CoreError, Service};
 
-fn blob_err(e: BlobError) -> CoreError {
+pub(crate) fn blob_err(e: BlobError) -> CoreError {
     CoreError::Internal(e.to_string())
 }
 
@@ -104,9 +104,19 @@ fn file(
 /// The content of a public base image: an OS layer shared by every release of the platform
 /// (stored once) and a small layer for the release's agent and patch level.
 pub fn base_image_layers(blobs: &dyn BlobStore, b: &BaseImage) -> Result<Vec<String>, CoreError> {
+    release_layers(blobs, b.platform, b.agent_version, b.released)
+}
+
+/// The content of a base image release of `platform`: the platform's OS layer (shared by every
+/// release) and the release's own layer recording its agent version and patch level.
+pub fn release_layers(
+    blobs: &dyn BlobStore,
+    platform: &str,
+    agent_version: &str,
+    released: &str,
+) -> Result<Vec<String>, CoreError> {
     let mut os = Layer::new();
     let mut release = Layer::new();
-    let platform = b.platform;
     // The OS files every release of the platform shares, then where the release records its
     // agent and patch level.
     let (os_files, agent, patch): (&[(&str, usize)], &str, &str) = if is_windows(platform) {
@@ -142,13 +152,13 @@ pub fn base_image_layers(blobs: &dyn BlobStore, b: &BaseImage) -> Result<Vec<Str
         &mut release,
         blobs,
         agent,
-        format!("{}\n", b.agent_version).into_bytes(),
+        format!("{agent_version}\n").into_bytes(),
     )?;
     file(
         &mut release,
         blobs,
         patch,
-        format!("{}\n", b.released).into_bytes(),
+        format!("{released}\n").into_bytes(),
     )?;
     Ok(vec![
         put_layer(blobs, &os).map_err(blob_err)?,

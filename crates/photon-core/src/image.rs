@@ -22,7 +22,7 @@ pub const MAX_PAGE: u32 = 25;
 /// bounded (docs/compatibility.md).
 pub const MAX_LOOKUPS: usize = 100;
 
-fn date_millis(date: &str) -> i64 {
+pub(crate) fn date_millis(date: &str) -> i64 {
     NaiveDate::parse_from_str(date, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))

@@ -16,6 +16,7 @@ mod ops;
 pub mod pace;
 pub mod quota;
 pub mod region;
+pub mod releases;
 pub mod session;
 pub mod sharing;
 pub mod stack;
@@ -68,6 +69,7 @@ impl Service {
             layers: Arc::default(),
         };
         image::seed_public_images(&svc).await?;
+        svc.seed_releases().await?;
         Ok(svc)
     }
 

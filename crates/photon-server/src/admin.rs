@@ -1,11 +1,12 @@
-//! Administrative commands that work on the store directly (`accounts`, `quotas`). Each is one
+//! Administrative commands that work on the store directly (`accounts`, `quotas`,
+//! `releases`). Each is one
 //! store transaction, so they are safe while a server runs on the same store.
 
 use anyhow::{bail, Context};
 use photon_core::quota;
 use photon_store::{QuotaRecord, Store};
 
-use crate::cli::{AccountsCommand, Output, QuotasCommand, StoreArgs};
+use crate::cli::{AccountsCommand, Output, QuotasCommand, ReleasesCommand, StoreArgs};
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -168,5 +169,141 @@ fn print_quotas(rows: &[QuotaRecord], out: Output) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// The service over the store of `args`, for commands that publish content: the blob layout the
+/// store recorded, and the regions it serves.
+async fn service(
+    args: &StoreArgs,
+) -> anyhow::Result<(
+    photon_core::Service,
+    std::sync::Arc<photon_store_sql::SqlStore>,
+)> {
+    let sql = crate::store::open(args).await?;
+    let store: std::sync::Arc<dyn Store> = sql.clone();
+    let layout = match store
+        .setting("blob_layout")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .as_deref()
+    {
+        Some("per-region") => crate::cli::BlobLayout::PerRegion,
+        _ => crate::cli::BlobLayout::Shared,
+    };
+    let mut regions = store
+        .public_regions()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if regions.is_empty() {
+        regions = photon_core::region::default_regions();
+    }
+    let blobs = crate::server::open_blobs(&args.data_dir, layout, &regions)?;
+    let svc = photon_core::Service::start(
+        store,
+        blobs,
+        std::sync::Arc::new(photon_core::SystemClock),
+        regions,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot prepare the store: {e}"))?;
+    Ok((svc, sql))
+}
+
+fn release_json(r: &photon_store::BaseRelease) -> serde_json::Value {
+    serde_json::json!({
+        "Platform": r.platform,
+        "ImageName": r.image_name,
+        "Released": r.released,
+        "AgentVersion": r.agent_version,
+        "OsPatchLevel": r.os_patch_level,
+        "DriverVersions": r.driver_versions,
+        "ContentLayer": r.content_layer,
+    })
+}
+
+fn agent_json(a: &photon_store::AgentRelease) -> serde_json::Value {
+    serde_json::json!({"Version": a.version, "Released": a.released, "Notes": a.notes})
+}
+
+pub async fn releases(cmd: ReleasesCommand, args: &StoreArgs, out: Output) -> anyhow::Result<()> {
+    let (svc, sql) = service(args).await?;
+    let fail = |e: photon_core::CoreError| anyhow::anyhow!("{e}");
+    match cmd {
+        ReleasesCommand::List { platform } => {
+            let (base, agents) = svc.releases().await.map_err(fail)?;
+            let base: Vec<_> = base
+                .into_iter()
+                .filter(|r| platform.as_ref().is_none_or(|p| *p == r.platform))
+                .collect();
+            match out {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "BaseImageReleases": base.iter().map(release_json).collect::<Vec<_>>(),
+                        "AgentVersions": agents.iter().map(agent_json).collect::<Vec<_>>(),
+                    }))?
+                ),
+                Output::Text => {
+                    for r in &base {
+                        println!(
+                            "base-image\t{}\t{}\t{}\tagent {}",
+                            r.released, r.platform, r.image_name, r.agent_version
+                        );
+                    }
+                    for a in &agents {
+                        println!("agent\t{}\t{}\t{}", a.released, a.version, a.notes);
+                    }
+                }
+            }
+        }
+        ReleasesCommand::PublishAgent {
+            version,
+            date,
+            notes,
+        } => {
+            let a = svc
+                .publish_agent(&version, &date, &notes)
+                .await
+                .map_err(fail)?;
+            match out {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&agent_json(&a))?),
+                Output::Text => println!("published agent {} ({})", a.version, a.released),
+            }
+        }
+        ReleasesCommand::PublishBaseImage {
+            platform,
+            date,
+            agent_version,
+            content,
+        } => {
+            let root = if platform.starts_with("WINDOWS") {
+                "C:\\"
+            } else {
+                "/"
+            };
+            let content = match content {
+                Some(path) => crate::builder_cmd::collect(&path, root)?,
+                None => Vec::new(),
+            };
+            let r = svc
+                .publish_base_image(photon_core::releases::Publish {
+                    platform,
+                    date,
+                    agent_version,
+                    content,
+                })
+                .await
+                .map_err(fail)?;
+            match out {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&release_json(&r))?),
+                Output::Text => println!(
+                    "published {} ({}, agent {}) in every region",
+                    r.image_name, r.platform, r.agent_version
+                ),
+            }
+        }
+    }
+    sql.close().await;
     Ok(())
 }

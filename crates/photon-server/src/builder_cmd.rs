@@ -72,7 +72,7 @@ fn join_remote(base: &str, rel: &str) -> String {
 }
 
 /// The files `put` sends: (remote path, bytes).
-fn collect(local: &Path, remote: &str) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+pub(crate) fn collect(local: &Path, remote: &str) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let meta =
         std::fs::metadata(local).with_context(|| format!("cannot read {}", local.display()))?;
     let mut out = Vec::new();

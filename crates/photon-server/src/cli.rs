@@ -99,6 +99,15 @@ pub enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// The release feed: AWS base image releases and AppStream agent versions.
+    Releases {
+        #[command(subcommand)]
+        command: ReleasesCommand,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
     /// The Image Assistant CLI on an image builder (add-application, create-image, …).
     ImageAssistant(crate::assistant_cmd::AssistantArgs),
     /// Work with a running image builder's files (put, ls, cat, rm).
@@ -168,6 +177,42 @@ pub enum QuotasCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum ReleasesCommand {
+    /// List base image releases and agent versions, oldest first.
+    List {
+        /// Only this platform's base image releases (e.g. WINDOWS_SERVER_2022).
+        #[arg(long)]
+        platform: Option<String>,
+    },
+    /// Publish a base image release: its public image appears at once in every region.
+    PublishBaseImage {
+        /// The platform, e.g. WINDOWS_SERVER_2022 or AMAZON_LINUX2.
+        #[arg(long)]
+        platform: String,
+        /// Release date, YYYY-MM-DD (future dates too); the image is named with it.
+        #[arg(long)]
+        date: String,
+        /// The agent version it ships (default: the newest in the feed).
+        #[arg(long)]
+        agent_version: Option<String>,
+        /// The OS patch's files: a directory, .zip or .tar laid out from the image's root.
+        #[arg(long)]
+        content: Option<std::path::PathBuf>,
+    },
+    /// Publish an AppStream agent version.
+    PublishAgent {
+        /// The version, named like AWS's: MM-DD-YYYY.
+        #[arg(long)]
+        version: String,
+        /// Release date, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => crate::server::serve(args).await,
@@ -181,6 +226,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store,
             out,
         } => crate::admin::quotas(command, &store, out.output).await,
+        Command::Releases {
+            command,
+            store,
+            out,
+        } => crate::admin::releases(command, &store, out.output).await,
         Command::Builder(args) => crate::builder_cmd::run(args, &cli.aws).await,
         Command::ImageAssistant(args) => {
             let status = crate::assistant_cmd::run(args, &cli.aws).await?;

@@ -108,7 +108,7 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
     guard
 }
 
-fn open_blobs(
+pub(crate) fn open_blobs(
     data_dir: &std::path::Path,
     layout: crate::cli::BlobLayout,
     regions: &[String],

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use photon_store::{
-    AccessKeyRecord, AccountRecord, AppRecord, Association, BuilderAttrs, BuilderFile,
-    BuilderRecord, CopyStart, DeleteOutcome, FleetAttrs, FleetRecord, ImageAttrs, ImageQuery,
-    ImageRecord, ImageRefusal, ImageRow, ImageScope, ImageShare, ImageUsage, JobOutcome, JobRecord,
-    JobState, Millis, OsSettings, QuotaRecord, ResourceKey, SessionRecord, SessionStart,
-    ShareChange, StackAttrs, StackRecord, Store, StoreError, StoreResult, Transition,
-    IMAGE_ATTRS_VERSION,
+    AccessKeyRecord, AccountRecord, AgentRelease, AppRecord, Association, BaseRelease,
+    BuilderAttrs, BuilderFile, BuilderRecord, CopyStart, DeleteOutcome, FleetAttrs, FleetRecord,
+    ImageAttrs, ImageQuery, ImageRecord, ImageRefusal, ImageRow, ImageScope, ImageShare,
+    ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings, QuotaRecord, ResourceKey,
+    SessionRecord, SessionStart, ShareChange, StackAttrs, StackRecord, Store, StoreError,
+    StoreResult, Transition, IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -2097,6 +2097,99 @@ impl Store for SqlStore {
         row.as_ref().map(job_from_row).transpose()
     }
 
+    async fn seed_releases(
+        &self,
+        base: &[BaseRelease],
+        agents: &[AgentRelease],
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let mut added = 0;
+        for r in base {
+            added += insert_release(&mut tx, r, " ON CONFLICT DO NOTHING").await?;
+        }
+        for a in agents {
+            added += insert_agent(&mut tx, a, " ON CONFLICT DO NOTHING").await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(added)
+    }
+
+    async fn publish_base_release(
+        &self,
+        release: &BaseRelease,
+        images: &[ImageRecord],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        insert_release(&mut tx, release, "").await?;
+        for image in images {
+            insert_image(&mut tx, image, false).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn publish_agent(&self, agent: &AgentRelease) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        insert_agent(&mut tx, agent, "").await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn base_releases(&self) -> StoreResult<Vec<BaseRelease>> {
+        let rows = sqlx::query(
+            "SELECT platform, image_name, released, agent_version, os_patch_level, \
+             driver_versions, content_layer, created_at FROM base_image_releases \
+             ORDER BY released, platform, image_name",
+        )
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let drivers: String = r.try_get("driver_versions").map_err(backend)?;
+                Ok(BaseRelease {
+                    platform: r.try_get("platform").map_err(backend)?,
+                    image_name: r.try_get("image_name").map_err(backend)?,
+                    released: r.try_get("released").map_err(backend)?,
+                    agent_version: r.try_get("agent_version").map_err(backend)?,
+                    os_patch_level: r.try_get("os_patch_level").map_err(backend)?,
+                    driver_versions: serde_json::from_str(&drivers).map_err(backend)?,
+                    content_layer: r.try_get("content_layer").map_err(backend)?,
+                    created_at: r.try_get("created_at").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn agent_releases(&self) -> StoreResult<Vec<AgentRelease>> {
+        let rows = sqlx::query(
+            "SELECT version, released, notes, created_at FROM agent_versions \
+             ORDER BY released, version",
+        )
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AgentRelease {
+                    version: r.try_get("version").map_err(backend)?,
+                    released: r.try_get("released").map_err(backend)?,
+                    notes: r.try_get("notes").map_err(backend)?,
+                    created_at: r.try_get("created_at").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn public_regions(&self) -> StoreResult<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT DISTINCT region FROM images WHERE owner = '' ORDER BY region")
+                .fetch_all(&self.read)
+                .await
+                .map_err(backend)?;
+        rows.iter()
+            .map(|r| r.try_get("region").map_err(backend))
+            .collect()
+    }
+
     async fn quota(&self, account_id: &str, region: &str, name: &str) -> StoreResult<Option<i64>> {
         // A value for the region wins over the account-wide one (region '').
         let row = sqlx::query(
@@ -2355,6 +2448,50 @@ async fn resource_exists(
             Ok(row.is_some())
         }
     }
+}
+
+async fn insert_release(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    r: &BaseRelease,
+    conflict: &str,
+) -> StoreResult<u64> {
+    let drivers = serde_json::to_string(&r.driver_versions).map_err(backend)?;
+    let res = sqlx::query(&format!(
+        "INSERT INTO base_image_releases (platform, image_name, released, agent_version, \
+         os_patch_level, driver_versions, content_layer, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8){conflict}"
+    ))
+    .bind(&r.platform)
+    .bind(&r.image_name)
+    .bind(&r.released)
+    .bind(&r.agent_version)
+    .bind(&r.os_patch_level)
+    .bind(drivers)
+    .bind(&r.content_layer)
+    .bind(r.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_insert_error)?;
+    Ok(res.rows_affected())
+}
+
+async fn insert_agent(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    a: &AgentRelease,
+    conflict: &str,
+) -> StoreResult<u64> {
+    let res = sqlx::query(&format!(
+        "INSERT INTO agent_versions (version, released, notes, created_at) \
+         VALUES ($1, $2, $3, $4){conflict}"
+    ))
+    .bind(&a.version)
+    .bind(&a.released)
+    .bind(&a.notes)
+    .bind(a.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_insert_error)?;
+    Ok(res.rows_affected())
 }
 
 async fn insert_image(

@@ -403,6 +403,35 @@ pub struct StackAttrs {
     pub embed_host_domains: Vec<String>,
 }
 
+/// One release of an AWS base image: the public image it published and what it shipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseRelease {
+    /// `PlatformType` wire value.
+    pub platform: String,
+    pub image_name: String,
+    /// `YYYY-MM-DD`.
+    pub released: String,
+    pub agent_version: String,
+    /// The Windows or Linux patch level the release carries (`YYYY-MM`).
+    pub os_patch_level: String,
+    /// Driver name to version.
+    pub driver_versions: BTreeMap<String, String>,
+    /// The digest of a layer of extra content the operator published with the release.
+    pub content_layer: Option<String>,
+    pub created_at: Millis,
+}
+
+/// One AppStream agent version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRelease {
+    /// `MM-DD-YYYY`, as AWS names agent versions.
+    pub version: String,
+    /// `YYYY-MM-DD`.
+    pub released: String,
+    pub notes: String,
+    pub created_at: Millis,
+}
+
 /// Why a fleet write was refused on its image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageRefusal {
@@ -961,6 +990,30 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> StoreResult<bool>;
     async fn job(&self, id: &str) -> StoreResult<Option<JobRecord>>;
+
+    // The release feed.
+    /// Records the releases that are not there yet, in one transaction; returns how many were
+    /// new.
+    async fn seed_releases(
+        &self,
+        base: &[BaseRelease],
+        agents: &[AgentRelease],
+    ) -> StoreResult<u64>;
+    /// Publishes a base image release with its public images (one per region), in one
+    /// transaction; `Conflict` if the release or an image name exists.
+    async fn publish_base_release(
+        &self,
+        release: &BaseRelease,
+        images: &[ImageRecord],
+    ) -> StoreResult<()>;
+    /// `Conflict` if the version exists.
+    async fn publish_agent(&self, agent: &AgentRelease) -> StoreResult<()>;
+    /// Every base image release, oldest first.
+    async fn base_releases(&self) -> StoreResult<Vec<BaseRelease>>;
+    /// Every agent version, oldest first.
+    async fn agent_releases(&self) -> StoreResult<Vec<AgentRelease>>;
+    /// The regions that hold the public catalogue (the regions served).
+    async fn public_regions(&self) -> StoreResult<Vec<String>>;
 
     // Quotas (the Service Quotas equivalent).
     async fn quota(&self, account_id: &str, region: &str, name: &str) -> StoreResult<Option<i64>>;

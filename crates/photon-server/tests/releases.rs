@@ -1,0 +1,222 @@
+//! The release feed through `photon releases` beside a live server: the history seeded from the
+//! reference pages, publishing an agent and a base image release (with real patch files), the
+//! new public image in every region through the SDK, and the refusals.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod common;
+
+use aws_sdk_appstream::types::{ImageBuilderState, VisibilityType};
+use common::{bin, wait_builder};
+use photon_testkit::{Photon, Proto};
+
+fn refused(p: &Photon, args: &[&str]) -> String {
+    let out = p.admin_raw(args);
+    assert!(!out.status.success(), "photon {args:?} should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn history_publishing_and_refusals() {
+    let p = Photon::start_with(
+        bin(),
+        &["--pace", "instant", "--regions", "us-east-1,eu-west-1"],
+    );
+    // The history from the reference pages.
+    let feed = p.admin(&["releases", "list", "--output", "json"]);
+    let base = feed["BaseImageReleases"].as_array().unwrap();
+    assert!(base
+        .iter()
+        .any(|r| r["ImageName"] == "AppStream-WinServer2022-11-10-2025"
+            && r["AgentVersion"] == "10-02-2025"
+            && r["Released"] == "2025-11-10"));
+    let agents = feed["AgentVersions"].as_array().unwrap();
+    assert!(agents.iter().any(|a| a["Version"] == "12-07-2017"));
+    assert!(agents.len() >= 47, "{}", agents.len());
+    let only = p.admin(&[
+        "releases",
+        "list",
+        "--platform",
+        "RHEL8",
+        "--output",
+        "json",
+    ]);
+    assert!(only["BaseImageReleases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["Platform"] == "RHEL8"));
+
+    // A new agent, then a base image release that ships it by default.
+    let a = p.admin(&[
+        "releases",
+        "publish-agent",
+        "--version",
+        "12-01-2026",
+        "--date",
+        "2026-12-01",
+        "--notes",
+        "Faster session start",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(a["Version"], "12-01-2026");
+    let err = refused(
+        &p,
+        &[
+            "releases",
+            "publish-agent",
+            "--version",
+            "12-01-2026",
+            "--date",
+            "2026-12-01",
+        ],
+    );
+    assert!(err.contains("already"), "{err}");
+
+    let patch = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(patch.path().join("Windows/Photon")).unwrap();
+    std::fs::write(
+        patch.path().join("Windows/Photon/KB5049999.txt"),
+        b"cumulative update",
+    )
+    .unwrap();
+    let r = p.admin(&[
+        "releases",
+        "publish-base-image",
+        "--platform",
+        "WINDOWS_SERVER_2022",
+        "--date",
+        "2026-12-08",
+        "--content",
+        patch.path().to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(r["ImageName"], "AppStream-WinServer2022-12-08-2026");
+    assert_eq!(r["AgentVersion"], "12-01-2026");
+    assert_eq!(r["OsPatchLevel"], "2026-12");
+    assert!(r["ContentLayer"].is_string());
+
+    // The public image is there at once, in every region.
+    for region in ["us-east-1", "eu-west-1"] {
+        let c = p.client(Proto::Cbor, &p.default, region);
+        let img = c
+            .describe_images()
+            .names("AppStream-WinServer2022-12-08-2026")
+            .send()
+            .await
+            .unwrap();
+        let img = &img.images()[0];
+        assert_eq!(img.visibility(), Some(&VisibilityType::Public));
+        assert_eq!(img.appstream_agent_version(), Some("12-01-2026"));
+        assert_eq!(
+            img.public_base_image_released_date().unwrap().secs(),
+            1_796_688_000
+        );
+        assert_eq!(
+            img.arn(),
+            Some(
+                format!("arn:aws:appstream:{region}::image/AppStream-WinServer2022-12-08-2026")
+                    .as_str()
+            )
+        );
+    }
+    // Its content is real: a builder from it holds the patch's file and the release's agent.
+    let c = p.client(Proto::Json, &p.default, "us-east-1");
+    c.create_image_builder()
+        .name("patched")
+        .image_name("AppStream-WinServer2022-12-08-2026")
+        .instance_type("stream.standard.medium")
+        .send()
+        .await
+        .unwrap();
+    wait_builder(&c, "patched", ImageBuilderState::Running).await;
+    let cat = |path: &str| {
+        common::photon_cli(&p, &["builder", "--image-builder", "patched", "cat", path]).stdout
+    };
+    assert_eq!(
+        cat("C:\\Windows\\Photon\\KB5049999.txt"),
+        b"cumulative update"
+    );
+    assert_eq!(
+        cat("C:\\Program Files\\Amazon\\Photon\\AppStream2\\agent-version.txt"),
+        b"12-01-2026\n"
+    );
+
+    // A future date and a pinned agent; the refusals.
+    let r = p.admin(&[
+        "releases",
+        "publish-base-image",
+        "--platform",
+        "AMAZON_LINUX2",
+        "--date",
+        "2027-01-15",
+        "--agent-version",
+        "10-02-2025",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(r["ImageName"], "AppStream-AmazonLinux2-01-15-2027");
+    assert_eq!(r["AgentVersion"], "10-02-2025");
+    let err = refused(
+        &p,
+        &[
+            "releases",
+            "publish-base-image",
+            "--platform",
+            "WINDOWS_SERVER_2022",
+            "--date",
+            "2026-12-08",
+        ],
+    );
+    assert!(err.contains("already published"), "{err}");
+    let err = refused(
+        &p,
+        &[
+            "releases",
+            "publish-base-image",
+            "--platform",
+            "BEOS",
+            "--date",
+            "2026-12-09",
+        ],
+    );
+    assert!(err.contains("WINDOWS_SERVER_2022"), "{err}");
+    let err = refused(
+        &p,
+        &[
+            "releases",
+            "publish-base-image",
+            "--platform",
+            "RHEL8",
+            "--date",
+            "12/09/2026",
+        ],
+    );
+    assert!(err.contains("YYYY-MM-DD"), "{err}");
+    let err = refused(
+        &p,
+        &[
+            "releases",
+            "publish-base-image",
+            "--platform",
+            "RHEL8",
+            "--date",
+            "2026-12-09",
+            "--agent-version",
+            "01-01-1999",
+        ],
+    );
+    assert!(err.contains("publish-agent"), "{err}");
+    // Text output for people.
+    let out = p.admin_raw(&[
+        "releases",
+        "list",
+        "--platform",
+        "AMAZON_LINUX2",
+        "--output",
+        "text",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("AppStream-AmazonLinux2-01-15-2027"), "{text}");
+}
