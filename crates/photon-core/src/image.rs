@@ -157,7 +157,16 @@ pub fn to_api(row: ImageRow, caller: &str) -> Image {
                 allow_image_builder: Some(builder),
             },
         ),
-        image_errors: None,
+        image_errors: (!a.errors.is_empty()).then(|| {
+            a.errors
+                .into_iter()
+                .map(|(code, message, at)| photon_types::ResourceError {
+                    error_code: photon_types::FleetErrorCode::from_wire(&code),
+                    error_message: Some(message),
+                    error_timestamp: Some(Timestamp(at)),
+                })
+                .collect()
+        }),
         latest_appstream_agent_version: Some(if a.latest_appstream_agent_version {
             LatestAppstreamAgentVersion::True
         } else {

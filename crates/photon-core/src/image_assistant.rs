@@ -631,6 +631,7 @@ impl Service {
                 applications: Vec::new(),
                 layers: Vec::new(),
                 os_settings,
+                errors: Vec::new(),
             },
         })
     }

@@ -22,6 +22,7 @@ pub mod sharing;
 pub mod stack;
 pub mod tags;
 pub mod token;
+pub mod update;
 
 use std::sync::Arc;
 

@@ -7,10 +7,11 @@ use photon_types::{
     CopyImageResponse, CreateFleetRequest, CreateFleetResult, CreateImageBuilderRequest,
     CreateImageBuilderResult, CreateImageBuilderStreamingURLRequest,
     CreateImageBuilderStreamingURLResult, CreateStackRequest, CreateStackResult,
-    CreateStreamingURLRequest, CreateStreamingURLResult, DeleteFleetRequest, DeleteFleetResult,
-    DeleteImageBuilderRequest, DeleteImageBuilderResult, DeleteImagePermissionsRequest,
-    DeleteImagePermissionsResult, DeleteImageRequest, DeleteImageResult, DeleteStackRequest,
-    DeleteStackResult, DescribeFleetsRequest, DescribeFleetsResult, DescribeImageBuildersRequest,
+    CreateStreamingURLRequest, CreateStreamingURLResult, CreateUpdatedImageRequest,
+    CreateUpdatedImageResult, DeleteFleetRequest, DeleteFleetResult, DeleteImageBuilderRequest,
+    DeleteImageBuilderResult, DeleteImagePermissionsRequest, DeleteImagePermissionsResult,
+    DeleteImageRequest, DeleteImageResult, DeleteStackRequest, DeleteStackResult,
+    DescribeFleetsRequest, DescribeFleetsResult, DescribeImageBuildersRequest,
     DescribeImageBuildersResult, DescribeImagePermissionsRequest, DescribeImagePermissionsResult,
     DescribeImagesRequest, DescribeImagesResult, DescribeSessionsRequest, DescribeSessionsResult,
     DescribeStacksRequest, DescribeStacksResult, DisassociateFleetRequest, DisassociateFleetResult,
@@ -371,6 +372,16 @@ impl AppStream for Service {
         input: CopyImageRequest,
     ) -> Result<CopyImageResponse, ApiError> {
         Service::copy_image(self, cx, input)
+            .await
+            .map_err(|e| e.into_api(&cx.request_id))
+    }
+
+    async fn create_updated_image(
+        &self,
+        cx: &Caller,
+        input: CreateUpdatedImageRequest,
+    ) -> Result<CreateUpdatedImageResult, ApiError> {
+        Service::create_updated_image(self, cx, input)
             .await
             .map_err(|e| e.into_api(&cx.request_id))
     }

@@ -23,6 +23,8 @@ pub enum Stage {
     FleetStop,
     /// An image copy (`COPYING` → `AVAILABLE`).
     ImageCopy,
+    /// Each stage of a managed image update (patching, then qualification).
+    ImageUpdate,
 }
 
 impl Pace {
@@ -42,6 +44,9 @@ impl Pace {
             (Pace::Fast, Stage::ImageCreate) => 4,
             (Pace::Fast, Stage::FleetStart) => 3,
             (Pace::Fast, Stage::ImageCopy) => 3,
+            (Pace::Fast, Stage::ImageUpdate) => 2,
+            // The guide: an update can take hours; a realistic rehearsal takes some minutes.
+            (Pace::Realistic, Stage::ImageUpdate) => 900,
             // The guide: a copy takes minutes, longer for large images.
             (Pace::Realistic, Stage::ImageCopy) => 600,
             // The guide: a fleet takes about 10-20 minutes to start.

@@ -254,6 +254,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             app_svc.clone(),
         ))
         .with_handler(photon_core::copy::CopyJobs::new(app_svc.clone()))
+        .with_handler(photon_core::update::UpdateJobs::new(app_svc.clone()))
         .with_handler(photon_core::session::SessionJobs::new(app_svc.clone()))
         .with_handler(photon_core::fleet::FleetJobs::new(app_svc));
     let mut engine_stop = stop_rx.clone();

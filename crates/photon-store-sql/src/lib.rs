@@ -17,7 +17,7 @@ use photon_store::{
     ImageAttrs, ImageQuery, ImageRecord, ImageRefusal, ImageRow, ImageScope, ImageShare,
     ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings, QuotaRecord, ResourceKey,
     SessionRecord, SessionStart, ShareChange, StackAttrs, StackRecord, Store, StoreError,
-    StoreResult, Transition, IMAGE_ATTRS_VERSION,
+    StoreResult, Transition, UpdateStart, IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -1089,37 +1089,64 @@ impl Store for SqlStore {
         if n >= max_builders {
             return Err(StoreError::LimitReached(max_builders));
         }
-        let attrs = serde_json::to_string(&b.attrs).map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO image_builders (region, owner, name, arn, sort_key, state, platform, \
-             instance_type, image_arn, created_at, attrs) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&b.region)
-        .bind(&b.owner)
-        .bind(&b.name)
-        .bind(&b.arn)
-        .bind(photon_store::hex_key(&b.name))
-        .bind(&b.state)
-        .bind(&b.platform)
-        .bind(&b.instance_type)
-        .bind(&b.image_arn)
-        .bind(b.created_at)
-        .bind(attrs)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_insert_error)?;
-        for (k, v) in tags {
-            sqlx::query("INSERT INTO tags (resource_arn, tag_key, tag_value) VALUES ($1, $2, $3)")
-                .bind(&b.arn)
-                .bind(k)
-                .bind(v)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
+        insert_builder(&mut tx, b).await?;
+        insert_tags(&mut tx, &b.arn, tags).await?;
         insert_job(&mut tx, job).await?;
         tx.commit().await.map_err(backend)
+    }
+
+    async fn create_updated_image(
+        &self,
+        builder: &BuilderRecord,
+        image: &ImageRecord,
+        tags: &BTreeMap<String, String>,
+        job: &JobRecord,
+        (max_builders, max_images, max_updates): (i64, i64, i64),
+    ) -> StoreResult<UpdateStart> {
+        let mut tx = self.begin_write().await?;
+        // The locks of builder and image creators of this account and region, in that order.
+        self.lock(
+            &mut tx,
+            &format!("image-builders:{}:{}", builder.owner, builder.region),
+        )
+        .await?;
+        self.lock(&mut tx, &format!("images:{}:{}", image.owner, image.region))
+            .await?;
+        let key = [image.region.as_str(), image.owner.as_str()];
+        let builders = count(
+            &mut tx,
+            "SELECT COUNT(*) AS n FROM image_builders WHERE region = $1 AND owner = $2",
+            &key,
+        )
+        .await?;
+        if builders >= max_builders {
+            return Ok(UpdateStart::BuilderQuota(max_builders));
+        }
+        let images = count(
+            &mut tx,
+            "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2",
+            &key,
+        )
+        .await?;
+        if images >= max_images {
+            return Ok(UpdateStart::ImageQuota(max_images));
+        }
+        // An update under way is an image of this account in the new image's state.
+        let updates = count(
+            &mut tx,
+            "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2 AND state = $3",
+            &[key[0], key[1], &image.state],
+        )
+        .await?;
+        if updates >= max_updates {
+            return Ok(UpdateStart::UpdateQuota(max_updates));
+        }
+        insert_image(&mut tx, image, false).await?;
+        insert_builder(&mut tx, builder).await?;
+        insert_tags(&mut tx, &image.arn, tags).await?;
+        insert_job(&mut tx, job).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(UpdateStart::Started)
     }
 
     async fn image_builder(
@@ -2448,6 +2475,50 @@ async fn resource_exists(
             Ok(row.is_some())
         }
     }
+}
+
+async fn insert_builder(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    b: &BuilderRecord,
+) -> StoreResult<()> {
+    let attrs = serde_json::to_string(&b.attrs).map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO image_builders (region, owner, name, arn, sort_key, state, platform, \
+         instance_type, image_arn, created_at, attrs) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&b.region)
+    .bind(&b.owner)
+    .bind(&b.name)
+    .bind(&b.arn)
+    .bind(photon_store::hex_key(&b.name))
+    .bind(&b.state)
+    .bind(&b.platform)
+    .bind(&b.instance_type)
+    .bind(&b.image_arn)
+    .bind(b.created_at)
+    .bind(attrs)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_insert_error)?;
+    Ok(())
+}
+
+async fn insert_tags(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+) -> StoreResult<()> {
+    for (k, v) in tags {
+        sqlx::query("INSERT INTO tags (resource_arn, tag_key, tag_value) VALUES ($1, $2, $3)")
+            .bind(arn)
+            .bind(k)
+            .bind(v)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
 }
 
 async fn insert_release(

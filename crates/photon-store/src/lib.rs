@@ -112,6 +112,9 @@ pub struct ImageAttrs {
     /// Windows images: the OS settings instances launched from it start with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_settings: Option<OsSettings>,
+    /// (code, message, when) of what went wrong making the image (its notifications).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<(String, String, Millis)>,
 }
 
 /// An application of an image's catalog (the Image Assistant's `add-application`).
@@ -477,6 +480,16 @@ pub enum CopyStart {
     CopyQuota(i64),
 }
 
+/// What starting a managed image update found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateStart {
+    Started,
+    BuilderQuota(i64),
+    ImageQuota(i64),
+    /// This many updates are already under way in the account and region.
+    UpdateQuota(i64),
+}
+
 /// A streaming session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -808,6 +821,18 @@ pub trait Store: Send + Sync + 'static {
         job: &JobRecord,
         max_images: i64,
     ) -> StoreResult<Result<(), Option<String>>>;
+    /// A managed image update, in one transaction: the new image and the builder that makes it
+    /// are inserted (within the account's builder, image and concurrent-update limits, given in
+    /// that order; updates under way are the owner's images in the new image's state), with
+    /// the image's tags and the job that runs the update. `Conflict` if a name is taken.
+    async fn create_updated_image(
+        &self,
+        builder: &BuilderRecord,
+        image: &ImageRecord,
+        tags: &BTreeMap<String, String>,
+        job: &JobRecord,
+        limits: (i64, i64, i64),
+    ) -> StoreResult<UpdateStart>;
     /// Replaces an image's attribute document if it is in `state`; `false` otherwise.
     async fn set_image_attrs(
         &self,

@@ -1,0 +1,613 @@
+//! Managed image updates (`CreateUpdatedImage`): a new image from one the caller owns, with the
+//! OS patch and agent of the newest base image release of its family. An image builder Photon
+//! creates (`UPDATING`, then `PENDING_QUALIFICATION`) applies the release's layers to a copy of
+//! the image's content; qualification checks the result for real; the new image becomes
+//! `AVAILABLE` or `FAILED` (`IMAGE_UPDATE_FAILURE`, with its errors), and the builder is deleted
+//! either way. The source image never changes.
+
+use std::sync::Arc;
+
+use photon_blob::{flatten, get_layer};
+use photon_store::{
+    BaseRelease, BuilderAttrs, BuilderRecord, ImageRecord, ImageRow, JobRecord, StoreError,
+    UpdateStart, PUBLIC_OWNER,
+};
+use photon_types::{
+    Caller, CreateUpdatedImageRequest, CreateUpdatedImageResult, FleetErrorCode, ImageBuilderState,
+    ImageState, ImageStateChangeReasonCode,
+};
+use photon_workflow::{new_job, BoxFuture, Handler, Step};
+
+use crate::arn::Arn;
+use crate::pace::Stage;
+use crate::releases::name_prefix;
+use crate::{CoreError, Service};
+
+pub const JOB_KIND: &str = "image-update";
+
+/// Base images released before this cannot be updated (`administer-images.md`).
+pub const OLDEST_UPDATABLE: &str = "2017-07-24";
+
+/// An agent version `MM-DD-YYYY` as a sortable `YYYY-MM-DD`.
+fn agent_day(v: &str) -> String {
+    match (v.get(0..2), v.get(3..5), v.get(6..10)) {
+        (Some(m), Some(d), Some(y)) => format!("{y}-{m}-{d}"),
+        _ => String::new(),
+    }
+}
+
+fn day_of(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string())
+}
+
+/// What an update would bring to an image: the newer release of its family, if any, and the
+/// newest agent, if newer than the image's.
+#[derive(Debug)]
+struct Pending {
+    release: Option<BaseRelease>,
+    agent: Option<String>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.release.is_none() && self.agent.is_none()
+    }
+}
+
+impl Service {
+    async fn pending_updates(&self, image: &ImageRecord) -> Result<Pending, CoreError> {
+        let (releases, agents) = self.releases().await?;
+        let base_day = image
+            .attrs
+            .public_base_image_released_date
+            .map(day_of)
+            .unwrap_or_default();
+        let prefix = name_prefix(&image.platform);
+        let release = releases
+            .into_iter()
+            .filter(|r| r.platform == image.platform)
+            .filter(|r| prefix.is_some_and(|p| r.image_name.starts_with(p)))
+            .filter(|r| r.released > base_day)
+            .max_by(|a, b| a.released.cmp(&b.released));
+        let have = image
+            .attrs
+            .appstream_agent_version
+            .as_deref()
+            .map(agent_day)
+            .unwrap_or_default();
+        let agent = agents
+            .into_iter()
+            .max_by(|a, b| a.released.cmp(&b.released))
+            .filter(|a| a.released > have)
+            .map(|a| a.version);
+        Ok(Pending { release, agent })
+    }
+
+    /// The image to update, or why it cannot be: the caller's own, `AVAILABLE`, from a base
+    /// image released on or after 2017-07-24.
+    async fn image_to_update(&self, cx: &Caller, name: &str) -> Result<ImageRow, CoreError> {
+        let Some(row) = self.store.image(&cx.region, &cx.account_id, name).await? else {
+            if self
+                .store
+                .image(&cx.region, PUBLIC_OWNER, name)
+                .await?
+                .is_some()
+            {
+                return Err(CoreError::NotPermitted(format!(
+                    "image '{name}' is a public AWS base image; AWS publishes its updates as \
+                     new base images. Update an image your account owns"
+                )));
+            }
+            if let Some(row) = self
+                .store
+                .shared_image_by_name(&cx.region, &cx.account_id, name)
+                .await?
+            {
+                return Err(CoreError::NotPermitted(format!(
+                    "image '{name}' is shared with your account by account {}; only its owner \
+                     can update it",
+                    row.image.owner
+                )));
+            }
+            return Err(CoreError::NotFound(format!(
+                "your account has no image '{name}' in {}; list yours with DescribeImages \
+                 Type PRIVATE",
+                cx.region
+            )));
+        };
+        if row.image.state != ImageState::Available.as_str() {
+            return Err(CoreError::ConcurrentModification(format!(
+                "image '{name}' is {}; only an AVAILABLE image can be updated, so wait until it \
+                 is AVAILABLE",
+                row.image.state
+            )));
+        }
+        let base_day = row
+            .image
+            .attrs
+            .public_base_image_released_date
+            .map(day_of)
+            .unwrap_or_default();
+        if base_day.as_str() < OLDEST_UPDATABLE {
+            return Err(CoreError::Incompatible(format!(
+                "image '{name}' was built from a base image released on {base_day}; managed \
+                 updates need a base image released on or after {OLDEST_UPDATABLE}. Build a \
+                 new image from a recent base image instead"
+            )));
+        }
+        Ok(row)
+    }
+
+    pub async fn create_updated_image(
+        &self,
+        cx: &Caller,
+        input: CreateUpdatedImageRequest,
+    ) -> Result<CreateUpdatedImageResult, CoreError> {
+        let new_name = &input.new_image_name;
+        let lower = new_name.to_ascii_lowercase();
+        if let Some(p) = ["amazon", "aws", "appstream"]
+            .iter()
+            .find(|p| lower.starts_with(*p))
+        {
+            return Err(CoreError::Invalid(format!(
+                "newImageName '{new_name}' begins with the reserved '{p}' (any case); pick a \
+                 name that does not begin with Amazon, AWS or AppStream"
+            )));
+        }
+        let source = self.image_to_update(cx, &input.existing_image_name).await?;
+        if self
+            .store
+            .image(&cx.region, &cx.account_id, new_name)
+            .await?
+            .is_some()
+        {
+            return Err(CoreError::AlreadyExists(format!(
+                "an image named '{new_name}' already exists in {}; pick another newImageName",
+                cx.region
+            )));
+        }
+        let pending = self.pending_updates(&source.image).await?;
+        if pending.is_empty() {
+            // The console's "already up to date": nothing is created.
+            return Ok(CreateUpdatedImageResult {
+                image: None,
+                can_update_image: Some(false),
+            });
+        }
+        let (image, builder, job) = self.update_records(cx, &source.image, &pending, &input)?;
+        if input.dry_run == Some(true) {
+            return Ok(CreateUpdatedImageResult {
+                image: None,
+                can_update_image: Some(true),
+            });
+        }
+        let limits = (
+            self.quota(&cx.account_id, &cx.region, "image-builders")
+                .await?,
+            self.quota(&cx.account_id, &cx.region, "images").await?,
+            self.quota(&cx.account_id, &cx.region, "concurrent-image-updates")
+                .await?,
+        );
+        let set = |q: &str| {
+            format!(
+                "`photon quotas set --account-id {} --region {} {q}=N`",
+                cx.account_id, cx.region
+            )
+        };
+        let tags = input.new_image_tags.unwrap_or_default();
+        match self
+            .store
+            .create_updated_image(&builder, &image, &tags, &job, limits)
+            .await
+        {
+            Ok(UpdateStart::Started) => {}
+            Ok(UpdateStart::BuilderQuota(n)) => {
+                return Err(CoreError::LimitExceeded(format!(
+                    "an update needs one more image builder and the account has its {n}; \
+                     delete one, or have the operator raise it with {}",
+                    set("image-builders")
+                )))
+            }
+            Ok(UpdateStart::ImageQuota(n)) => {
+                return Err(CoreError::LimitExceeded(format!(
+                    "an update needs one more image and the account has its {n}; delete one, \
+                     or have the operator raise it with {}",
+                    set("images")
+                )))
+            }
+            Ok(UpdateStart::UpdateQuota(n)) => {
+                return Err(CoreError::LimitExceeded(format!(
+                    "{n} image updates are already under way, the quota; wait for one to \
+                     finish, or have the operator raise it with {}",
+                    set("concurrent-image-updates")
+                )))
+            }
+            Err(StoreError::Conflict) => {
+                return Err(CoreError::AlreadyExists(format!(
+                    "an image named '{new_name}' already exists in {}; pick another \
+                     newImageName",
+                    cx.region
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let row = ImageRow {
+            sort_key: String::new(),
+            image,
+            shared_with_caller: None,
+            shared_with_others: false,
+        };
+        Ok(CreateUpdatedImageResult {
+            image: Some(crate::image::to_api(row, &cx.account_id)),
+            can_update_image: Some(true),
+        })
+    }
+
+    /// The new image (`CREATING`), the builder that makes it (`UPDATING`: a 10-digit suffix,
+    /// the smallest size of the image's family, no VPC) and the job.
+    fn update_records(
+        &self,
+        cx: &Caller,
+        src: &ImageRecord,
+        pending: &Pending,
+        input: &CreateUpdatedImageRequest,
+    ) -> Result<(ImageRecord, BuilderRecord, JobRecord), CoreError> {
+        let now = self.now();
+        let suffix: u64 = rand::random::<u64>() % 9_000_000_000 + 1_000_000_000;
+        let stem: String = src.name.chars().take(90).collect();
+        let builder_name = format!("{stem}-{suffix}");
+        let family = src
+            .attrs
+            .supported_instance_families
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "GENERAL_PURPOSE".to_owned());
+        let instance_type = crate::catalog::INSTANCE_FAMILIES
+            .iter()
+            .find(|f| f.family == family)
+            .and_then(|f| f.instance_types.first())
+            .ok_or_else(|| {
+                CoreError::Incompatible(format!(
+                    "image '{}' supports no instance family Photon knows ({family})",
+                    src.name
+                ))
+            })?;
+        let agent = pending
+            .agent
+            .clone()
+            .or_else(|| src.attrs.appstream_agent_version.clone());
+        let mut attrs = src.attrs.clone();
+        attrs.display_name = input.new_image_display_name.clone();
+        attrs.description = input.new_image_description.clone();
+        attrs.image_builder_name = Some(builder_name.clone());
+        attrs.appstream_agent_version = agent.clone();
+        attrs.state_change_reason = None;
+        attrs.errors = Vec::new();
+        if let Some(r) = &pending.release {
+            attrs.public_base_image_released_date = Some(crate::image::date_millis(&r.released));
+            attrs.base_image_arn = Some(Arn::image(&cx.region, PUBLIC_OWNER, &r.image_name));
+        }
+        let image = ImageRecord {
+            region: cx.region.clone(),
+            owner: cx.account_id.clone(),
+            name: input.new_image_name.clone(),
+            arn: Arn::image(&cx.region, &cx.account_id, &input.new_image_name),
+            state: ImageState::Creating.as_str().to_owned(),
+            platform: src.platform.clone(),
+            created_at: now,
+            attrs,
+        };
+        let builder = BuilderRecord {
+            region: cx.region.clone(),
+            owner: cx.account_id.clone(),
+            name: builder_name.clone(),
+            arn: format!(
+                "arn:aws:appstream:{}:{}:image-builder/{builder_name}",
+                cx.region, cx.account_id
+            ),
+            state: ImageBuilderState::Updating.as_str().to_owned(),
+            platform: src.platform.clone(),
+            instance_type: (*instance_type).to_owned(),
+            image_arn: src.arn.clone(),
+            created_at: now,
+            attrs: BuilderAttrs {
+                v: 1,
+                description: Some(format!("Managed update of image {}", src.name)),
+                appstream_agent_version: agent,
+                base_layers: src.attrs.layers.clone(),
+                os_settings: src.attrs.os_settings,
+                applications: src.attrs.applications.clone(),
+                ..BuilderAttrs::default()
+            },
+        };
+        let payload = format!(
+            "{builder_name}\n{}",
+            pending
+                .release
+                .as_ref()
+                .map_or("", |r| r.image_name.as_str())
+        );
+        let job = new_job(
+            JOB_KIND,
+            &cx.account_id,
+            &cx.region,
+            &image.arn,
+            &payload,
+            now.saturating_add(self.stage_delay(Stage::ImageUpdate)),
+            5,
+        );
+        Ok((image, builder, job))
+    }
+
+    fn stage_delay(&self, stage: Stage) -> i64 {
+        i64::try_from(self.pace.delay(stage).as_millis()).unwrap_or(0)
+    }
+}
+
+/// Runs managed updates, one stage per attempt, by the builder's state: `UPDATING` applies the
+/// release's layers and the agent (patching), `PENDING_QUALIFICATION` checks the result
+/// (qualification). Each stage is guarded by the state it expects, so an attempt repeated after
+/// a restart does the stage again or finds it done.
+pub struct UpdateJobs {
+    svc: Service,
+}
+
+/// Why an update failed, for the image's notifications.
+struct Failure(String);
+
+impl UpdateJobs {
+    pub fn new(svc: Service) -> Arc<UpdateJobs> {
+        Arc::new(UpdateJobs { svc })
+    }
+
+    fn keys(job: &JobRecord) -> Option<(String, String, String)> {
+        let image = Arn::parse(&job.resource)?.name;
+        let (builder, release) = job.payload.split_once('\n')?;
+        Some((image, builder.to_owned(), release.to_owned()))
+    }
+
+    async fn step(&self, job: &JobRecord) -> Result<Step, CoreError> {
+        let Some((image, builder, release)) = Self::keys(job) else {
+            return Ok(Step::Fatal(format!(
+                "unreadable update job '{}'",
+                job.payload
+            )));
+        };
+        let store = &self.svc.store;
+        let key = (job.region.as_str(), job.account_id.as_str(), image.as_str());
+        let Some(row) = store.image(key.0, key.1, key.2).await? else {
+            return Ok(Step::Done);
+        };
+        let bkey = (
+            job.region.as_str(),
+            job.account_id.as_str(),
+            builder.as_str(),
+        );
+        if row.image.state != ImageState::Creating.as_str() {
+            // Finished before a restart cut the attempt short: only the builder may be left.
+            self.remove_builder(bkey).await?;
+            return Ok(Step::Done);
+        }
+        let Some(b) = store.image_builder(bkey.0, bkey.1, bkey.2).await? else {
+            return Ok(Step::Fatal(format!(
+                "the update's image builder '{builder}' is gone"
+            )));
+        };
+        if b.state == ImageBuilderState::Updating.as_str() {
+            if let Err(Failure(why)) = self.patch(&row.image, &release).await? {
+                self.fail(job, &row.image.name, &builder, &why).await?;
+                return Ok(Step::Done);
+            }
+            store
+                .transition_image_builder(
+                    bkey,
+                    &[ImageBuilderState::Updating.as_str()],
+                    ImageBuilderState::PendingQualification.as_str(),
+                    None,
+                    None,
+                )
+                .await?;
+            return Ok(Step::Continue {
+                after: self.svc.pace.delay(Stage::ImageUpdate),
+            });
+        }
+        if b.state != ImageBuilderState::PendingQualification.as_str() {
+            return Ok(Step::Fatal(format!(
+                "the update's image builder '{builder}' is {}",
+                b.state
+            )));
+        }
+        match self.qualify(&row.image).await? {
+            Ok(()) => {
+                store
+                    .transition_image(
+                        key,
+                        &[ImageState::Creating.as_str()],
+                        ImageState::Available.as_str(),
+                        None,
+                    )
+                    .await?;
+                self.remove_builder(bkey).await?;
+                tracing::info!(image = %row.image.arn, "managed update qualified; image AVAILABLE");
+            }
+            Err(Failure(why)) => self.fail(job, &row.image.name, &builder, &why).await?,
+        }
+        Ok(Step::Done)
+    }
+
+    /// Patching: the image's layers plus the release's own layers (agent and patch level, and
+    /// the patch's files), written into the new image while it is `CREATING`.
+    async fn patch(
+        &self,
+        image: &ImageRecord,
+        release: &str,
+    ) -> Result<Result<(), Failure>, CoreError> {
+        let mut attrs = image.attrs.clone();
+        if !release.is_empty() {
+            let Some(public) = self
+                .svc
+                .store
+                .image(&image.region, PUBLIC_OWNER, release)
+                .await?
+            else {
+                return Ok(Err(Failure(format!(
+                    "the base image release {release} is not in {}",
+                    image.region
+                ))));
+            };
+            // The OS layer is the platform's and already below; the release's layers above it
+            // bring the patch level, the agent and the patch's files.
+            attrs
+                .layers
+                .extend(public.image.attrs.layers.iter().skip(1).cloned());
+        }
+        let written = self
+            .svc
+            .store
+            .set_image_attrs(
+                (&image.region, &image.owner, &image.name),
+                ImageState::Creating.as_str(),
+                &attrs,
+            )
+            .await?;
+        if !written {
+            return Ok(Err(Failure("the image changed during patching".into())));
+        }
+        Ok(Ok(()))
+    }
+
+    /// Qualification, for real: every layer reads back against its digest, every application
+    /// still resolves to its launch path, the agent version is in the feed, and the platform
+    /// supports the image's instance families.
+    async fn qualify(&self, image: &ImageRecord) -> Result<Result<(), Failure>, CoreError> {
+        let layers = image.attrs.layers.clone();
+        let blobs = self.svc.blobs.clone();
+        let region = image.region.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let store = blobs.region(&region);
+            photon_blob::verify_layers(store, &layers)?;
+            layers
+                .iter()
+                .map(|d| get_layer(store, d))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| CoreError::Internal(format!("qualification task: {e}")))?;
+        let view = match read {
+            Ok(layers) => flatten(&layers),
+            Err(e) => {
+                return Ok(Err(Failure(format!(
+                    "the image content failed its check: {e}"
+                ))))
+            }
+        };
+        for app in &image.attrs.applications {
+            if !view.contains_key(&app.launch_path) {
+                return Ok(Err(Failure(format!(
+                    "application '{}' no longer resolves: {} is missing",
+                    app.name, app.launch_path
+                ))));
+            }
+        }
+        if let Some(agent) = &image.attrs.appstream_agent_version {
+            let (_, agents) = self.svc.releases().await?;
+            if !agents.iter().any(|a| a.version == *agent) {
+                return Ok(Err(Failure(format!(
+                    "agent version {agent} is not a known release"
+                ))));
+            }
+        }
+        for family in &image.attrs.supported_instance_families {
+            if !crate::catalog::INSTANCE_FAMILIES
+                .iter()
+                .any(|f| f.family == *family)
+            {
+                return Ok(Err(Failure(format!(
+                    "instance family {family} is not supported on {}",
+                    image.platform
+                ))));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// The builder Photon created for the update, in whichever of its states it is.
+    async fn remove_builder(&self, key: (&str, &str, &str)) -> Result<(), CoreError> {
+        for state in [
+            ImageBuilderState::Updating,
+            ImageBuilderState::PendingQualification,
+        ] {
+            self.svc
+                .store
+                .remove_image_builder(key, state.as_str())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The builder Photon created goes, then the image becomes `FAILED` with the reason and an
+    /// error in its notifications (so a FAILED image never has its builder left over).
+    async fn fail(
+        &self,
+        job: &JobRecord,
+        image: &str,
+        builder: &str,
+        why: &str,
+    ) -> Result<(), CoreError> {
+        let store = &self.svc.store;
+        let key = (job.region.as_str(), job.account_id.as_str(), image);
+        self.remove_builder((key.0, key.1, builder)).await?;
+        if let Some(row) = store.image(key.0, key.1, key.2).await? {
+            let mut attrs = row.image.attrs;
+            attrs.errors.push((
+                FleetErrorCode::InternalServiceError.as_str().to_owned(),
+                why.to_owned(),
+                self.svc.now(),
+            ));
+            store
+                .set_image_attrs(key, ImageState::Creating.as_str(), &attrs)
+                .await?;
+        }
+        store
+            .transition_image(
+                key,
+                &[ImageState::Creating.as_str()],
+                ImageState::Failed.as_str(),
+                Some((
+                    ImageStateChangeReasonCode::ImageUpdateFailure
+                        .as_str()
+                        .to_owned(),
+                    format!("the managed update failed: {why}"),
+                )),
+            )
+            .await?;
+        tracing::warn!(image, %why, "managed update failed");
+        Ok(())
+    }
+}
+
+impl Handler for UpdateJobs {
+    fn kind(&self) -> &'static str {
+        JOB_KIND
+    }
+
+    fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            self.step(job)
+                .await
+                .unwrap_or_else(|e| Step::Retryable(e.to_string()))
+        })
+    }
+
+    fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Some((image, builder, _)) = Self::keys(job) else {
+                return;
+            };
+            if let Err(e) = self.fail(job, &image, &builder, error).await {
+                tracing::error!(job = %job.id, error = %e, "could not mark a failed update FAILED");
+            }
+        })
+    }
+}
