@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod content;
 pub mod copy;
 mod error;
+pub mod faults;
 pub mod fleet;
 pub mod image;
 pub mod image_assistant;

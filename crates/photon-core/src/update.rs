@@ -394,8 +394,13 @@ impl UpdateJobs {
                 "the update's image builder '{builder}' is gone"
             )));
         };
+        let source = Arn::parse(&b.image_arn).map(|a| a.name).unwrap_or_default();
         if b.state == ImageBuilderState::Updating.as_str() {
-            if let Err(Failure(why)) = self.patch(&row.image, &release).await? {
+            let patched = match self.injected(&source, "patching").await? {
+                Some(fault) => Err(fault),
+                None => self.patch(&row.image, &release).await?,
+            };
+            if let Err(Failure(why)) = patched {
                 self.fail(job, &row.image.name, &builder, &why).await?;
                 return Ok(Step::Done);
             }
@@ -418,7 +423,11 @@ impl UpdateJobs {
                 b.state
             )));
         }
-        match self.qualify(&row.image).await? {
+        let qualified = match self.injected(&source, "qualification").await? {
+            Some(fault) => Err(fault),
+            None => self.qualify(&row.image).await?,
+        };
+        match qualified {
             Ok(()) => {
                 store
                     .transition_image(
@@ -434,6 +443,16 @@ impl UpdateJobs {
             Err(Failure(why)) => self.fail(job, &row.image.name, &builder, &why).await?,
         }
         Ok(Step::Done)
+    }
+
+    /// The failure an operator injected into this stage for this source image, if any
+    /// (`photon faults`).
+    async fn injected(&self, source: &str, stage: &str) -> Result<Option<Failure>, CoreError> {
+        Ok(self
+            .svc
+            .take_fault("CreateUpdatedImage", stage, source)
+            .await?
+            .map(|f| Failure(format!("{}: {}", f.error_code, f.message))))
     }
 
     /// Patching: the image's layers plus the release's own layers (agent and patch level, and

@@ -1,12 +1,14 @@
 //! Administrative commands that work on the store directly (`accounts`, `quotas`,
-//! `releases`). Each is one
+//! `releases`, `faults`). Each is one
 //! store transaction, so they are safe while a server runs on the same store.
 
 use anyhow::{bail, Context};
 use photon_core::quota;
 use photon_store::{QuotaRecord, Store};
 
-use crate::cli::{AccountsCommand, Output, QuotasCommand, ReleasesCommand, StoreArgs};
+use crate::cli::{
+    AccountsCommand, FaultsCommand, Output, QuotasCommand, ReleasesCommand, StoreArgs,
+};
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -301,6 +303,83 @@ pub async fn releases(cmd: ReleasesCommand, args: &StoreArgs, out: Output) -> an
                     "published {} ({}, agent {}) in every region",
                     r.image_name, r.platform, r.agent_version
                 ),
+            }
+        }
+    }
+    sql.close().await;
+    Ok(())
+}
+
+fn fault_json(f: &photon_store::FaultRecord) -> serde_json::Value {
+    serde_json::json!({
+        "Id": f.id,
+        "Operation": f.operation,
+        "Stage": f.stage,
+        "ErrorCode": f.error_code,
+        "Message": f.message,
+        "Image": (!f.image.is_empty()).then_some(&f.image),
+        "Remaining": f.remaining,
+    })
+}
+
+pub async fn faults(cmd: FaultsCommand, args: &StoreArgs, out: Output) -> anyhow::Result<()> {
+    let (svc, sql) = service(args).await?;
+    let fail = |e: photon_core::CoreError| anyhow::anyhow!("{e}");
+    match cmd {
+        FaultsCommand::Add {
+            operation,
+            stage,
+            error_code,
+            message,
+            image,
+            count,
+        } => {
+            let f = svc
+                .add_fault(photon_core::faults::NewFault {
+                    operation,
+                    stage,
+                    error_code,
+                    message,
+                    image,
+                    count,
+                })
+                .await
+                .map_err(fail)?;
+            match out {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&fault_json(&f))?),
+                Output::Text => println!(
+                    "armed {}: {} {} fails {} time(s) with {}",
+                    f.id, f.operation, f.stage, f.remaining, f.error_code
+                ),
+            }
+        }
+        FaultsCommand::List => {
+            let all = svc.faults().await.map_err(fail)?;
+            match out {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&all.iter().map(fault_json).collect::<Vec<_>>())?
+                ),
+                Output::Text => {
+                    for f in &all {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}\t{}",
+                            f.id,
+                            f.operation,
+                            f.stage,
+                            f.error_code,
+                            f.remaining,
+                            if f.image.is_empty() { "*" } else { &f.image }
+                        );
+                    }
+                }
+            }
+        }
+        FaultsCommand::Clear => {
+            let n = svc.clear_faults().await.map_err(fail)?;
+            match out {
+                Output::Json => println!("{}", serde_json::json!({ "Cleared": n })),
+                Output::Text => println!("cleared {n} fault(s)"),
             }
         }
     }

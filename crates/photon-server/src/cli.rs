@@ -108,6 +108,15 @@ pub enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Inject faults into stages of long operations (chaos testing), list and clear them.
+    Faults {
+        #[command(subcommand)]
+        command: FaultsCommand,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
     /// The Image Assistant CLI on an image builder (add-application, create-image, …).
     ImageAssistant(crate::assistant_cmd::AssistantArgs),
     /// Work with a running image builder's files (put, ls, cat, rm).
@@ -178,6 +187,33 @@ pub enum QuotasCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum FaultsCommand {
+    /// Make a stage fail, in its real code path, with this code and message.
+    Add {
+        /// The operation, e.g. CreateUpdatedImage.
+        #[arg(long)]
+        operation: String,
+        /// The stage: patching or qualification for CreateUpdatedImage.
+        #[arg(long)]
+        stage: String,
+        #[arg(long)]
+        error_code: String,
+        #[arg(long)]
+        message: String,
+        /// Only for this source image (default: every image).
+        #[arg(long)]
+        image: Option<String>,
+        /// How many times the stage fails before the fault is used up.
+        #[arg(long, default_value_t = 1)]
+        count: i64,
+    },
+    /// List the faults still armed.
+    List,
+    /// Remove every fault.
+    Clear,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ReleasesCommand {
     /// List base image releases and agent versions, oldest first.
     List {
@@ -226,6 +262,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store,
             out,
         } => crate::admin::quotas(command, &store, out.output).await,
+        Command::Faults {
+            command,
+            store,
+            out,
+        } => crate::admin::faults(command, &store, out.output).await,
         Command::Releases {
             command,
             store,

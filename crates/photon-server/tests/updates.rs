@@ -368,3 +368,117 @@ async fn managed_update_end_to_end() {
         "{r:?}"
     );
 }
+
+#[tokio::test]
+async fn injected_faults_fail_the_stage_they_name() {
+    let p = Photon::start_with(bin(), &["--pace", "instant", "--regions", "us-east-1"]);
+    let c = p.client(Proto::Json, &p.default, "us-east-1");
+    // Built from an older release: an update is pending at once.
+    c.create_image_builder()
+        .name("b")
+        .image_name("AppStream-WinServer2022-11-10-2025")
+        .instance_type("stream.standard.medium")
+        .send()
+        .await
+        .unwrap();
+    wait_builder(&c, "b", ImageBuilderState::Running).await;
+    assert_eq!(ia(&p, "b", &["create-image", "--name", "app"]).0, 0);
+    wait_image(&c, "app", ImageState::Available).await;
+
+    let f = p.admin(&[
+        "faults",
+        "add",
+        "--operation",
+        "CreateUpdatedImage",
+        "--stage",
+        "qualification",
+        "--error-code",
+        "QUALIFICATION_FAILED",
+        "--message",
+        "the application crashed at start",
+        "--image",
+        "app",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(f["Remaining"], 1);
+    // One for another image, at the other stage: it must not touch this one.
+    p.admin(&[
+        "faults",
+        "add",
+        "--operation",
+        "CreateUpdatedImage",
+        "--stage",
+        "patching",
+        "--error-code",
+        "PATCH_FAILED",
+        "--message",
+        "x",
+        "--image",
+        "other",
+    ]);
+    assert_eq!(p.admin(&["faults", "list"]).as_array().unwrap().len(), 2);
+
+    c.create_updated_image()
+        .existing_image_name("app")
+        .new_image_name("app-2")
+        .send()
+        .await
+        .unwrap();
+    let failed = wait_image(&c, "app-2", ImageState::Failed).await;
+    let why = failed.state_change_reason().unwrap();
+    assert_eq!(why.code().unwrap().as_str(), "IMAGE_UPDATE_FAILURE");
+    assert!(
+        why.message()
+            .unwrap()
+            .contains("QUALIFICATION_FAILED: the application crashed at start"),
+        "{why:?}"
+    );
+    assert_eq!(failed.image_errors().len(), 1);
+    let r = c.describe_image_builders().send().await.unwrap();
+    assert!(
+        r.image_builders()
+            .iter()
+            .all(|b| !b.name().unwrap_or("").starts_with("app-")),
+        "the builder is deleted after a failed qualification too: {r:?}"
+    );
+    // Used up: the next update of the same image succeeds; the other fault is still armed.
+    c.create_updated_image()
+        .existing_image_name("app")
+        .new_image_name("app-3")
+        .send()
+        .await
+        .unwrap();
+    wait_image(&c, "app-3", ImageState::Available).await;
+    let left = p.admin(&["faults", "list"]);
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    assert_eq!(left[0]["Image"], "other");
+    assert_eq!(p.admin(&["faults", "clear"])["Cleared"], 1);
+    // Refusals say what exists.
+    let out = p.admin_raw(&[
+        "faults",
+        "add",
+        "--operation",
+        "CopyImage",
+        "--stage",
+        "x",
+        "--error-code",
+        "E",
+        "--message",
+        "m",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CreateUpdatedImage"));
+    let out = p.admin_raw(&[
+        "faults",
+        "add",
+        "--operation",
+        "CreateUpdatedImage",
+        "--stage",
+        "snapshot",
+        "--error-code",
+        "E",
+        "--message",
+        "m",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("patching, qualification"));
+}

@@ -13,11 +13,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use photon_store::{
     AccessKeyRecord, AccountRecord, AgentRelease, AppRecord, Association, BaseRelease,
-    BuilderAttrs, BuilderFile, BuilderRecord, CopyStart, DeleteOutcome, FleetAttrs, FleetRecord,
-    ImageAttrs, ImageQuery, ImageRecord, ImageRefusal, ImageRow, ImageScope, ImageShare,
-    ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings, QuotaRecord, ResourceKey,
-    SessionRecord, SessionStart, ShareChange, StackAttrs, StackRecord, Store, StoreError,
-    StoreResult, Transition, UpdateStart, IMAGE_ATTRS_VERSION,
+    BuilderAttrs, BuilderFile, BuilderRecord, CopyStart, DeleteOutcome, FaultRecord, FleetAttrs,
+    FleetRecord, ImageAttrs, ImageQuery, ImageRecord, ImageRefusal, ImageRow, ImageScope,
+    ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings, QuotaRecord,
+    ResourceKey, SessionRecord, SessionStart, ShareChange, StackAttrs, StackRecord, Store,
+    StoreError, StoreResult, Transition, UpdateStart, IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -2124,6 +2124,79 @@ impl Store for SqlStore {
         row.as_ref().map(job_from_row).transpose()
     }
 
+    async fn add_fault(&self, f: &FaultRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO faults (id, operation, stage, error_code, message, image, remaining, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&f.id)
+        .bind(&f.operation)
+        .bind(&f.stage)
+        .bind(&f.error_code)
+        .bind(&f.message)
+        .bind(&f.image)
+        .bind(f.remaining)
+        .bind(f.created_at)
+        .execute(&self.write)
+        .await
+        .map_err(map_insert_error)?;
+        Ok(())
+    }
+
+    async fn faults(&self) -> StoreResult<Vec<FaultRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FAULT_COLS} FROM faults ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(fault_from_row).collect()
+    }
+
+    async fn clear_faults(&self) -> StoreResult<u64> {
+        let res = sqlx::query("DELETE FROM faults")
+            .execute(&self.write)
+            .await
+            .map_err(backend)?;
+        Ok(res.rows_affected())
+    }
+
+    async fn take_fault(
+        &self,
+        operation: &str,
+        stage: &str,
+        image: &str,
+    ) -> StoreResult<Option<FaultRecord>> {
+        let mut tx = self.begin_write().await?;
+        self.lock(&mut tx, "faults").await?;
+        let row = sqlx::query(&format!(
+            "SELECT {FAULT_COLS} FROM faults WHERE operation = $1 AND stage = $2 \
+             AND (image = '' OR image = $3) AND remaining > 0 ORDER BY created_at, id LIMIT 1"
+        ))
+        .bind(operation)
+        .bind(stage)
+        .bind(image)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let fault = fault_from_row(&row)?;
+        let sql = if fault.remaining <= 1 {
+            "DELETE FROM faults WHERE id = $1"
+        } else {
+            "UPDATE faults SET remaining = remaining - 1 WHERE id = $1"
+        };
+        sqlx::query(sql)
+            .bind(&fault.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(fault))
+    }
+
     async fn seed_releases(
         &self,
         base: &[BaseRelease],
@@ -2274,6 +2347,21 @@ impl Store for SqlStore {
 
 /// A resource's ARN, as the domain forms it; the store needs it to find the resource's tags and
 /// to name its lock.
+const FAULT_COLS: &str = "id, operation, stage, error_code, message, image, remaining, created_at";
+
+fn fault_from_row(r: &AnyRow) -> StoreResult<FaultRecord> {
+    Ok(FaultRecord {
+        id: r.try_get("id").map_err(backend)?,
+        operation: r.try_get("operation").map_err(backend)?,
+        stage: r.try_get("stage").map_err(backend)?,
+        error_code: r.try_get("error_code").map_err(backend)?,
+        message: r.try_get("message").map_err(backend)?,
+        image: r.try_get("image").map_err(backend)?,
+        remaining: r.try_get("remaining").map_err(backend)?,
+        created_at: r.try_get("created_at").map_err(backend)?,
+    })
+}
+
 const SESSION_COLS: &str = "id, region, owner, stack, fleet, user_id, instance_id, image_arn, \
     started_at, expires_at, last_seen";
 

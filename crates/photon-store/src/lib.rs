@@ -435,6 +435,21 @@ pub struct AgentRelease {
     pub created_at: Millis,
 }
 
+/// A fault an operator injected into a stage of a long operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultRecord {
+    pub id: String,
+    pub operation: String,
+    pub stage: String,
+    pub error_code: String,
+    pub message: String,
+    /// The source image it applies to; empty for every image.
+    pub image: String,
+    /// Failures still to cause.
+    pub remaining: i64,
+    pub created_at: Millis,
+}
+
 /// Why a fleet write was refused on its image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageRefusal {
@@ -1039,6 +1054,20 @@ pub trait Store: Send + Sync + 'static {
     async fn agent_releases(&self) -> StoreResult<Vec<AgentRelease>>;
     /// The regions that hold the public catalogue (the regions served).
     async fn public_regions(&self) -> StoreResult<Vec<String>>;
+
+    // Injected faults.
+    async fn add_fault(&self, fault: &FaultRecord) -> StoreResult<()>;
+    async fn faults(&self) -> StoreResult<Vec<FaultRecord>>;
+    /// Removes every fault; returns how many there were.
+    async fn clear_faults(&self) -> StoreResult<u64>;
+    /// Takes one failure from the oldest fault matching the operation, stage and image (or
+    /// any image), in one transaction: its count goes down, and at zero it is gone.
+    async fn take_fault(
+        &self,
+        operation: &str,
+        stage: &str,
+        image: &str,
+    ) -> StoreResult<Option<FaultRecord>>;
 
     // Quotas (the Service Quotas equivalent).
     async fn quota(&self, account_id: &str, region: &str, name: &str) -> StoreResult<Option<i64>>;
