@@ -15,7 +15,6 @@ use photon_types::{
 };
 use photon_workflow::{new_job, BoxFuture, Handler, Step};
 
-use crate::catalog;
 use crate::pace::Stage;
 use crate::{token, CoreError, Service};
 
@@ -36,28 +35,17 @@ pub fn builder_arn(region: &str, owner: &str, name: &str) -> String {
     format!("arn:aws:appstream:{region}:{owner}:image-builder/{name}")
 }
 
-/// Agent versions are `MM-DD-YYYY` dates; compare them as dates.
-fn agent_date(v: &str) -> Option<(u32, u32, u32)> {
-    let mut p = v.split('-');
-    let (m, d, y) = (
-        p.next()?.parse().ok()?,
-        p.next()?.parse().ok()?,
-        p.next()?.parse().ok()?,
-    );
-    Some((y, m, d))
-}
-
-/// The newest agent version Photon knows (the newest one any base image ships).
-pub fn latest_agent() -> &'static str {
-    catalog::BASE_IMAGES
-        .iter()
-        .map(|b| b.agent_version)
-        .max_by_key(|v| agent_date(v))
-        .unwrap_or("LATEST")
-}
-
-fn known_agent(v: &str) -> bool {
-    catalog::BASE_IMAGES.iter().any(|b| b.agent_version == v)
+impl Service {
+    /// The newest agent version in the release feed (what "latest" means right now), and
+    /// whether `v` is a version the feed knows.
+    pub(crate) async fn agent_versions(&self) -> Result<(String, Vec<String>), CoreError> {
+        let agents = self.store.agent_releases().await?;
+        let newest = agents
+            .last()
+            .map(|a| a.version.clone())
+            .ok_or_else(|| CoreError::Internal("the release feed has no agent".into()))?;
+        Ok((newest, agents.into_iter().map(|a| a.version).collect()))
+    }
 }
 
 fn not_found(name: &str, region: &str) -> CoreError {
@@ -156,16 +144,25 @@ impl Service {
                 ));
             }
         }
-        let image_agent = image.image.attrs.appstream_agent_version.clone();
+        // An image that uses the latest agent gives each instance launched from it the newest
+        // agent of the feed at launch; a pinned image keeps its version.
+        let (newest, known) = self.agent_versions().await?;
+        let image_agent = if image.image.attrs.latest_appstream_agent_version {
+            Some(newest.clone())
+        } else {
+            image.image.attrs.appstream_agent_version.clone()
+        };
         let (agent, latest) = match input.appstream_agent_version.as_deref() {
-            None => (image_agent, false),
-            Some("LATEST" | "[LATEST]") => (Some(latest_agent().to_owned()), true),
-            Some(v) if known_agent(v) => (Some(v.to_owned()), false),
+            None => (
+                image_agent,
+                image.image.attrs.latest_appstream_agent_version,
+            ),
+            Some("LATEST" | "[LATEST]") => (Some(newest), true),
+            Some(v) if known.iter().any(|k| k == v) => (Some(v.to_owned()), false),
             Some(v) => {
                 return Err(CoreError::Invalid(format!(
                     "AppstreamAgentVersion '{v}' is not a released agent version; use LATEST or \
-                     a version such as {}",
-                    latest_agent()
+                     a version such as {newest}"
                 )))
             }
         };
@@ -327,7 +324,8 @@ impl Service {
     ) -> Result<ImageBuilder, CoreError> {
         let name = input.name.clone();
         if let Some(v) = input.appstream_agent_version.as_deref() {
-            if !matches!(v, "LATEST" | "[LATEST]") && !known_agent(v) {
+            let (_, known) = self.agent_versions().await?;
+            if !matches!(v, "LATEST" | "[LATEST]") && !known.iter().any(|k| k == v) {
                 return Err(CoreError::Invalid(format!(
                     "AppstreamAgentVersion '{v}' is not a released agent version; use LATEST"
                 )));

@@ -617,7 +617,7 @@ impl Service {
                 image_builder_supported: true,
                 public_base_image_released_date: released,
                 appstream_agent_version: if latest_agent {
-                    Some(crate::builder::latest_agent().to_owned())
+                    Some(self.agent_versions().await?.0)
                 } else {
                     b.attrs.appstream_agent_version.clone()
                 },

@@ -220,3 +220,118 @@ async fn history_publishing_and_refusals() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("AppStream-AmazonLinux2-01-15-2027"), "{text}");
 }
+
+#[tokio::test]
+async fn latest_agent_images_follow_the_feed_and_pinned_ones_do_not() {
+    let p = Photon::start_with(bin(), &["--pace", "instant", "--regions", "us-east-1"]);
+    let c = p.client(Proto::Cbor, &p.default, "us-east-1");
+    c.create_image_builder()
+        .name("b")
+        .image_name("AppStream-WinServer2022-04-16-2026")
+        .instance_type("stream.standard.medium")
+        .send()
+        .await
+        .unwrap();
+    wait_builder(&c, "b", ImageBuilderState::Running).await;
+    let pinned_agent = c
+        .describe_image_builders()
+        .names("b")
+        .send()
+        .await
+        .unwrap()
+        .image_builders()[0]
+        .appstream_agent_version()
+        .unwrap()
+        .to_owned();
+    let (code, v) = common::ia(&p, "b", &["create-image", "--name", "pinned"]);
+    assert_eq!(code, 0, "{v}");
+    common::wait_image(
+        &c,
+        "pinned",
+        aws_sdk_appstream::types::ImageState::Available,
+    )
+    .await;
+    c.start_image_builder().name("b").send().await.unwrap();
+    wait_builder(&c, "b", ImageBuilderState::Running).await;
+    let (code, v) = common::ia(
+        &p,
+        "b",
+        &[
+            "create-image",
+            "--name",
+            "latest",
+            "--use-latest-agent-version",
+        ],
+    );
+    assert_eq!(code, 0, "{v}");
+    let latest = common::wait_image(
+        &c,
+        "latest",
+        aws_sdk_appstream::types::ImageState::Available,
+    )
+    .await;
+    assert_eq!(
+        latest.latest_appstream_agent_version().map(|l| l.as_str()),
+        Some("TRUE")
+    );
+
+    // A new agent is released.
+    p.admin(&[
+        "releases",
+        "publish-agent",
+        "--version",
+        "12-15-2026",
+        "--date",
+        "2026-12-15",
+    ]);
+    let launch = |name: &'static str, image: &'static str| {
+        let c = c.clone();
+        async move {
+            c.create_image_builder()
+                .name(name)
+                .image_name(image)
+                .instance_type("stream.standard.medium")
+                .send()
+                .await
+                .unwrap()
+                .image_builder()
+                .unwrap()
+                .clone()
+        }
+    };
+    // Instances of the "latest" image get the newest agent at launch…
+    let from_latest = launch("from-latest", "latest").await;
+    assert_eq!(from_latest.appstream_agent_version(), Some("12-15-2026"));
+    assert_eq!(
+        from_latest
+            .latest_appstream_agent_version()
+            .map(|l| l.as_str()),
+        Some("TRUE")
+    );
+    // …and the pinned image keeps its version.
+    let from_pinned = launch("from-pinned", "pinned").await;
+    assert_eq!(
+        from_pinned.appstream_agent_version(),
+        Some(pinned_agent.as_str())
+    );
+    // A builder may ask for the new version by name too; an unknown one is refused.
+    c.create_image_builder()
+        .name("named")
+        .image_name("pinned")
+        .instance_type("stream.standard.medium")
+        .appstream_agent_version("12-15-2026")
+        .send()
+        .await
+        .unwrap();
+    let (code, msg, _) = common::failure(
+        c.create_image_builder()
+            .name("unknown")
+            .image_name("pinned")
+            .instance_type("stream.standard.medium")
+            .appstream_agent_version("01-01-2031")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(msg.contains("12-15-2026"), "{msg}");
+}
