@@ -323,20 +323,43 @@ impl Service {
         input: StartImageBuilderRequest,
     ) -> Result<ImageBuilder, CoreError> {
         let name = input.name.clone();
+        // Starting with a newer agent updates the builder's agent first (UPDATING_AGENT).
+        let mut target = TO_RUNNING.to_owned();
+        let mut to = ImageBuilderState::Pending;
         if let Some(v) = input.appstream_agent_version.as_deref() {
-            let (_, known) = self.agent_versions().await?;
-            if !matches!(v, "LATEST" | "[LATEST]") && !known.iter().any(|k| k == v) {
-                return Err(CoreError::Invalid(format!(
-                    "AppstreamAgentVersion '{v}' is not a released agent version; use LATEST"
-                )));
+            let (newest, known) = self.agent_versions().await?;
+            let (agent, latest) = match v {
+                "LATEST" | "[LATEST]" => (newest, true),
+                v if known.iter().any(|k| k == v) => (v.to_owned(), false),
+                v => {
+                    return Err(CoreError::Invalid(format!(
+                        "AppstreamAgentVersion '{v}' is not a released agent version; use \
+                         LATEST or a version such as {newest}"
+                    )))
+                }
+            };
+            let b = self
+                .store
+                .image_builder(&cx.region, &cx.account_id, &name)
+                .await?
+                .ok_or_else(|| not_found(&name, &cx.region))?;
+            let position = |a: &str| known.iter().position(|k| k == a);
+            let current = b
+                .attrs
+                .appstream_agent_version
+                .as_deref()
+                .and_then(position);
+            if position(&agent) > current || latest != b.attrs.latest_appstream_agent_version {
+                to = ImageBuilderState::UpdatingAgent;
+                target = format!("{TO_RUNNING}|{agent}|{latest}");
             }
         }
         self.move_builder(
             cx,
             &name,
             &[ImageBuilderState::Stopped],
-            ImageBuilderState::Pending,
-            Some((TO_RUNNING, Stage::BuilderStart)),
+            to,
+            Some((&target, Stage::BuilderStart)),
             |s| {
                 CoreError::NotAvailable(format!(
                     "image builder '{name}' is {s}; it can be started only when STOPPED"
@@ -506,6 +529,28 @@ impl BuilderJobs {
         let store = &self.svc.store;
         let key = (region.as_str(), owner.as_str(), name.as_str());
         let from = |s: ImageBuilderState| [st(s)];
+        if let Some(("RUNNING", rest)) = job.payload.split_once('|') {
+            // The agent first, then the state: a repeated attempt sets the same agent again.
+            let (agent, latest) = rest.split_once('|').unwrap_or((rest, "false"));
+            store
+                .set_builder_agent(
+                    key,
+                    st(ImageBuilderState::UpdatingAgent),
+                    agent,
+                    latest == "true",
+                )
+                .await?;
+            store
+                .transition_image_builder(
+                    key,
+                    &from(ImageBuilderState::UpdatingAgent),
+                    st(ImageBuilderState::Running),
+                    None,
+                    None,
+                )
+                .await?;
+            return Ok(Step::Done);
+        }
         let outcome = match job.payload.as_str() {
             TO_RUNNING => {
                 store

@@ -334,4 +334,49 @@ async fn latest_agent_images_follow_the_feed_and_pinned_ones_do_not() {
     );
     assert_eq!(code, "ValidationException");
     assert!(msg.contains("12-15-2026"), "{msg}");
+
+    // Starting a builder with the newer agent updates it first (UPDATING_AGENT).
+    wait_builder(&c, "b", ImageBuilderState::Stopped).await;
+    let started = c
+        .start_image_builder()
+        .name("b")
+        .appstream_agent_version("LATEST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        started.image_builder().unwrap().state(),
+        Some(&ImageBuilderState::UpdatingAgent)
+    );
+    wait_builder(&c, "b", ImageBuilderState::Running).await;
+    let b = c.describe_image_builders().names("b").send().await.unwrap();
+    assert_eq!(
+        b.image_builders()[0].appstream_agent_version(),
+        Some("12-15-2026")
+    );
+    assert_eq!(
+        b.image_builders()[0]
+            .latest_appstream_agent_version()
+            .map(|l| l.as_str()),
+        Some("TRUE")
+    );
+    // Starting without a newer agent is a plain start.
+    wait_builder(&c, "from-pinned", ImageBuilderState::Running).await;
+    c.stop_image_builder()
+        .name("from-pinned")
+        .send()
+        .await
+        .unwrap();
+    wait_builder(&c, "from-pinned", ImageBuilderState::Stopped).await;
+    let plain = c
+        .start_image_builder()
+        .name("from-pinned")
+        .appstream_agent_version(&pinned_agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        plain.image_builder().unwrap().state(),
+        Some(&ImageBuilderState::Pending)
+    );
 }
