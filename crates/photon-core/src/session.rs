@@ -112,6 +112,21 @@ impl Service {
         })
     }
 
+    /// The agent a session's instance runs: the newest in the feed when its image uses the
+    /// latest agent (decided when the instance was provisioned, i.e. now), else the image's.
+    pub async fn instance_agent(&self, s: &SessionRecord) -> Result<Option<String>, CoreError> {
+        let Some(a) = crate::arn::Arn::parse(&s.image_arn) else {
+            return Ok(None);
+        };
+        let Some(row) = self.store.image(&a.region, &a.account, &a.name).await? else {
+            return Ok(None);
+        };
+        if row.image.attrs.latest_appstream_agent_version {
+            return Ok(Some(self.agent_versions().await?.0));
+        }
+        Ok(row.image.attrs.appstream_agent_version)
+    }
+
     /// The sealed credential of a session's heartbeats (see [`Service::session_heartbeat`]):
     /// good for that session only.
     pub fn session_heartbeat_token(&self, s: &SessionRecord) -> String {

@@ -288,6 +288,13 @@ pub async fn settings(
 pub async fn stream_page(State(app): State<App>, Path(token): Path<String>) -> Response {
     match app.svc.open_stream(&token).await {
         Ok(s) => {
+            let agent = app
+                .svc
+                .instance_agent(&s)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
             let started = chrono::DateTime::from_timestamp_millis(s.started_at)
                 .map_or_else(String::new, |t| t.to_rfc3339());
             let rows = [
@@ -296,6 +303,7 @@ pub async fn stream_page(State(app): State<App>, Path(token): Path<String>) -> R
                 ("Fleet", s.fleet.as_str()),
                 ("Instance", s.instance_id.as_str()),
                 ("Image", s.image_arn.as_str()),
+                ("Agent", agent.as_str()),
                 ("Session", s.id.as_str()),
                 ("Started", started.as_str()),
             ];

@@ -308,6 +308,44 @@ async fn latest_agent_images_follow_the_feed_and_pinned_ones_do_not() {
             .map(|l| l.as_str()),
         Some("TRUE")
     );
+    // So does a fleet instance: a session on the latest image runs the new agent.
+    c.create_fleet()
+        .name("fleet")
+        .image_name("latest")
+        .instance_type("stream.standard.medium")
+        .compute_capacity(
+            aws_sdk_appstream::types::ComputeCapacity::builder()
+                .desired_instances(1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.create_stack().name("stack").send().await.unwrap();
+    c.associate_fleet()
+        .stack_name("stack")
+        .fleet_name("fleet")
+        .send()
+        .await
+        .unwrap();
+    c.start_fleet().name("fleet").send().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let url = loop {
+        let r = c
+            .create_streaming_url()
+            .stack_name("stack")
+            .fleet_name("fleet")
+            .user_id("alice")
+            .send()
+            .await;
+        if let Ok(r) = r {
+            break r.streaming_url().unwrap().to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "the fleet never ran");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let page = reqwest::get(url).await.unwrap().text().await.unwrap();
+    assert!(page.contains("<dt>Agent</dt><dd>12-15-2026</dd>"), "{page}");
     // …and the pinned image keeps its version.
     let from_pinned = launch("from-pinned", "pinned").await;
     assert_eq!(
