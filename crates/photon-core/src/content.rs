@@ -109,6 +109,26 @@ pub fn base_image_layers(blobs: &dyn BlobStore, b: &BaseImage) -> Result<Vec<Str
 
 /// The content of a base image release of `platform`: the platform's OS layer (shared by every
 /// release) and the release's own layer recording its agent version and patch level.
+/// Where an image records the AppStream agent it runs.
+const AGENT_FILE_WINDOWS: &str = "C:\\Program Files\\Amazon\\Photon\\AppStream2\\agent-version.txt";
+const AGENT_FILE_LINUX: &str = "/opt/appstream/agent-version";
+
+/// A layer that installs agent `version` (a managed update's agent step).
+pub fn agent_layer(
+    blobs: &dyn BlobStore,
+    platform: &str,
+    version: &str,
+) -> Result<String, CoreError> {
+    let path = if is_windows(platform) {
+        AGENT_FILE_WINDOWS
+    } else {
+        AGENT_FILE_LINUX
+    };
+    let mut layer = Layer::new();
+    file(&mut layer, blobs, path, format!("{version}\n").into_bytes())?;
+    put_layer(blobs, &layer).map_err(blob_err)
+}
+
 pub fn release_layers(
     blobs: &dyn BlobStore,
     platform: &str,
@@ -129,7 +149,7 @@ pub fn release_layers(
                 ("C:\\Program Files\\Internet Explorer\\iexplore.exe", 32),
                 ("C:\\Program Files\\Windows Defender\\MsMpEng.exe", 40),
             ],
-            "C:\\Program Files\\Amazon\\Photon\\AppStream2\\agent-version.txt",
+            AGENT_FILE_WINDOWS,
             "C:\\Windows\\Photon\\patch-level.txt",
         )
     } else {
@@ -141,7 +161,7 @@ pub fn release_layers(
                 ("/etc/hosts", 1),
                 ("/opt/appstream/bin/image-assistant", 48),
             ],
-            "/opt/appstream/agent-version",
+            AGENT_FILE_LINUX,
             "/etc/photon-patch-level",
         )
     };

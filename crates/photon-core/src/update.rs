@@ -481,6 +481,17 @@ impl UpdateJobs {
                 .layers
                 .extend(public.image.attrs.layers.iter().skip(1).cloned());
         }
+        // The agent last: the newest, whatever the release shipped.
+        if let Some(agent) = attrs.appstream_agent_version.clone() {
+            let blobs = self.svc.blobs.clone();
+            let (region, platform) = (image.region.clone(), image.platform.clone());
+            let layer = tokio::task::spawn_blocking(move || {
+                crate::content::agent_layer(blobs.region(&region), &platform, &agent)
+            })
+            .await
+            .map_err(|e| CoreError::Internal(format!("patching task: {e}")))??;
+            attrs.layers.push(layer);
+        }
         let written = self
             .svc
             .store

@@ -283,6 +283,10 @@ async fn managed_update_end_to_end() {
     assert_eq!(cat("C:\\App\\app.exe"), b"MZ app");
     assert_eq!(cat("C:\\Windows\\Photon\\KB5050000.txt"), PATCH);
     assert_eq!(cat("C:\\Windows\\Photon\\patch-level.txt"), b"2026-12-08\n");
+    assert_eq!(
+        cat("C:\\Program Files\\Amazon\\Photon\\AppStream2\\agent-version.txt"),
+        format!("{}\n", v2.appstream_agent_version().unwrap()).into_bytes()
+    );
     // Now up to date.
     let r = c
         .create_updated_image()
