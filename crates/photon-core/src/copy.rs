@@ -105,6 +105,8 @@ impl Service {
         let src = source.image;
         let mut attrs = src.attrs;
         attrs.state_change_reason = None;
+        // The model: ImageBuilderName is null for copied images.
+        attrs.image_builder_name = None;
         attrs.base_image_arn = base_in(dest, attrs.base_image_arn);
         if let Some(d) = input.destination_image_description {
             attrs.description = Some(d);

@@ -63,11 +63,26 @@ impl Service {
             .public_base_image_released_date
             .map(day_of)
             .unwrap_or_default();
-        let prefix = name_prefix(&image.platform);
+        // The image's family is its base image's (e.g. a Graphics G4dn line has its own
+        // releases); the platform's standard line when the base is not known.
+        let base_prefix = image
+            .attrs
+            .base_image_arn
+            .as_deref()
+            .and_then(Arn::parse)
+            .filter(|a| a.account.is_empty())
+            .and_then(|a| a.name.rsplitn(4, '-').nth(3).map(str::to_owned));
+        let prefix = base_prefix.or_else(|| name_prefix(&image.platform).map(str::to_owned));
         let release = releases
             .into_iter()
             .filter(|r| r.platform == image.platform)
-            .filter(|r| prefix.is_some_and(|p| r.image_name.starts_with(p)))
+            .filter(|r| {
+                prefix.as_deref().is_some_and(|p| {
+                    r.image_name
+                        .strip_prefix(p)
+                        .is_some_and(|rest| rest.len() == 11 && rest.starts_with('-'))
+                })
+            })
             .filter(|r| r.released > base_day)
             .max_by(|a, b| a.released.cmp(&b.released));
         let have = image
@@ -280,7 +295,8 @@ impl Service {
         let mut attrs = src.attrs.clone();
         attrs.display_name = input.new_image_display_name.clone();
         attrs.description = input.new_image_description.clone();
-        attrs.image_builder_name = Some(builder_name.clone());
+        // The model: ImageBuilderName is null for images made by managed updates.
+        attrs.image_builder_name = None;
         attrs.appstream_agent_version = agent.clone();
         attrs.state_change_reason = None;
         attrs.errors = Vec::new();
@@ -315,6 +331,8 @@ impl Service {
                 v: 1,
                 description: Some(format!("Managed update of image {}", src.name)),
                 appstream_agent_version: agent,
+                // It runs the newest agent of the feed (the image's own when that is the newest).
+                latest_appstream_agent_version: true,
                 base_layers: src.attrs.layers.clone(),
                 os_settings: src.attrs.os_settings,
                 applications: src.attrs.applications.clone(),

@@ -161,6 +161,11 @@ async fn copy_replicates_content_survives_restart_and_is_independent() {
         golden.appstream_agent_version()
     );
     assert_eq!(copy.description(), Some("Tools for Europe"));
+    assert_eq!(
+        copy.image_builder_name(),
+        None,
+        "the model: null for copies"
+    );
     assert_eq!(copy.applications().len(), 1);
     assert_eq!(copy.applications()[0].name(), Some("Tool"));
     assert_eq!(

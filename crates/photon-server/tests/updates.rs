@@ -218,7 +218,16 @@ async fn managed_update_end_to_end() {
     assert_eq!(r.can_update_image(), Some(true));
     let img = r.image().unwrap();
     assert_eq!(img.state(), Some(&ImageState::Creating));
-    let builder_name = img.image_builder_name().unwrap().to_owned();
+    // The model: ImageBuilderName is null for images made by managed updates.
+    assert_eq!(img.image_builder_name(), None);
+    let builders = c.describe_image_builders().send().await.unwrap();
+    let builder_name = builders
+        .image_builders()
+        .iter()
+        .filter_map(|b| b.name())
+        .find(|n| n.starts_with("app-v1-"))
+        .unwrap()
+        .to_owned();
     let suffix = builder_name.strip_prefix("app-v1-").unwrap();
     assert!(
         suffix.len() == 10 && suffix.bytes().all(|b| b.is_ascii_digit()),
@@ -233,6 +242,11 @@ async fn managed_update_end_to_end() {
     let b = &b.image_builders()[0];
     assert_eq!(b.state(), Some(&ImageBuilderState::Updating));
     assert_eq!(b.instance_type(), Some("stream.standard.small"));
+    assert_eq!(
+        b.latest_appstream_agent_version().map(|l| l.as_str()),
+        Some("TRUE"),
+        "it installs the newest agent"
+    );
     assert!(b.vpc_config().is_none());
     let seen = watch_update_builder(&c, "app-v1-").await;
     assert!(
