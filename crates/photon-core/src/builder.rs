@@ -13,7 +13,7 @@ use photon_types::{
     ImageBuilderStateChangeReasonCode, LatestAppstreamAgentVersion, PlatformType,
     StartImageBuilderRequest, StopImageBuilderRequest, Timestamp, VolumeConfig, VpcConfig,
 };
-use photon_workflow::{new_job, BoxFuture, Handler, Step};
+use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
 
 use crate::pace::Stage;
 use crate::{token, CoreError, Service};
@@ -597,12 +597,7 @@ impl Handler for BuilderJobs {
     }
 
     fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
-        Box::pin(async move {
-            match self.step(job).await {
-                Ok(step) => step,
-                Err(e) => Step::Retryable(e.to_string()),
-            }
-        })
+        Box::pin(async move { or_retry(self.step(job).await) })
     }
 
     fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {

@@ -9,9 +9,10 @@ use photon_store::{CopyStart, ImageRecord, JobRecord, StoreError, PUBLIC_OWNER};
 use photon_types::{
     Caller, CopyImageRequest, CopyImageResponse, ImageState, ImageStateChangeReasonCode,
 };
-use photon_workflow::{new_job, BoxFuture, Handler, Step};
+use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
 
 use crate::arn::Arn;
+use crate::image::NotOwned;
 use crate::pace::Stage;
 use crate::{CoreError, Service};
 
@@ -65,34 +66,21 @@ impl Service {
             )));
         }
         let name = &input.source_image_name;
-        let Some(source) = self.store.image(&cx.region, &cx.account_id, name).await? else {
-            if self
-                .store
-                .image(&cx.region, PUBLIC_OWNER, name)
-                .await?
-                .is_some()
-            {
+        let source = match self.own_image(cx, name).await? {
+            Ok(row) => row,
+            Err(NotOwned::Public) => {
                 return Err(CoreError::Incompatible(format!(
                     "image '{name}' is a public AWS base image and cannot be copied; it is \
                      already in every region, so use it there directly"
-                )));
+                )))
             }
-            if let Some(row) = self
-                .store
-                .shared_image_by_name(&cx.region, &cx.account_id, name)
-                .await?
-            {
+            Err(NotOwned::SharedBy(owner)) => {
                 return Err(CoreError::Incompatible(format!(
-                    "image '{name}' is shared with your account by account {} and only its \
-                     owner can copy it; ask them to copy it, or build your own image from it",
-                    row.image.owner
-                )));
+                    "image '{name}' is shared with your account by account {owner} and only its \
+                     owner can copy it; ask them to copy it, or build your own image from it"
+                )))
             }
-            return Err(CoreError::NotFound(format!(
-                "your account has no image '{name}' in {}; list yours with DescribeImages Type \
-                 PRIVATE",
-                cx.region
-            )));
+            Err(NotOwned::Missing) => return Err(NotOwned::missing(name, &cx.region)),
         };
         if source.image.state != ImageState::Available.as_str() {
             return Err(CoreError::NotAvailable(format!(
@@ -265,11 +253,7 @@ impl Handler for CopyJobs {
     }
 
     fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
-        Box::pin(async move {
-            self.step(job)
-                .await
-                .unwrap_or_else(|e| Step::Retryable(e.to_string()))
-        })
+        Box::pin(async move { or_retry(self.step(job).await) })
     }
 
     fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {

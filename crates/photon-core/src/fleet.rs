@@ -13,7 +13,7 @@ use photon_types::{
     FleetState, FleetType, PlatformType, StartFleetRequest, StopFleetRequest, StreamView,
     Timestamp, UpdateFleetRequest, VolumeConfig, VpcConfig,
 };
-use photon_workflow::{new_job, BoxFuture, Handler, Step};
+use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
 
 use crate::pace::Stage;
 use crate::{CoreError, Service};
@@ -632,11 +632,7 @@ impl Handler for FleetJobs {
     }
 
     fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
-        Box::pin(async move {
-            self.step(job)
-                .await
-                .unwrap_or_else(|e| Step::Retryable(e.to_string()))
-        })
+        Box::pin(async move { or_retry(self.step(job).await) })
     }
 
     fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {

@@ -271,6 +271,61 @@ impl Service {
     }
 }
 
+/// What an image name reaches when it is not one of the caller's own images.
+pub(crate) enum NotOwned {
+    /// An AWS base image.
+    Public,
+    /// An image another account (named) shares with the caller.
+    SharedBy(String),
+    Missing,
+}
+
+impl NotOwned {
+    /// The refusal for a name that reaches nothing.
+    pub(crate) fn missing(name: &str, region: &str) -> CoreError {
+        CoreError::NotFound(format!(
+            "your account has no image '{name}' in {region}; list yours with DescribeImages Type \
+             PRIVATE"
+        ))
+    }
+}
+
+impl Service {
+    /// The caller's own image by name, or what the name reaches instead; each operation words
+    /// its own refusal.
+    pub(crate) async fn own_image(
+        &self,
+        cx: &Caller,
+        name: &str,
+    ) -> Result<Result<ImageRow, NotOwned>, CoreError> {
+        match self.store.image(&cx.region, &cx.account_id, name).await? {
+            Some(row) => Ok(Ok(row)),
+            None => Ok(Err(self.not_owned(cx, name).await?)),
+        }
+    }
+
+    async fn not_owned(&self, cx: &Caller, name: &str) -> Result<NotOwned, CoreError> {
+        if self
+            .store
+            .image(&cx.region, PUBLIC_OWNER, name)
+            .await?
+            .is_some()
+        {
+            return Ok(NotOwned::Public);
+        }
+        Ok(
+            match self
+                .store
+                .shared_image_by_name(&cx.region, &cx.account_id, name)
+                .await?
+            {
+                Some(row) => NotOwned::SharedBy(row.image.owner),
+                None => NotOwned::Missing,
+            },
+        )
+    }
+}
+
 fn scope_of(t: Option<VisibilityType>) -> ImageScope {
     match t {
         None => ImageScope::Visible,
@@ -458,17 +513,15 @@ impl Service {
                 ))
             }
             DeleteOutcome::NotFound => {
-                if self.store.image(&cx.region, PUBLIC_OWNER, name).await?.is_some() {
-                    return Err(CoreError::NotPermitted(format!(
+                return Err(match self.not_owned(cx, name).await? {
+                    NotOwned::Public => CoreError::NotPermitted(format!(
                         "image '{name}' is a public AWS base image; you can delete only images your account owns"
-                    )));
-                }
-                if self.store.shared_image_by_name(&cx.region, &cx.account_id, name).await?.is_some() {
-                    return Err(CoreError::NotPermitted(format!(
+                    )),
+                    NotOwned::SharedBy(_) => CoreError::NotPermitted(format!(
                         "image '{name}' is shared with your account by its owner; only the owner can delete it"
-                    )));
-                }
-                return Err(not_found(name, &cx.region));
+                    )),
+                    NotOwned::Missing => not_found(name, &cx.region),
+                })
             }
         };
         let mut image = to_api(*row, &cx.account_id);

@@ -10,7 +10,7 @@ use photon_types::{
     DescribeSessionsRequest, DescribeSessionsResult, ExpireSessionRequest, Session,
     SessionConnectionState, SessionState, Timestamp,
 };
-use photon_workflow::{new_job, BoxFuture, Handler, Step};
+use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
 use rand::Rng;
 
 use crate::{token, CoreError, Service};
@@ -374,11 +374,7 @@ impl Handler for SessionJobs {
     }
 
     fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
-        Box::pin(async move {
-            self.step(job)
-                .await
-                .unwrap_or_else(|e| Step::Retryable(e.to_string()))
-        })
+        Box::pin(async move { or_retry(self.step(job).await) })
     }
 
     fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {

@@ -3,13 +3,14 @@
 //! permission goes (its fleets on the image drop to zero capacity, sessions already running go
 //! on).
 
-use photon_store::{ImageRow, ShareChange, PUBLIC_OWNER};
+use photon_store::{ImageRow, ShareChange};
 use photon_types::{
     Caller, DeleteImagePermissionsRequest, DescribeImagePermissionsRequest,
     DescribeImagePermissionsResult, FleetErrorCode, ImagePermissions, ImageState,
     SharedImagePermissions, UpdateImagePermissionsRequest,
 };
 
+use crate::image::NotOwned;
 use crate::{CoreError, Service};
 
 /// The most accounts one `DescribeImagePermissions` page lists (the model's `MaxResults` cap).
@@ -49,36 +50,22 @@ impl Service {
     /// the caller owns. Every refusal is `ResourceNotFoundException`, the one error all three
     /// sharing operations list for a missing image.
     async fn own_image_to_share(&self, cx: &Caller, name: &str) -> Result<ImageRow, CoreError> {
-        if let Some(row) = self.store.image(&cx.region, &cx.account_id, name).await? {
-            return Ok(row);
-        }
-        if self
-            .store
-            .image(&cx.region, PUBLIC_OWNER, name)
-            .await?
-            .is_some()
-        {
-            return Err(CoreError::NotFound(format!(
+        match self.own_image(cx, name).await? {
+            Ok(row) => Ok(row),
+            Err(NotOwned::Public) => Err(CoreError::NotFound(format!(
                 "image '{name}' is a public AWS base image; you can share only images your \
                  account owns"
-            )));
+            ))),
+            Err(NotOwned::SharedBy(owner)) => Err(CoreError::NotFound(format!(
+                "image '{name}' is shared with your account by account {owner}; only its owner \
+                 can see or change who it is shared with"
+            ))),
+            Err(NotOwned::Missing) => Err(CoreError::NotFound(format!(
+                "your account has no image '{name}' in {}; list yours with DescribeImages Type \
+                 PRIVATE (sharing is per region)",
+                cx.region
+            ))),
         }
-        if let Some(row) = self
-            .store
-            .shared_image_by_name(&cx.region, &cx.account_id, name)
-            .await?
-        {
-            return Err(CoreError::NotFound(format!(
-                "image '{name}' is shared with your account by account {}; only its owner can \
-                 see or change who it is shared with",
-                row.image.owner
-            )));
-        }
-        Err(CoreError::NotFound(format!(
-            "your account has no image '{name}' in {}; list yours with DescribeImages Type \
-             PRIVATE (sharing is per region)",
-            cx.region
-        )))
     }
 
     async fn change_share(

@@ -16,9 +16,10 @@ use photon_types::{
     Caller, CreateUpdatedImageRequest, CreateUpdatedImageResult, FleetErrorCode, ImageBuilderState,
     ImageState, ImageStateChangeReasonCode,
 };
-use photon_workflow::{new_job, BoxFuture, Handler, Step};
+use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
 
 use crate::arn::Arn;
+use crate::image::NotOwned;
 use crate::pace::Stage;
 use crate::releases::name_prefix;
 use crate::{CoreError, Service};
@@ -102,34 +103,21 @@ impl Service {
     /// The image to update, or why it cannot be: the caller's own, `AVAILABLE`, from a base
     /// image released on or after 2017-07-24.
     async fn image_to_update(&self, cx: &Caller, name: &str) -> Result<ImageRow, CoreError> {
-        let Some(row) = self.store.image(&cx.region, &cx.account_id, name).await? else {
-            if self
-                .store
-                .image(&cx.region, PUBLIC_OWNER, name)
-                .await?
-                .is_some()
-            {
+        let row = match self.own_image(cx, name).await? {
+            Ok(row) => row,
+            Err(NotOwned::Public) => {
                 return Err(CoreError::NotPermitted(format!(
                     "image '{name}' is a public AWS base image; AWS publishes its updates as \
                      new base images. Update an image your account owns"
-                )));
+                )))
             }
-            if let Some(row) = self
-                .store
-                .shared_image_by_name(&cx.region, &cx.account_id, name)
-                .await?
-            {
+            Err(NotOwned::SharedBy(owner)) => {
                 return Err(CoreError::NotPermitted(format!(
-                    "image '{name}' is shared with your account by account {}; only its owner \
-                     can update it",
-                    row.image.owner
-                )));
+                    "image '{name}' is shared with your account by account {owner}; only its \
+                     owner can update it"
+                )))
             }
-            return Err(CoreError::NotFound(format!(
-                "your account has no image '{name}' in {}; list yours with DescribeImages \
-                 Type PRIVATE",
-                cx.region
-            )));
+            Err(NotOwned::Missing) => return Err(NotOwned::missing(name, &cx.region)),
         };
         if row.image.state != ImageState::Available.as_str() {
             return Err(CoreError::ConcurrentModification(format!(
@@ -641,11 +629,7 @@ impl Handler for UpdateJobs {
     }
 
     fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
-        Box::pin(async move {
-            self.step(job)
-                .await
-                .unwrap_or_else(|e| Step::Retryable(e.to_string()))
-        })
+        Box::pin(async move { or_retry(self.step(job).await) })
     }
 
     fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {

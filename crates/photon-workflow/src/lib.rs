@@ -48,6 +48,12 @@ pub enum Step {
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// An attempt that ended in an error below the handler (a store call, say): retry it, since
+/// such errors may pass.
+pub fn or_retry<E: std::fmt::Display>(attempt: Result<Step, E>) -> Step {
+    attempt.unwrap_or_else(|e| Step::Retryable(e.to_string()))
+}
+
 /// Runs the jobs of one kind.
 pub trait Handler: Send + Sync + 'static {
     /// The `kind` of the jobs this handler runs.
