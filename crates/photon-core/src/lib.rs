@@ -6,6 +6,7 @@ pub mod account;
 pub mod arn;
 pub mod builder;
 pub mod catalog;
+pub mod console;
 pub mod content;
 pub mod copy;
 mod error;

@@ -59,6 +59,26 @@ pub async fn accounts(cmd: AccountsCommand, args: &StoreArgs, out: Output) -> an
                 }
             }
         }
+        AccountsCommand::SetPassword { account_id } => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password from standard input")?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            photon_core::console::set_password(store.as_ref(), &account_id, password, now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            match out {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::json!({"AccountId": account_id, "ConsolePassword": "set"})
+                ),
+                Output::Text => println!(
+                    "console password set for {account_id}; sign in at /console with the \
+                     account id and this password"
+                ),
+            }
+        }
     }
     store.close().await;
     Ok(())

@@ -165,6 +165,13 @@ pub enum AccountsCommand {
     },
     /// List accounts (never their secrets).
     List,
+    /// Set the password the account signs in to the web console (/console) with. The
+    /// password is read from standard input (its first line), so it stays out of the shell's
+    /// history: `echo "$PW" | photon accounts set-password --account-id 123456789012`.
+    SetPassword {
+        #[arg(long)]
+        account_id: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -13,11 +13,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use photon_store::{
     AccessKeyRecord, AccountRecord, AgentRelease, AppRecord, Association, BaseRelease,
-    BuilderAttrs, BuilderFile, BuilderRecord, CopyStart, DeleteOutcome, FaultRecord, FleetAttrs,
-    FleetRecord, ImageAttrs, ImageQuery, ImageRecord, ImageRefusal, ImageRow, ImageScope,
-    ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings, QuotaRecord,
-    ResourceKey, SessionRecord, SessionStart, ShareChange, StackAttrs, StackRecord, Store,
-    StoreError, StoreResult, Transition, UpdateStart, IMAGE_ATTRS_VERSION,
+    BuilderAttrs, BuilderFile, BuilderRecord, ConsoleSessionRecord, CopyStart, DeleteOutcome,
+    FaultRecord, FleetAttrs, FleetRecord, ImageAttrs, ImageQuery, ImageRecord, ImageRefusal,
+    ImageRow, ImageScope, ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Millis,
+    OsSettings, QuotaRecord, ResourceKey, SessionRecord, SessionStart, ShareChange, StackAttrs,
+    StackRecord, Store, StoreError, StoreResult, Transition, UpdateStart, IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -604,6 +604,107 @@ impl Store for SqlStore {
             })
         })
         .transpose()
+    }
+
+    async fn set_console_password(
+        &self,
+        account_id: &str,
+        hash: &str,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        if !self.account_exists(account_id).await? {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO console_passwords (account_id, hash, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id) DO UPDATE SET hash = excluded.hash, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(account_id)
+        .bind(hash)
+        .bind(now)
+        .execute(&self.write)
+        .await
+        .map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn console_password(&self, account_id: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT hash FROM console_passwords WHERE account_id = $1")
+            .bind(account_id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        row.map(|r| r.try_get("hash").map_err(backend)).transpose()
+    }
+
+    async fn create_console_session(&self, s: &ConsoleSessionRecord) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM console_sessions WHERE expires_at < $1")
+            .bind(s.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO console_sessions (id_hash, account_id, region, csrf, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.id_hash)
+        .bind(&s.account_id)
+        .bind(&s.region)
+        .bind(&s.csrf)
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_insert_error)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn console_session(
+        &self,
+        id_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<ConsoleSessionRecord>> {
+        let row = sqlx::query(
+            "SELECT id_hash, account_id, region, csrf, created_at, expires_at \
+             FROM console_sessions WHERE id_hash = $1 AND expires_at > $2",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?;
+        row.map(|r| {
+            Ok(ConsoleSessionRecord {
+                id_hash: r.try_get("id_hash").map_err(backend)?,
+                account_id: r.try_get("account_id").map_err(backend)?,
+                region: r.try_get("region").map_err(backend)?,
+                csrf: r.try_get("csrf").map_err(backend)?,
+                created_at: r.try_get("created_at").map_err(backend)?,
+                expires_at: r.try_get("expires_at").map_err(backend)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_console_session_region(&self, id_hash: &str, region: &str) -> StoreResult<bool> {
+        let res = sqlx::query("UPDATE console_sessions SET region = $1 WHERE id_hash = $2")
+            .bind(region)
+            .bind(id_hash)
+            .execute(&self.write)
+            .await
+            .map_err(backend)?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<bool> {
+        let res = sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.write)
+            .await
+            .map_err(backend)?;
+        Ok(res.rows_affected() == 1)
     }
 
     async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()> {

@@ -640,6 +640,28 @@ pub struct QuotaRecord {
     pub value: i64,
 }
 
+/// A signed-in browser of the web console. `id_hash` is the SHA-256 (hex) of the cookie's
+/// token; `csrf` is the token every form of the session must echo.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConsoleSessionRecord {
+    pub id_hash: String,
+    pub account_id: String,
+    pub region: String,
+    pub csrf: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+impl std::fmt::Debug for ConsoleSessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleSessionRecord")
+            .field("account_id", &self.account_id)
+            .field("region", &self.region)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Which engine this is, for `/health` and logs.
@@ -660,6 +682,28 @@ pub trait Store: Send + Sync + 'static {
     async fn list_accounts(&self) -> StoreResult<Vec<AccountRecord>>;
     async fn account_exists(&self, account_id: &str) -> StoreResult<bool>;
     async fn access_key(&self, access_key_id: &str) -> StoreResult<Option<AccessKeyRecord>>;
+
+    // The web console's sign-in.
+    /// Sets (or replaces) an account's console password hash; `false` if there is no such
+    /// account.
+    async fn set_console_password(
+        &self,
+        account_id: &str,
+        hash: &str,
+        now: Millis,
+    ) -> StoreResult<bool>;
+    async fn console_password(&self, account_id: &str) -> StoreResult<Option<String>>;
+    /// Records a session, dropping sessions that expired before `s.created_at` in the same
+    /// transaction.
+    async fn create_console_session(&self, s: &ConsoleSessionRecord) -> StoreResult<()>;
+    /// The session, if it has not expired by `now`.
+    async fn console_session(
+        &self,
+        id_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<ConsoleSessionRecord>>;
+    async fn set_console_session_region(&self, id_hash: &str, region: &str) -> StoreResult<bool>;
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<bool>;
 
     // Images.
     /// Inserts an image; `Conflict` if (region, owner, name) is taken.
