@@ -8,6 +8,7 @@ mod builder_cmd;
 mod cli;
 mod client;
 mod connect;
+mod console;
 mod files;
 mod server;
 mod store;

@@ -230,6 +230,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "/photon/v1/image-builders/{name}/settings",
             get(crate::files::settings).post(crate::files::settings),
         )
+        .merge(crate::console::router())
+        .merge(crate::connect::routes())
         .fallback(api)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app);
