@@ -245,7 +245,8 @@ async fn image_registry_procedures() {
     action(&b, "Update").await;
     b.fill("New image name", "app-v2").await;
     b.fill("New image display name (optional)", "App v2").await;
-    b.fill("New image description (optional)", "December patches").await;
+    b.fill("New image description (optional)", "December patches")
+        .await;
     b.choose("Add Tag").await;
     b.fill_css("input[name='tag_key_0']", "stage").await;
     b.fill_css("input[name='tag_value_0']", "pre-prod").await;

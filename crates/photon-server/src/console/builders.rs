@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{html, Markup};
 use photon_types::{
-    ApiError, AppStream, Caller, CreateImageBuilderRequest, CreateImageBuilderStreamingURLRequest,
+    ApiError, Caller, CreateImageBuilderRequest, CreateImageBuilderStreamingURLRequest,
     DeleteImageBuilderRequest, DescribeImageBuildersRequest, DescribeImagesRequest, Image,
     ImageBuilder, StartImageBuilderRequest, StopImageBuilderRequest,
 };
@@ -18,8 +18,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    badge, csrf_field, dialog, enc, error_box, input, label, notice_box, page_status, rows, say,
-    status_of, tag_editor, tags_of, time, Fields, Nav, Signed,
+    badge, csrf_field, delete_dialog, dialog, enc, error_box, label, notice_box, page_status, rows,
+    say, status_of, tag_editor, tags_of, time, DeleteDialog, Fields, Nav, Signed,
 };
 use crate::server::App;
 
@@ -47,12 +47,13 @@ async fn all_builders(app: &App, cx: &Caller) -> Result<Vec<ImageBuilder>, ApiEr
         if let Some(n) = &next {
             req["NextToken"] = json!(n);
         }
-        let r = AppStream::describe_image_builders(
-            &app.svc,
+        let r = call!(
+            app,
             cx,
-            input::<DescribeImageBuildersRequest>(req)?,
-        )
-        .await?;
+            describe_image_builders,
+            DescribeImageBuildersRequest,
+            req
+        )?;
         out.extend(r.image_builders.unwrap_or_default());
         next = r.next_token;
         if next.is_none() {
@@ -66,8 +67,14 @@ async fn builder_by_name(
     cx: &Caller,
     name: &str,
 ) -> Result<Option<ImageBuilder>, ApiError> {
-    let req = input::<DescribeImageBuildersRequest>(json!({ "Names": [name] }))?;
-    match AppStream::describe_image_builders(&app.svc, cx, req).await {
+    let req = json!({ "Names": [name] });
+    match call!(
+        app,
+        cx,
+        describe_image_builders,
+        DescribeImageBuildersRequest,
+        req
+    ) {
         Ok(r) => Ok(r.image_builders.unwrap_or_default().into_iter().next()),
         Err(e) if e.code == photon_types::ErrorCode::ResourceNotFoundException => Ok(None),
         Err(e) => Err(e),
@@ -356,8 +363,7 @@ async fn launchable_images(app: &App, cx: &Caller) -> Result<Vec<Choice>, ApiErr
             if let Some(n) = &next {
                 req["NextToken"] = json!(n);
             }
-            let r = AppStream::describe_images(&app.svc, cx, input::<DescribeImagesRequest>(req)?)
-                .await?;
+            let r = call!(app, cx, describe_images, DescribeImagesRequest, req)?;
             let usable = |i: &Image| {
                 i.state.is_some_and(|s| s.as_str() == "AVAILABLE")
                     && i.image_builder_supported != Some(false)
@@ -553,10 +559,13 @@ async fn create(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Res
     if !tags.is_empty() {
         req["Tags"] = serde_json::Value::Object(tags);
     }
-    let result = match input::<CreateImageBuilderRequest>(req) {
-        Ok(req) => AppStream::create_image_builder(&app.svc, &s.cx(), req).await,
-        Err(e) => Err(e),
-    };
+    let result = call!(
+        app,
+        &s.cx(),
+        create_image_builder,
+        CreateImageBuilderRequest,
+        req
+    );
     match result {
         Ok(_) => done(
             Some(&name),
@@ -633,10 +642,13 @@ async fn start(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Resp
     if f.has("update_agent") {
         req["AppstreamAgentVersion"] = json!("LATEST");
     }
-    let result = match input::<StartImageBuilderRequest>(req) {
-        Ok(req) => AppStream::start_image_builder(&app.svc, &s.cx(), req).await,
-        Err(e) => Err(e),
-    };
+    let result = call!(
+        app,
+        &s.cx(),
+        start_image_builder,
+        StartImageBuilderRequest,
+        req
+    );
     match result {
         Ok(_) => done(
             Some(&name),
@@ -654,10 +666,13 @@ async fn stop(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Respo
         return r;
     }
     let name = f.get("name").to_owned();
-    let result = match input::<StopImageBuilderRequest>(json!({ "Name": name })) {
-        Ok(req) => AppStream::stop_image_builder(&app.svc, &s.cx(), req).await,
-        Err(e) => Err(e),
-    };
+    let result = call!(
+        app,
+        &s.cx(),
+        stop_image_builder,
+        StopImageBuilderRequest,
+        json!({ "Name": name })
+    );
     match result {
         Ok(_) => done(
             Some(&name),
@@ -675,20 +690,19 @@ async fn stop(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Respo
 // Delete, after a confirmation.
 
 fn delete_form(s: &Signed, name: &str, error: Option<&str>, status: StatusCode) -> Response {
-    let body = html! {
-        p { "Delete image builder " strong { (name) } "? After you delete an image builder, you can't recover it or connect to it." }
-        p.hint { "Only a Stopped (or Failed) image builder can be deleted: stop it first. Images you created from it are kept." }
-        form method="post" action="/console/builders/delete" {
-            (csrf_field(s))
-            input type="hidden" name="name" value=(name);
-            (error_box(error))
-            div.actions-row {
-                (cancel(Some(name)))
-                button.danger type="submit" { "Delete" }
-            }
-        }
+    let back = list_url(Some(name), None);
+    let d = DeleteDialog {
+        nav: Nav::ImageBuilder,
+        what: "image builder",
+        name,
+        hint: "Only a Stopped (or Failed) image builder can be deleted: stop it first. Images you \
+               created from it are kept.",
+        action: "/console/builders/delete",
+        field: "name",
+        value: name,
+        back: &back,
     };
-    builder_dialog(s, "Delete image builder", status, body)
+    delete_dialog(s, &d, error, status)
 }
 
 async fn delete_page(s: Signed, Query(t): Query<Target>) -> Response {
@@ -700,10 +714,13 @@ async fn delete(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Res
         return r;
     }
     let name = f.get("name").to_owned();
-    let result = match input::<DeleteImageBuilderRequest>(json!({ "Name": name })) {
-        Ok(req) => AppStream::delete_image_builder(&app.svc, &s.cx(), req).await,
-        Err(e) => Err(e),
-    };
+    let result = call!(
+        app,
+        &s.cx(),
+        delete_image_builder,
+        DeleteImageBuilderRequest,
+        json!({ "Name": name })
+    );
     match result {
         Ok(_) => done(None, &format!("Image builder {name} is being deleted.")),
         Err(e) => delete_form(
@@ -722,10 +739,13 @@ async fn connect(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Re
         return r;
     }
     let name = f.get("name").to_owned();
-    let result = match input::<CreateImageBuilderStreamingURLRequest>(json!({ "Name": name })) {
-        Ok(req) => AppStream::create_image_builder_streaming_url(&app.svc, &s.cx(), req).await,
-        Err(e) => Err(e),
-    };
+    let result = call!(
+        app,
+        &s.cx(),
+        create_image_builder_streaming_url,
+        CreateImageBuilderStreamingURLRequest,
+        json!({ "Name": name })
+    );
     let refused = |e: &ApiError| {
         let next = if e.code == photon_types::ErrorCode::OperationNotPermittedException {
             " Start it if it is stopped, wait until its state is Running, then choose Connect again."

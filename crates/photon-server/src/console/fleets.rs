@@ -23,8 +23,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    badge, csrf_field, dialog, enc, error_box, image_name_of, label, notice_box, page_status,
-    redirect, say, status_of, time, Fields, Nav, Signed,
+    badge, csrf_field, delete_dialog, dialog, enc, error_box, image_name_of, label, notice_box,
+    page_status, redirect, say, status_of, time, DeleteDialog, Fields, Nav, Signed,
 };
 use crate::server::App;
 
@@ -775,27 +775,19 @@ async fn stop(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Respo
 }
 
 fn delete_form(s: &Signed, name: &str, error: Option<&ApiError>) -> Response {
-    let body = html! {
-        p { "Delete fleet " strong { (name) } "? After you delete a fleet, you can't recover it." }
-        p.hint { "Stop the fleet and disassociate it from its stacks first." }
-        form method="post" action="/console/fleets/delete" {
-            (csrf_field(s))
-            input type="hidden" name="fleet" value=(name);
-            (error_box(error.map(say).as_deref()))
-            div.actions-row {
-                a.button href=(fleets_url(Some(name))) { "Cancel" }
-                button.danger type="submit" { "Delete" }
-            }
-        }
+    let back = fleets_url(Some(name));
+    let d = DeleteDialog {
+        nav: Nav::Fleets,
+        what: "fleet",
+        name,
+        hint: "Stop the fleet and disassociate it from its stacks first.",
+        action: "/console/fleets/delete",
+        field: "fleet",
+        value: name,
+        back: &back,
     };
-    dialog(
-        s,
-        Nav::Fleets,
-        &fleets_url(Some(name)),
-        "Delete fleet",
-        error.map_or(StatusCode::OK, status_of),
-        body,
-    )
+    let status = error.map_or(StatusCode::OK, status_of);
+    delete_dialog(s, &d, error.map(say).as_deref(), status)
 }
 
 async fn delete_page(s: Signed, Query(t): Query<FleetTarget>) -> Response {
@@ -1152,27 +1144,19 @@ async fn disassociate(State(app): State<App>, s: Signed, Form(f): Form<Fields>) 
 }
 
 fn delete_stack_form(s: &Signed, name: &str, error: Option<&ApiError>) -> Response {
-    let body = html! {
-        p { "Delete stack " strong { (name) } "? After you delete a stack, you can't recover it." }
-        p.hint { "Disassociate its fleets first." }
-        form method="post" action="/console/stacks/delete" {
-            (csrf_field(s))
-            input type="hidden" name="stack" value=(name);
-            (error_box(error.map(say).as_deref()))
-            div.actions-row {
-                a.button href=(stacks_url(Some(name))) { "Cancel" }
-                button.danger type="submit" { "Delete" }
-            }
-        }
+    let back = stacks_url(Some(name));
+    let d = DeleteDialog {
+        nav: Nav::Stacks,
+        what: "stack",
+        name,
+        hint: "Disassociate its fleets first.",
+        action: "/console/stacks/delete",
+        field: "stack",
+        value: name,
+        back: &back,
     };
-    dialog(
-        s,
-        Nav::Stacks,
-        &stacks_url(Some(name)),
-        "Delete stack",
-        error.map_or(StatusCode::OK, status_of),
-        body,
-    )
+    let status = error.map_or(StatusCode::OK, status_of);
+    delete_dialog(s, &d, error.map(say).as_deref(), status)
 }
 
 async fn delete_stack_page(s: Signed, Query(t): Query<StackTarget>) -> Response {

@@ -17,8 +17,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    badge, csrf_field, dialog, enc, error_box, image_name_of, notice_box, page, redirect, rows,
-    say, status_of, tag_editor, tags_of, time, Fields, Nav, Signed,
+    badge, csrf_field, delete_dialog, dialog, enc, error_box, image_name_of, notice_box, page,
+    redirect, rows, say, status_of, tag_editor, tags_of, time, DeleteDialog, Fields, Nav, Signed,
 };
 use crate::server::App;
 
@@ -504,27 +504,21 @@ fn done(notice: &str, image_arn: Option<&str>) -> Response {
 }
 
 fn delete_form(s: &Signed, image_arn: &str, error: Option<&ApiError>) -> Response {
-    let name = image_name_of(image_arn);
-    let body = html! {
-        p { "Delete image " strong { (name) } "? After you delete an image, you can't recover it." }
-        p.hint { "You can't delete an image that is used by fleets or shared with other AWS accounts." }
-        form method="post" action="/console/images/delete" {
-            (csrf_field(s))
-            input type="hidden" name="image" value=(image_arn);
-            (error_box(error.map(say).as_deref()))
-            div.actions-row {
-                (cancel(image_arn))
-                button.danger type="submit" { "Delete" }
-            }
-        }
+    let back = format!("/console/images?image={}", enc(image_arn));
+    let d = DeleteDialog {
+        nav: Nav::ImageRegistry,
+        what: "image",
+        name: image_name_of(image_arn),
+        hint:
+            "You can't delete an image that is used by fleets or shared with other AWS accounts: \
+               remove it from those fleets and remove all its sharing permissions first.",
+        action: "/console/images/delete",
+        field: "image",
+        value: image_arn,
+        back: &back,
     };
-    image_dialog(
-        s,
-        "Delete image",
-        image_arn,
-        error.map_or(StatusCode::OK, status_of),
-        body,
-    )
+    let status = error.map_or(StatusCode::OK, status_of);
+    delete_dialog(s, &d, error.map(say).as_deref(), status)
 }
 
 async fn delete_page(s: Signed, Query(t): Query<Target>) -> Response {

@@ -138,6 +138,57 @@ pub(crate) fn dialog(
     page_status(s, nav, back, title, status, content)
 }
 
+/// What a delete confirmation is about.
+pub(crate) struct DeleteDialog<'a> {
+    pub nav: Nav,
+    /// "image", "image builder", "fleet", "stack".
+    pub what: &'a str,
+    pub name: &'a str,
+    /// What must be true first, in the seed's words where it has them.
+    pub hint: &'a str,
+    pub action: &'a str,
+    /// The hidden field that names the resource, and its value.
+    pub field: &'a str,
+    pub value: &'a str,
+    /// Where Cancel goes.
+    pub back: &'a str,
+}
+
+/// The seed's "choose Delete, then choose Delete again", for every kind of resource.
+pub(crate) fn delete_dialog(
+    s: &Signed,
+    d: &DeleteDialog<'_>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let article = if d.what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    let body = html! {
+        p { "Delete " (d.what) " " strong { (d.name) } "? After you delete " (article) " " (d.what) ", you can't recover it." }
+        p.hint { (d.hint) }
+        form method="post" action=(d.action) {
+            (csrf_field(s))
+            input type="hidden" name=(d.field) value=(d.value);
+            (error_box(error))
+            div.actions-row {
+                a.button href=(d.back) { "Cancel" }
+                button.danger type="submit" { "Delete" }
+            }
+        }
+    };
+    dialog(
+        s,
+        d.nav,
+        d.back,
+        &format!("Delete {}", d.what),
+        status,
+        body,
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sessions.
 
