@@ -1,23 +1,20 @@
-//! Fleets, Stacks and Sessions: the fleet list with its details and actions (Create, Edit,
-//! Start, Stop, Delete), the stack list with its associated fleets (Create, Associate fleet,
-//! Disassociate, Delete), and the sessions of one stack and fleet with Expire. It also answers
-//! the fleet badges' state polls (`state_of`).
+//! Fleets: the fleet list with its details and actions (Create, Edit, Start, Stop, Delete),
+//! and the fleet badges' state polls (`state_of`). It also holds the listings the Stacks and
+//! Sessions pages read (fleets, stacks, a stack's fleets, forms' number fields).
 //!
 //! Every action calls the same domain operation as the API, through the model's decoder, so a
 //! refusal reads exactly as the API's message; a failed form comes back with what was typed.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{html, Markup};
 use photon_types::{
-    ApiError, AssociateFleetRequest, Caller, CreateFleetRequest, CreateStackRequest,
-    DeleteFleetRequest, DeleteStackRequest, DescribeFleetsRequest, DescribeImagesRequest,
-    DescribeSessionsRequest, DescribeStacksRequest, DisassociateFleetRequest, ErrorCode,
-    ExpireSessionRequest, Fleet, FleetError, Image, ListAssociatedFleetsRequest, Session, Stack,
-    StartFleetRequest, StopFleetRequest, UpdateFleetRequest,
+    ApiError, Caller, CreateFleetRequest, DeleteFleetRequest, DescribeFleetsRequest,
+    DescribeImagesRequest, DescribeStacksRequest, ErrorCode, Fleet, FleetError, Image,
+    ListAssociatedFleetsRequest, Stack, StartFleetRequest, StopFleetRequest, UpdateFleetRequest,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -38,28 +35,12 @@ pub(super) fn router() -> Router<App> {
         .route("/console/fleets/start", post(start))
         .route("/console/fleets/stop", post(stop))
         .route("/console/fleets/delete", get(delete_page).post(delete))
-        .route("/console/stacks", get(stacks_page))
-        .route(
-            "/console/stacks/create",
-            get(create_stack_page).post(create_stack),
-        )
-        .route(
-            "/console/stacks/associate",
-            get(associate_page).post(associate),
-        )
-        .route("/console/stacks/disassociate", post(disassociate))
-        .route(
-            "/console/stacks/delete",
-            get(delete_stack_page).post(delete_stack),
-        )
-        .route("/console/sessions", get(sessions_page))
-        .route("/console/sessions/expire", post(expire))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reading.
 
-async fn all_fleets(app: &App, cx: &Caller) -> Result<Vec<Fleet>, ApiError> {
+pub(super) async fn all_fleets(app: &App, cx: &Caller) -> Result<Vec<Fleet>, ApiError> {
     let mut out = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -76,7 +57,11 @@ async fn all_fleets(app: &App, cx: &Caller) -> Result<Vec<Fleet>, ApiError> {
     }
 }
 
-async fn fleet_named(app: &App, cx: &Caller, name: &str) -> Result<Option<Fleet>, ApiError> {
+pub(super) async fn fleet_named(
+    app: &App,
+    cx: &Caller,
+    name: &str,
+) -> Result<Option<Fleet>, ApiError> {
     match call!(
         app,
         cx,
@@ -97,7 +82,7 @@ pub(super) async fn state_of(app: &App, cx: &Caller, id: &str) -> Result<Option<
         .map_err(|e| say(&e))
 }
 
-async fn all_stacks(app: &App, cx: &Caller) -> Result<Vec<Stack>, ApiError> {
+pub(super) async fn all_stacks(app: &App, cx: &Caller) -> Result<Vec<Stack>, ApiError> {
     let mut out = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -114,7 +99,11 @@ async fn all_stacks(app: &App, cx: &Caller) -> Result<Vec<Stack>, ApiError> {
     }
 }
 
-async fn fleets_of(app: &App, cx: &Caller, stack: &str) -> Result<Vec<String>, ApiError> {
+pub(super) async fn fleets_of(
+    app: &App,
+    cx: &Caller,
+    stack: &str,
+) -> Result<Vec<String>, ApiError> {
     let mut out = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -139,7 +128,7 @@ async fn fleets_of(app: &App, cx: &Caller, stack: &str) -> Result<Vec<String>, A
 
 /// The images a fleet may be created from: available, and public, the account's own, or
 /// shared with it for fleets.
-async fn usable_images(app: &App, cx: &Caller) -> Result<Vec<Image>, ApiError> {
+pub(super) async fn usable_images(app: &App, cx: &Caller) -> Result<Vec<Image>, ApiError> {
     let mut out = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -190,7 +179,7 @@ pub(super) struct FleetQuery {
     notice: Option<String>,
 }
 
-fn fleets_url(fleet: Option<&str>) -> String {
+pub(super) fn fleets_url(fleet: Option<&str>) -> String {
     match fleet {
         Some(f) => format!("/console/fleets?fleet={}", enc(f)),
         None => "/console/fleets".to_owned(),
@@ -813,560 +802,5 @@ async fn delete(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Res
             None,
         ),
         Err(e) => delete_form(&s, &name, Some(&e)),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Stacks.
-
-#[derive(Deserialize, Default)]
-pub(super) struct StackQuery {
-    stack: Option<String>,
-    notice: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct StackTarget {
-    stack: String,
-}
-
-fn stacks_url(stack: Option<&str>) -> String {
-    match stack {
-        Some(s) => format!("/console/stacks?stack={}", enc(s)),
-        None => "/console/stacks".to_owned(),
-    }
-}
-
-async fn stacks_page(State(app): State<App>, s: Signed, Query(q): Query<StackQuery>) -> Response {
-    render_stacks(
-        &app,
-        &s,
-        q.stack.as_deref(),
-        q.notice.as_deref(),
-        None,
-        StatusCode::OK,
-    )
-    .await
-}
-
-async fn render_stacks(
-    app: &App,
-    s: &Signed,
-    selected: Option<&str>,
-    notice: Option<&str>,
-    action_error: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    let cx = s.cx();
-    let mut list_error = None;
-    let mut stacks: Vec<(Stack, Vec<String>)> = Vec::new();
-    match all_stacks(app, &cx).await {
-        Ok(v) => {
-            for st in v {
-                match fleets_of(app, &cx, &st.name).await {
-                    Ok(fl) => stacks.push((st, fl)),
-                    Err(e) => {
-                        list_error = Some(say(&e));
-                        stacks.push((st, Vec::new()));
-                    }
-                }
-            }
-        }
-        Err(e) => list_error = Some(say(&e)),
-    }
-    let chosen = selected.and_then(|n| stacks.iter().find(|(st, _)| st.name == n));
-    let content = html! {
-        h1 { "Stacks" }
-        (notice_box(notice))
-        div.toolbar {
-            span { "A stack is what users stream: associate a fleet with it to give it instances." }
-            span.spacer {}
-            a.button.primary href="/console/stacks/create" { "Create stack" }
-        }
-        (error_box(list_error.as_deref()))
-        @if selected.is_some() && chosen.is_none() && list_error.is_none() {
-            (error_box(Some("That stack no longer exists in this Region; choose another stack from the list.")))
-        }
-        div.table-wrap {
-            table #stacks {
-                thead { tr { th { "Name" } th { "Display name" } th { "Description" } th { "Associated fleets" } th { "Created" } } }
-                tbody {
-                    @for (st, fl) in &stacks {
-                        tr.selected[Some(st.name.as_str()) == selected] data-name=(st.name) {
-                            td { a href=(stacks_url(Some(&st.name))) { (st.name) } }
-                            td { (st.display_name.as_deref().unwrap_or("")) }
-                            td { (st.description.as_deref().unwrap_or("")) }
-                            td.fleets { (fl.join(", ")) }
-                            td { (time(st.created_time)) }
-                        }
-                    }
-                    @if stacks.is_empty() && list_error.is_none() {
-                        tr { td colspan="5" .muted { "No stacks in this Region yet. Choose Create stack to make one." } }
-                    }
-                }
-            }
-        }
-        @if let Some((st, fl)) = chosen { (stack_details(s, st, fl, action_error)) }
-    };
-    page_status(s, Nav::Stacks, "/console/stacks", "Stacks", status, content)
-}
-
-fn stack_details(s: &Signed, st: &Stack, fleets: &[String], action_error: Option<&str>) -> Markup {
-    let errors = st.stack_errors.clone().unwrap_or_default();
-    html! {
-        section.card #stack-details aria-label="Stack details" {
-            h2 { (st.name) }
-            div.toolbar {
-                a.button href=(format!("/console/stacks/associate?stack={}", enc(&st.name))) { "Associate fleet" }
-                span.spacer {}
-                a.button.danger href=(format!("/console/stacks/delete?stack={}", enc(&st.name))) { "Delete" }
-            }
-            (error_box(action_error))
-            @for e in &errors {
-                div.error role="status" { (e.error_message.as_deref().unwrap_or("")) }
-            }
-            dl.details {
-                dt { "Name" } dd { (st.name) }
-                dt { "ARN" } dd { (st.arn.as_deref().unwrap_or("")) }
-                dt { "Display name" } dd { (st.display_name.as_deref().unwrap_or("")) }
-                dt { "Description" } dd { (st.description.as_deref().unwrap_or("")) }
-                dt { "Created" } dd { (time(st.created_time)) }
-            }
-            h3 { "Associated fleets" }
-            table #stack-fleets {
-                thead { tr { th { "Fleet" } th {} } }
-                tbody {
-                    @for fl in fleets {
-                        tr data-name=(fl) {
-                            td { a href=(fleets_url(Some(fl))) { (fl) } }
-                            td {
-                                form.inline method="post" action="/console/stacks/disassociate" {
-                                    (csrf_field(s))
-                                    input type="hidden" name="stack" value=(st.name);
-                                    input type="hidden" name="fleet" value=(fl);
-                                    button type="submit" { "Disassociate" }
-                                }
-                            }
-                        }
-                    }
-                    @if fleets.is_empty() {
-                        tr { td colspan="2" .muted { "No fleet is associated: choose Associate fleet so users of this stack can stream." } }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn create_stack_form(s: &Signed, f: &Fields, error: Option<&str>, status: StatusCode) -> Response {
-    let body = html! {
-        form method="post" action="/console/stacks/create" {
-            (csrf_field(s))
-            div.field {
-                label for="stack-name" { "Name" }
-                input #stack-name name="name" required value=(f.get("name"));
-                p.hint { "Unique in this Region: letters, digits, _ . and -, starting with a letter or digit." }
-                label for="stack-display-name" { "Display name (optional)" }
-                input #stack-display-name name="display_name" maxlength="100" value=(f.get("display_name"));
-                label for="stack-description" { "Description (optional)" }
-                input #stack-description name="description" maxlength="256" value=(f.get("description"));
-            }
-            (error_box(error))
-            div.actions-row {
-                a.button href="/console/stacks" { "Cancel" }
-                button.primary type="submit" { "Create stack" }
-            }
-        }
-    };
-    dialog(
-        s,
-        Nav::Stacks,
-        "/console/stacks",
-        "Create stack",
-        status,
-        body,
-    )
-}
-
-async fn create_stack_page(s: Signed) -> Response {
-    create_stack_form(&s, &Fields::default(), None, StatusCode::OK)
-}
-
-async fn create_stack(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Response {
-    if let Err(r) = s.check(&f) {
-        return r;
-    }
-    let name = f.get("name").trim().to_owned();
-    let mut req = json!({ "Name": name });
-    if let Some(v) = f.opt("display_name") {
-        req["DisplayName"] = json!(v);
-    }
-    if let Some(v) = f.opt("description") {
-        req["Description"] = json!(v);
-    }
-    match call!(app, &s.cx(), create_stack, CreateStackRequest, req) {
-        Ok(_) => redirect(
-            "/console/stacks",
-            &format!(
-                "Stack {name} was created. Choose Associate fleet to give it streaming instances."
-            ),
-            "stack",
-            Some(&name),
-        ),
-        Err(e) => create_stack_form(&s, &f, Some(&say(&e)), status_of(&e)),
-    }
-}
-
-fn associate_form(
-    s: &Signed,
-    stack: &str,
-    fleets: &Result<Vec<Fleet>, String>,
-    f: &Fields,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    let chosen = f.get("fleet");
-    let body = html! {
-        p { "Choose the fleet whose instances users of stack " strong { (stack) } " stream from." }
-        @if let Err(e) = fleets { (error_box(Some(e))) }
-        form method="post" action="/console/stacks/associate" {
-            (csrf_field(s))
-            input type="hidden" name="stack" value=(stack);
-            div.field {
-                label for="associate-fleet" { "Fleet" }
-                select #associate-fleet name="fleet" required {
-                    option value="" { "Choose a fleet" }
-                    @for fl in fleets.as_deref().unwrap_or_default() {
-                        option value=(fl.name) selected[fl.name == chosen] { (fl.name) }
-                    }
-                }
-                @if fleets.as_ref().is_ok_and(Vec::is_empty) {
-                    p.hint { "There are no fleets in this Region yet: " a href="/console/fleets/create" { "create a fleet" } " first." }
-                }
-            }
-            (error_box(error))
-            div.actions-row {
-                a.button href=(stacks_url(Some(stack))) { "Cancel" }
-                button.primary type="submit" { "Associate fleet" }
-            }
-        }
-    };
-    dialog(
-        s,
-        Nav::Stacks,
-        &stacks_url(Some(stack)),
-        "Associate fleet",
-        status,
-        body,
-    )
-}
-
-async fn fleets_for_form(app: &App, cx: &Caller) -> Result<Vec<Fleet>, String> {
-    all_fleets(app, cx).await.map_err(|e| {
-        format!(
-            "The fleet list could not be loaded: {}. Reload the page to try again.",
-            say(&e)
-        )
-    })
-}
-
-async fn associate_page(
-    State(app): State<App>,
-    s: Signed,
-    Query(t): Query<StackTarget>,
-) -> Response {
-    let fleets = fleets_for_form(&app, &s.cx()).await;
-    associate_form(
-        &s,
-        &t.stack,
-        &fleets,
-        &Fields::default(),
-        None,
-        StatusCode::OK,
-    )
-}
-
-async fn associate(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Response {
-    if let Err(r) = s.check(&f) {
-        return r;
-    }
-    let cx = s.cx();
-    let stack = f.get("stack").to_owned();
-    let result = match f.opt("fleet") {
-        None => Err((
-            "Choose the fleet to associate with the stack.".to_owned(),
-            StatusCode::BAD_REQUEST,
-        )),
-        Some(fleet) => call!(
-            app,
-            &cx,
-            associate_fleet,
-            AssociateFleetRequest,
-            json!({ "StackName": stack, "FleetName": fleet })
-        )
-        .map_err(|e| (say(&e), status_of(&e))),
-    };
-    match result {
-        Ok(_) => redirect(
-            "/console/stacks",
-            &format!("Fleet {} is associated with stack {stack}.", f.get("fleet")),
-            "stack",
-            Some(&stack),
-        ),
-        Err((msg, status)) => {
-            let fleets = fleets_for_form(&app, &cx).await;
-            associate_form(&s, &stack, &fleets, &f, Some(&msg), status)
-        }
-    }
-}
-
-async fn disassociate(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Response {
-    if let Err(r) = s.check(&f) {
-        return r;
-    }
-    let stack = f.get("stack").to_owned();
-    let fleet = f.get("fleet").to_owned();
-    match call!(
-        app,
-        &s.cx(),
-        disassociate_fleet,
-        DisassociateFleetRequest,
-        json!({ "StackName": stack, "FleetName": fleet })
-    ) {
-        Ok(_) => redirect(
-            "/console/stacks",
-            &format!("Fleet {fleet} is no longer associated with stack {stack}."),
-            "stack",
-            Some(&stack),
-        ),
-        Err(e) => render_stacks(&app, &s, Some(&stack), None, Some(&say(&e)), status_of(&e)).await,
-    }
-}
-
-fn delete_stack_form(s: &Signed, name: &str, error: Option<&ApiError>) -> Response {
-    let back = stacks_url(Some(name));
-    let d = DeleteDialog {
-        nav: Nav::Stacks,
-        what: "stack",
-        name,
-        hint: "Disassociate its fleets first.",
-        action: "/console/stacks/delete",
-        field: "stack",
-        value: name,
-        back: &back,
-    };
-    let status = error.map_or(StatusCode::OK, status_of);
-    delete_dialog(s, &d, error.map(say).as_deref(), status)
-}
-
-async fn delete_stack_page(s: Signed, Query(t): Query<StackTarget>) -> Response {
-    delete_stack_form(&s, &t.stack, None)
-}
-
-async fn delete_stack(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Response {
-    if let Err(r) = s.check(&f) {
-        return r;
-    }
-    let name = f.get("stack").to_owned();
-    match call!(
-        app,
-        &s.cx(),
-        delete_stack,
-        DeleteStackRequest,
-        json!({ "Name": name })
-    ) {
-        Ok(_) => redirect(
-            "/console/stacks",
-            &format!("Stack {name} was deleted."),
-            "stack",
-            None,
-        ),
-        Err(e) => delete_stack_form(&s, &name, Some(&e)),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sessions.
-
-#[derive(Deserialize, Default)]
-pub(super) struct SessionQuery {
-    /// `stack/fleet` (names cannot hold a `/`).
-    at: Option<String>,
-    notice: Option<String>,
-}
-
-/// Every (stack, fleet) pair sessions can run on: each stack with each associated fleet.
-async fn pairs(app: &App, cx: &Caller) -> Result<Vec<(String, String)>, ApiError> {
-    let mut out = Vec::new();
-    for st in all_stacks(app, cx).await? {
-        for fl in fleets_of(app, cx, &st.name).await? {
-            out.push((st.name.clone(), fl));
-        }
-    }
-    Ok(out)
-}
-
-async fn sessions_of(
-    app: &App,
-    cx: &Caller,
-    stack: &str,
-    fleet: &str,
-) -> Result<Vec<Session>, ApiError> {
-    let mut out = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let mut req = json!({ "StackName": stack, "FleetName": fleet });
-        if let Some(n) = &next {
-            req["NextToken"] = json!(n);
-        }
-        let r = call!(app, cx, describe_sessions, DescribeSessionsRequest, req)?;
-        out.extend(r.sessions.unwrap_or_default());
-        next = r.next_token;
-        if next.is_none() {
-            return Ok(out);
-        }
-    }
-}
-
-fn sessions_url(at: &str) -> String {
-    format!("/console/sessions?at={}", enc(at))
-}
-
-async fn sessions_page(
-    State(app): State<App>,
-    s: Signed,
-    Query(q): Query<SessionQuery>,
-) -> Response {
-    render_sessions(
-        &app,
-        &s,
-        q.at.as_deref(),
-        q.notice.as_deref(),
-        None,
-        StatusCode::OK,
-    )
-    .await
-}
-
-async fn render_sessions(
-    app: &App,
-    s: &Signed,
-    at: Option<&str>,
-    notice: Option<&str>,
-    action_error: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    let cx = s.cx();
-    let (pairs, pairs_error) = match pairs(app, &cx).await {
-        Ok(p) => (p, None),
-        Err(e) => (Vec::new(), Some(say(&e))),
-    };
-    let key = |(st, fl): &(String, String)| format!("{st}/{fl}");
-    // With no choice made yet, the first stack and fleet are shown.
-    let chosen: Option<(String, String)> = match at.filter(|a| !a.is_empty()) {
-        Some(a) => a
-            .split_once('/')
-            .map(|(st, fl)| (st.to_owned(), fl.to_owned())),
-        None => pairs.first().cloned(),
-    };
-    let chosen_key = chosen.as_ref().map(key).unwrap_or_default();
-    let (sessions, list_error) = match &chosen {
-        Some((st, fl)) => match sessions_of(app, &cx, st, fl).await {
-            Ok(v) => (v, None),
-            Err(e) => (Vec::new(), Some(say(&e))),
-        },
-        None => (Vec::new(), None),
-    };
-    let mut stacks: Vec<&str> = pairs.iter().map(|(st, _)| st.as_str()).collect();
-    stacks.dedup();
-    let content = html! {
-        h1 { "Sessions" }
-        (notice_box(notice))
-        (error_box(pairs_error.as_deref()))
-        form.toolbar method="get" action="/console/sessions" {
-            label.inline for="session-at" { "Stack and fleet" }
-            select #session-at name="at" {
-                @if chosen.is_some() && !pairs.iter().any(|p| key(p) == chosen_key) {
-                    option value=(chosen_key) selected { (chosen_key.replace('/', " · ")) " (not associated)" }
-                }
-                @for st in &stacks {
-                    optgroup label=(format!("Stack {st}")) {
-                        @for p in pairs.iter().filter(|(x, _)| x == st) {
-                            option value=(key(p)) selected[key(p) == chosen_key] { (p.0) " · " (p.1) }
-                        }
-                    }
-                }
-            }
-            button type="submit" { "Show sessions" }
-        }
-        @if pairs.is_empty() && pairs_error.is_none() {
-            p.muted { "No stack has a fleet yet: create a stack and associate a fleet with it under " a href="/console/stacks" { "Stacks" } "." }
-        }
-        (error_box(action_error))
-        (error_box(list_error.as_deref()))
-        @if chosen.is_some() {
-            div.table-wrap {
-                table #sessions {
-                    thead { tr { th { "User" } th { "State" } th { "Connection" } th { "Started" } th { "Instance" } th { "Session ID" } th {} } }
-                    tbody {
-                        @for x in &sessions {
-                            tr data-user=(x.user_id) data-id=(x.id) {
-                                td { (x.user_id) }
-                                td { (label(x.state.as_str())) }
-                                td { (x.connection_state.map_or_else(String::new, |c| label(c.as_str()))) }
-                                td { (time(x.start_time)) }
-                                td { (x.instance_id.as_deref().unwrap_or("")) }
-                                td { code { (x.id) } }
-                                td {
-                                    @if x.state.as_str() != "EXPIRED" {
-                                        form.inline method="post" action="/console/sessions/expire" {
-                                            (csrf_field(s))
-                                            input type="hidden" name="session" value=(x.id);
-                                            input type="hidden" name="user" value=(x.user_id);
-                                            input type="hidden" name="at" value=(chosen_key);
-                                            button.danger type="submit" { "Expire" }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        @if sessions.is_empty() && list_error.is_none() {
-                            tr { td colspan="7" .muted { "No sessions on this stack and fleet." } }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    let back = if chosen_key.is_empty() {
-        "/console/sessions".to_owned()
-    } else {
-        sessions_url(&chosen_key)
-    };
-    page_status(s, Nav::Sessions, &back, "Sessions", status, content)
-}
-
-async fn expire(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Response {
-    if let Err(r) = s.check(&f) {
-        return r;
-    }
-    let at = f.get("at").to_owned();
-    let user = f.get("user");
-    match call!(
-        app,
-        &s.cx(),
-        expire_session,
-        ExpireSessionRequest,
-        json!({ "SessionId": f.get("session") })
-    ) {
-        Ok(_) => Redirect::to(&format!(
-            "{}&notice={}",
-            sessions_url(&at),
-            enc(&format!(
-                "The session of {user} was ended; its instance is released."
-            ))
-        ))
-        .into_response(),
-        Err(e) => render_sessions(&app, &s, Some(&at), None, Some(&say(&e)), status_of(&e)).await,
     }
 }

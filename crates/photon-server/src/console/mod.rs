@@ -20,6 +20,8 @@ macro_rules! call {
 mod builders;
 mod fleets;
 mod images;
+mod sessions;
+mod stacks;
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
@@ -63,6 +65,8 @@ pub(crate) fn router() -> Router<App> {
         .merge(images::router())
         .merge(builders::router())
         .merge(fleets::router())
+        .merge(stacks::router())
+        .merge(sessions::router())
 }
 
 // ---------------------------------------------------------------------------------------------
