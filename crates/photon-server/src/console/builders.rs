@@ -40,26 +40,14 @@ pub(super) fn router() -> Router<App> {
 
 /// Every builder of the caller in the session's region, following the API's pages.
 async fn all_builders(app: &App, cx: &Caller) -> Result<Vec<ImageBuilder>, ApiError> {
-    let mut out = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let mut req = json!({ "MaxResults": 25 });
-        if let Some(n) = &next {
-            req["NextToken"] = json!(n);
-        }
-        let r = call!(
-            app,
-            cx,
-            describe_image_builders,
-            DescribeImageBuildersRequest,
-            req
-        )?;
-        out.extend(r.image_builders.unwrap_or_default());
-        next = r.next_token;
-        if next.is_none() {
-            return Ok(out);
-        }
-    }
+    all_pages!(
+        app,
+        cx,
+        describe_image_builders,
+        DescribeImageBuildersRequest,
+        json!({ "MaxResults": 25 }),
+        image_builders
+    )
 }
 
 async fn builder_by_name(
@@ -357,32 +345,28 @@ async fn launchable_images(app: &App, cx: &Caller) -> Result<Vec<Choice>, ApiErr
         ("SHARED", "Shared with me"),
         ("PUBLIC", "Public"),
     ] {
-        let mut next: Option<String> = None;
-        loop {
-            let mut req = json!({ "Type": kind, "MaxResults": 25 });
-            if let Some(n) = &next {
-                req["NextToken"] = json!(n);
-            }
-            let r = call!(app, cx, describe_images, DescribeImagesRequest, req)?;
-            let usable = |i: &Image| {
-                i.state.is_some_and(|s| s.as_str() == "AVAILABLE")
-                    && i.image_builder_supported != Some(false)
-                    && i.image_permissions
-                        .as_ref()
-                        .is_none_or(|p| p.allow_image_builder != Some(false))
-            };
-            for i in r.images.unwrap_or_default().into_iter().filter(usable) {
-                let platform = i.platform.map_or("", |p| p.as_str());
-                out.push(Choice {
-                    arn: i.arn.clone().unwrap_or_default(),
-                    shown: format!("{} ({platform})", i.name),
-                    group,
-                });
-            }
-            next = r.next_token;
-            if next.is_none() {
-                break;
-            }
+        let images = all_pages!(
+            app,
+            cx,
+            describe_images,
+            DescribeImagesRequest,
+            json!({ "Type": kind, "MaxResults": 25 }),
+            images
+        )?;
+        let usable = |i: &Image| {
+            i.state.is_some_and(|s| s.as_str() == "AVAILABLE")
+                && i.image_builder_supported != Some(false)
+                && i.image_permissions
+                    .as_ref()
+                    .is_none_or(|p| p.allow_image_builder != Some(false))
+        };
+        for i in images.into_iter().filter(usable) {
+            let platform = i.platform.map_or("", |p| p.as_str());
+            out.push(Choice {
+                arn: i.arn.clone().unwrap_or_default(),
+                shown: format!("{} ({platform})", i.name),
+                group,
+            });
         }
     }
     Ok(out)

@@ -41,20 +41,14 @@ pub(super) fn router() -> Router<App> {
 // Reading.
 
 pub(super) async fn all_fleets(app: &App, cx: &Caller) -> Result<Vec<Fleet>, ApiError> {
-    let mut out = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let mut req = json!({});
-        if let Some(n) = &next {
-            req["NextToken"] = json!(n);
-        }
-        let r = call!(app, cx, describe_fleets, DescribeFleetsRequest, req)?;
-        out.extend(r.fleets.unwrap_or_default());
-        next = r.next_token;
-        if next.is_none() {
-            return Ok(out);
-        }
-    }
+    all_pages!(
+        app,
+        cx,
+        describe_fleets,
+        DescribeFleetsRequest,
+        json!({}),
+        fleets
+    )
 }
 
 pub(super) async fn fleet_named(
@@ -83,20 +77,14 @@ pub(super) async fn state_of(app: &App, cx: &Caller, id: &str) -> Result<Option<
 }
 
 pub(super) async fn all_stacks(app: &App, cx: &Caller) -> Result<Vec<Stack>, ApiError> {
-    let mut out = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let mut req = json!({});
-        if let Some(n) = &next {
-            req["NextToken"] = json!(n);
-        }
-        let r = call!(app, cx, describe_stacks, DescribeStacksRequest, req)?;
-        out.extend(r.stacks.unwrap_or_default());
-        next = r.next_token;
-        if next.is_none() {
-            return Ok(out);
-        }
-    }
+    all_pages!(
+        app,
+        cx,
+        describe_stacks,
+        DescribeStacksRequest,
+        json!({}),
+        stacks
+    )
 }
 
 pub(super) async fn fleets_of(
@@ -104,51 +92,37 @@ pub(super) async fn fleets_of(
     cx: &Caller,
     stack: &str,
 ) -> Result<Vec<String>, ApiError> {
-    let mut out = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let mut req = json!({ "StackName": stack });
-        if let Some(n) = &next {
-            req["NextToken"] = json!(n);
-        }
-        let r = call!(
-            app,
-            cx,
-            list_associated_fleets,
-            ListAssociatedFleetsRequest,
-            req
-        )?;
-        out.extend(r.names.unwrap_or_default());
-        next = r.next_token;
-        if next.is_none() {
-            return Ok(out);
-        }
-    }
+    all_pages!(
+        app,
+        cx,
+        list_associated_fleets,
+        ListAssociatedFleetsRequest,
+        json!({ "StackName": stack }),
+        names
+    )
 }
 
 /// The images a fleet may be created from: available, and public, the account's own, or
 /// shared with it for fleets.
 pub(super) async fn usable_images(app: &App, cx: &Caller) -> Result<Vec<Image>, ApiError> {
-    let mut out = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let mut req = json!({ "MaxResults": 25 });
-        if let Some(n) = &next {
-            req["NextToken"] = json!(n);
-        }
-        let r = call!(app, cx, describe_images, DescribeImagesRequest, req)?;
-        out.extend(r.images.unwrap_or_default().into_iter().filter(|i| {
+    let all = all_pages!(
+        app,
+        cx,
+        describe_images,
+        DescribeImagesRequest,
+        json!({ "MaxResults": 25 }),
+        images
+    )?;
+    Ok(all
+        .into_iter()
+        .filter(|i| {
             i.state.is_some_and(|s| s.as_str() == "AVAILABLE")
                 && i.image_permissions
                     .as_ref()
                     .and_then(|p| p.allow_fleet)
                     .unwrap_or(true)
-        }));
-        next = r.next_token;
-        if next.is_none() {
-            return Ok(out);
-        }
-    }
+        })
+        .collect())
 }
 
 /// A whole number typed into a form: None when left empty.

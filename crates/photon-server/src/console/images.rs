@@ -104,23 +104,11 @@ pub(super) struct ListQuery {
 
 /// Every image of one visibility type, following the API's pages.
 async fn all_images(app: &App, cx: &Caller, kind: Option<&str>) -> Result<Vec<Image>, ApiError> {
-    let mut out = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let mut req = json!({"MaxResults": 25});
-        if let Some(t) = kind {
-            req["Type"] = json!(t);
-        }
-        if let Some(n) = &next {
-            req["NextToken"] = json!(n);
-        }
-        let r = call!(app, cx, describe_images, DescribeImagesRequest, req)?;
-        out.extend(r.images.unwrap_or_default());
-        next = r.next_token;
-        if next.is_none() {
-            return Ok(out);
-        }
+    let mut req = json!({ "MaxResults": 25 });
+    if let Some(t) = kind {
+        req["Type"] = json!(t);
     }
+    all_pages!(app, cx, describe_images, DescribeImagesRequest, req, images)
 }
 
 async fn image_by_arn(app: &App, cx: &Caller, arn: &str) -> Result<Option<Image>, ApiError> {
@@ -447,33 +435,25 @@ async fn shares_of(
     cx: &Caller,
     name: &str,
 ) -> Result<Vec<(String, bool, bool)>, String> {
-    let mut out = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let mut req = json!({ "Name": name, "MaxResults": 500 });
-        if let Some(n) = &next {
-            req["NextToken"] = json!(n);
-        }
-        let r = call!(
-            app,
-            cx,
-            describe_image_permissions,
-            DescribeImagePermissionsRequest,
-            req
-        )
-        .map_err(|e| say(&e))?;
-        for p in r.shared_image_permissions_list.unwrap_or_default() {
-            out.push((
+    let all = all_pages!(
+        app,
+        cx,
+        describe_image_permissions,
+        DescribeImagePermissionsRequest,
+        json!({ "Name": name, "MaxResults": 500 }),
+        shared_image_permissions_list
+    )
+    .map_err(|e| say(&e))?;
+    Ok(all
+        .into_iter()
+        .map(|p| {
+            (
                 p.shared_account_id,
                 p.image_permissions.allow_image_builder.unwrap_or(false),
                 p.image_permissions.allow_fleet.unwrap_or(false),
-            ));
-        }
-        next = r.next_token;
-        if next.is_none() {
-            return Ok(out);
-        }
-    }
+            )
+        })
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------------

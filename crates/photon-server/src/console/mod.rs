@@ -17,6 +17,32 @@ macro_rules! call {
     };
 }
 
+/// Every item of a listing, following the API's `NextToken` pages: `$field` of each page's
+/// result, collected in order.
+macro_rules! all_pages {
+    ($app:expr, $cx:expr, $op:ident, $req:ty, $json:expr, $field:ident) => {{
+        let first: serde_json::Value = $json;
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let mut req = first.clone();
+            if let Some(n) = &next {
+                req["NextToken"] = serde_json::json!(n);
+            }
+            match call!($app, $cx, $op, $req, req) {
+                Ok(r) => {
+                    out.extend(r.$field.unwrap_or_default());
+                    next = r.next_token;
+                    if next.is_none() {
+                        break Ok::<_, photon_types::ApiError>(out);
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        }
+    }};
+}
+
 mod builders;
 mod fleets;
 mod images;

@@ -50,20 +50,14 @@ async fn sessions_of(
     stack: &str,
     fleet: &str,
 ) -> Result<Vec<Session>, ApiError> {
-    let mut out = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let mut req = json!({ "StackName": stack, "FleetName": fleet });
-        if let Some(n) = &next {
-            req["NextToken"] = json!(n);
-        }
-        let r = call!(app, cx, describe_sessions, DescribeSessionsRequest, req)?;
-        out.extend(r.sessions.unwrap_or_default());
-        next = r.next_token;
-        if next.is_none() {
-            return Ok(out);
-        }
-    }
+    all_pages!(
+        app,
+        cx,
+        describe_sessions,
+        DescribeSessionsRequest,
+        json!({ "StackName": stack, "FleetName": fleet }),
+        sessions
+    )
 }
 
 fn sessions_url(at: &str) -> String {
