@@ -84,6 +84,26 @@ pub async fn set_password(
     }
 }
 
+/// Password checks running at once, across the process.
+fn checks() -> &'static tokio::sync::Semaphore {
+    static CHECKS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    CHECKS.get_or_init(|| tokio::sync::Semaphore::new(4))
+}
+
+/// A hash of a password nobody has, checked when the account has none.
+fn dummy_hash() -> Result<&'static str, CoreError> {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(h) = DUMMY.get() {
+        return Ok(h);
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    let hash = Argon2::default()
+        .hash_password(random_token().as_bytes(), &salt)
+        .map_err(|e| CoreError::Internal(format!("cannot hash the password: {e}")))?
+        .to_string();
+    Ok(DUMMY.get_or_init(|| hash))
+}
+
 fn password_matches(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| {
         Argon2::default()
@@ -121,16 +141,23 @@ impl Service {
                 password,
             } => {
                 let account_id = account_id.trim().to_owned();
-                let hash = self
-                    .store
-                    .console_password(&account_id)
-                    .await?
-                    .ok_or_else(refused)?;
-                // Hashing is deliberately slow: off the request workers.
+                let stored = self.store.console_password(&account_id).await?;
+                // An account without a password costs the same check as one with it, so the
+                // answer's timing does not tell which accounts have one.
+                let (hash, known) = match stored {
+                    Some(h) => (h, true),
+                    None => (dummy_hash()?.to_owned(), false),
+                };
+                // Hashing is deliberately slow: off the request workers, and only a few at a
+                // time, so a flood of sign-ins cannot take every blocking thread and its memory.
+                let _permit = checks()
+                    .acquire()
+                    .await
+                    .map_err(|e| CoreError::Internal(format!("password check failed: {e}")))?;
                 let ok = tokio::task::spawn_blocking(move || password_matches(&hash, &password))
                     .await
                     .map_err(|e| CoreError::Internal(format!("password check failed: {e}")))?;
-                if !ok {
+                if !(ok && known) {
                     return Err(refused());
                 }
                 account_id

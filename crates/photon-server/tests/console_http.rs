@@ -198,7 +198,22 @@ async fn sign_in_csrf_isolation_and_sign_out() {
         .get(&format!("/console/images?image={}", urlencode(&arn)))
         .await;
     assert!(!html.contains("id=\"image-details\""), "{html}");
-    // Nor can it act on it with its own valid token.
+    // Nor can it act on it with its own valid token, even when it owns an image of the same
+    // name and the owner shares "mine" with it: the action names the owner's image, and its own
+    // "mine" must not be deleted in its place.
+    p.seed_private_images(&other.account_id, "us-east-1", &["mine".into()])
+        .await;
+    c.update_image_permissions()
+        .name("mine")
+        .shared_account_id(&other.account_id)
+        .image_permissions(
+            aws_sdk_appstream::types::ImagePermissions::builder()
+                .allow_fleet(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     let (_, page) = them.get("/console/images").await;
     let csrf = field(&page, "csrf");
     let (status, html) = them
@@ -207,7 +222,23 @@ async fn sign_in_csrf_isolation_and_sign_out() {
             &[("image", &arn), ("csrf", &csrf)],
         )
         .await;
-    assert_ne!(status, 303, "{html}");
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("owner can delete"), "{html}");
+    let theirs = p.client(Proto::Json, &other, "us-east-1");
+    let own = format!(
+        "arn:aws:appstream:us-east-1:{}:image/mine",
+        other.account_id
+    );
+    let listed = theirs
+        .describe_images()
+        .r#type(aws_sdk_appstream::types::VisibilityType::Private)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed
+        .images()
+        .iter()
+        .any(|i| i.arn() == Some(own.as_str())));
     assert_eq!(
         c.describe_images()
             .names("mine")
@@ -218,10 +249,35 @@ async fn sign_in_csrf_isolation_and_sign_out() {
             .len(),
         1
     );
+    c.delete_image_permissions()
+        .name("mine")
+        .shared_account_id(&other.account_id)
+        .send()
+        .await
+        .unwrap();
 
     // With the token, the owner deletes it.
     let (_, page) = me.get("/console/images").await;
     let csrf = field(&page, "csrf");
+    // A form shown before the region was switched (in another tab) acts on nothing.
+    let (status, html) = me
+        .post(
+            "/console/images/delete",
+            &[("image", &arn), ("csrf", &csrf), ("region", "eu-west-1")],
+        )
+        .await;
+    assert_eq!(status, 409, "{html}");
+    assert!(html.contains("Nothing was"), "{html}");
+    assert_eq!(
+        c.describe_images()
+            .names("mine")
+            .send()
+            .await
+            .unwrap()
+            .images()
+            .len(),
+        1
+    );
     let (status, _) = me
         .post(
             "/console/images/delete",
@@ -294,4 +350,23 @@ async fn console_password_set_with_the_cli() {
     };
     assert_eq!(signin("correct horse battery").await, 303);
     assert_eq!(signin("correct horse").await, 401);
+    // An account without a password cannot sign in with one.
+    let other = p.create_account();
+    let r = post_signin(
+        &p.endpoint,
+        &[
+            ("method", "password"),
+            ("account_id", &other.account_id),
+            ("password", "correct horse battery"),
+            ("region", "us-east-1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 401);
+
+    // A new password ends the account's console sessions.
+    let session = sign_in(&p.endpoint, &p.default).await;
+    assert_eq!(session.get("/console/images").await.0, 200);
+    assert!(set("another long passphrase").status.success());
+    assert_eq!(session.get("/console/images").await.0, 303);
 }

@@ -615,6 +615,7 @@ impl Store for SqlStore {
         if !self.account_exists(account_id).await? {
             return Ok(false);
         }
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO console_passwords (account_id, hash, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (account_id) DO UPDATE SET hash = excluded.hash, \
@@ -623,9 +624,16 @@ impl Store for SqlStore {
         .bind(account_id)
         .bind(hash)
         .bind(now)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        // A new password is often a response to a leaked one: no browser keeps the old access.
+        sqlx::query("DELETE FROM console_sessions WHERE account_id = $1")
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
         Ok(true)
     }
 

@@ -684,8 +684,8 @@ pub trait Store: Send + Sync + 'static {
     async fn access_key(&self, access_key_id: &str) -> StoreResult<Option<AccessKeyRecord>>;
 
     // The web console's sign-in.
-    /// Sets (or replaces) an account's console password hash; `false` if there is no such
-    /// account.
+    /// Sets (or replaces) an account's console password hash and ends the account's console
+    /// sessions, in one transaction; `false` if there is no such account.
     async fn set_console_password(
         &self,
         account_id: &str,

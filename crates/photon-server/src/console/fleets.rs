@@ -274,6 +274,7 @@ async fn render_fleets(
             }
         }
         @if let Some(f) = chosen { (fleet_details(s, f, action_error)) }
+        @else { (error_box(action_error)) }
     };
     page_status(s, Nav::Fleets, "/console/fleets", "Fleets", status, content)
 }

@@ -212,12 +212,16 @@ async fn registry(State(app): State<App>, s: Signed, Query(q): Query<ListQuery>)
         None => None,
     };
     let sel_arn = selected.as_ref().map(arn);
+    let owned = selected
+        .as_ref()
+        .is_some_and(|i| i.visibility.map(|v| v.as_str()) == Some("PRIVATE"));
     let action = |path: &str, label: &str| {
         html! {
             li {
-                @match sel_arn {
-                    Some(a) => a href=(format!("/console/images/{path}?image={}", enc(a))) { (label) },
-                    None => a aria-disabled="true" title="Select an image first" { (label) },
+                @match (sel_arn, owned) {
+                    (Some(a), true) => a href=(format!("/console/images/{path}?image={}", enc(a))) { (label) },
+                    (Some(_), false) => a aria-disabled="true" title="Only the image's owner can do this" { (label) },
+                    (None, _) => a aria-disabled="true" title="Select an image first" { (label) },
                 }
             }
         }
@@ -475,6 +479,34 @@ fn image_dialog(
     dialog(s, Nav::ImageRegistry, &back, title, status, body)
 }
 
+/// Deleting, copying, sharing and updating are the owner's: a public or shared image of the
+/// same name must never lead to the caller's own image being changed instead.
+fn not_owned(s: &Signed, image_arn: &str) -> Option<Response> {
+    let owner = image_arn.split(':').nth(4).unwrap_or_default();
+    if owner == s.session.account_id {
+        return None;
+    }
+    let whose = if owner.is_empty() {
+        "It is a public AWS base image.".to_owned()
+    } else {
+        format!("It belongs to account {owner} and is shared with you.")
+    };
+    let body = html! {
+        (error_box(Some(&format!(
+            "Only an image's owner can delete, copy, share or update it. {whose} To change it, \
+             launch an image builder from it (where you may) and create an image of your own."
+        ))))
+        div.actions-row { (cancel(image_arn)) }
+    };
+    Some(image_dialog(
+        s,
+        "Not your image",
+        image_arn,
+        StatusCode::FORBIDDEN,
+        body,
+    ))
+}
+
 fn cancel(image_arn: &str) -> Markup {
     html! { a.button href=(format!("/console/images?image={}", enc(image_arn))) { "Cancel" } }
 }
@@ -502,6 +534,9 @@ fn delete_form(s: &Signed, image_arn: &str, error: Option<&ApiError>) -> Respons
 }
 
 async fn delete_page(s: Signed, Query(t): Query<Target>) -> Response {
+    if let Some(r) = not_owned(&s, &t.image) {
+        return r;
+    }
     delete_form(&s, &t.image, None)
 }
 
@@ -510,6 +545,9 @@ async fn delete(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Res
         return r;
     }
     let image_arn = f.get("image").to_owned();
+    if let Some(r) = not_owned(&s, &image_arn) {
+        return r;
+    }
     let name = image_name_of(&image_arn).to_owned();
     let result = call!(
         app,
@@ -561,6 +599,9 @@ fn copy_form(s: &Signed, image_arn: &str, f: &Fields, error: Option<&ApiError>) 
 }
 
 async fn copy_page(s: Signed, Query(t): Query<Target>) -> Response {
+    if let Some(r) = not_owned(&s, &t.image) {
+        return r;
+    }
     copy_form(&s, &t.image, &Fields::default(), None)
 }
 
@@ -569,6 +610,9 @@ async fn copy(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Respo
         return r;
     }
     let image_arn = f.get("image").to_owned();
+    if let Some(r) = not_owned(&s, &image_arn) {
+        return r;
+    }
     let mut req = json!({
         "SourceImageName": image_name_of(&image_arn),
         "DestinationImageName": f.get("name").trim(),
@@ -764,10 +808,16 @@ async fn share_dialog(app: &App, s: &Signed, mode: ShareMode, image_arn: &str) -
 }
 
 async fn share_page(State(app): State<App>, s: Signed, Query(t): Query<Target>) -> Response {
+    if let Some(r) = not_owned(&s, &t.image) {
+        return r;
+    }
     share_dialog(&app, &s, ShareMode::Share, &t.image).await
 }
 
 async fn edit_page(State(app): State<App>, s: Signed, Query(t): Query<Target>) -> Response {
+    if let Some(r) = not_owned(&s, &t.image) {
+        return r;
+    }
     share_dialog(&app, &s, ShareMode::Edit, &t.image).await
 }
 
@@ -787,6 +837,9 @@ async fn apply_shares(app: &App, s: &Signed, mode: ShareMode, f: &Fields) -> Res
         return r;
     }
     let image_arn = f.get("image").to_owned();
+    if let Some(r) = not_owned(s, &image_arn) {
+        return r;
+    }
     let name = image_name_of(&image_arn).to_owned();
     let had: Vec<String> = f.all("had").into_iter().map(str::to_owned).collect();
     let r = rows(f, "share");
@@ -949,6 +1002,9 @@ fn update_form(
 }
 
 async fn update_page(s: Signed, Query(t): Query<Target>) -> Response {
+    if let Some(r) = not_owned(&s, &t.image) {
+        return r;
+    }
     update_form(
         &s,
         &t.image,
@@ -965,6 +1021,9 @@ async fn update(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Res
         return r;
     }
     let image_arn = f.get("image").to_owned();
+    if let Some(r) = not_owned(&s, &image_arn) {
+        return r;
+    }
     let tag_rows = rows(&f, "tag");
     if tag_rows.edited {
         return update_form(

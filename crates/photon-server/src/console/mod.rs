@@ -242,21 +242,48 @@ impl Signed {
     // The refusal is the page itself, returned once per request: boxing it buys nothing.
     #[allow(clippy::result_large_err)]
     pub fn check(&self, f: &Fields) -> Result<(), Response> {
-        if f.get("csrf") == self.session.csrf {
-            Ok(())
-        } else {
-            Err(message_page(
+        if !same(f.get("csrf"), &self.session.csrf) {
+            return Err(message_page(
                 StatusCode::FORBIDDEN,
                 "This form has expired",
                 "The form was not sent from this console session. Reload the page and try again.",
-            ))
+            ));
         }
+        // A page opened before the region was switched (in another tab, say) must not act on
+        // a resource of the same name in the new region.
+        let region = f.get("region");
+        if !region.is_empty() && region != self.session.region {
+            return Err(message_page(
+                StatusCode::CONFLICT,
+                "The region has changed",
+                &format!(
+                    "This form was for {region}, but your console now works in {}. Nothing was \
+                     changed: switch back to {region} with the region selector, or reload the \
+                     page and try again.",
+                    self.session.region
+                ),
+            ));
+        }
+        Ok(())
     }
+}
+
+/// Equal without a timing difference that tells how much of a guess was right.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Only console paths are followed after sign-in, so a link cannot send a user elsewhere.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with("/console/") && !next.starts_with("//") && !next.contains("://") {
+    if next.starts_with("/console/")
+        && !next.starts_with("//")
+        && !next.contains("://")
+        && next.bytes().all(|b| b.is_ascii_graphic())
+    {
         next
     } else {
         "/console/images"
@@ -417,7 +444,7 @@ pub(crate) fn page_status(
                 input type="hidden" name="csrf" value=(s.session.csrf);
                 input type="hidden" name="back" value=(back);
                 label for="region-select" { "Region" }
-                select #region-select name="region" data-autosubmit {
+                select #region-select name="switch_to" data-autosubmit {
                     @for r in &s.regions {
                         option value=(r) selected[*r == s.session.region] { (region_name(r)) }
                     }
@@ -480,8 +507,13 @@ pub(crate) fn notice_box(notice: Option<&str>) -> Markup {
     }
 }
 
+/// The hidden fields of every console form: the session's CSRF token and the region the page
+/// was shown in (see `Signed::check`).
 pub(crate) fn csrf_field(s: &Signed) -> Markup {
-    html! { input type="hidden" name="csrf" value=(s.session.csrf); }
+    html! {
+        input type="hidden" name="csrf" value=(s.session.csrf);
+        input type="hidden" name="region" value=(s.session.region);
+    }
 }
 
 /// A state badge; while `busy` the console's script polls `/console/state` and updates it in
@@ -689,7 +721,11 @@ async fn region(State(app): State<App>, s: Signed, Form(f): Form<Fields>) -> Res
     if let Err(r) = s.check(&f) {
         return r;
     }
-    match app.svc.console_set_region(&s.token, f.get("region")).await {
+    match app
+        .svc
+        .console_set_region(&s.token, f.get("switch_to"))
+        .await
+    {
         // The page's selection belongs to the old region: go back to the list.
         Ok(()) => {
             Redirect::to(safe_next(f.get("back").split('?').next().unwrap_or(""))).into_response()

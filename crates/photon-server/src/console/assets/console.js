@@ -30,35 +30,36 @@
     show();
   }
 
-  // State badges: poll while the resource is busy.
+  // State badges: poll while the resource is busy. The next round starts only when every
+  // answer of this one is in, so a slow server never gets a pile of requests.
   function pollBadges() {
-    var busy = document.querySelectorAll('.badge[data-busy]');
-    busy.forEach(function (b) {
+    var busy = Array.prototype.slice.call(document.querySelectorAll('.badge[data-busy]'));
+    if (!busy.length) return;
+    Promise.all(busy.map(function (b) {
       var url = '/console/state?kind=' + encodeURIComponent(b.dataset.kind) +
         '&id=' + encodeURIComponent(b.dataset.id);
-      fetch(url, { credentials: 'same-origin', headers: { 'accept': 'application/json' } })
+      return fetch(url, { credentials: 'same-origin', headers: { 'accept': 'application/json' } })
         .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (s) {
-          if (!s || s.state === b.dataset.state) return;
-          b.dataset.state = s.state;
-          b.className = 'badge s-' + s.state.toLowerCase();
-          b.textContent = '';
-          if (s.state === 'FAILED') {
-            var icon = document.createElement('span');
-            icon.className = 'alert-icon';
-            icon.setAttribute('aria-hidden', 'true');
-            icon.textContent = '!';
-            b.appendChild(icon);
-            b.appendChild(document.createTextNode(' '));
-          }
-          b.appendChild(document.createTextNode(s.label));
-          if (!s.busy) b.removeAttribute('data-busy');
-          var row = b.closest('[data-refresh-on-settle]');
-          if (!s.busy && row) location.reload();
-        })
+        .then(function (s) { if (s) paint(b, s); })
         .catch(function () {});
-    });
-    if (busy.length) setTimeout(pollBadges, 1500);
+    })).then(function () { setTimeout(pollBadges, 1500); });
+  }
+
+  function paint(b, s) {
+    if (!s.busy) b.removeAttribute('data-busy');
+    if (s.state === b.dataset.state) return;
+    b.dataset.state = s.state;
+    b.className = 'badge s-' + s.state.toLowerCase();
+    b.textContent = '';
+    if (s.state === 'FAILED') {
+      var icon = document.createElement('span');
+      icon.className = 'alert-icon';
+      icon.setAttribute('aria-hidden', 'true');
+      icon.textContent = '!';
+      b.appendChild(icon);
+      b.appendChild(document.createTextNode(' '));
+    }
+    b.appendChild(document.createTextNode(s.label));
   }
 
   // Row editors (accounts of a share, tags): add from the template, remove with the X.
