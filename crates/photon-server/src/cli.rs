@@ -1,5 +1,8 @@
 //! Command-line surface. Every command takes `--output json|text`; store options are shared
 //! by `serve` and the administrative commands so they always agree on where state lives.
+//! The client options (`--profile`, `--region`, `--endpoint-url`) belong to the client commands
+//! (`builder`, `image-assistant`) only: the administrative commands work on the store, where
+//! they mean nothing, so their help does not show them and `photon --region … serve` is refused.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,9 +18,70 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Where client commands send requests and as whom (global: before or after the subcommand).
-    #[command(flatten)]
-    pub aws: crate::client::AwsArgs,
+    /// Where client commands send requests and as whom, given before the command; after it, the
+    /// client commands take the same options themselves.
+    #[command(
+        flatten,
+        next_help_heading = "Client options (for builder and image-assistant)"
+    )]
+    pub aws: ClientArgsBefore,
+}
+
+/// `--profile`, `--region` and `--endpoint-url` before the command (`photon --region eu-west-1
+/// builder ls …`). Their ids differ from the client commands' own options, so clap never mixes
+/// them with an administrative command's `--region` (`quotas set --region`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClientArgsBefore {
+    /// The profile of the AWS config and credentials files to use.
+    #[arg(long = "profile", id = "before_profile", value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// The region to send requests to.
+    #[arg(long = "region", id = "before_region", value_name = "REGION")]
+    pub region: Option<String>,
+    /// Photon's URL (else the profile's endpoint_url).
+    #[arg(
+        long = "endpoint-url",
+        id = "before_endpoint_url",
+        value_name = "ENDPOINT_URL"
+    )]
+    pub endpoint_url: Option<String>,
+}
+
+impl ClientArgsBefore {
+    /// The options of a client command, filled in from those given before it.
+    fn under(&self, after: crate::client::AwsArgs) -> crate::client::AwsArgs {
+        crate::client::AwsArgs {
+            profile: after.profile.or_else(|| self.profile.clone()),
+            region: after.region.or_else(|| self.region.clone()),
+            endpoint_url: after.endpoint_url.or_else(|| self.endpoint_url.clone()),
+        }
+    }
+
+    /// Refuses client options before a command that does not send requests.
+    fn refuse_for(&self, command: &str) -> anyhow::Result<()> {
+        let given: Vec<&str> = [
+            ("--profile", &self.profile),
+            ("--region", &self.region),
+            ("--endpoint-url", &self.endpoint_url),
+        ]
+        .into_iter()
+        .filter_map(|(flag, v)| v.as_ref().map(|_| flag))
+        .collect();
+        if given.is_empty() {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "{} {} of the client commands (builder, image-assistant); `photon {command}` does \
+             not take {}",
+            given.join(", "),
+            if given.len() == 1 {
+                "is an option"
+            } else {
+                "are options"
+            },
+            if given.len() == 1 { "it" } else { "them" }
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -118,9 +182,21 @@ pub enum Command {
         out: OutputArgs,
     },
     /// The Image Assistant CLI on an image builder (add-application, create-image, …).
-    ImageAssistant(crate::assistant_cmd::AssistantArgs),
+    ImageAssistant {
+        #[command(flatten)]
+        args: crate::assistant_cmd::AssistantArgs,
+        /// Where requests go and as whom (before or after the operation).
+        #[command(flatten, next_help_heading = "Client options")]
+        aws: crate::client::AwsArgs,
+    },
     /// Work with a running image builder's files (put, ls, cat, rm).
-    Builder(crate::builder_cmd::BuilderArgs),
+    Builder {
+        #[command(flatten)]
+        args: crate::builder_cmd::BuilderArgs,
+        /// Where requests go and as whom (before or after the subcommand).
+        #[command(flatten, next_help_heading = "Client options")]
+        aws: crate::client::AwsArgs,
+    },
     /// Load private images and measure DescribeImages over signed HTTP.
     Bench(crate::bench::BenchArgs),
 }
@@ -177,13 +253,16 @@ pub enum AccountsCommand {
 #[derive(Subcommand, Debug)]
 pub enum QuotasCommand {
     /// Set quotas: NAME=VALUE pairs, e.g. images=20 fleets=5.
+    #[command(after_help = quota_names_help())]
     Set {
+        /// The account (12 digits; see `photon accounts list`).
         #[arg(long)]
         account_id: String,
         /// Region the values apply to (all regions when left out).
         #[arg(long)]
         region: Option<String>,
-        #[arg(required = true)]
+        /// Quota values, e.g. images=20 (the quotas are listed below).
+        #[arg(required = true, value_name = "NAME=VALUE")]
         values: Vec<String>,
     },
     /// List quotas in force (defaults and adjustments).
@@ -191,6 +270,20 @@ pub enum QuotasCommand {
         #[arg(long)]
         account_id: Option<String>,
     },
+}
+
+/// The quotas `quotas set` knows, with their defaults (those of `limits.md`).
+fn quota_names_help() -> String {
+    let width = photon_core::quota::QUOTAS
+        .iter()
+        .map(|(name, ..)| name.len())
+        .max()
+        .unwrap_or(0);
+    let mut help = String::from("Quotas (NAME, default, what it limits):\n");
+    for (name, default, what) in photon_core::quota::QUOTAS {
+        help.push_str(&format!("  {name:<width$}  {default:>4}  {what}\n"));
+    }
+    help
 }
 
 #[derive(Subcommand, Debug)]
@@ -257,6 +350,19 @@ pub enum ReleasesCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let before = cli.aws;
+    let admin = match &cli.command {
+        Command::Serve(_) => Some("serve"),
+        Command::Accounts { .. } => Some("accounts"),
+        Command::Quotas { .. } => Some("quotas"),
+        Command::Releases { .. } => Some("releases"),
+        Command::Faults { .. } => Some("faults"),
+        Command::Bench(_) => Some("bench"),
+        Command::ImageAssistant { .. } | Command::Builder { .. } => None,
+    };
+    if let Some(command) = admin {
+        before.refuse_for(command)?;
+    }
     match cli.command {
         Command::Serve(args) => crate::server::serve(args).await,
         Command::Accounts {
@@ -279,9 +385,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store,
             out,
         } => crate::admin::releases(command, &store, out.output).await,
-        Command::Builder(args) => crate::builder_cmd::run(args, &cli.aws).await,
-        Command::ImageAssistant(args) => {
-            let status = crate::assistant_cmd::run(args, &cli.aws).await?;
+        Command::Builder { args, aws } => crate::builder_cmd::run(args, &before.under(aws)).await,
+        Command::ImageAssistant { args, aws } => {
+            let status = crate::assistant_cmd::run(args, &before.under(aws)).await?;
             // The tool's contract: the JSON status is the exit code.
             if status != 0 {
                 std::process::exit(status);
