@@ -96,13 +96,13 @@ async fn image_registry_procedures() {
     // The four visibility categories and search.
     b.choose("Image Registry").await;
     b.choose("Private").await;
-    assert!(b.exists("tr[data-name='app-v1']").await);
-    assert!(b.exists("tr[data-name='old-image']").await);
+    assert!(b.shows("tr[data-name='app-v1']").await);
+    assert!(b.shows("tr[data-name='old-image']").await);
     assert!(!b.exists(&format!("tr[data-name='{BASE}']")).await);
     b.choose("Public").await;
     b.fill("Search by name", "WinServer2022-11-10").await;
     b.choose("Search").await;
-    assert!(b.exists(&format!("tr[data-name='{BASE}']")).await);
+    assert!(b.shows(&format!("tr[data-name='{BASE}']")).await);
     assert!(!b.exists("tr[data-name='app-v1']").await);
 
     // Delete a private image: select it, Actions, Delete, then Delete again.
@@ -307,7 +307,7 @@ async fn image_registry_procedures() {
     b.fill("New image name", "app-v3").await;
     b.choose("Update image").await;
     b.wait_text("#image-details .badge", "Failed").await;
-    assert!(b.exists("#image-details .badge .alert-icon").await);
+    assert!(b.shows("#image-details .badge .alert-icon").await);
     wait_image(&c, "app-v3", ImageState::Failed).await;
     b.choose("Notifications").await;
     b.wait_text("#notifications", "the application crashed at start")

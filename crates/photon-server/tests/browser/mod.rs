@@ -123,8 +123,20 @@ impl Browser {
         }
     }
 
+    /// Whether `css` is on the page now: for absences, checked after a `shows` of the same page.
     pub async fn exists(&self, css: &str) -> bool {
         self.c.find(Locator::Css(css)).await.is_ok()
+    }
+
+    /// Whether `css` appears within the wait: a click's navigation may still be under way
+    /// when the next command runs, so a presence is waited for rather than sampled.
+    pub async fn shows(&self, css: &str) -> bool {
+        self.c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .is_ok()
     }
 
     async fn by_xpath(&self, xpath: &str, what: &str) -> Element {
