@@ -72,7 +72,12 @@ impl Service {
                 owner: cx.account_id.clone(),
                 name: a.name.clone(),
             },
-            // Stacks arrive with a later feature; none exist yet.
+            "stack" => ResourceKey::Stack {
+                region: cx.region.clone(),
+                owner: cx.account_id.clone(),
+                name: a.name.clone(),
+            },
+            // App blocks and applications arrive with a later feature; none exist yet.
             _ => return Err(not_found("no such resource exists in your account")),
         };
         let exists = match &key {
