@@ -30,22 +30,35 @@ pub fn revoked_error(image: &str, owner: &str) -> (String, String) {
     )
 }
 
-fn check_account(cx: &Caller, account: &str) -> Result<(), CoreError> {
+fn check_account(account: &str) -> Result<(), CoreError> {
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
         return Err(CoreError::Invalid(format!(
             "SharedAccountId '{account}' is not an AWS account id; give the 12-digit id of \
              the account to share with"
         )));
     }
-    if account == cx.account_id {
-        return Err(CoreError::Invalid(format!(
-            "account {account} owns the image; share it with another account"
-        )));
-    }
     Ok(())
 }
 
 impl Service {
+    /// Checks the account a permission names. Naming oneself is a mistake only for an image one
+    /// owns; for any other name the answer is the one every image the caller does not own gets.
+    async fn check_share_target(
+        &self,
+        cx: &Caller,
+        name: &str,
+        account: &str,
+    ) -> Result<(), CoreError> {
+        check_account(account)?;
+        if account == cx.account_id {
+            self.own_image_to_share(cx, name).await?;
+            return Err(CoreError::Invalid(format!(
+                "account {account} owns the image; share it with another account"
+            )));
+        }
+        Ok(())
+    }
+
     /// The caller's own image, or why the name does not reach one: sharing works only on images
     /// the caller owns. Every refusal is `ResourceNotFoundException`, the one error all three
     /// sharing operations list for a missing image.
@@ -128,7 +141,8 @@ impl Service {
         cx: &Caller,
         input: UpdateImagePermissionsRequest,
     ) -> Result<(), CoreError> {
-        check_account(cx, &input.shared_account_id)?;
+        self.check_share_target(cx, &input.name, &input.shared_account_id)
+            .await?;
         let p = &input.image_permissions;
         // An omitted permission is not granted, as the console's unticked box; clearing both is
         // the console's way to stop sharing (docs/compatibility.md).
@@ -155,7 +169,8 @@ impl Service {
         cx: &Caller,
         input: DeleteImagePermissionsRequest,
     ) -> Result<(), CoreError> {
-        check_account(cx, &input.shared_account_id)?;
+        self.check_share_target(cx, &input.name, &input.shared_account_id)
+            .await?;
         self.change_share(cx, &input.name, &input.shared_account_id, None)
             .await
     }
@@ -223,16 +238,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn account_ids_are_twelve_digits_and_not_the_owner() {
-        let cx = Caller {
-            account_id: "111111111111".into(),
-            region: "us-east-1".into(),
-            request_id: "r".into(),
-        };
-        assert!(check_account(&cx, "222222222222").is_ok());
-        for bad in ["12345", "1234567890123", "12345678901a", "111111111111"] {
+    fn account_ids_are_twelve_digits() {
+        assert!(check_account("222222222222").is_ok());
+        for bad in ["12345", "1234567890123", "12345678901a", ""] {
             assert!(
-                matches!(check_account(&cx, bad), Err(CoreError::Invalid(_))),
+                matches!(check_account(bad), Err(CoreError::Invalid(_))),
                 "{bad}"
             );
         }
