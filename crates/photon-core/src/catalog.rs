@@ -1059,9 +1059,52 @@ pub fn find_base_image(name: &str) -> Option<&'static BaseImage> {
     BASE_IMAGES.iter().find(|image| image.name == name)
 }
 
+/// Whether a public base image is deprecated, by the rules of the guide's base image history
+/// (`base-image-version-history.md`, "Important"): Windows images released before September
+/// 2021, Linux images dated 11-15-2021, and images of the Graphics Desktop family. `released`
+/// is `YYYY-MM-DD`. Deprecated images stay listed as history (the model's `ImageState` has no
+/// deprecated value) and cannot be used for builders or fleets.
+pub fn is_deprecated(platform: &str, released: &str, families: &[String]) -> bool {
+    let windows = platform.starts_with("WINDOWS");
+    (windows && released < "2021-09-01")
+        || (!windows && released == "2021-11-15")
+        || families.iter().any(|f| f == "GRAPHICS_DESKTOP")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deprecation_follows_the_guide() {
+        let gp = ["GENERAL_PURPOSE".to_owned()];
+        assert!(is_deprecated("WINDOWS", "2019-12-12", &gp));
+        assert!(is_deprecated("WINDOWS_SERVER_2019", "2021-08-31", &gp));
+        assert!(!is_deprecated("WINDOWS_SERVER_2019", "2021-09-01", &gp));
+        assert!(is_deprecated("AMAZON_LINUX2", "2021-11-15", &gp));
+        assert!(!is_deprecated("AMAZON_LINUX2", "2021-11-19", &gp));
+        assert!(!is_deprecated("AMAZON_LINUX2", "2019-01-01", &gp));
+        assert!(is_deprecated(
+            "WINDOWS_SERVER_2022",
+            "2025-11-10",
+            &["GRAPHICS_DESKTOP".to_owned()]
+        ));
+        // The catalogue keeps history on both sides of the line.
+        let count = |dep: bool| {
+            BASE_IMAGES
+                .iter()
+                .filter(|b| {
+                    let fams: Vec<String> = b
+                        .instance_families
+                        .iter()
+                        .map(|f| (*f).to_owned())
+                        .collect();
+                    is_deprecated(b.platform, b.released, &fams) == dep
+                })
+                .count()
+        };
+        assert!(count(true) > 10 && count(false) > 10);
+    }
 
     /// `PlatformType` enum of the model.
     const PLATFORM_TYPES: &[&str] = photon_types::PlatformType::VALUES;

@@ -563,6 +563,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn base_images_follow_the_seeds_defender_rules() {
+        let settings = |name: &str| {
+            crate::catalog::find_base_image(name)
+                .and_then(base_os_settings)
+                .map(|s| (s.windows_update, s.defender))
+        };
+        assert_eq!(
+            settings("AppStream-WinServer2019-06-24-2019"),
+            Some((false, Some(true)))
+        );
+        assert_eq!(
+            settings("AppStream-WinServer2012R2-12-12-2019"),
+            Some((false, None))
+        );
+        assert_eq!(
+            settings("AppStream-WinServer2022-11-10-2025"),
+            Some((false, Some(false)))
+        );
+        assert!(crate::catalog::find_base_image("AppStream-AmazonLinux2-02-11-2025").is_some());
+        assert_eq!(settings("AppStream-AmazonLinux2-02-11-2025"), None);
+    }
+
+    #[test]
     fn paths_follow_the_platform() {
         let w = "WINDOWS_SERVER_2022";
         assert_eq!(

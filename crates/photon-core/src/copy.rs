@@ -261,20 +261,13 @@ impl Handler for CopyJobs {
             let Some(name) = Self::image_name(job) else {
                 return;
             };
-            let reason = (
-                ImageStateChangeReasonCode::ImageCopyFailure
-                    .as_str()
-                    .to_owned(),
-                format!("{error}; delete this image and copy again"),
-            );
             if let Err(e) = self
                 .svc
-                .store
-                .transition_image(
+                .fail_image(
                     (&job.region, &job.account_id, &name),
-                    &[ImageState::Copying.as_str()],
-                    ImageState::Failed.as_str(),
-                    Some(reason),
+                    ImageState::Copying,
+                    ImageStateChangeReasonCode::ImageCopyFailure,
+                    format!("{error}; delete this image and copy again"),
                 )
                 .await
             {

@@ -199,6 +199,43 @@ pub enum ImageUse {
 }
 
 impl Service {
+    /// Makes an image in state `from` `FAILED` for good: the state-change reason and, in its
+    /// notifications (`ImageErrors`), an `INTERNAL_SERVICE_ERROR` entry with the message and
+    /// the time, so every failure (snapshot, copy, managed update) reads the same. Returns
+    /// whether the image was still in `from`.
+    pub(crate) async fn fail_image(
+        &self,
+        key: (&str, &str, &str),
+        from: ImageState,
+        code: ImageStateChangeReasonCode,
+        message: String,
+    ) -> Result<bool, CoreError> {
+        if let Some(row) = self.store.image(key.0, key.1, key.2).await? {
+            let mut attrs = row.image.attrs;
+            attrs.errors.push((
+                photon_types::FleetErrorCode::InternalServiceError
+                    .as_str()
+                    .to_owned(),
+                message.clone(),
+                self.now(),
+            ));
+            self.store
+                .set_image_attrs(key, from.as_str(), &attrs)
+                .await?;
+        }
+        Ok(self
+            .store
+            .transition_image(
+                key,
+                &[from.as_str()],
+                ImageState::Failed.as_str(),
+                Some((code.as_str().to_owned(), message)),
+            )
+            .await?)
+    }
+}
+
+impl Service {
     /// The image an image builder or a fleet may run on `instance_type`, or why not: named by
     /// exactly one of name and ARN, visible to the caller, shared with the permission the use
     /// needs, AVAILABLE, and of an instance family the image supports.
@@ -246,6 +283,14 @@ impl Service {
                 row.image.state
             )));
         }
+        if *owner == PUBLIC_OWNER && is_deprecated_image(&row.image) {
+            // AWS's own wording for a deprecated base image.
+            return Err(CoreError::NotAvailable(format!(
+                "The image {} is DEPRECATED. The image must be in an AVAILABLE state for this \
+                 action to succeed.",
+                row.image.name
+            )));
+        }
         if purpose == ImageUse::Builder && !row.image.attrs.image_builder_supported {
             return Err(CoreError::Incompatible(format!(
                 "image '{what}' does not support image builders; pick another image"
@@ -269,6 +314,23 @@ impl Service {
         }
         Ok(row)
     }
+}
+
+/// Whether a public image is a deprecated base image (by its release date, platform and
+/// families).
+pub(crate) fn is_deprecated_image(image: &photon_store::ImageRecord) -> bool {
+    let released = image
+        .attrs
+        .public_base_image_released_date
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|d| d.format("%Y-%m-%d").to_string());
+    released.is_some_and(|r| {
+        crate::catalog::is_deprecated(
+            &image.platform,
+            &r,
+            &image.attrs.supported_instance_families,
+        )
+    })
 }
 
 /// What an image name reaches when it is not one of the caller's own images.

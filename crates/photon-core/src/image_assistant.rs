@@ -744,24 +744,36 @@ impl ImageJobs {
         Ok(None)
     }
 
-    async fn finish(
-        &self,
-        job: &JobRecord,
-        image_to: &str,
-        reason: Option<(String, String)>,
-    ) -> Result<(), CoreError> {
+    /// The image leaves `PENDING`, `AVAILABLE` or (with the reason) `FAILED`, then its builder
+    /// leaves `SNAPSHOTTING` for `STOPPED`.
+    async fn finish(&self, job: &JobRecord, failure: Option<String>) -> Result<(), CoreError> {
         let Some((image, builder)) = Self::keys(job) else {
             return Ok(());
         };
+        let key = (job.region.as_str(), job.account_id.as_str(), image.as_str());
         let store = &self.svc.store;
-        store
-            .transition_image(
-                (&job.region, &job.account_id, &image),
-                &[ImageState::Pending.as_str()],
-                image_to,
-                reason,
-            )
-            .await?;
+        match failure {
+            None => {
+                store
+                    .transition_image(
+                        key,
+                        &[ImageState::Pending.as_str()],
+                        ImageState::Available.as_str(),
+                        None,
+                    )
+                    .await?;
+            }
+            Some(message) => {
+                self.svc
+                    .fail_image(
+                        key,
+                        ImageState::Pending,
+                        ImageStateChangeReasonCode::InternalError,
+                        message,
+                    )
+                    .await?;
+            }
+        }
         store
             .transition_image_builder(
                 (&job.region, &job.account_id, &builder),
@@ -787,7 +799,7 @@ impl Handler for ImageJobs {
                 Ok(Some(step)) => return step,
                 Err(e) => return Step::Retryable(e.to_string()),
             }
-            match self.finish(job, ImageState::Available.as_str(), None).await {
+            match self.finish(job, None).await {
                 Ok(()) => Step::Done,
                 Err(e) => Step::Retryable(e.to_string()),
             }
@@ -796,13 +808,8 @@ impl Handler for ImageJobs {
 
     fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let reason = Some((
-                ImageStateChangeReasonCode::InternalError
-                    .as_str()
-                    .to_owned(),
-                format!("the image could not be created: {error}"),
-            ));
-            if let Err(e) = self.finish(job, ImageState::Failed.as_str(), reason).await {
+            let why = format!("the image could not be created: {error}");
+            if let Err(e) = self.finish(job, Some(why)).await {
                 tracing::error!(job = %job.id, error = %e, "could not mark the image FAILED");
             }
         })

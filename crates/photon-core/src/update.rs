@@ -13,8 +13,8 @@ use photon_store::{
     UpdateStart, PUBLIC_OWNER,
 };
 use photon_types::{
-    Caller, CreateUpdatedImageRequest, CreateUpdatedImageResult, FleetErrorCode, ImageBuilderState,
-    ImageState, ImageStateChangeReasonCode,
+    Caller, CreateUpdatedImageRequest, CreateUpdatedImageResult, ImageBuilderState, ImageState,
+    ImageStateChangeReasonCode,
 };
 use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
 
@@ -591,31 +591,14 @@ impl UpdateJobs {
         builder: &str,
         why: &str,
     ) -> Result<(), CoreError> {
-        let store = &self.svc.store;
         let key = (job.region.as_str(), job.account_id.as_str(), image);
         self.remove_builder((key.0, key.1, builder)).await?;
-        if let Some(row) = store.image(key.0, key.1, key.2).await? {
-            let mut attrs = row.image.attrs;
-            attrs.errors.push((
-                FleetErrorCode::InternalServiceError.as_str().to_owned(),
-                why.to_owned(),
-                self.svc.now(),
-            ));
-            store
-                .set_image_attrs(key, ImageState::Creating.as_str(), &attrs)
-                .await?;
-        }
-        store
-            .transition_image(
+        self.svc
+            .fail_image(
                 key,
-                &[ImageState::Creating.as_str()],
-                ImageState::Failed.as_str(),
-                Some((
-                    ImageStateChangeReasonCode::ImageUpdateFailure
-                        .as_str()
-                        .to_owned(),
-                    format!("the managed update failed: {why}"),
-                )),
+                ImageState::Creating,
+                ImageStateChangeReasonCode::ImageUpdateFailure,
+                format!("the managed update failed: {why}"),
             )
             .await?;
         tracing::warn!(image, %why, "managed update failed");

@@ -407,6 +407,15 @@ async fn a_copy_whose_content_is_damaged_fails_visibly() {
         why.message().unwrap().contains("golden") && why.message().unwrap().contains("copy again"),
         "{why:?}"
     );
+    // The failure is in the image's notifications too, as for every failed image.
+    let errors = failed.image_errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        errors[0].error_code().unwrap().as_str(),
+        "INTERNAL_SERVICE_ERROR"
+    );
+    assert_eq!(errors[0].error_message(), why.message());
+    assert!(errors[0].error_timestamp().is_some());
     // A failed copy can be deleted, and its name used again.
     let eu = p.client(Proto::Cbor, &p.default, "eu-west-1");
     eu.delete_image().name("golden-eu").send().await.unwrap();
