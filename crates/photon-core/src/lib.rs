@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod console;
 pub mod content;
 pub mod copy;
+pub(crate) mod doc;
 mod error;
 pub mod faults;
 pub mod fleet;

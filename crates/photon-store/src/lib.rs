@@ -59,6 +59,22 @@ impl std::fmt::Debug for AccessKeyRecord {
     }
 }
 
+/// A setting kept exactly as the API gave it: the model shape's own tree (members by their wire
+/// names), for settings Photon stores and returns but whose fields it does not query. The domain
+/// writes it from a model shape and reads it back through the model's decoder, so a document
+/// that no longer decodes is noticed, never served. AWS only adds members to its shapes, so a
+/// stored document stays readable as the pinned model grows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Doc {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Doc>),
+    Map(BTreeMap<String, Doc>),
+}
+
 /// The owner column of AWS-owned public images.
 pub const PUBLIC_OWNER: &str = "";
 
@@ -315,6 +331,13 @@ pub struct BuilderAttrs {
     /// The Windows user whose profile became the default profile (`update-default-profile`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_profile: Option<String>,
+    /// `ImageBuilderAgentAccessConfig` as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_access_config: Option<Doc>,
+    /// `AppstreamAgentVersion` as `CreateImageBuilder` was given it when it named no version
+    /// (`LATEST`): what the builder reports while it follows the latest agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_agent_version: Option<String>,
 }
 
 /// One file of a builder's own layer; `digest` `None` hides the path of the image below.
@@ -374,6 +397,15 @@ pub struct FleetAttrs {
     /// (code, message) of what keeps the fleet from working as asked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sessions_per_instance: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_sessions: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usb_device_filter_strings: Option<Vec<String>>,
+    /// `S3Location` as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_script_s3_location: Option<Doc>,
 }
 
 /// A stack as stored.
@@ -404,6 +436,13 @@ pub struct StackAttrs {
     pub application_settings: Option<(bool, Option<String>)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub embed_host_domains: Vec<String>,
+    /// The model shapes of the stack's other settings, as given (`StorageConnectors`,
+    /// `UserSettings`, `AccessEndpoints`, `StreamingExperienceSettings`, `ContentRedirection`,
+    /// `WebAuthnRedirection`, `AgentAccessConfig`), keyed by member name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, Doc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_connector_authentication: Option<String>,
 }
 
 /// One release of an AWS base image: the public image it published and what it shipped.
