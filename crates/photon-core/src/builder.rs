@@ -9,18 +9,24 @@ use photon_types::{
     AccessEndpoint, AccessEndpointType, Caller, CreateImageBuilderRequest,
     CreateImageBuilderStreamingURLRequest, CreateImageBuilderStreamingURLResult,
     DeleteImageBuilderRequest, DescribeImageBuildersRequest, DescribeImageBuildersResult,
-    DomainJoinInfo, ImageBuilder, ImageBuilderState, ImageBuilderStateChangeReason,
-    ImageBuilderStateChangeReasonCode, LatestAppstreamAgentVersion, PlatformType,
+    DomainJoinInfo, FleetErrorCode, ImageBuilder, ImageBuilderState, ImageBuilderStateChangeReason,
+    ImageBuilderStateChangeReasonCode, LatestAppstreamAgentVersion, PlatformType, ResourceError,
     StartImageBuilderRequest, StopImageBuilderRequest, Timestamp, VolumeConfig, VpcConfig,
 };
 use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
 
+use crate::doc::{from_doc, to_doc};
 use crate::pace::Stage;
 use crate::{token, CoreError, Service};
 
 /// The job kind that moves builders along.
 pub const JOB_KIND: &str = "image-builder";
 const MAX_ATTEMPTS: i64 = 5;
+
+/// `DescribeImageBuilders` pages: the size when `MaxResults` is absent, and the most one page
+/// carries.
+const DEFAULT_BUILDER_PAGE: u32 = 25;
+const MAX_BUILDER_PAGE: u32 = 500;
 
 /// What a builder job drives its builder to.
 const TO_RUNNING: &str = "RUNNING";
@@ -61,6 +67,19 @@ pub fn to_api(b: BuilderRecord) -> ImageBuilder {
         subnet_ids: a.subnet_ids,
         security_group_ids: a.security_group_ids,
     });
+    let network_access_configuration =
+        (b.state == st(ImageBuilderState::Running)).then(|| crate::session::network_access(&b.arn));
+    // A failed builder says why in its errors too, where Terraform's waiter reads them.
+    let image_builder_errors = match &a.state_change_reason {
+        Some((_, message)) if b.state == st(ImageBuilderState::Failed) => {
+            Some(vec![ResourceError {
+                error_code: Some(FleetErrorCode::InternalServiceError),
+                error_message: Some(message.clone()),
+                error_timestamp: None,
+            }])
+        }
+        _ => None,
+    };
     ImageBuilder {
         name: b.name,
         arn: Some(b.arn),
@@ -85,9 +104,15 @@ pub fn to_api(b: BuilderRecord) -> ImageBuilder {
                 directory_name: a.directory_name,
                 organizational_unit_distinguished_name: a.organizational_unit,
             }),
-        network_access_configuration: None,
-        image_builder_errors: None,
-        appstream_agent_version: a.appstream_agent_version,
+        network_access_configuration,
+        image_builder_errors,
+        // A builder created with LATEST reports LATEST while it follows the newest agent:
+        // Terraform's `appstream_agent_version` is ForceNew, so another value would replace
+        // the builder on every plan (docs/compatibility.md).
+        appstream_agent_version: match a.requested_agent_version {
+            Some(v) if a.latest_appstream_agent_version => Some(v),
+            _ => a.appstream_agent_version,
+        },
         access_endpoints: (!a.access_endpoints.is_empty()).then(|| {
             a.access_endpoints
                 .into_iter()
@@ -106,7 +131,10 @@ pub fn to_api(b: BuilderRecord) -> ImageBuilder {
             LatestAppstreamAgentVersion::False
         }),
         disable_imdsv1: a.disable_imdsv1,
-        agent_access_config: None,
+        agent_access_config: a
+            .agent_access_config
+            .as_ref()
+            .and_then(|d| from_doc(d, "AgentAccessConfig").ok()),
     }
 }
 
@@ -152,6 +180,26 @@ impl Service {
         } else {
             image.image.attrs.appstream_agent_version.clone()
         };
+        if input
+            .softwares_to_install
+            .as_ref()
+            .is_some_and(|l| !l.is_empty())
+            || input
+                .softwares_to_uninstall
+                .as_ref()
+                .is_some_and(|l| !l.is_empty())
+        {
+            return Err(CoreError::InvalidCombination(
+                "SoftwaresToInstall and SoftwaresToUninstall manage license-included software, \
+                 which Photon does not offer yet; leave them out and put software on the \
+                 builder with `photon builder put`"
+                    .into(),
+            ));
+        }
+        let requested_agent_version = input
+            .appstream_agent_version
+            .clone()
+            .filter(|v| v == "LATEST" || v == "[LATEST]");
         let (agent, latest) = match input.appstream_agent_version.as_deref() {
             None => (
                 image_agent,
@@ -203,6 +251,8 @@ impl Service {
                 os_settings: image.image.attrs.os_settings,
                 applications: Vec::new(),
                 default_profile: None,
+                agent_access_config: input.agent_access_config.map(to_doc),
+                requested_agent_version,
             },
         };
         let quota = self
@@ -235,9 +285,14 @@ impl Service {
         cx: &Caller,
         input: DescribeImageBuildersRequest,
     ) -> Result<DescribeImageBuildersResult, CoreError> {
+        // The model leaves MaxResults unbounded: a larger page is honoured up to
+        // MAX_BUILDER_PAGE, past which the page ends early with a NextToken, as any AWS listing
+        // may (docs/compatibility.md).
         let limit = match input.max_results {
-            Some(n) if n > 0 => u32::try_from(n).unwrap_or(25).min(25),
-            _ => 25,
+            Some(n) if n > 0 => u32::try_from(n)
+                .unwrap_or(MAX_BUILDER_PAGE)
+                .min(MAX_BUILDER_PAGE),
+            _ => DEFAULT_BUILDER_PAGE,
         };
         let names = input.names.unwrap_or_default();
         if names.len() > crate::image::MAX_LOOKUPS {
@@ -396,15 +451,25 @@ impl Service {
         input: DeleteImageBuilderRequest,
     ) -> Result<ImageBuilder, CoreError> {
         let name = input.name.clone();
+        // AWS deletes a builder that is running or on its way there (Terraform's destroy relies
+        // on it). A job still due for the old state finds DELETING and leaves it alone. A builder
+        // making an image, or one of a managed update, is AppStream's until that work ends.
         self.move_builder(
             cx,
             &name,
-            &[ImageBuilderState::Stopped, ImageBuilderState::Failed],
+            &[
+                ImageBuilderState::Pending,
+                ImageBuilderState::Running,
+                ImageBuilderState::Stopping,
+                ImageBuilderState::Stopped,
+                ImageBuilderState::Failed,
+            ],
             ImageBuilderState::Deleting,
             Some((TO_DELETED, Stage::BuilderDelete)),
             |s| {
                 CoreError::NotPermitted(format!(
-                    "image builder '{name}' is {s}; stop it and wait for STOPPED before deleting it"
+                    "image builder '{name}' is {s}; wait until that work ends (RUNNING, STOPPED \
+                     or FAILED), then delete it"
                 ))
             },
         )

@@ -95,12 +95,10 @@ async fn lifecycle_and_what_each_state_allows() {
             Some("blue")
         );
 
-        // RUNNING: no start, no delete.
+        // RUNNING: no start.
         let (code, msg, _) = failure(c.start_image_builder().name(&name).send().await);
         assert_eq!(code, "ResourceNotAvailableException");
         assert!(msg.contains("only when STOPPED"), "{msg}");
-        let (code, ..) = failure(c.delete_image_builder().name(&name).send().await);
-        assert_eq!(code, "OperationNotPermittedException");
 
         let r = c.stop_image_builder().name(&name).send().await.unwrap();
         assert_eq!(
@@ -133,8 +131,23 @@ async fn lifecycle_and_what_each_state_allows() {
             code, "ResourceNotFoundException",
             "a deleted builder's tags are gone"
         );
-        // The name is free again.
+        // The name is free again, and a builder is deleted straight from PENDING or RUNNING,
+        // as Terraform's destroy expects.
         create(&c, &name).await;
+        let r = c.delete_image_builder().name(&name).send().await.unwrap();
+        assert_eq!(
+            r.image_builder().unwrap().state(),
+            Some(&ImageBuilderState::Deleting)
+        );
+        wait_for(&c, &name, None).await;
+        create(&c, &name).await;
+        wait_for(&c, &name, Some(ImageBuilderState::Running)).await;
+        let r = c.delete_image_builder().name(&name).send().await.unwrap();
+        assert_eq!(
+            r.image_builder().unwrap().state(),
+            Some(&ImageBuilderState::Deleting)
+        );
+        wait_for(&c, &name, None).await;
     }
 }
 
