@@ -15,6 +15,8 @@ use photon_types::{
 };
 use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
 
+use crate::content::is_windows;
+use crate::doc::{from_doc, to_doc};
 use crate::pace::Stage;
 use crate::{CoreError, Service};
 
@@ -93,7 +95,13 @@ pub fn to_api(f: FleetRecord, in_use: i32) -> Fleet {
         root_volume_config: a.root_volume_size_gb.map(|gb| VolumeConfig {
             volume_size_in_gb: Some(gb),
         }),
-        ..Default::default()
+        max_sessions_per_instance: a.max_sessions_per_instance,
+        max_concurrent_sessions: a.max_concurrent_sessions,
+        usb_device_filter_strings: a.usb_device_filter_strings,
+        session_script_s3_location: a
+            .session_script_s3_location
+            .as_ref()
+            .and_then(|d| from_doc(d, "SessionScriptS3Location").ok()),
     }
 }
 
@@ -114,6 +122,155 @@ fn image_refused(why: ImageRefusal, image: &photon_store::ImageRecord) -> CoreEr
         ImageRefusal::Gone => CoreError::NotFound(text),
         ImageRefusal::NoFleetPermission => CoreError::NotPermitted(text),
     }
+}
+
+/// `ComputeCapacity` of an ALWAYS_ON or ON_DEMAND fleet: instances, never sessions.
+fn desired_instances(instances: Option<i32>, sessions: Option<i32>) -> Result<i32, CoreError> {
+    match (instances, sessions) {
+        (Some(n), None) => Ok(n),
+        (_, Some(_)) => Err(CoreError::InvalidCombination(
+            "Photon does not support multi-session fleets yet: give \
+             ComputeCapacity.DesiredInstances, not DesiredSessions"
+                .into(),
+        )),
+        (None, None) => Err(CoreError::InvalidCombination(
+            "ComputeCapacity needs DesiredInstances".into(),
+        )),
+    }
+}
+
+/// The session limits of the model: `MaxConcurrentSessions` belongs to ELASTIC fleets only, and
+/// `MaxSessionsPerInstance` above 1 makes a multi-session fleet, which Photon does not run yet.
+fn check_session_limits(
+    fleet_type: FleetType,
+    per_instance: Option<i32>,
+    concurrent: Option<i32>,
+) -> Result<(), CoreError> {
+    if concurrent.is_some() && fleet_type != FleetType::Elastic {
+        return Err(CoreError::InvalidCombination(format!(
+            "MaxConcurrentSessions is for ELASTIC fleets only; an {} fleet's capacity is \
+             ComputeCapacity.DesiredInstances",
+            fleet_type.as_str()
+        )));
+    }
+    if let Some(n) = per_instance {
+        check_range("MaxSessionsPerInstance", n, 1, 50)?;
+        if n > 1 {
+            return Err(CoreError::InvalidCombination(format!(
+                "MaxSessionsPerInstance {n} makes a multi-session fleet, which Photon does not \
+                 support yet; leave it out or give 1"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `Platform` of an ALWAYS_ON or ON_DEMAND fleet is its image's: another value is refused.
+fn check_platform(
+    platform: Option<PlatformType>,
+    image: &photon_store::ImageRecord,
+) -> Result<(), CoreError> {
+    match platform {
+        Some(p) if p.as_str() != image.platform => Err(CoreError::InvalidCombination(format!(
+            "Platform {} does not match image '{}', which runs {}; leave Platform out (an \
+             ALWAYS_ON or ON_DEMAND fleet runs its image's platform) or pick an image of that \
+             platform",
+            p.as_str(),
+            image.name,
+            image.platform
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The members of an `UpdateFleet` that a RUNNING fleet cannot change, by the model's lists of
+/// what it can: display name and the two disconnect timeouts for every type; capacity and
+/// image for ALWAYS_ON and ON_DEMAND; session limit, session script and USB filters for
+/// ELASTIC.
+fn stopped_only_members(elastic: bool, input: &UpdateFleetRequest) -> Vec<&'static str> {
+    let image = input.image_name.is_some() || input.image_arn.is_some();
+    let given = [
+        (
+            "ComputeCapacity",
+            elastic && input.compute_capacity.is_some(),
+        ),
+        ("ImageName or ImageArn", elastic && image),
+        ("InstanceType", input.instance_type.is_some()),
+        ("VpcConfig", input.vpc_config.is_some()),
+        ("DomainJoinInfo", input.domain_join_info.is_some()),
+        ("Description", input.description.is_some()),
+        (
+            "MaxUserDurationInSeconds",
+            input.max_user_duration_in_seconds.is_some(),
+        ),
+        (
+            "EnableDefaultInternetAccess",
+            input.enable_default_internet_access.is_some(),
+        ),
+        ("IamRoleArn", input.iam_role_arn.is_some()),
+        ("StreamView", input.stream_view.is_some()),
+        ("Platform", input.platform.is_some()),
+        ("DisableIMDSV1", input.disable_imdsv1.is_some()),
+        ("RootVolumeConfig", input.root_volume_config.is_some()),
+        (
+            "MaxSessionsPerInstance",
+            input.max_sessions_per_instance.is_some(),
+        ),
+        (
+            "MaxConcurrentSessions",
+            !elastic && input.max_concurrent_sessions.is_some(),
+        ),
+        (
+            "UsbDeviceFilterStrings",
+            !elastic && input.usb_device_filter_strings.is_some(),
+        ),
+        (
+            "SessionScriptS3Location",
+            !elastic && input.session_script_s3_location.is_some(),
+        ),
+        (
+            "AttributesToDelete",
+            input
+                .attributes_to_delete
+                .as_ref()
+                .is_some_and(|a| !a.is_empty()),
+        ),
+        ("DeleteVpcConfig", input.delete_vpc_config == Some(true)),
+    ];
+    given
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+}
+
+/// The first agent that streams the DESKTOP view (agent-software-versions.md, 02-19-2020).
+const DESKTOP_VIEW_AGENT: &str = "2020-02-19";
+
+/// `MM-DD-YYYY` (an agent version) → `YYYY-MM-DD`, which orders as dates do.
+fn agent_date(version: &str) -> Option<String> {
+    let mut parts = version.split('-');
+    let (m, d, y) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(format!("{y}-{m}-{d}"))
+}
+
+/// The DESKTOP view needs an agent from 02-19-2020 or later on the fleet's image.
+fn check_stream_view(view: StreamView, image: &photon_store::ImageRecord) -> Result<(), CoreError> {
+    if view != StreamView::Desktop || image.attrs.latest_appstream_agent_version {
+        return Ok(());
+    }
+    let agent = image.attrs.appstream_agent_version.as_deref();
+    if agent
+        .and_then(agent_date)
+        .is_some_and(|d| d.as_str() >= DESKTOP_VIEW_AGENT)
+    {
+        return Ok(());
+    }
+    Err(CoreError::Incompatible(format!(
+        "image '{}' runs agent {}, and the DESKTOP stream view needs agent 02-19-2020 or \
+         later; use StreamView APP, or an image with a newer agent",
+        image.name,
+        agent.unwrap_or("(unknown)")
+    )))
 }
 
 fn check_range(name: &str, v: i32, lo: i32, hi: i32) -> Result<(), CoreError> {
@@ -174,24 +331,17 @@ impl Service {
                 "Photon does not support ELASTIC fleets yet; use ALWAYS_ON or ON_DEMAND".into(),
             ));
         }
-        let Some(capacity) = input.compute_capacity else {
-            return Err(CoreError::InvalidCombination(format!(
-                "an {} fleet needs ComputeCapacity with DesiredInstances",
-                fleet_type.as_str()
-            )));
-        };
-        let desired = match (capacity.desired_instances, capacity.desired_sessions) {
-            (Some(n), None) => n,
-            (None, Some(_)) | (Some(_), Some(_)) => {
-                return Err(CoreError::InvalidCombination(
-                    "Photon does not support multi-session fleets yet: give ComputeCapacity.DesiredInstances only".into(),
-                ))
-            }
-            (None, None) => {
-                return Err(CoreError::InvalidCombination("ComputeCapacity needs DesiredInstances".into()))
-            }
+        // Terraform leaves ComputeCapacity out for a fleet of no instances: absent is zero.
+        let desired = match input.compute_capacity {
+            None => 0,
+            Some(c) => desired_instances(c.desired_instances, c.desired_sessions)?,
         };
         check_range("ComputeCapacity.DesiredInstances", desired, 0, 10_000)?;
+        check_session_limits(
+            fleet_type,
+            input.max_sessions_per_instance,
+            input.max_concurrent_sessions,
+        )?;
         let max_user = input.max_user_duration_in_seconds.unwrap_or(57_600);
         check_range("MaxUserDurationInSeconds", max_user, 600, 432_000)?;
         let disconnect = input.disconnect_timeout_in_seconds.unwrap_or(900);
@@ -208,6 +358,9 @@ impl Service {
                 &input.instance_type,
             )
             .await?;
+        check_platform(input.platform, &image.image)?;
+        let stream_view = input.stream_view.unwrap_or(StreamView::App);
+        check_stream_view(stream_view, &image.image)?;
         let vpc = input.vpc_config.unwrap_or_default();
         let dj = input.domain_join_info.unwrap_or_default();
         let record = FleetRecord {
@@ -234,15 +387,15 @@ impl Service {
                 security_group_ids: vpc.security_group_ids,
                 directory_name: dj.directory_name,
                 organizational_unit: dj.organizational_unit_distinguished_name,
-                stream_view: input
-                    .stream_view
-                    .unwrap_or(StreamView::App)
-                    .as_str()
-                    .to_owned(),
+                stream_view: stream_view.as_str().to_owned(),
                 platform: image.image.platform.clone(),
                 disable_imdsv1: input.disable_imdsv1,
                 root_volume_size_gb: input.root_volume_config.and_then(|v| v.volume_size_in_gb),
                 errors: Vec::new(),
+                max_sessions_per_instance: input.max_sessions_per_instance,
+                max_concurrent_sessions: input.max_concurrent_sessions,
+                usb_device_filter_strings: input.usb_device_filter_strings,
+                session_script_s3_location: input.session_script_s3_location.map(to_doc),
             },
         };
         let quota = self.quota(&cx.account_id, &cx.region, "fleets").await?;
@@ -447,15 +600,30 @@ impl Service {
                 f.state
             )));
         }
-        if running
-            && (input.instance_type.is_some()
-                || input.vpc_config.is_some()
-                || input.domain_join_info.is_some())
-        {
-            return Err(CoreError::InvalidCombination(format!(
-                "fleet '{name}' is RUNNING; InstanceType, VpcConfig and DomainJoinInfo can change only while it is STOPPED"
-            )));
+        if running {
+            let elastic = read.fleet_type == FleetType::Elastic.as_str();
+            let stopped_only = stopped_only_members(elastic, &input);
+            if !stopped_only.is_empty() {
+                let can = if elastic {
+                    "DisplayName, IdleDisconnectTimeoutInSeconds, DisconnectTimeoutInSeconds, \
+                     MaxConcurrentSessions, SessionScriptS3Location and UsbDeviceFilterStrings"
+                } else {
+                    "DisplayName, ComputeCapacity, ImageName or ImageArn, \
+                     IdleDisconnectTimeoutInSeconds and DisconnectTimeoutInSeconds"
+                };
+                return Err(CoreError::InvalidCombination(format!(
+                    "fleet '{name}' is RUNNING, and a running {} fleet changes only {can}; \
+                     stop it with StopFleet to change {}",
+                    read.fleet_type,
+                    stopped_only.join(", ")
+                )));
+            }
         }
+        check_session_limits(
+            FleetType::from_wire(&read.fleet_type).unwrap_or(FleetType::OnDemand),
+            input.max_sessions_per_instance,
+            input.max_concurrent_sessions,
+        )?;
         let instance_type = input
             .instance_type
             .clone()
@@ -469,6 +637,17 @@ impl Service {
                     &instance_type,
                 )
                 .await?;
+            // Instances are replaced in place while running, which works across Windows
+            // versions but not between Windows and Linux (docs/compatibility.md).
+            if running && is_windows(&image.image.platform) != is_windows(&f.attrs.platform) {
+                return Err(CoreError::InvalidCombination(format!(
+                    "image '{}' runs {} but fleet '{name}' runs {}; a running fleet changes \
+                     between Windows and Linux images only while STOPPED, so stop it with \
+                     StopFleet first",
+                    image.image.name, image.image.platform, f.attrs.platform
+                )));
+            }
+            check_platform(input.platform, &image.image)?;
             f.image_arn = image.image.arn.clone();
             f.attrs.platform = image.image.platform.clone();
             // A usable image clears what kept the fleet from provisioning.
@@ -478,10 +657,23 @@ impl Service {
             self.fleet_image(cx, None, Some(&current), &instance_type)
                 .await?;
         }
+        if input.image_name.is_none() && input.image_arn.is_none() {
+            if let Some(p) = input.platform {
+                if p.as_str() != f.attrs.platform {
+                    return Err(CoreError::InvalidCombination(format!(
+                        "Platform {} is not the platform of the fleet's image ({}); an \
+                         ALWAYS_ON or ON_DEMAND fleet runs its image's platform, so change \
+                         the image instead",
+                        p.as_str(),
+                        f.attrs.platform
+                    )));
+                }
+            }
+        }
         f.instance_type = instance_type;
         if let Some(c) = input.compute_capacity {
-            match (c.desired_instances, c.desired_sessions) {
-                (Some(n), None) => {
+            match desired_instances(c.desired_instances, c.desired_sessions) {
+                Ok(n) => {
                     check_range("ComputeCapacity.DesiredInstances", n, 0, 10_000)?;
                     if n > 0 && f.image_arn == read.image_arn {
                         // Capacity on the image it has: the image must still be one the fleet
@@ -506,11 +698,7 @@ impl Service {
                     }
                     f.attrs.desired_instances = n;
                 }
-                _ => {
-                    return Err(CoreError::InvalidCombination(
-                        "give ComputeCapacity.DesiredInstances only (multi-session fleets are not supported)".into(),
-                    ))
-                }
+                Err(e) => return Err(e),
             }
         }
         if let Some(v) = input.max_user_duration_in_seconds {
@@ -544,9 +732,39 @@ impl Service {
             f.attrs.iam_role_arn = Some(v);
         }
         if let Some(v) = input.stream_view {
+            if let Some(row) = self
+                .store
+                .image_for(&cx.region, &cx.account_id, &f.image_arn)
+                .await?
+            {
+                check_stream_view(v, &row.image)?;
+            }
             f.attrs.stream_view = v.as_str().to_owned();
         }
-        for attr in input.attributes_to_delete.unwrap_or_default() {
+        if let Some(v) = input.disable_imdsv1 {
+            f.attrs.disable_imdsv1 = Some(v);
+        }
+        if let Some(v) = input.root_volume_config {
+            f.attrs.root_volume_size_gb = v.volume_size_in_gb;
+        }
+        if let Some(v) = input.max_sessions_per_instance {
+            f.attrs.max_sessions_per_instance = Some(v);
+        }
+        if let Some(v) = input.max_concurrent_sessions {
+            f.attrs.max_concurrent_sessions = Some(v);
+        }
+        if let Some(v) = input.usb_device_filter_strings {
+            f.attrs.usb_device_filter_strings = Some(v);
+        }
+        if let Some(v) = input.session_script_s3_location {
+            f.attrs.session_script_s3_location = Some(to_doc(v));
+        }
+        let mut to_delete = input.attributes_to_delete.unwrap_or_default();
+        // The deprecated DeleteVpcConfig says what VPC_CONFIGURATION says.
+        if input.delete_vpc_config == Some(true) {
+            to_delete.push(FleetAttribute::VpcConfiguration);
+        }
+        for attr in to_delete {
             match attr {
                 FleetAttribute::VpcConfiguration
                 | FleetAttribute::VpcConfigurationSecurityGroupIds => {
@@ -560,7 +778,12 @@ impl Service {
                     f.attrs.organizational_unit = None;
                 }
                 FleetAttribute::IamRoleArn => f.attrs.iam_role_arn = None,
-                _ => {}
+                FleetAttribute::UsbDeviceFilterStrings => f.attrs.usb_device_filter_strings = None,
+                FleetAttribute::SessionScriptS3Location => {
+                    f.attrs.session_script_s3_location = None
+                }
+                FleetAttribute::MaxSessionsPerInstance => f.attrs.max_sessions_per_instance = None,
+                FleetAttribute::VolumeConfiguration => f.attrs.root_volume_size_gb = None,
             }
         }
         self.save_fleet(f, &read, None, |s| {

@@ -120,10 +120,17 @@ async fn fleet_lifecycle_and_refusals() {
             .await,
     );
     assert_eq!(code, "InvalidParameterCombinationException");
-    let (code, ..) = failure(base().image_name(BASE).send().await);
+    // Left out, ComputeCapacity is zero instances (terraform_fleet.rs); given, it needs a count.
+    let (code, ..) = failure(
+        base()
+            .image_name(BASE)
+            .compute_capacity(ComputeCapacity::builder().build())
+            .send()
+            .await,
+    );
     assert_eq!(
         code, "InvalidParameterCombinationException",
-        "ComputeCapacity is required"
+        "ComputeCapacity needs DesiredInstances"
     );
     let (code, ..) = failure(
         base()

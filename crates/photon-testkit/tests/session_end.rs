@@ -116,7 +116,7 @@ async fn a_session_ends_at_its_maximum_duration_and_frees_its_instance() {
                 .streaming_url
                 .unwrap();
             let token = url.rsplit('/').next().unwrap().to_owned();
-            svc.open_stream(&token).await
+            svc.open_stream(&token).await.map(|(s, _)| s)
         }
     };
     let in_use = || async {
@@ -173,7 +173,6 @@ async fn a_session_ends_at_its_maximum_duration_and_frees_its_instance() {
         photon_types::UpdateFleetRequest {
             name: Some("fleet".into()),
             disconnect_timeout_in_seconds: Some(120),
-            max_user_duration_in_seconds: Some(3600),
             ..Default::default()
         },
     )
