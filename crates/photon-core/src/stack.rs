@@ -1,15 +1,30 @@
 //! Stacks: their settings (application settings persistence included), and the one fleet
 //! each stack streams from.
 
-use photon_store::{Association, StackAttrs, StackRecord, StoreError};
+use std::collections::BTreeMap;
+
+use photon_store::{Association, Doc, StackAttrs, StackRecord, StoreError};
 use photon_types::{
-    ApplicationSettingsResponse, AssociateFleetRequest, Caller, CreateStackRequest,
-    DeleteStackRequest, DescribeStacksRequest, DescribeStacksResult, DisassociateFleetRequest,
-    ListAssociatedFleetsRequest, ListAssociatedFleetsResult, ListAssociatedStacksRequest,
-    ListAssociatedStacksResult, Stack, Timestamp, UpdateStackRequest,
+    AccessEndpoint, Action, AgentAccessConfig, AgentAccessConfigForUpdate,
+    ApplicationSettingsResponse, AssociateFleetRequest, Caller, ContentRedirection,
+    CreateStackRequest, DeleteStackRequest, DescribeStacksRequest, DescribeStacksResult,
+    DisassociateFleetRequest, Encode, ListAssociatedFleetsRequest, ListAssociatedFleetsResult,
+    ListAssociatedStacksRequest, ListAssociatedStacksResult, Permission, Stack, StackAttribute,
+    StorageConnector, StorageConnectorAuthentication, StorageConnectorType,
+    StreamingExperienceSettings, Timestamp, UpdateStackRequest, UserSetting, WebAuthnRedirection,
 };
 
+use crate::doc::{from_doc, from_doc_list, to_doc};
 use crate::{CoreError, Service};
+
+/// The keys of `StackAttrs::settings`: the model's member names.
+const STORAGE_CONNECTORS: &str = "StorageConnectors";
+const USER_SETTINGS: &str = "UserSettings";
+const ACCESS_ENDPOINTS: &str = "AccessEndpoints";
+const STREAMING_EXPERIENCE: &str = "StreamingExperienceSettings";
+const CONTENT_REDIRECTION: &str = "ContentRedirection";
+const WEB_AUTHN_REDIRECTION: &str = "WebAuthnRedirection";
+const AGENT_ACCESS_CONFIG: &str = "AgentAccessConfig";
 
 pub fn stack_arn(region: &str, owner: &str, name: &str) -> String {
     format!("arn:aws:appstream:{region}:{owner}:stack/{name}")
@@ -21,18 +36,63 @@ fn not_found(name: &str, region: &str) -> CoreError {
     ))
 }
 
-pub fn to_api(st: StackRecord) -> Stack {
+/// The user settings a stack reports: every action of the model, ENABLED unless the stack set
+/// it otherwise ("By default, these actions are enabled"), so a stack created without them
+/// reads back the same list AWS returns.
+fn effective_user_settings(given: Vec<UserSetting>) -> Vec<UserSetting> {
+    Action::VALUES
+        .iter()
+        .filter_map(|a| Action::from_wire(a))
+        .map(|action| {
+            given
+                .iter()
+                .find(|s| s.action == action)
+                .cloned()
+                .unwrap_or(UserSetting {
+                    action,
+                    permission: Permission::Enabled,
+                    maximum_length: None,
+                })
+        })
+        .collect()
+}
+
+fn setting<T: photon_types::Decode>(a: &StackAttrs, key: &str) -> Result<Option<T>, CoreError> {
+    a.settings.get(key).map(|d| from_doc(d, key)).transpose()
+}
+
+fn setting_list<T: photon_types::Decode>(
+    a: &StackAttrs,
+    key: &str,
+) -> Result<Option<Vec<T>>, CoreError> {
+    a.settings
+        .get(key)
+        .map(|d| from_doc_list(d, key))
+        .transpose()
+}
+
+fn put<T: Encode>(a: &mut StackAttrs, key: &str, v: Option<T>) {
+    if let Some(v) = v {
+        a.settings.insert(key.to_owned(), to_doc(v));
+    }
+}
+
+pub fn to_api(st: StackRecord) -> Result<Stack, CoreError> {
     let a = st.attrs;
-    Stack {
+    Ok(Stack {
         arn: Some(st.arn),
         name: st.name,
-        description: a.description,
-        display_name: a.display_name,
+        description: a.description.clone(),
+        display_name: a.display_name.clone(),
         created_time: Some(Timestamp(st.created_at)),
-        redirect_url: a.redirect_url,
-        feedback_url: a.feedback_url,
-        embed_host_domains: (!a.embed_host_domains.is_empty()).then_some(a.embed_host_domains),
-        application_settings: a.application_settings.map(|(enabled, group)| {
+        redirect_url: a.redirect_url.clone(),
+        feedback_url: a.feedback_url.clone(),
+        embed_host_domains: (!a.embed_host_domains.is_empty())
+            .then(|| a.embed_host_domains.clone()),
+        // A stack without persistence reports it disabled, as AWS does (Terraform reads
+        // `enabled = false` back for a stack created without the block).
+        application_settings: Some({
+            let (enabled, group) = a.application_settings.clone().unwrap_or((false, None));
             ApplicationSettingsResponse {
                 enabled: Some(enabled),
                 settings_group: group,
@@ -40,8 +100,87 @@ pub fn to_api(st: StackRecord) -> Stack {
                     .then(|| format!("appstream-app-settings-{}-{}", st.region, st.owner)),
             }
         }),
-        ..Default::default()
+        storage_connectors: setting_list::<StorageConnector>(&a, STORAGE_CONNECTORS)?,
+        user_settings: Some(effective_user_settings(
+            setting_list(&a, USER_SETTINGS)?.unwrap_or_default(),
+        )),
+        access_endpoints: setting_list::<AccessEndpoint>(&a, ACCESS_ENDPOINTS)?,
+        streaming_experience_settings: setting::<StreamingExperienceSettings>(
+            &a,
+            STREAMING_EXPERIENCE,
+        )?,
+        content_redirection: setting::<ContentRedirection>(&a, CONTENT_REDIRECTION)?,
+        web_authn_redirection: setting::<WebAuthnRedirection>(&a, WEB_AUTHN_REDIRECTION)?,
+        agent_access_config: setting::<AgentAccessConfig>(&a, AGENT_ACCESS_CONFIG)?,
+        storage_connector_authentication: a
+            .storage_connector_authentication
+            .as_deref()
+            .and_then(StorageConnectorAuthentication::from_wire),
+        // Photon's connectors have no storage behind them that could fail to connect, so no
+        // stack reports an error (docs/compatibility.md).
+        stack_errors: None,
+    })
+}
+
+/// Connectors are one per type (the console's checkboxes); a type given twice is a mistake.
+fn check_connectors(connectors: &[StorageConnector]) -> Result<(), CoreError> {
+    for (i, c) in connectors.iter().enumerate() {
+        if connectors[..i]
+            .iter()
+            .any(|o| o.connector_type == c.connector_type)
+        {
+            return Err(CoreError::InvalidCombination(format!(
+                "StorageConnectors names {} twice; give each connector type once",
+                c.connector_type.as_str()
+            )));
+        }
     }
+    Ok(())
+}
+
+/// What a stack streaming from a Linux fleet cannot have (set-up-stacks-fleets.md): Google
+/// Drive, OneDrive and application settings persistence. `None` when it has none of them.
+fn linux_conflicts(a: &StackAttrs) -> Result<Option<String>, CoreError> {
+    let mut found = Vec::new();
+    for c in setting_list::<StorageConnector>(a, STORAGE_CONNECTORS)?.unwrap_or_default() {
+        if matches!(
+            c.connector_type,
+            StorageConnectorType::GoogleDrive | StorageConnectorType::OneDrive
+        ) {
+            found.push(format!(
+                "the {} storage connector",
+                c.connector_type.as_str()
+            ));
+        }
+    }
+    if matches!(a.application_settings, Some((true, _))) {
+        found.push("application settings persistence".to_owned());
+    }
+    Ok((!found.is_empty()).then(|| found.join(" and ")))
+}
+
+/// `AgentAccessConfigForUpdate` laid over the stack's current configuration: the members given
+/// replace those the stack has. The result must be a whole `AgentAccessConfig`.
+fn merged_agent_access(
+    current: Option<&Doc>,
+    update: AgentAccessConfigForUpdate,
+) -> Result<Doc, CoreError> {
+    let mut merged = match current {
+        Some(Doc::Map(m)) => m.clone(),
+        _ => BTreeMap::new(),
+    };
+    if let Doc::Map(given) = to_doc(update) {
+        merged.extend(given);
+    }
+    let doc = Doc::Map(merged);
+    if from_doc::<AgentAccessConfig>(&doc, AGENT_ACCESS_CONFIG).is_err() {
+        return Err(CoreError::InvalidCombination(
+            "AgentAccessConfig needs Settings, ScreenResolution and ScreenImageFormat when the \
+             stack has no agent access configuration yet; give all three"
+                .into(),
+        ));
+    }
+    Ok(doc)
 }
 
 impl Service {
@@ -66,11 +205,27 @@ impl Service {
                     .application_settings
                     .map(|s| (s.enabled, s.settings_group)),
                 embed_host_domains: input.embed_host_domains.unwrap_or_default(),
+                settings: BTreeMap::new(),
+                storage_connector_authentication: input
+                    .storage_connector_authentication
+                    .map(|a| a.as_str().to_owned()),
             },
         };
+        let mut record = record;
+        if let Some(c) = &input.storage_connectors {
+            check_connectors(c)?;
+        }
+        let a = &mut record.attrs;
+        put(a, STORAGE_CONNECTORS, input.storage_connectors);
+        put(a, USER_SETTINGS, input.user_settings);
+        put(a, ACCESS_ENDPOINTS, input.access_endpoints);
+        put(a, STREAMING_EXPERIENCE, input.streaming_experience_settings);
+        put(a, CONTENT_REDIRECTION, input.content_redirection);
+        put(a, WEB_AUTHN_REDIRECTION, input.web_authn_redirection);
+        put(a, AGENT_ACCESS_CONFIG, input.agent_access_config);
         let quota = self.quota(&cx.account_id, &cx.region, "stacks").await?;
         match self.store.create_stack(&record, &input.tags.unwrap_or_default(), quota).await {
-            Ok(()) => Ok(to_api(record)),
+            Ok(()) => to_api(record),
             Err(StoreError::Conflict) => Err(CoreError::AlreadyExists(format!(
                 "a stack named '{}' already exists in {}; pick another name",
                 input.name, cx.region
@@ -97,7 +252,7 @@ impl Service {
                     .stack(&cx.region, &cx.account_id, n)
                     .await?
                     .ok_or_else(|| not_found(n, &cx.region))?;
-                out.push(to_api(st));
+                out.push(to_api(st)?);
             }
             return Ok(DescribeStacksResult {
                 stacks: Some(out),
@@ -118,7 +273,7 @@ impl Service {
             )
             .await?;
         Ok(DescribeStacksResult {
-            stacks: Some(rows.into_iter().map(to_api).collect()),
+            stacks: Some(rows.into_iter().map(to_api).collect::<Result<_, _>>()?),
             next_token,
         })
     }
@@ -152,10 +307,121 @@ impl Service {
         if let Some(d) = input.embed_host_domains {
             a.embed_host_domains = d;
         }
+        if let Some(c) = &input.storage_connectors {
+            check_connectors(c)?;
+        }
+        put(a, STORAGE_CONNECTORS, input.storage_connectors);
+        if let Some(given) = input.user_settings {
+            // Settings given replace those of the same action; the others stay as they were.
+            let mut merged: Vec<UserSetting> = setting_list(a, USER_SETTINGS)?.unwrap_or_default();
+            merged.retain(|s| given.iter().all(|g| g.action != s.action));
+            merged.extend(given);
+            put(a, USER_SETTINGS, Some(merged));
+        }
+        put(a, ACCESS_ENDPOINTS, input.access_endpoints);
+        put(a, STREAMING_EXPERIENCE, input.streaming_experience_settings);
+        put(a, CONTENT_REDIRECTION, input.content_redirection);
+        put(a, WEB_AUTHN_REDIRECTION, input.web_authn_redirection);
+        if let Some(u) = input.agent_access_config {
+            let merged = merged_agent_access(a.settings.get(AGENT_ACCESS_CONFIG), u)?;
+            a.settings.insert(AGENT_ACCESS_CONFIG.to_owned(), merged);
+        }
+        if let Some(v) = input.storage_connector_authentication {
+            a.storage_connector_authentication = Some(v.as_str().to_owned());
+        }
+        let mut to_delete = input.attributes_to_delete.unwrap_or_default();
+        // The deprecated DeleteStorageConnectors says what STORAGE_CONNECTORS says.
+        if input.delete_storage_connectors == Some(true) {
+            to_delete.push(StackAttribute::StorageConnectors);
+        }
+        for attr in to_delete {
+            let drop_connector = |a: &mut StackAttrs, t: StorageConnectorType| {
+                let kept: Vec<StorageConnector> = setting_list(a, STORAGE_CONNECTORS)?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|c: &StorageConnector| c.connector_type != t)
+                    .collect();
+                if kept.is_empty() {
+                    a.settings.remove(STORAGE_CONNECTORS);
+                } else {
+                    put(a, STORAGE_CONNECTORS, Some(kept));
+                }
+                Ok::<(), CoreError>(())
+            };
+            match attr {
+                StackAttribute::StorageConnectors => {
+                    a.settings.remove(STORAGE_CONNECTORS);
+                }
+                StackAttribute::StorageConnectorHomefolders => {
+                    drop_connector(a, StorageConnectorType::Homefolders)?
+                }
+                StackAttribute::StorageConnectorGoogleDrive => {
+                    drop_connector(a, StorageConnectorType::GoogleDrive)?
+                }
+                StackAttribute::StorageConnectorOneDrive => {
+                    drop_connector(a, StorageConnectorType::OneDrive)?
+                }
+                StackAttribute::RedirectUrl => a.redirect_url = None,
+                StackAttribute::FeedbackUrl => a.feedback_url = None,
+                StackAttribute::UserSettings => {
+                    a.settings.remove(USER_SETTINGS);
+                }
+                StackAttribute::EmbedHostDomains => a.embed_host_domains.clear(),
+                StackAttribute::AccessEndpoints => {
+                    a.settings.remove(ACCESS_ENDPOINTS);
+                }
+                StackAttribute::StreamingExperienceSettings => {
+                    a.settings.remove(STREAMING_EXPERIENCE);
+                }
+                StackAttribute::ContentRedirection => {
+                    a.settings.remove(CONTENT_REDIRECTION);
+                }
+                StackAttribute::WebAuthnRedirection => {
+                    a.settings.remove(WEB_AUTHN_REDIRECTION);
+                }
+                StackAttribute::AgentAccessConfig => {
+                    a.settings.remove(AGENT_ACCESS_CONFIG);
+                }
+                StackAttribute::AgentAccessConfigKmsKeyArn => {
+                    if let Some(Doc::Map(m)) = a.settings.get_mut(AGENT_ACCESS_CONFIG) {
+                        m.remove("KmsKeyArn");
+                    }
+                }
+                StackAttribute::StorageConnectorAuthentication => {
+                    a.storage_connector_authentication = None
+                }
+                // Stacks have no IAM role and Photon has no themes yet (CreateThemeForStack):
+                // there is nothing of either to delete.
+                StackAttribute::IamRoleArn | StackAttribute::ThemeName => {}
+            }
+        }
+        // A stack streaming from a Linux fleet keeps to what Linux sessions support.
+        for fleet in self
+            .store
+            .fleets_of_stack(&cx.region, &cx.account_id, &input.name)
+            .await?
+        {
+            let linux = self
+                .store
+                .fleet(&cx.region, &cx.account_id, &fleet)
+                .await?
+                .is_some_and(|f| !crate::content::is_windows(&f.attrs.platform));
+            if let Some(what) = linux
+                .then(|| linux_conflicts(&st.attrs))
+                .transpose()?
+                .flatten()
+            {
+                return Err(CoreError::Incompatible(format!(
+                    "stack '{}' streams from Linux fleet '{fleet}', which does not support {what}; \
+                     leave it out, or disassociate the fleet first",
+                    input.name
+                )));
+            }
+        }
         if !self.store.put_stack(&st).await? {
             return Err(not_found(&input.name, &cx.region));
         }
-        Ok(to_api(st))
+        to_api(st)
     }
 
     pub async fn delete_stack(
@@ -189,6 +455,26 @@ impl Service {
         cx: &Caller,
         input: AssociateFleetRequest,
     ) -> Result<(), CoreError> {
+        // A Linux fleet streams only stacks without what Linux sessions lack.
+        if let (Some(stack), Some(fleet)) = (
+            self.store
+                .stack(&cx.region, &cx.account_id, &input.stack_name)
+                .await?,
+            self.store
+                .fleet(&cx.region, &cx.account_id, &input.fleet_name)
+                .await?,
+        ) {
+            if !crate::content::is_windows(&fleet.attrs.platform) {
+                if let Some(what) = linux_conflicts(&stack.attrs)? {
+                    return Err(CoreError::Incompatible(format!(
+                        "fleet '{}' runs {}, and Linux sessions do not support {what}, which \
+                         stack '{}' has; remove it from the stack (UpdateStack \
+                         AttributesToDelete) first",
+                        input.fleet_name, fleet.attrs.platform, input.stack_name
+                    )));
+                }
+            }
+        }
         match self.store.associate_fleet(&cx.region, &cx.account_id, &input.stack_name, &input.fleet_name).await? {
             Association::Done => Ok(()),
             Association::NoStack => Err(not_found(&input.stack_name, &cx.region)),
@@ -231,6 +517,9 @@ impl Service {
         cx: &Caller,
         input: ListAssociatedFleetsRequest,
     ) -> Result<ListAssociatedFleetsResult, CoreError> {
+        // The whole list fits one answer, so no token is ever issued: one given is refused
+        // as not issued here rather than ignored.
+        self.resume_unpaged(cx, "associated-fleets", input.next_token.as_deref())?;
         let names = self
             .store
             .fleets_of_stack(&cx.region, &cx.account_id, &input.stack_name)
@@ -246,6 +535,9 @@ impl Service {
         cx: &Caller,
         input: ListAssociatedStacksRequest,
     ) -> Result<ListAssociatedStacksResult, CoreError> {
+        // The whole list fits one answer, so no token is ever issued: one given is refused
+        // as not issued here rather than ignored.
+        self.resume_unpaged(cx, "associated-stacks", input.next_token.as_deref())?;
         let names = self
             .store
             .stacks_of_fleet(&cx.region, &cx.account_id, &input.fleet_name)

@@ -197,6 +197,17 @@ impl crate::Service {
         let next = cut_page(&mut rows, page as usize, &self.token_key, &fp, now);
         Ok((rows.into_iter().map(|(_, t)| t).collect(), next))
     }
+
+    /// Checks the `NextToken` of a listing that always answers in one page.
+    pub(crate) fn resume_unpaged(
+        &self,
+        cx: &photon_types::Caller,
+        kind: &str,
+        next_token: Option<&str>,
+    ) -> Result<(), CoreError> {
+        let fp = fingerprint(&[&cx.account_id, &cx.region, kind]);
+        resume(&self.token_key, next_token, &fp, self.now()).map(|_| ())
+    }
 }
 
 #[cfg(test)]
