@@ -7,8 +7,9 @@ use photon_store::JobRecord;
 use photon_store::{SessionRecord, SessionStart};
 use photon_types::{
     AuthenticationType, Caller, CreateStreamingURLRequest, CreateStreamingURLResult,
-    DescribeSessionsRequest, DescribeSessionsResult, ExpireSessionRequest, Session,
-    SessionConnectionState, SessionState, Timestamp,
+    DescribeSessionsRequest, DescribeSessionsResult, ExpireSessionRequest,
+    NetworkAccessConfiguration, Session, SessionConnectionState, SessionState, StreamView,
+    Timestamp,
 };
 use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
 use rand::Rng;
@@ -26,6 +27,38 @@ pub const HEARTBEAT_SECS: i64 = 20;
 /// A session not heard from for this long shows as `NOT_CONNECTED` (three missed heartbeats).
 const CONNECTED_WINDOW_MS: i64 = 3 * HEARTBEAT_SECS * 1000;
 
+/// The network interface an instance streams through, derived from its id so every read of
+/// one instance (or builder) reports the same one: an `eni-` id and a private address in
+/// 10.0.0.0/8.
+pub(crate) fn network_access(instance: &str) -> NetworkAccessConfiguration {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(instance.as_bytes());
+    NetworkAccessConfiguration {
+        eni_id: Some(format!("eni-0{}", hex_of(&h[..8]))),
+        eni_private_ip_address: Some(format!("10.{}.{}.{}", h[8], h[9], h[10].max(1))),
+        eni_ipv6_addresses: None,
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a streaming URL asks of the session it starts besides the user: the application to
+/// open (or the desktop) and the session context handed to it. The page shows both; nothing
+/// else reads them, so they travel in the URL's sealed token rather than in the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamRequest {
+    /// `ApplicationId`: an application of the image, or `Desktop`.
+    pub application: Option<String>,
+    /// The application's launch path on the instance, when it is one of the image's.
+    pub launch_path: Option<String>,
+    /// `SessionContext`, as given (the instance's `APPSTREAM_SESSION_CONTEXT`).
+    pub session_context: Option<String>,
+    /// `DESKTOP` or `APP`: the fleet's stream view.
+    pub stream_view: String,
+}
+
 fn to_api(s: SessionRecord, now: i64) -> Session {
     let connected = now.saturating_sub(s.last_seen) <= CONNECTED_WINDOW_MS;
     Session {
@@ -42,6 +75,7 @@ fn to_api(s: SessionRecord, now: i64) -> Session {
         start_time: Some(Timestamp(s.started_at)),
         max_expiration_time: Some(Timestamp(s.expires_at)),
         authentication_type: Some(AuthenticationType::Api),
+        network_access_configuration: Some(network_access(&s.instance_id)),
         instance_id: Some(s.instance_id),
         ..Default::default()
     }
@@ -96,11 +130,35 @@ impl Service {
                 input.fleet_name, fleet.state
             )));
         }
+        let launch = self
+            .streamed_application(&fleet, input.application_id.as_deref())
+            .await?;
         let expires = self.now().saturating_add(validity.saturating_mul(1000));
         let id = format!("{:032x}", rand::thread_rng().gen::<u128>());
+        // The application and the context are free text: hex keeps the token's separators
+        // theirs.
         let text = format!(
-            "stream|{}|{}|{}|{}|{}|{expires}|{id}",
-            cx.account_id, cx.region, input.stack_name, input.fleet_name, input.user_id
+            "stream|{}|{}|{}|{}|{}|{expires}|{id}|{}|{}|{}",
+            cx.account_id,
+            cx.region,
+            input.stack_name,
+            input.fleet_name,
+            input.user_id,
+            hex_of(
+                input
+                    .application_id
+                    .as_deref()
+                    .unwrap_or_default()
+                    .as_bytes()
+            ),
+            hex_of(launch.as_deref().unwrap_or_default().as_bytes()),
+            hex_of(
+                input
+                    .session_context
+                    .as_deref()
+                    .unwrap_or_default()
+                    .as_bytes()
+            ),
         );
         Ok(CreateStreamingURLResult {
             streaming_url: Some(format!(
@@ -110,6 +168,64 @@ impl Service {
             )),
             expires: Some(Timestamp(expires)),
         })
+    }
+
+    /// Checks `ApplicationId` against the fleet: `Desktop` needs the DESKTOP stream view, any
+    /// other id must be an application of the fleet's image. The launch path of that
+    /// application, if any.
+    async fn streamed_application(
+        &self,
+        fleet: &photon_store::FleetRecord,
+        application: Option<&str>,
+    ) -> Result<Option<String>, CoreError> {
+        let Some(app) = application else {
+            return Ok(None);
+        };
+        if app == "Desktop" {
+            if fleet.attrs.stream_view != StreamView::Desktop.as_str() {
+                return Err(CoreError::InvalidCombination(format!(
+                    "ApplicationId Desktop needs a fleet with the DESKTOP stream view, and fleet \
+                     '{}' streams applications (APP); name one of its image's applications, or \
+                     update the fleet's StreamView",
+                    fleet.name
+                )));
+            }
+            return Ok(None);
+        }
+        let image = match crate::arn::Arn::parse(&fleet.image_arn) {
+            Some(a) => self.store.image(&a.region, &a.account, &a.name).await?,
+            None => None,
+        };
+        let found = image.as_ref().and_then(|row| {
+            row.image
+                .attrs
+                .applications
+                .iter()
+                .find(|a| a.name == app)
+                .map(|a| a.launch_path.clone())
+        });
+        match found {
+            Some(path) => Ok(Some(path)),
+            None => Err(CoreError::NotFound(format!(
+                "application '{app}' is not in the application catalog of fleet '{}''s image{}; \
+                 name one of its applications, or leave ApplicationId out",
+                fleet.name,
+                image.map_or_else(String::new, |row| {
+                    let names: Vec<&str> = row
+                        .image
+                        .attrs
+                        .applications
+                        .iter()
+                        .map(|a| a.name.as_str())
+                        .collect();
+                    if names.is_empty() {
+                        " (it has none)".to_owned()
+                    } else {
+                        format!(" ({})", names.join(", "))
+                    }
+                })
+            ))),
+        }
     }
 
     /// The agent a session's instance runs: the newest in the feed when its image uses the
@@ -159,12 +275,32 @@ impl Service {
     }
 
     /// Opens a streaming URL: the URL's token is the credential, good once and until it expires.
-    pub async fn open_stream(&self, token_text: &str) -> Result<SessionRecord, CoreError> {
+    pub async fn open_stream(
+        &self,
+        token_text: &str,
+    ) -> Result<(SessionRecord, StreamRequest), CoreError> {
         let forged = || CoreError::NotPermitted("this streaming URL is not valid".into());
         let text = token::unseal(&self.token_key, token_text).ok_or_else(forged)?;
         let parts: Vec<&str> = text.split('|').collect();
-        let ["stream", account, region, stack, fleet, user, expires, id] = parts.as_slice() else {
+        let ["stream", account, region, stack, fleet, user, expires, id, app, launch, context] =
+            parts.as_slice()
+        else {
             return Err(forged());
+        };
+        let text_of = |h: &str| -> Result<Option<String>, CoreError> {
+            let bytes = (0..h.len())
+                .step_by(2)
+                .map(|i| h.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+                .collect::<Option<Vec<u8>>>()
+                .ok_or_else(forged)?;
+            let s = String::from_utf8(bytes).map_err(|_| forged())?;
+            Ok((!s.is_empty()).then_some(s))
+        };
+        let mut request = StreamRequest {
+            application: text_of(app)?,
+            launch_path: text_of(launch)?,
+            session_context: text_of(context)?,
+            stream_view: StreamView::App.as_str().to_owned(),
         };
         let expires: i64 = expires.parse().map_err(|_| forged())?;
         let now = self.now();
@@ -174,10 +310,13 @@ impl Service {
             ));
         }
         let (max_user, disconnect) = match self.store.fleet(region, account, fleet).await? {
-            Some(f) => (
-                i64::from(f.attrs.max_user_duration_in_seconds),
-                i64::from(f.attrs.disconnect_timeout_in_seconds),
-            ),
+            Some(f) => {
+                request.stream_view = f.attrs.stream_view.clone();
+                (
+                    i64::from(f.attrs.max_user_duration_in_seconds),
+                    i64::from(f.attrs.disconnect_timeout_in_seconds),
+                )
+            }
             None => {
                 return Err(CoreError::NotFound(format!(
                     "fleet '{fleet}' no longer exists"
@@ -221,7 +360,7 @@ impl Service {
             10,
         );
         match self.store.start_session(id, &session, &end_job).await? {
-            SessionStart::Started(s) => Ok(*s),
+            SessionStart::Started(s) => Ok((*s, request)),
             SessionStart::UrlUsed => Err(CoreError::NotPermitted(
                 "this streaming URL was already used; each URL starts one session".into(),
             )),
@@ -246,6 +385,18 @@ impl Service {
                 )))
             }
         };
+        // The model: "If you specify a user ID, you must also specify the authentication type."
+        if input.user_id.is_some() && input.authentication_type.is_none() {
+            return Err(CoreError::InvalidCombination(
+                "UserId needs AuthenticationType too; give AuthenticationType API for the \
+                 sessions of streaming URLs"
+                    .into(),
+            ));
+        }
+        // Every Photon session comes from a streaming URL: authentication type API.
+        let api_only = input
+            .authentication_type
+            .is_none_or(|t| t == AuthenticationType::Api);
         let mut parts = vec![
             cx.account_id.as_str(),
             cx.region.as_str(),
@@ -266,7 +417,7 @@ impl Service {
             .sessions(&cx.region, &cx.account_id, &input.fleet_name)
             .await?
             .into_iter()
-            .filter(|s| s.stack == input.stack_name && s.expires_at > now)
+            .filter(|s| api_only && s.stack == input.stack_name && s.expires_at > now)
             .filter(|s| input.user_id.as_ref().is_none_or(|u| *u == s.user_id))
             .filter(|s| {
                 input
@@ -291,15 +442,15 @@ impl Service {
         cx: &Caller,
         input: ExpireSessionRequest,
     ) -> Result<(), CoreError> {
-        if !self
+        // The model lists no error for ExpireSession: a session already ended, or never
+        // started, is what the caller asked for, so scripts can expire without checking first
+        // (docs/compatibility.md).
+        let ended = self
             .store
             .end_session(&cx.region, &cx.account_id, &input.session_id)
-            .await?
-        {
-            return Err(CoreError::NotFound(format!(
-                "session '{}' does not exist",
-                input.session_id
-            )));
+            .await?;
+        if !ended {
+            tracing::debug!(session = %input.session_id, "ExpireSession: no such active session");
         }
         Ok(())
     }

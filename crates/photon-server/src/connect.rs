@@ -1034,7 +1034,7 @@ pub async fn settings(
 /// A streaming URL: opening it starts the user's session (once) and shows where it runs.
 pub async fn stream_page(State(app): State<App>, Path(token): Path<String>) -> Response {
     match app.svc.open_stream(&token).await {
-        Ok(s) => {
+        Ok((s, asked)) => {
             let agent = app
                 .svc
                 .instance_agent(&s)
@@ -1044,7 +1044,20 @@ pub async fn stream_page(State(app): State<App>, Path(token): Path<String>) -> R
                 .unwrap_or_default();
             let started = chrono::DateTime::from_timestamp_millis(s.started_at)
                 .map_or_else(String::new, |t| t.to_rfc3339());
-            let rows = [
+            let desktop = asked.stream_view == "DESKTOP";
+            let view = if desktop {
+                "Desktop (the operating system's desktop)"
+            } else {
+                "Application (only the windows of the applications opened)"
+            };
+            let opened = match (&asked.application, &asked.launch_path) {
+                (Some(app), Some(path)) => format!("{app} ({path})"),
+                (Some(app), None) => app.clone(),
+                (None, _) if desktop => "Desktop".to_owned(),
+                (None, _) => "the application catalog".to_owned(),
+            };
+            let context = asked.session_context.clone().unwrap_or_default();
+            let mut rows = vec![
                 ("User", s.user_id.as_str()),
                 ("Stack", s.stack.as_str()),
                 ("Fleet", s.fleet.as_str()),
@@ -1053,7 +1066,12 @@ pub async fn stream_page(State(app): State<App>, Path(token): Path<String>) -> R
                 ("Agent", agent.as_str()),
                 ("Session", s.id.as_str()),
                 ("Started", started.as_str()),
+                ("Stream view", view),
+                ("Opens", opened.as_str()),
             ];
+            if asked.session_context.is_some() {
+                rows.push(("APPSTREAM_SESSION_CONTEXT", context.as_str()));
+            }
             let dl: String = rows
                 .iter()
                 .map(|(k, v)| format!("<dt>{}</dt><dd>{}</dd>", escape(k), escape(v)))
