@@ -126,3 +126,69 @@ pub async fn wait_image(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Polls until the fleet is in `want`.
+pub async fn wait_fleet(
+    c: &aws_sdk_appstream::Client,
+    name: &str,
+    want: aws_sdk_appstream::types::FleetState,
+) -> aws_sdk_appstream::types::Fleet {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = c.describe_fleets().names(name).send().await.unwrap();
+        let f = r.fleets()[0].clone();
+        if f.state() == Some(&want) {
+            return f;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} stuck in {:?}, waiting for {want:?}",
+            f.state()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// One AWS JSON 1.1 call signed by hand, for members the Rust SDK does not send yet: the
+/// HTTP status and the decoded body.
+pub async fn json_call(
+    p: &photon_testkit::Photon,
+    op: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let url = format!("{}/", p.endpoint);
+    let body = serde_json::to_vec(&body).unwrap();
+    let target = format!("PhotonAdminProxyService.{op}");
+    let headers = photon_testkit::sign(
+        "POST",
+        &url,
+        &[
+            ("x-amz-target", target.as_str()),
+            ("content-type", "application/x-amz-json-1.1"),
+        ],
+        &body,
+        &p.default,
+        "us-east-1",
+        std::time::SystemTime::now(),
+    );
+    let mut req = reqwest::Client::new().post(&url).body(body);
+    for (k, v) in headers {
+        if k != "host" {
+            req = req.header(k, v);
+        }
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await.unwrap();
+    let v = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    (status, v)
+}
+
+/// An optional SDK field as Terraform's flatteners keep it: absent reads as "".
+pub fn text<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
