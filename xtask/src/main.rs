@@ -1,7 +1,8 @@
 //! Developer tasks: `cargo xtask pin-model` copies the AppStream model into `model/` without its
 //! documentation strings; `cargo xtask codegen [--check]` turns that model into
 //! `crates/photon-types/src/generated*.rs`. CI runs `codegen --check`, so the committed
-//! generated code can never drift from the model.
+//! generated code can never drift from the model. `cargo xtask members` fails unless every input
+//! member of every implemented operation is named by a test (see [`members`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -48,7 +49,8 @@ fn main() -> Result<()> {
             let check = args.iter().any(|a| a == "--check");
             codegen(&root, check)
         }
-        _ => bail!("usage: cargo xtask pin-model [PATH] | codegen [--check]"),
+        Some("members") => members(&root),
+        _ => bail!("usage: cargo xtask pin-model [PATH] | codegen [--check] | members"),
     }
 }
 
@@ -653,4 +655,95 @@ impl<'a> Gen<'a> {
 
 fn member_shape(spec: &Json) -> Result<&str> {
     spec["shape"].as_str().context("member without shape")
+}
+
+/// Every input member of every operation Photon implements must be named by a test, so a member
+/// the model adds (or one a handler forgets) cannot be dropped unnoticed again.
+///
+/// An operation is implemented when `crates/photon-core/src/ops.rs` overrides its trait method.
+/// A test names `Op.Member` when a test file under `crates/*/tests` either sets it in an SDK
+/// call (`.create_fleet()` … `.max_sessions_per_instance(` before the chain's `.send()`), or
+/// names it as `Op.Member` in the text (for members sent raw, as hand-signed requests do).
+fn members(root: &Path) -> Result<()> {
+    let model: Json = serde_json::from_str(&std::fs::read_to_string(root.join(MODEL))?)?;
+    let ops = model["operations"]
+        .as_object()
+        .context("model has no operations")?;
+    let shapes = model["shapes"].as_object().context("model has no shapes")?;
+    let handlers = std::fs::read_to_string(root.join("crates/photon-core/src/ops.rs"))?;
+    let mut tests = String::new();
+    for dir in std::fs::read_dir(root.join("crates"))? {
+        let dir = dir?.path().join("tests");
+        if dir.is_dir() {
+            collect_rs(&dir, &mut tests)?;
+        }
+    }
+    let mut implemented = 0;
+    let mut missing = Vec::new();
+    for (name, op) in ops {
+        let method = snake(name);
+        if !handlers.contains(&format!("async fn {method}(")) {
+            continue;
+        }
+        implemented += 1;
+        let set = members_set_in_calls(&tests, &method);
+        let Some(input) = op["input"]["shape"].as_str() else {
+            continue;
+        };
+        let Some(fields) = shapes[input]["members"].as_object() else {
+            continue;
+        };
+        for member in fields.keys() {
+            let named = tests.contains(&format!("{name}.{member}"));
+            if !named && !set.contains(snake(member).trim_start_matches("r#")) {
+                missing.push(format!("{name}.{member}"));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "{} input members of the {implemented} implemented operations are named by no test \
+             (set them in an SDK call of a test, or name them as Op.Member in the test that \
+             sends them):\n  {}",
+            missing.len(),
+            missing.join("\n  ")
+        );
+    }
+    println!("every input member of the {implemented} implemented operations is named by a test");
+    Ok(())
+}
+
+fn collect_rs(dir: &Path, out: &mut String) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_rs(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push_str(&std::fs::read_to_string(&path)?);
+            out.push('\n');
+        }
+    }
+    Ok(())
+}
+
+/// The setters called between `.method()` and the next `.send()` anywhere in `text`.
+fn members_set_in_calls(text: &str, method: &str) -> BTreeSet<String> {
+    let start = format!(".{method}()");
+    let mut set = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(&start) {
+        rest = &rest[i + start.len()..];
+        let chain = rest.find(".send()").map_or(rest, |end| &rest[..end]);
+        for call in chain.split('.').skip(1) {
+            let call = call.trim_start_matches("r#");
+            let ident: String = call
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if call[ident.len()..].starts_with('(') {
+                set.insert(ident.trim_start_matches("set_").to_owned());
+            }
+        }
+    }
+    set
 }
