@@ -59,8 +59,44 @@ pub struct StreamRequest {
     pub stream_view: String,
 }
 
-fn to_api(s: SessionRecord, now: i64) -> Session {
-    let connected = now.saturating_sub(s.last_seen) <= CONNECTED_WINDOW_MS;
+/// The fleet's `IdleDisconnectTimeoutInSeconds` as it acts, in milliseconds: rounded to the
+/// nearest minute, a midpoint rounding up (the model: 70 disconnects after 1 minute, 90 after
+/// 2). `None` when it is 0 (off).
+pub fn idle_after_ms(idle_secs: i32) -> Option<i64> {
+    (idle_secs > 0).then(|| ((i64::from(idle_secs) + 30) / 60) * 60_000)
+}
+
+/// When a session's user was disconnected for inactivity, if the fleet's idle timeout has
+/// passed since the last keyboard or mouse input.
+fn idle_since(s: &SessionRecord, idle: Option<i64>, now: i64) -> Option<i64> {
+    let at = s.last_input.saturating_add(idle?);
+    (now >= at).then_some(at)
+}
+
+/// Whether the user is connected now: the page heard from within the window, and not
+/// disconnected for inactivity.
+fn is_connected(s: &SessionRecord, idle: Option<i64>, now: i64) -> bool {
+    now.saturating_sub(s.last_seen) <= CONNECTED_WINDOW_MS && idle_since(s, idle, now).is_none()
+}
+
+/// When the session ends for its user's absence: the disconnect timeout after the page was
+/// last heard from, or after the idle timeout disconnected the user, whichever is first.
+fn gone_at(s: &SessionRecord, idle: Option<i64>, disconnect_ms: i64) -> i64 {
+    let page_gone = s.last_seen;
+    let idle_gone = idle.map_or(i64::MAX, |i| s.last_input.saturating_add(i));
+    page_gone.min(idle_gone).saturating_add(disconnect_ms)
+}
+
+/// What a heartbeat learns about its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    Connected,
+    /// Disconnected for inactivity: input reconnects, until the disconnect timeout ends it.
+    Idle,
+}
+
+fn to_api(s: SessionRecord, idle: Option<i64>, now: i64) -> Session {
+    let connected = is_connected(&s, idle, now);
     Session {
         id: s.id,
         user_id: s.user_id,
@@ -252,26 +288,45 @@ impl Service {
         )
     }
 
-    /// The user's streaming page is still open: the session stays connected, and its
-    /// disconnect timeout starts again.
-    pub async fn session_heartbeat(&self, token_text: &str) -> Result<(), CoreError> {
+    /// The user's streaming page is still open, and its user gave input since the last beat
+    /// when `input`: the disconnect timeout starts again, and input also starts the idle
+    /// timeout again (reconnecting a user it disconnected).
+    pub async fn session_heartbeat(
+        &self,
+        token_text: &str,
+        input: bool,
+    ) -> Result<Connection, CoreError> {
         let forged = || CoreError::NotPermitted("this session token is not valid".into());
         let text = token::unseal(&self.token_key, token_text).ok_or_else(forged)?;
         let parts: Vec<&str> = text.split('|').collect();
         let ["session", account, region, id] = parts.as_slice() else {
             return Err(forged());
         };
-        if self
+        let ended = || {
+            CoreError::NotFound("this streaming session has ended; open a new streaming URL".into())
+        };
+        let now = self.now();
+        if !self
             .store
-            .touch_session(region, account, id, self.now())
+            .touch_session(region, account, id, now, input)
             .await?
         {
-            Ok(())
-        } else {
-            Err(CoreError::NotFound(
-                "this streaming session has ended; open a new streaming URL".into(),
-            ))
+            return Err(ended());
         }
+        let s = self
+            .store
+            .session(region, account, id)
+            .await?
+            .ok_or_else(ended)?;
+        let idle = self
+            .store
+            .fleet(region, account, &s.fleet)
+            .await?
+            .and_then(|f| idle_after_ms(f.attrs.idle_disconnect_timeout_in_seconds));
+        Ok(match idle_since(&s, idle, now) {
+            Some(_) => Connection::Idle,
+            None => Connection::Connected,
+        })
     }
 
     /// Opens a streaming URL: the URL's token is the credential, good once and until it expires.
@@ -342,6 +397,7 @@ impl Service {
             started_at: now,
             expires_at: now.saturating_add(max_user.saturating_mul(1000)),
             last_seen: now,
+            last_input: now,
         };
         // The session ends by itself when its time is up or its user has been gone for the
         // disconnect timeout: a durable job, first due at the earlier of the two.
@@ -410,6 +466,11 @@ impl Service {
         let fp = token::fingerprint(&parts);
         let now = self.now();
         let after = token::resume(&self.token_key, input.next_token.as_deref(), &fp, now)?;
+        let idle = self
+            .store
+            .fleet(&cx.region, &cx.account_id, &input.fleet_name)
+            .await?
+            .and_then(|f| idle_after_ms(f.attrs.idle_disconnect_timeout_in_seconds));
         // Sessions are listed in start order; the key makes a page resume exactly after the
         // last one shown, whatever starts or ends meanwhile.
         let mut rows: Vec<(String, SessionRecord)> = self
@@ -432,7 +493,11 @@ impl Service {
         rows.truncate(page + 1);
         let next_token = token::cut_page(&mut rows, page, &self.token_key, &fp, now);
         Ok(DescribeSessionsResult {
-            sessions: Some(rows.into_iter().map(|(_, s)| to_api(s, now)).collect()),
+            sessions: Some(
+                rows.into_iter()
+                    .map(|(_, s)| to_api(s, idle, now))
+                    .collect(),
+            ),
             next_token,
         })
     }
@@ -475,7 +540,8 @@ impl Service {
 }
 
 /// Ends sessions whose `MaxUserDurationInSeconds` has passed, or whose user has been gone (no
-/// heartbeat from the streaming page) for the fleet's `DisconnectTimeoutInSeconds`: the session
+/// heartbeat from the streaming page, or disconnected by the fleet's idle timeout) for the
+/// fleet's `DisconnectTimeoutInSeconds`: the session
 /// goes, and with it the instance it held, so the fleet's capacity is free for the next user.
 /// Until then the job sleeps to the earlier of the two moments. Ending a session that
 /// `ExpireSession` ended first changes nothing.
@@ -495,11 +561,14 @@ impl SessionJobs {
             return Ok(Step::Done);
         };
         // A fleet deleted under a session cannot hold it any longer.
-        let disconnect = store
-            .fleet(region, account, &s.fleet)
-            .await?
+        let fleet = store.fleet(region, account, &s.fleet).await?;
+        let disconnect = fleet
+            .as_ref()
             .map_or(0, |f| i64::from(f.attrs.disconnect_timeout_in_seconds));
-        let gone_at = s.last_seen.saturating_add(disconnect.saturating_mul(1000));
+        let idle = fleet
+            .as_ref()
+            .and_then(|f| idle_after_ms(f.attrs.idle_disconnect_timeout_in_seconds));
+        let gone_at = gone_at(&s, idle, disconnect.saturating_mul(1000));
         let now = self.svc.now();
         if now < s.expires_at && now < gone_at {
             let next = s.expires_at.min(gone_at).saturating_sub(now);
@@ -510,6 +579,8 @@ impl SessionJobs {
         if store.end_session(region, account, id).await? {
             let why = if now >= s.expires_at {
                 "reached the fleet's maximum session duration"
+            } else if idle_since(&s, idle, now).is_some() {
+                "was idle for the fleet's idle disconnect timeout, then its disconnect timeout"
             } else {
                 "was disconnected for the fleet's disconnect timeout"
             };
@@ -533,5 +604,21 @@ impl Handler for SessionJobs {
             // Listings and capacity already ignore a session past its end; the row stays.
             tracing::error!(session = %job.payload, error, "could not end a session at its maximum duration");
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::idle_after_ms;
+
+    /// The model's examples: 70 disconnects after 1 minute, 90 (a midpoint) after 2.
+    #[test]
+    fn idle_timeouts_round_to_the_nearest_minute() {
+        assert_eq!(idle_after_ms(0), None);
+        assert_eq!(idle_after_ms(60), Some(60_000));
+        assert_eq!(idle_after_ms(70), Some(60_000));
+        assert_eq!(idle_after_ms(89), Some(60_000));
+        assert_eq!(idle_after_ms(90), Some(120_000));
+        assert_eq!(idle_after_ms(36_000), Some(36_000_000));
     }
 }

@@ -18,6 +18,7 @@ use maud::{html, Markup, PreEscaped};
 use photon_core::builder::BuilderSession;
 use photon_core::content::{is_windows, settings_view};
 use photon_core::image_assistant::{Operation, Reply};
+use photon_core::session::Connection;
 use photon_core::CoreError;
 use photon_store::AppRecord;
 use photon_types::Caller;
@@ -1076,17 +1077,23 @@ pub async fn stream_page(State(app): State<App>, Path(token): Path<String>) -> R
                 .iter()
                 .map(|(k, v)| format!("<dt>{}</dt><dd>{}</dd>", escape(k), escape(v)))
                 .collect();
-            // While this page is open it tells Photon the user is still there; when it closes,
-            // the fleet's disconnect timeout runs and then ends the session.
+            // While this page is open it tells Photon the user is still there, and whether
+            // they typed or moved the mouse since the last beat (the fleet's idle timeout);
+            // when it closes, the fleet's disconnect timeout runs and then ends the session.
             let beat = format!(
                 "/stream/heartbeat/{}",
                 url_encode(&app.svc.session_heartbeat_token(&s))
             );
             let script = format!(
-                "<p id=\"conn\">Connected.</p><script>(function(){{var u={u};\
-                 function beat(){{fetch(u,{{method:'POST'}}).then(function(r){{\
-                 if(r.status===404){{document.getElementById('conn').textContent=\
-                 'This session has ended.';clearInterval(t);}}}});}}\
+                "<p id=\"conn\">Connected.</p><script>(function(){{var u={u},input=false,\
+                 c=document.getElementById('conn');\
+                 ['keydown','mousedown','mousemove','wheel','touchstart'].forEach(function(e){{\
+                 addEventListener(e,function(){{input=true;}},{{passive:true}});}});\
+                 function beat(){{var q=input?'?input=1':'';input=false;\
+                 fetch(u+q,{{method:'POST'}}).then(function(r){{\
+                 if(r.status===404){{c.textContent='This session has ended.';clearInterval(t);}}\
+                 else if(r.status===409){{r.text().then(function(m){{c.textContent=m;}});}}\
+                 else if(r.ok){{c.textContent='Connected.';}}}});}}\
                  var t=setInterval(beat,{ms});}})();</script>",
                 u = script_string(&beat),
                 ms = photon_core::session::HEARTBEAT_SECS * 1000
@@ -1104,10 +1111,34 @@ pub async fn stream_page(State(app): State<App>, Path(token): Path<String>) -> R
     }
 }
 
-/// The streaming page's heartbeat: its token names one session and is the credential.
-pub async fn heartbeat(State(app): State<App>, Path(token): Path<String>) -> Response {
-    match app.svc.session_heartbeat(&token).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+/// What the streaming page's heartbeat says besides its token.
+#[derive(Debug, Default, Deserialize)]
+pub struct Beat {
+    /// `1` when the user typed or moved the mouse since the last beat.
+    #[serde(default)]
+    input: Option<u8>,
+}
+
+/// The streaming page's heartbeat: its token names one session and is the credential. 204
+/// while connected; 409 with what to do when the fleet's idle timeout disconnected the user.
+pub async fn heartbeat(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    Query(beat): Query<Beat>,
+) -> Response {
+    match app
+        .svc
+        .session_heartbeat(&token, beat.input == Some(1))
+        .await
+    {
+        Ok(Connection::Connected) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Connection::Idle) => (
+            StatusCode::CONFLICT,
+            "You were disconnected for inactivity (the fleet's idle disconnect timeout). \
+             Press a key or move the mouse to reconnect before the disconnect timeout ends \
+             the session.",
+        )
+            .into_response(),
         Err(CoreError::NotFound(msg)) => (StatusCode::NOT_FOUND, msg).into_response(),
         Err(CoreError::NotPermitted(msg)) => (StatusCode::FORBIDDEN, msg).into_response(),
         Err(e) => failure(e),

@@ -12,7 +12,7 @@ use common::{bin, failure};
 use photon_testkit::{Photon, Proto};
 
 const BASE: &str = "AppStream-WinServer2022-11-10-2025";
-const NEWER: &str = "AppStream-WinServer2025-12-18-2025";
+const NEWER: &str = "AppStream-WinServer2022-04-16-2026";
 
 async fn url(c: &aws_sdk_appstream::Client, user: &str) -> String {
     c.create_streaming_url()
@@ -99,6 +99,21 @@ async fn sessions_capacity_and_image_updates() {
     assert_eq!(
         http.post(&beat).send().await.unwrap().status().as_u16(),
         204
+    );
+    // It says when its user gave input (the idle timeout follows it), from a page that
+    // listens for keys and the mouse.
+    assert_eq!(
+        http.post(format!("{beat}?input=1"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        204
+    );
+    assert!(
+        page.contains("?input=1") && page.contains("'keydown'"),
+        "{page}"
     );
     assert!(page.contains("alice") && page.contains(BASE), "{page}");
     // Single use.

@@ -2049,7 +2049,8 @@ impl Store for SqlStore {
         ss.image_arn = fleet.image_arn.clone();
         sqlx::query(
             "INSERT INTO sessions (id, region, owner, stack, fleet, user_id, instance_id, image_arn, \
-             started_at, expires_at, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             started_at, expires_at, last_seen, last_input) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&ss.id)
         .bind(&ss.region)
@@ -2062,6 +2063,7 @@ impl Store for SqlStore {
         .bind(ss.started_at)
         .bind(ss.expires_at)
         .bind(ss.last_seen)
+        .bind(ss.last_input)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
@@ -2113,14 +2115,18 @@ impl Store for SqlStore {
         owner: &str,
         id: &str,
         now: Millis,
+        input: bool,
     ) -> StoreResult<bool> {
         let res = sqlx::query(
-            "UPDATE sessions SET last_seen = $4 WHERE region = $1 AND owner = $2 AND id = $3",
+            "UPDATE sessions SET last_seen = $4, \
+             last_input = CASE WHEN $5 = 1 THEN $4 ELSE last_input END \
+             WHERE region = $1 AND owner = $2 AND id = $3",
         )
         .bind(region)
         .bind(owner)
         .bind(id)
         .bind(now)
+        .bind(i64::from(input))
         .execute(&self.write)
         .await
         .map_err(backend)?;
@@ -2495,11 +2501,12 @@ fn fault_from_row(r: &AnyRow) -> StoreResult<FaultRecord> {
 }
 
 const SESSION_COLS: &str = "id, region, owner, stack, fleet, user_id, instance_id, image_arn, \
-    started_at, expires_at, last_seen";
+    started_at, expires_at, last_seen, last_input";
 
 fn session_from_row(r: &AnyRow) -> StoreResult<SessionRecord> {
     let started_at: i64 = r.try_get("started_at").map_err(backend)?;
     let last_seen: i64 = r.try_get("last_seen").map_err(backend)?;
+    let last_input: i64 = r.try_get("last_input").map_err(backend)?;
     Ok(SessionRecord {
         id: r.try_get("id").map_err(backend)?,
         region: r.try_get("region").map_err(backend)?,
@@ -2512,6 +2519,11 @@ fn session_from_row(r: &AnyRow) -> StoreResult<SessionRecord> {
         started_at,
         expires_at: r.try_get("expires_at").map_err(backend)?,
         last_seen: last_seen.max(started_at),
+        last_input: if last_input == 0 {
+            last_seen.max(started_at)
+        } else {
+            last_input
+        },
     })
 }
 

@@ -560,6 +560,8 @@ pub struct SessionRecord {
     pub expires_at: Millis,
     /// When the user's streaming page was last heard from.
     pub last_seen: Millis,
+    /// When the user last gave keyboard or mouse input (the idle disconnect timeout).
+    pub last_input: Millis,
 }
 
 /// What opening a streaming URL found.
@@ -1087,13 +1089,15 @@ pub trait Store: Send + Sync + 'static {
         owner: &str,
         id: &str,
     ) -> StoreResult<Option<SessionRecord>>;
-    /// Records that the session's user is still connected at `now`; `false` if it ended.
+    /// Records that the session's user is still connected at `now`, and gave input since the
+    /// last call when `input`; `false` if the session ended.
     async fn touch_session(
         &self,
         region: &str,
         owner: &str,
         id: &str,
         now: Millis,
+        input: bool,
     ) -> StoreResult<bool>;
 
     // Durable jobs (the lifecycle engine's queue).

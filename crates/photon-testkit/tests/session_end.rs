@@ -199,7 +199,7 @@ async fn a_session_ends_at_its_maximum_duration_and_frees_its_instance() {
     };
     assert_eq!(state().await.as_deref(), Some("CONNECTED"));
     clock.0.fetch_add(100_000, Ordering::SeqCst);
-    svc.session_heartbeat(&beat).await.unwrap();
+    svc.session_heartbeat(&beat, true).await.unwrap();
     // 121 s after the start, but only 21 s after the last heartbeat: still there.
     clock.0.fetch_add(21_000, Ordering::SeqCst);
     engine.tick().await.unwrap();
@@ -216,9 +216,74 @@ async fn a_session_ends_at_its_maximum_duration_and_frees_its_instance() {
         "the session ended at the disconnect timeout"
     );
     assert!(matches!(
-        svc.session_heartbeat(&beat).await,
+        svc.session_heartbeat(&beat, false).await,
         Err(photon_core::CoreError::NotFound(_))
     ));
     // A forged heartbeat is refused.
-    assert!(svc.session_heartbeat("forged").await.is_err());
+    assert!(svc.session_heartbeat("forged", false).await.is_err());
+
+    // The idle timeout: 90 s acts as 2 minutes (the model rounds to the nearest minute, a
+    // midpoint up). Heartbeats without input keep the page heard from, but once 2 minutes
+    // pass without input the user is disconnected; input reconnects to the same session; an
+    // idle user's session ends at the disconnect timeout after the idle disconnect, however
+    // long the page stays open.
+    svc.update_fleet(
+        &cx,
+        photon_types::UpdateFleetRequest {
+            name: Some("fleet".into()),
+            idle_disconnect_timeout_in_seconds: Some(90),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let erin = open("erin").await.unwrap();
+    let beat = svc.session_heartbeat_token(&erin);
+    let quiet = |secs: i64| {
+        let svc = svc.clone();
+        let beat = beat.clone();
+        let clock = clock.clone();
+        async move {
+            clock.0.fetch_add(secs * 1000, Ordering::SeqCst);
+            svc.session_heartbeat(&beat, false).await
+        }
+    };
+    use photon_core::session::Connection;
+    for _ in 0..5 {
+        assert_eq!(quiet(20).await.unwrap(), Connection::Connected);
+    }
+    // 119 s without input: still connected; 121 s: disconnected for inactivity.
+    assert_eq!(quiet(19).await.unwrap(), Connection::Connected);
+    assert_eq!(state().await.as_deref(), Some("CONNECTED"));
+    assert_eq!(quiet(2).await.unwrap(), Connection::Idle);
+    assert_eq!(state().await.as_deref(), Some("NOT_CONNECTED"));
+    engine.tick().await.unwrap();
+    // Input within the disconnect timeout: the same session, connected again.
+    clock.0.fetch_add(19_000, Ordering::SeqCst);
+    assert_eq!(
+        svc.session_heartbeat(&beat, true).await.unwrap(),
+        Connection::Connected
+    );
+    assert_eq!(state().await.as_deref(), Some("CONNECTED"));
+    // Now idle for good, the page still open: disconnected 120 s after the input, ended 120 s
+    // (the disconnect timeout) after that.
+    for _ in 0..11 {
+        quiet(20).await.unwrap();
+    }
+    engine.tick().await.unwrap();
+    assert_eq!(state().await.as_deref(), Some("NOT_CONNECTED"));
+    assert_eq!(quiet(10).await.unwrap(), Connection::Idle);
+    engine.tick().await.unwrap();
+    assert_eq!(
+        state().await.as_deref(),
+        Some("NOT_CONNECTED"),
+        "230 s after the input"
+    );
+    clock.0.fetch_add(11_000, Ordering::SeqCst);
+    engine.tick().await.unwrap();
+    assert_eq!(
+        state().await,
+        None,
+        "the idle session ended at the disconnect timeout after its idle disconnect"
+    );
 }
