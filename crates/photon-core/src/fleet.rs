@@ -15,7 +15,6 @@ use photon_types::{
 };
 use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
 
-use crate::content::is_windows;
 use crate::doc::{from_doc, to_doc};
 use crate::pace::Stage;
 use crate::{CoreError, Service};
@@ -637,13 +636,14 @@ impl Service {
                     &instance_type,
                 )
                 .await?;
-            // Instances are replaced in place while running, which works across Windows
-            // versions but not between Windows and Linux (docs/compatibility.md).
-            if running && is_windows(&image.image.platform) != is_windows(&f.attrs.platform) {
+            // The guide (update-fleets-new-image): an image of the same operating system in
+            // RUNNING or STOPPED, of a different one (Windows Server 2022 → 2025 too) only in
+            // STOPPED.
+            if running && image.image.platform != f.attrs.platform {
                 return Err(CoreError::InvalidCombination(format!(
-                    "image '{}' runs {} but fleet '{name}' runs {}; a running fleet changes \
-                     between Windows and Linux images only while STOPPED, so stop it with \
-                     StopFleet first",
+                    "image '{}' runs {} but fleet '{name}' runs {}; a fleet changes to an image \
+                     of another operating system only while STOPPED, so stop it with StopFleet \
+                     first",
                     image.image.name, image.image.platform, f.attrs.platform
                 )));
             }

@@ -220,9 +220,13 @@ async fn fleet_members_are_kept_returned_and_deleted() {
             msg.contains("UsbDeviceFilterStrings") && msg.contains("StopFleet"),
             "{msg}"
         );
-        let (code, msg, _) = failure(c.update_fleet().name(&name).image_name(LINUX).send().await);
-        assert_eq!(code, "InvalidParameterCombinationException");
-        assert!(msg.contains("STOPPED"), "{msg}");
+        // Another operating system is another platform, Windows Server versions too.
+        for other in [LINUX, "AppStream-WinServer2025-12-18-2025"] {
+            let (code, msg, _) =
+                failure(c.update_fleet().name(&name).image_name(other).send().await);
+            assert_eq!(code, "InvalidParameterCombinationException");
+            assert!(msg.contains("STOPPED"), "{msg}");
+        }
         c.update_fleet()
             .name(&name)
             .image_name("AppStream-WinServer2022-04-16-2026")
