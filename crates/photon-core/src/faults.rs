@@ -7,7 +7,11 @@ use photon_store::FaultRecord;
 use crate::{CoreError, Service};
 
 /// The operations and stages that take faults.
-pub const STAGES: &[(&str, &[&str])] = &[("CreateUpdatedImage", &["patching", "qualification"])];
+pub const STAGES: &[(&str, &[&str])] = &[
+    ("CreateUpdatedImage", &["patching", "qualification"]),
+    // The Image Assistant's create-image: the snapshot of the builder into the new image.
+    ("CreateImage", &["snapshot"]),
+];
 
 /// What `add_fault` is asked for.
 #[derive(Debug, Clone)]
@@ -16,7 +20,8 @@ pub struct NewFault {
     pub stage: String,
     pub error_code: String,
     pub message: String,
-    /// Only for this source image (every image when `None`).
+    /// Only for this image, the source of an update or the image a builder makes (every
+    /// image when `None`).
     pub image: Option<String>,
     pub count: i64,
 }

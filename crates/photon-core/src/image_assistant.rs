@@ -729,6 +729,17 @@ impl ImageJobs {
                 b.state
             ))));
         }
+        // An operator's rehearsal of a failed snapshot (`photon faults`): it fails for good.
+        if let Some(f) = self
+            .svc
+            .take_fault("CreateImage", "snapshot", &image)
+            .await?
+        {
+            return Ok(Some(Step::Fatal(format!(
+                "{}: {}",
+                f.error_code, f.message
+            ))));
+        }
         let (layers, applications, os_settings) = self.svc.snapshot_content(&b).await?;
         let mut attrs = row.image.attrs;
         attrs.layers = layers;

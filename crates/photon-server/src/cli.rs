@@ -290,17 +290,17 @@ fn quota_names_help() -> String {
 pub enum FaultsCommand {
     /// Make a stage fail, in its real code path, with this code and message.
     Add {
-        /// The operation, e.g. CreateUpdatedImage.
+        /// The operation: CreateUpdatedImage, or CreateImage (the Image Assistant's create-image).
         #[arg(long)]
         operation: String,
-        /// The stage: patching or qualification for CreateUpdatedImage.
+        /// The stage: patching or qualification for CreateUpdatedImage, snapshot for CreateImage.
         #[arg(long)]
         stage: String,
         #[arg(long)]
         error_code: String,
         #[arg(long)]
         message: String,
-        /// Only for this source image (default: every image).
+        /// Only for this image: an update's source, or the image create-image makes (default: every image).
         #[arg(long)]
         image: Option<String>,
         /// How many times the stage fails before the fault is used up.

@@ -381,6 +381,59 @@ async fn an_image_being_created_survives_kill_and_restart() {
     wait_builder(&c, "snap", ImageBuilderState::Stopped).await;
 }
 
+/// A snapshot that fails (rehearsed with `photon faults`) leaves the image FAILED with its
+/// reason and an ImageErrors entry, as every failed image has, and the builder STOPPED.
+#[tokio::test]
+async fn a_failed_snapshot_is_in_the_images_notifications() {
+    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let c = p.client(Proto::Cbor, &p.default, "us-east-1");
+    c.create_image_builder()
+        .name("snap")
+        .image_name(BASE)
+        .instance_type("stream.standard.small")
+        .send()
+        .await
+        .unwrap();
+    wait_builder(&c, "snap", ImageBuilderState::Running).await;
+    p.admin(&[
+        "faults",
+        "add",
+        "--operation",
+        "CreateImage",
+        "--stage",
+        "snapshot",
+        "--error-code",
+        "SNAPSHOT_FAILED",
+        "--message",
+        "the disk could not be read",
+        "--image",
+        "broken",
+    ]);
+    assert_eq!(ia(&p, "snap", &["create-image", "--name", "broken"]).0, 0);
+    let img = wait_image(&c, "broken", ImageState::Failed).await;
+    let why = img.state_change_reason().unwrap();
+    assert_eq!(why.code().unwrap().as_str(), "INTERNAL_ERROR");
+    assert!(
+        why.message()
+            .unwrap()
+            .contains("the disk could not be read"),
+        "{why:?}"
+    );
+    let errors = img.image_errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        errors[0].error_code().unwrap().as_str(),
+        "INTERNAL_SERVICE_ERROR"
+    );
+    assert_eq!(errors[0].error_message(), why.message());
+    wait_builder(&c, "snap", ImageBuilderState::Stopped).await;
+    // The fault was used up: the next image from the builder works.
+    c.start_image_builder().name("snap").send().await.unwrap();
+    wait_builder(&c, "snap", ImageBuilderState::Running).await;
+    assert_eq!(ia(&p, "snap", &["create-image", "--name", "fixed"]).0, 0);
+    wait_image(&c, "fixed", ImageState::Available).await;
+}
+
 #[tokio::test]
 async fn catalog_limits_profiles_and_layers() {
     let p = Photon::start_with(bin(), &["--pace", "instant"]);
