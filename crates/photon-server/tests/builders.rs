@@ -325,6 +325,18 @@ async fn a_pending_builder_survives_kill_and_restart() {
     let mut p = Photon::start_with(bin(), &["--pace", "fast"]);
     let c = p.client(Proto::Cbor, &p.default, "us-east-1");
     create(&c, "survivor").await;
+    // The kill must land while the start is still in progress, or the test proves nothing.
+    let before = c
+        .describe_image_builders()
+        .names("survivor")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        before.image_builders()[0].state(),
+        Some(&ImageBuilderState::Pending),
+        "the builder finished starting before the kill"
+    );
     p.restart();
     let c = p.client(Proto::Cbor, &p.default, "us-east-1");
     let r = c

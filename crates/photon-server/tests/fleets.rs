@@ -217,7 +217,23 @@ async fn a_starting_fleet_survives_kill_and_restart() {
         .await
         .unwrap();
     c.start_fleet().name("f").send().await.unwrap();
+    // The kill must land while the fleet is still starting, or the test proves nothing.
+    let before = c.describe_fleets().names("f").send().await.unwrap();
+    assert_eq!(
+        before.fleets()[0].state(),
+        Some(&FleetState::Starting),
+        "the fleet finished starting before the kill"
+    );
     p.restart();
     let c = p.client(photon_testkit::Proto::Cbor, &p.default, "us-east-1");
+    let after = c.describe_fleets().names("f").send().await.unwrap();
+    assert!(
+        matches!(
+            after.fleets()[0].state(),
+            Some(FleetState::Starting | FleetState::Running)
+        ),
+        "{:?}",
+        after.fleets()[0].state()
+    );
     wait_fleet(&c, "f", FleetState::Running).await;
 }
