@@ -28,11 +28,14 @@ impl ManualClock {
 }
 
 /// Behaves as its job's payload says: `done`, `fail:N` (N retryable failures, then done),
-/// `fatal`, `stages:N` (N further stages, then done). Counts runs and give-ups per job.
+/// `fatal`, `stages:N` (N further stages, then done), `hold` (waits until `release` is
+/// notified, then done). Counts runs, finished holds and give-ups per job.
 #[derive(Default)]
 struct Scripted {
     runs: Mutex<HashMap<String, u32>>,
     gave_up: Mutex<HashMap<String, String>>,
+    release: tokio::sync::Notify,
+    held: AtomicI64,
 }
 
 impl Scripted {
@@ -58,6 +61,11 @@ impl Handler for Scripted {
             let arg: u32 = arg.parse().unwrap();
             match what {
                 "done" => Step::Done,
+                "hold" => {
+                    self.release.notified().await;
+                    self.held.fetch_add(1, Ordering::SeqCst);
+                    Step::Done
+                }
                 "fatal" => Step::Fatal("broken for good".into()),
                 "fail" if n <= arg => Step::Retryable(format!("failure {n}")),
                 "stages" if n <= arg => Step::Continue {
@@ -309,4 +317,101 @@ async fn unknown_kinds_fail_instead_of_looping() {
     let j = r.job(&job.id).await;
     assert_eq!(j.state, JobState::Failed);
     assert!(j.last_error.unwrap().contains("no handler"));
+}
+
+/// The lease of a job that runs longer than the lease is renewed while it runs, so a second
+/// engine never takes it over; and only the job that starts is charged an attempt (a claim is
+/// never held by jobs waiting behind it).
+#[tokio::test]
+async fn a_long_job_keeps_its_lease_and_waiting_jobs_are_not_charged() {
+    let r = Rig::new().await;
+    let a = Arc::new(r.engine().with_heartbeat(Duration::from_millis(10)));
+    let b = r.engine();
+    let long = r.enqueue("hold", 3).await;
+    r.clock.advance(1); // claims go in run_at order: the long job first
+    let waiting = r.enqueue("done", 3).await;
+    let ticking = tokio::spawn({
+        let a = a.clone();
+        async move { a.tick().await.unwrap() }
+    });
+    let claimed = r.job(&long).await;
+    let mut lease = claimed.lease_until;
+    for _ in 0..200 {
+        if lease.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        lease = r.job(&long).await.lease_until;
+    }
+    assert_eq!(
+        r.job(&waiting).await.attempts,
+        0,
+        "only the started job is charged"
+    );
+    // Twice the lease goes by, a little at a time, with heartbeats between.
+    for _ in 0..6 {
+        let before = r.job(&long).await.lease_until.unwrap();
+        r.clock.advance(10_000);
+        let mut renewed = false;
+        for _ in 0..400 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            if r.job(&long).await.lease_until.unwrap() > before {
+                renewed = true;
+                break;
+            }
+        }
+        assert!(renewed, "the running job's lease was not renewed");
+    }
+    // B may run the waiting job, but never the one A still runs.
+    assert_eq!(b.tick().await.unwrap(), 1);
+    assert_eq!(r.handler.runs(&waiting), 1);
+    assert_eq!(
+        r.handler.runs(&long),
+        1,
+        "a second engine took over a held job"
+    );
+    r.handler.release.notify_one();
+    assert_eq!(ticking.await.unwrap(), 1);
+    let j = r.job(&long).await;
+    assert_eq!((j.state, j.attempts), (JobState::Done, 1));
+}
+
+/// An engine whose renewal fails (another engine holds the job now) abandons the attempt
+/// instead of finishing it on top of the new holder's work.
+#[tokio::test]
+async fn an_engine_that_lost_the_lease_abandons_the_attempt() {
+    let r = Rig::new().await;
+    let a = Arc::new(r.engine().with_heartbeat(Duration::from_millis(10)));
+    let id = r.enqueue("hold", 3).await;
+    let ticking = tokio::spawn({
+        let a = a.clone();
+        async move { a.tick().await.unwrap() }
+    });
+    for _ in 0..200 {
+        if r.job(&id).await.lease_owner.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Another engine takes the job at a time past any lease A can have set.
+    let far = r.clock.now_millis() + 86_400_000;
+    let stolen = r.store.claim_jobs("thief", far, 30_000, 1).await.unwrap();
+    assert_eq!(stolen.len(), 1);
+    assert_eq!(
+        ticking.await.unwrap(),
+        1,
+        "A's attempt returned without the handler"
+    );
+    assert_eq!(
+        r.handler.held.load(Ordering::SeqCst),
+        0,
+        "the abandoned attempt ran on"
+    );
+    let j = r.job(&id).await;
+    assert_eq!(j.lease_owner.as_deref(), Some("thief"));
+    assert_eq!(
+        j.state,
+        JobState::Running,
+        "A wrote an outcome over the thief's lease"
+    );
 }

@@ -6,6 +6,13 @@
 //! and handed to the handler's `give_up`). It knows nothing of images or builders; handlers do.
 //! There is no SQL here: the queue is the `Store`'s job methods.
 //!
+//! Lease rules: a job is claimed only when its handler is about to start (one claim per job,
+//! so a claim, and the attempt it charges, is never held by a job that waits behind another);
+//! while the handler runs, the engine renews the lease every `heartbeat` (a third of the lease
+//! by default); when a renewal fails (another engine took the job over after the lease ran
+//! out, or the store cannot be reached) the attempt is abandoned at once, so two engines never
+//! act for one job beyond one heartbeat.
+//!
 //! Contract for handlers: an attempt can be cut short at any point (a killed process) and then
 //! runs again, possibly on another process once the lease runs out. So each attempt must be
 //! idempotent: read the resource's current state, do the next step only if it is still due,
@@ -101,6 +108,7 @@ pub struct Engine {
     handlers: HashMap<&'static str, Arc<dyn Handler>>,
     worker: String,
     lease: Duration,
+    heartbeat: Duration,
     batch: u32,
     retry: RetryPolicy,
 }
@@ -114,6 +122,7 @@ impl Engine {
             handlers: HashMap::new(),
             worker: format!("worker-{}", uuid::Uuid::new_v4()),
             lease: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(10),
             batch: 16,
             retry: RetryPolicy::default(),
         }
@@ -124,8 +133,16 @@ impl Engine {
         self
     }
 
+    /// Sets the lease, and the heartbeat to a third of it.
     pub fn with_lease(mut self, lease: Duration) -> Engine {
         self.lease = lease;
+        self.heartbeat = lease / 3;
+        self
+    }
+
+    /// How often a running job's lease is renewed (must be well under the lease).
+    pub fn with_heartbeat(mut self, heartbeat: Duration) -> Engine {
+        self.heartbeat = heartbeat;
         self
     }
 
@@ -138,28 +155,64 @@ impl Engine {
         &self.worker
     }
 
-    /// Claims the jobs that are due and runs one attempt of each. Returns how many ran.
+    /// Runs one attempt of each job that is due, up to a batch, claiming each just before its
+    /// handler starts. Returns how many ran.
     ///
     /// # Errors
     /// A store failure while claiming. A failure recording one job's outcome is logged and the
     /// job is claimed again when its lease runs out.
     pub async fn tick(&self) -> StoreResult<usize> {
-        let now = self.clock.now_millis();
-        let jobs = self
-            .store
-            .claim_jobs(&self.worker, now, millis(self.lease), self.batch)
-            .await?;
-        let n = jobs.len();
-        for job in jobs {
+        let mut n = 0;
+        while n < self.batch {
+            let now = self.clock.now_millis();
+            let Some(job) = self
+                .store
+                .claim_jobs(&self.worker, now, millis(self.lease), 1)
+                .await?
+                .pop()
+            else {
+                break;
+            };
+            n += 1;
             let id = job.id.clone();
-            // One job's store failure must not strand the rest of the batch: each keeps its
-            // own lease, and a job whose outcome could not be written runs again when its
-            // lease runs out.
+            // One job's store failure must not stop the rest: a job whose outcome could not
+            // be written runs again when its lease runs out.
             if let Err(e) = self.run_one(job).await {
                 tracing::error!(job = %id, error = %e, "could not record a job's outcome");
             }
         }
-        Ok(n)
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    /// Runs `work` while renewing `job`'s lease; `None` when a renewal failed and the work was
+    /// abandoned (dropped at its next await point: handlers survive being cut short).
+    async fn leased<T>(&self, job: &JobRecord, work: impl Future<Output = T>) -> Option<T> {
+        let renew = async {
+            let mut every = tokio::time::interval(self.heartbeat);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every.tick().await; // the first tick is immediate: the claim just set the lease
+            loop {
+                every.tick().await;
+                let until = self.clock.now_millis().saturating_add(millis(self.lease));
+                match self.store.heartbeat_job(&job.id, &self.worker, until).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job = %job.id, kind = %job.kind,
+                            "lost the lease while running; abandoning the attempt");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = %job.id, kind = %job.kind, error = %e,
+                            "could not renew the lease; abandoning the attempt");
+                        return;
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            out = work => Some(out),
+            () = renew => None,
+        }
     }
 
     async fn run_one(&self, job: JobRecord) -> StoreResult<()> {
@@ -176,11 +229,18 @@ impl Engine {
                 .last_error
                 .clone()
                 .unwrap_or_else(|| "the job was interrupted too many times".to_owned());
-            handler.give_up(&job, &error).await;
-            self.finish(&job, JobOutcome::Failed { error }).await?;
+            if self
+                .leased(&job, handler.give_up(&job, &error))
+                .await
+                .is_some()
+            {
+                self.finish(&job, JobOutcome::Failed { error }).await?;
+            }
             return Ok(());
         }
-        let step = handler.run(&job).await;
+        let Some(step) = self.leased(&job, handler.run(&job)).await else {
+            return Ok(());
+        };
         let now = self.clock.now_millis();
         let outcome = match step {
             Step::Done => JobOutcome::Done,
@@ -192,7 +252,13 @@ impl Engine {
                 error,
             },
             Step::Retryable(error) | Step::Fatal(error) => {
-                handler.give_up(&job, &error).await;
+                if self
+                    .leased(&job, handler.give_up(&job, &error))
+                    .await
+                    .is_none()
+                {
+                    return Ok(());
+                }
                 JobOutcome::Failed { error }
             }
         };
