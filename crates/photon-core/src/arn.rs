@@ -11,7 +11,7 @@ pub struct Arn {
 
 impl Arn {
     pub fn image(region: &str, owner: &str, name: &str) -> String {
-        format!("arn:aws:appstream:{region}:{owner}:image/{name}")
+        photon_store::ResourceKind::Image.arn(region, owner, name)
     }
 
     pub fn parse(s: &str) -> Option<Arn> {

@@ -38,7 +38,7 @@ fn st(s: ImageBuilderState) -> &'static str {
 }
 
 pub fn builder_arn(region: &str, owner: &str, name: &str) -> String {
-    format!("arn:aws:appstream:{region}:{owner}:image-builder/{name}")
+    photon_store::ResourceKind::ImageBuilder.arn(region, owner, name)
 }
 
 impl Service {
@@ -202,7 +202,7 @@ impl Service {
             .filter(|v| v == "LATEST" || v == "[LATEST]");
         let (agent, latest) = match input.appstream_agent_version.as_deref() {
             None => (
-                image_agent,
+                image_agent.clone(),
                 image.image.attrs.latest_appstream_agent_version,
             ),
             Some("LATEST" | "[LATEST]") => (Some(newest), true),
@@ -214,6 +214,15 @@ impl Service {
                 )))
             }
         };
+        let mut base_layers = image.image.attrs.layers.clone();
+        if let Some(a) = agent
+            .as_deref()
+            .filter(|a| Some(*a) != image_agent.as_deref())
+        {
+            base_layers = self
+                .with_agent(&cx.region, &image.image.platform, base_layers, a)
+                .await?;
+        }
         let vpc = input.vpc_config.unwrap_or_default();
         let dj = input.domain_join_info.unwrap_or_default();
         let record = BuilderRecord {
@@ -247,7 +256,7 @@ impl Service {
                 appstream_agent_version: agent,
                 latest_appstream_agent_version: latest,
                 state_change_reason: None,
-                base_layers: image.image.attrs.layers.clone(),
+                base_layers,
                 os_settings: image.image.attrs.os_settings,
                 applications: Vec::new(),
                 default_profile: None,
@@ -597,12 +606,20 @@ impl BuilderJobs {
         if let Some(("RUNNING", rest)) = job.payload.split_once('|') {
             // The agent first, then the state: a repeated attempt sets the same agent again.
             let (agent, latest) = rest.split_once('|').unwrap_or((rest, "false"));
+            let Some(b) = store.image_builder(&region, &owner, &name).await? else {
+                return Ok(Step::Done);
+            };
+            let layers = self
+                .svc
+                .with_agent(&region, &b.platform, b.attrs.base_layers, agent)
+                .await?;
             store
                 .set_builder_agent(
                     key,
                     st(ImageBuilderState::UpdatingAgent),
                     agent,
                     latest == "true",
+                    &layers,
                 )
                 .await?;
             store
@@ -670,8 +687,10 @@ impl Handler for BuilderJobs {
             let Some((region, owner, name)) = Self::key(job) else {
                 return;
             };
+            // Every state a builder job drives it out of: none may outlive the job.
             let transitional = [
                 st(ImageBuilderState::Pending),
+                st(ImageBuilderState::UpdatingAgent),
                 st(ImageBuilderState::Stopping),
                 st(ImageBuilderState::Deleting),
             ];

@@ -101,12 +101,6 @@ fn file(
     Ok(())
 }
 
-/// The content of a public base image: an OS layer shared by every release of the platform
-/// (stored once) and a small layer for the release's agent and patch level.
-pub fn base_image_layers(blobs: &dyn BlobStore, b: &BaseImage) -> Result<Vec<String>, CoreError> {
-    release_layers(blobs, b.platform, b.agent_version, b.released)
-}
-
 /// The content of a base image release of `platform`: the platform's OS layer (shared by every
 /// release) and the release's own layer recording its agent version and patch level.
 /// Where an image records the AppStream agent it runs.
@@ -129,17 +123,49 @@ pub fn agent_layer(
     put_layer(blobs, &layer).map_err(blob_err)
 }
 
+impl Service {
+    /// `layers` with the file that names the AppStream agent set to `agent` on top, so that what
+    /// a builder or image reports as its agent and what its file system says agree. The layer
+    /// is content-addressed: a repeated call gives the same digest and does not stack it twice.
+    pub(crate) async fn with_agent(
+        &self,
+        region: &str,
+        platform: &str,
+        mut layers: Vec<String>,
+        agent: &str,
+    ) -> Result<Vec<String>, CoreError> {
+        let blobs = self.blobs.clone();
+        let (region, platform, agent) = (region.to_owned(), platform.to_owned(), agent.to_owned());
+        let layer = tokio::task::spawn_blocking(move || {
+            agent_layer(blobs.region(&region), &platform, &agent)
+        })
+        .await
+        .map_err(|e| CoreError::Internal(format!("agent layer task: {e}")))??;
+        if layers.last() != Some(&layer) {
+            layers.push(layer);
+        }
+        Ok(layers)
+    }
+}
+
 pub fn release_layers(
     blobs: &dyn BlobStore,
     platform: &str,
     agent_version: &str,
     released: &str,
 ) -> Result<Vec<String>, CoreError> {
-    let mut os = Layer::new();
-    let mut release = Layer::new();
-    // The OS files every release of the platform shares, then where the release records its
-    // agent and patch level.
-    let (os_files, agent, patch): (&[(&str, usize)], &str, &str) = if is_windows(platform) {
+    Ok(vec![
+        os_layer(blobs, platform)?,
+        release_layer(blobs, platform, agent_version, released)?,
+    ])
+}
+
+/// The OS files every release of `platform` shares, and where a release records its agent and
+/// its patch level.
+fn platform_files(
+    platform: &str,
+) -> (&'static [(&'static str, usize)], &'static str, &'static str) {
+    if is_windows(platform) {
         (
             &[
                 ("C:\\Windows\\System32\\cmd.exe", 64),
@@ -164,10 +190,27 @@ pub fn release_layers(
             AGENT_FILE_LINUX,
             "/etc/photon-patch-level",
         )
-    };
-    for (path, kb) in os_files {
+    }
+}
+
+/// The layer of the OS files every release of `platform` shares.
+pub fn os_layer(blobs: &dyn BlobStore, platform: &str) -> Result<String, CoreError> {
+    let mut os = Layer::new();
+    for (path, kb) in platform_files(platform).0 {
         file(&mut os, blobs, path, synthetic(path, platform, kb * 1024))?;
     }
+    put_layer(blobs, &os).map_err(blob_err)
+}
+
+/// The small layer of one release: its agent version and patch level.
+pub fn release_layer(
+    blobs: &dyn BlobStore,
+    platform: &str,
+    agent_version: &str,
+    released: &str,
+) -> Result<String, CoreError> {
+    let (_, agent, patch) = platform_files(platform);
+    let mut release = Layer::new();
     file(
         &mut release,
         blobs,
@@ -180,10 +223,7 @@ pub fn release_layers(
         patch,
         format!("{released}\n").into_bytes(),
     )?;
-    Ok(vec![
-        put_layer(blobs, &os).map_err(blob_err)?,
-        put_layer(blobs, &release).map_err(blob_err)?,
-    ])
+    put_layer(blobs, &release).map_err(blob_err)
 }
 
 /// Checks and normalises a path by the platform's rules: `C:\Dir\file.exe` on Windows (either
@@ -285,12 +325,37 @@ impl Service {
     }
 
     /// The public catalogue's content layers, stored in a region's blob store (idempotent).
+    /// The OS layer, the same for every release of a platform, is made once per blob store
+    /// and platform for the life of the service: every start seeds every region's catalogue,
+    /// and hashing the same synthetic OS files again for each image is what made that slow.
     pub(crate) fn base_layers(
         &self,
         region: &str,
         b: &BaseImage,
     ) -> Result<Vec<String>, CoreError> {
-        base_image_layers(self.blobs.region(region), b)
+        let blobs = self.blobs.region(region);
+        // The store's address names it: the service holds every store for its whole life.
+        let store_id = std::ptr::from_ref(blobs).cast::<()>() as usize;
+        let memo = (store_id, b.platform);
+        let known = self
+            .os_layers
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&memo).cloned());
+        let os = match known {
+            Some(d) => d,
+            None => {
+                let d = os_layer(blobs, b.platform)?;
+                if let Ok(mut m) = self.os_layers.lock() {
+                    m.insert(memo, d.clone());
+                }
+                d
+            }
+        };
+        Ok(vec![
+            os,
+            release_layer(blobs, b.platform, b.agent_version, b.released)?,
+        ])
     }
 
     pub(crate) async fn running_builder(
@@ -441,6 +506,36 @@ impl Service {
             .await?;
         }
         Ok(doomed.len() as u64)
+    }
+
+    /// Every file and every folder of a running builder's file system, each list in
+    /// case-insensitive order and cut at its bound (so a huge tree still renders): what the
+    /// Image Assistant page offers to pick from. One view of the layers, however deep the tree.
+    pub async fn builder_tree(
+        &self,
+        cx: &Caller,
+        name: &str,
+        max_dirs: usize,
+        max_files: usize,
+    ) -> Result<(Vec<String>, Vec<String>), CoreError> {
+        let b = self.running_builder(cx, name).await?;
+        let sep = if is_windows(&b.platform) { '\\' } else { '/' };
+        let root = if is_windows(&b.platform) { 3 } else { 1 };
+        let view = self.builder_view(&b).await?;
+        let mut dirs = BTreeSet::new();
+        let mut files = Vec::with_capacity(view.len());
+        for p in view.keys() {
+            for (i, _) in p.match_indices(sep).filter(|(i, _)| *i >= root) {
+                dirs.insert(p[..i].to_owned());
+            }
+            files.push(p.clone());
+        }
+        let mut dirs: Vec<String> = dirs.into_iter().collect();
+        files.sort_by_key(|p| p.to_ascii_lowercase());
+        dirs.sort_by_key(|p| p.to_ascii_lowercase());
+        files.truncate(max_files);
+        dirs.truncate(max_dirs);
+        Ok((files, dirs))
     }
 
     /// The immediate children of a directory (or the file itself, if `path` names a file).

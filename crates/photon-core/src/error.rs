@@ -4,6 +4,10 @@
 use photon_store::StoreError;
 use photon_types::{ApiError, ErrorCode};
 
+/// What every page shows for an internal error.
+pub const INTERNAL_MESSAGE: &str =
+    "Photon hit an internal error; try again, and if it persists see the server log";
+
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     #[error("{0}")]
@@ -58,6 +62,36 @@ impl CoreError {
                 ApiError::internal(request_id)
             }
             other => ApiError::new(other.code(), other.to_string()),
+        }
+    }
+
+    /// The HTTP status on Photon's own pages (the console, the connect pages), where a browser
+    /// and a person read the status, so it says what kind of refusal it is; the API answers
+    /// with the model's status for the code instead (`ErrorCode::http_status`).
+    pub fn page_status(&self) -> u16 {
+        match self {
+            CoreError::NotFound(_) => 404,
+            CoreError::Invalid(_) | CoreError::InvalidCombination(_) => 400,
+            CoreError::LimitExceeded(_) => 503,
+            CoreError::Internal(_) => 500,
+            CoreError::AlreadyExists(_)
+            | CoreError::InUse(_)
+            | CoreError::NotPermitted(_)
+            | CoreError::NotAvailable(_)
+            | CoreError::Incompatible(_)
+            | CoreError::ConcurrentModification(_) => 403,
+        }
+    }
+
+    /// What a page may show: the domain's message, or for an internal error a line that says
+    /// what to do (the detail is logged here, once, with the surface it happened on).
+    pub fn public_message(&self, surface: &'static str) -> String {
+        match self {
+            CoreError::Internal(detail) => {
+                tracing::error!(surface, %detail, "internal error");
+                INTERNAL_MESSAGE.to_owned()
+            }
+            other => other.to_string(),
         }
     }
 }

@@ -74,14 +74,4 @@ impl Service {
     pub async fn clear_faults(&self) -> Result<u64, CoreError> {
         Ok(self.store.clear_faults().await?)
     }
-
-    /// The fault a stage must fail with now, if one is armed for it.
-    pub(crate) async fn take_fault(
-        &self,
-        operation: &str,
-        stage: &str,
-        image: &str,
-    ) -> Result<Option<FaultRecord>, CoreError> {
-        Ok(self.store.take_fault(operation, stage, image).await?)
-    }
 }

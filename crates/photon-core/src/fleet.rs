@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use photon_store::{
-    FleetAttrs, FleetRecord, ImageRefusal, ImageRow, JobRecord, StoreError, Transition,
+    FleetAttrs, FleetRecord, ImageRefusal, ImageRow, JobRecord, LockKey, StoreError, Transition,
 };
 use photon_types::{
     Caller, ComputeCapacityStatus, CreateFleetRequest, DeleteFleetRequest, DescribeFleetsRequest,
@@ -26,7 +26,7 @@ fn st(s: FleetState) -> &'static str {
 }
 
 pub fn fleet_arn(region: &str, owner: &str, name: &str) -> String {
-    format!("arn:aws:appstream:{region}:{owner}:fleet/{name}")
+    photon_store::ResourceKind::Fleet.arn(region, owner, name)
 }
 
 fn not_found(name: &str, region: &str) -> CoreError {
@@ -822,28 +822,29 @@ impl FleetJobs {
             "STOPPED" => (FleetState::Stopping, FleetState::Stopped),
             other => return Ok(Step::Fatal(format!("unknown fleet target '{other}'"))),
         };
-        // Only the state moves: whatever else changed meanwhile (a revoked image's capacity)
-        // stays as it is.
-        let moved = self
-            .svc
-            .store
-            .transition_fleet(
-                (&job.region, &job.account_id, &name),
-                &[st(from)],
-                st(to),
-                None,
-            )
-            .await?;
-        if to == FleetState::Stopped && matches!(moved, Transition::Done(_)) {
-            // A stopped fleet has no instances, so no sessions either.
-            let ended = self
-                .svc
-                .store
-                .end_fleet_sessions(&job.region, &job.account_id, &name)
-                .await?;
-            if ended > 0 {
-                tracing::info!(fleet = %name, ended, "the fleet stopped; its sessions ended");
-            }
+        // One transaction: the state moves, and a stopped fleet has no instances, so no
+        // sessions either. Only the state moves: whatever else changed meanwhile (a revoked
+        // image's capacity) stays as it is.
+        let key = (job.region.as_str(), job.account_id.as_str(), name.as_str());
+        let mut tx = self.svc.store.write().await?;
+        tx.lock(LockKey::Fleet(job.resource.clone())).await?;
+        let Some(mut fleet) = tx.fleet(key).await? else {
+            return Ok(Step::Done);
+        };
+        if fleet.state != st(from) {
+            // Already moved on (a repeated attempt, or a newer request): nothing is left to do.
+            return Ok(Step::Done);
+        }
+        fleet.state = st(to).to_owned();
+        tx.put_fleet(&fleet).await?;
+        let ended = if to == FleetState::Stopped {
+            tx.delete_fleet_sessions(key).await?
+        } else {
+            0
+        };
+        tx.commit().await?;
+        if ended > 0 {
+            tracing::info!(fleet = %name, ended, "the fleet stopped; its sessions ended");
         }
         Ok(Step::Done)
     }

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use photon_store::{
-    DeleteOutcome, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage,
+    DeleteOutcome, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage, LockKey,
     IMAGE_ATTRS_VERSION, PUBLIC_OWNER,
 };
 use photon_types::{
@@ -198,11 +198,29 @@ pub enum ImageUse {
     Fleet,
 }
 
+/// Makes `image` `FAILED` for good: the state-change reason and, in its notifications
+/// (`ImageErrors`), an `INTERNAL_SERVICE_ERROR` entry with the message and the time, so every
+/// failure (snapshot, copy, managed update) reads the same.
+pub(crate) fn mark_failed(
+    image: &mut ImageRecord,
+    code: ImageStateChangeReasonCode,
+    message: String,
+    now: i64,
+) {
+    image.attrs.errors.push((
+        photon_types::FleetErrorCode::InternalServiceError
+            .as_str()
+            .to_owned(),
+        message.clone(),
+        now,
+    ));
+    image.attrs.state_change_reason = Some((code.as_str().to_owned(), message));
+    image.state = ImageState::Failed.as_str().to_owned();
+}
+
 impl Service {
-    /// Makes an image in state `from` `FAILED` for good: the state-change reason and, in its
-    /// notifications (`ImageErrors`), an `INTERNAL_SERVICE_ERROR` entry with the message and
-    /// the time, so every failure (snapshot, copy, managed update) reads the same. Returns
-    /// whether the image was still in `from`.
+    /// Makes an image in state `from` `FAILED` (`mark_failed`), in one write. Returns whether
+    /// the image was still in `from`.
     pub(crate) async fn fail_image(
         &self,
         key: (&str, &str, &str),
@@ -210,28 +228,19 @@ impl Service {
         code: ImageStateChangeReasonCode,
         message: String,
     ) -> Result<bool, CoreError> {
-        if let Some(row) = self.store.image(key.0, key.1, key.2).await? {
-            let mut attrs = row.image.attrs;
-            attrs.errors.push((
-                photon_types::FleetErrorCode::InternalServiceError
-                    .as_str()
-                    .to_owned(),
-                message.clone(),
-                self.now(),
-            ));
-            self.store
-                .set_image_attrs(key, from.as_str(), &attrs)
-                .await?;
+        let mut tx = self.store.write().await?;
+        tx.lock(LockKey::Image(Arn::image(key.0, key.1, key.2)))
+            .await?;
+        let Some(mut image) = tx.image(key).await? else {
+            return Ok(false);
+        };
+        if image.state != from.as_str() {
+            return Ok(false);
         }
-        Ok(self
-            .store
-            .transition_image(
-                key,
-                &[from.as_str()],
-                ImageState::Failed.as_str(),
-                Some((code.as_str().to_owned(), message)),
-            )
-            .await?)
+        mark_failed(&mut image, code, message, self.now());
+        tx.put_image(&image).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use photon_blob::{put_layer, Entry, Layer};
 use photon_store::{
-    AppRecord, BuilderRecord, ImageAttrs, ImageRecord, JobRecord, StoreError, PUBLIC_OWNER,
+    AppRecord, BuilderRecord, ImageAttrs, ImageRecord, JobRecord, LockKey, StoreError, PUBLIC_OWNER,
 };
 use photon_types::{Caller, ImageBuilderState, ImageState, ImageStateChangeReasonCode, ImageType};
 use photon_workflow::{new_job, BoxFuture, Handler, Step};
@@ -699,101 +699,126 @@ impl ImageJobs {
         Some((image, job.payload.clone()))
     }
 
-    /// Takes the snapshot into a PENDING image from its (frozen) SNAPSHOTTING builder.
-    /// `Some(step)` when the job cannot go on.
-    async fn fill(&self, job: &JobRecord) -> Result<Option<Step>, CoreError> {
+    /// Takes the snapshot of the (frozen) SNAPSHOTTING builder into its PENDING image and
+    /// finishes both. The content is written to the blob store first (content-addressed, so a
+    /// repeat gives the same digests); then one transaction records everything: the fault an
+    /// operator armed (`photon faults`) or the image's content and `AVAILABLE`, and the builder
+    /// `STOPPED`. No kill can leave the one changed without the other.
+    async fn step(&self, job: &JobRecord) -> Result<Step, CoreError> {
         let Some((image, builder)) = Self::keys(job) else {
-            return Ok(Some(Step::Fatal(format!(
+            return Ok(Step::Fatal(format!(
                 "job resource '{}' is not an image ARN",
                 job.resource
-            ))));
+            )));
         };
         let store = &self.svc.store;
-        let Some(row) = store.image(&job.region, &job.account_id, &image).await? else {
-            return Ok(Some(Step::Done));
+        let key = (job.region.as_str(), job.account_id.as_str(), image.as_str());
+        let bkey = (key.0, key.1, builder.as_str());
+        let Some(row) = store.image(key.0, key.1, key.2).await? else {
+            // The image is gone: only the builder may be left SNAPSHOTTING.
+            self.finish(job, None).await?;
+            return Ok(Step::Done);
         };
         if row.image.state != ImageState::Pending.as_str() {
-            return Ok(None);
+            self.finish(job, None).await?;
+            return Ok(Step::Done);
         }
-        let Some(b) = store
-            .image_builder(&job.region, &job.account_id, &builder)
-            .await?
-        else {
-            return Ok(Some(Step::Fatal(format!(
-                "image builder '{builder}' is gone"
-            ))));
+        let Some(b) = store.image_builder(bkey.0, bkey.1, bkey.2).await? else {
+            return Ok(Step::Fatal(format!("image builder '{builder}' is gone")));
         };
         if b.state != ImageBuilderState::Snapshotting.as_str() {
-            return Ok(Some(Step::Fatal(format!(
+            return Ok(Step::Fatal(format!(
                 "image builder '{builder}' is {} instead of SNAPSHOTTING",
                 b.state
-            ))));
+            )));
         }
-        // An operator's rehearsal of a failed snapshot (`photon faults`): it fails for good.
-        if let Some(f) = self
-            .svc
-            .take_fault("CreateImage", "snapshot", &image)
-            .await?
+        let (mut layers, applications, os_settings) = self.svc.snapshot_content(&b).await?;
+        if let Some(agent) = row
+            .image
+            .attrs
+            .appstream_agent_version
+            .as_deref()
+            .filter(|a| Some(*a) != b.attrs.appstream_agent_version.as_deref())
         {
-            return Ok(Some(Step::Fatal(format!(
-                "{}: {}",
-                f.error_code, f.message
-            ))));
+            layers = self
+                .svc
+                .with_agent(&job.region, &b.platform, layers, agent)
+                .await?;
         }
-        let (layers, applications, os_settings) = self.svc.snapshot_content(&b).await?;
-        let mut attrs = row.image.attrs;
-        attrs.layers = layers;
-        attrs.applications = applications;
-        attrs.os_settings = os_settings;
-        store
-            .set_image_attrs(
-                (&job.region, &job.account_id, &image),
-                ImageState::Pending.as_str(),
-                &attrs,
-            )
-            .await?;
-        Ok(None)
+        let mut tx = store.write().await?;
+        tx.lock(LockKey::Image(row.image.arn.clone())).await?;
+        tx.lock(LockKey::ImageBuilder(b.arn.clone())).await?;
+        tx.lock(LockKey::Faults).await?;
+        let (Some(mut img), Some(mut now_builder)) =
+            (tx.image(key).await?, tx.image_builder(bkey).await?)
+        else {
+            return Ok(Step::Retryable("the snapshot changed while it ran".into()));
+        };
+        if img.state != ImageState::Pending.as_str()
+            || now_builder.state != ImageBuilderState::Snapshotting.as_str()
+        {
+            return Ok(Step::Retryable("the snapshot changed while it ran".into()));
+        }
+        match tx.take_fault("CreateImage", "snapshot", &image).await? {
+            Some(f) => crate::image::mark_failed(
+                &mut img,
+                ImageStateChangeReasonCode::InternalError,
+                format!(
+                    "the image could not be created: {}: {}",
+                    f.error_code, f.message
+                ),
+                self.svc.now(),
+            ),
+            None => {
+                img.attrs.layers = layers;
+                img.attrs.applications = applications;
+                img.attrs.os_settings = os_settings;
+                img.attrs.state_change_reason = None;
+                img.state = ImageState::Available.as_str().to_owned();
+            }
+        }
+        tx.put_image(&img).await?;
+        now_builder.state = ImageBuilderState::Stopped.as_str().to_owned();
+        now_builder.attrs.state_change_reason = None;
+        tx.put_image_builder(&now_builder).await?;
+        tx.commit().await?;
+        Ok(Step::Done)
     }
 
-    /// The image leaves `PENDING`, `AVAILABLE` or (with the reason) `FAILED`, then its builder
-    /// leaves `SNAPSHOTTING` for `STOPPED`.
+    /// In one transaction: a PENDING image becomes `FAILED` with `failure` (when given), and
+    /// its builder leaves `SNAPSHOTTING` for `STOPPED`.
     async fn finish(&self, job: &JobRecord, failure: Option<String>) -> Result<(), CoreError> {
         let Some((image, builder)) = Self::keys(job) else {
             return Ok(());
         };
         let key = (job.region.as_str(), job.account_id.as_str(), image.as_str());
-        let store = &self.svc.store;
-        match failure {
-            None => {
-                store
-                    .transition_image(
-                        key,
-                        &[ImageState::Pending.as_str()],
-                        ImageState::Available.as_str(),
-                        None,
-                    )
-                    .await?;
-            }
-            Some(message) => {
-                self.svc
-                    .fail_image(
-                        key,
-                        ImageState::Pending,
-                        ImageStateChangeReasonCode::InternalError,
-                        message,
-                    )
-                    .await?;
+        let bkey = (key.0, key.1, builder.as_str());
+        let mut tx = self.svc.store.write().await?;
+        tx.lock(LockKey::Image(Arn::image(key.0, key.1, key.2)))
+            .await?;
+        tx.lock(LockKey::ImageBuilder(crate::builder::builder_arn(
+            bkey.0, bkey.1, bkey.2,
+        )))
+        .await?;
+        if let (Some(message), Some(mut img)) = (failure, tx.image(key).await?) {
+            if img.state == ImageState::Pending.as_str() {
+                crate::image::mark_failed(
+                    &mut img,
+                    ImageStateChangeReasonCode::InternalError,
+                    message,
+                    self.svc.now(),
+                );
+                tx.put_image(&img).await?;
             }
         }
-        store
-            .transition_image_builder(
-                (&job.region, &job.account_id, &builder),
-                &[ImageBuilderState::Snapshotting.as_str()],
-                ImageBuilderState::Stopped.as_str(),
-                None,
-                None,
-            )
-            .await?;
+        if let Some(mut b) = tx.image_builder(bkey).await? {
+            if b.state == ImageBuilderState::Snapshotting.as_str() {
+                b.state = ImageBuilderState::Stopped.as_str().to_owned();
+                b.attrs.state_change_reason = None;
+                tx.put_image_builder(&b).await?;
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -804,17 +829,7 @@ impl Handler for ImageJobs {
     }
 
     fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
-        Box::pin(async move {
-            match self.fill(job).await {
-                Ok(None) => {}
-                Ok(Some(step)) => return step,
-                Err(e) => return Step::Retryable(e.to_string()),
-            }
-            match self.finish(job, None).await {
-                Ok(()) => Step::Done,
-                Err(e) => Step::Retryable(e.to_string()),
-            }
-        })
+        Box::pin(async move { photon_workflow::or_retry(self.step(job).await) })
     }
 
     fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {

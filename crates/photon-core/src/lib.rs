@@ -23,13 +23,14 @@ pub mod releases;
 pub mod session;
 pub mod sharing;
 pub mod stack;
+pub mod states;
 pub mod tags;
 pub mod token;
 pub mod update;
 
 use std::sync::Arc;
 
-pub use error::CoreError;
+pub use error::{CoreError, INTERNAL_MESSAGE};
 use photon_blob::{Layer, RegionalBlobs};
 use photon_store::Store;
 
@@ -50,6 +51,9 @@ pub struct Service {
     pub(crate) blobs: RegionalBlobs,
     /// Parsed layer manifests by digest: content-addressed, so never stale.
     pub(crate) layers: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Layer>>>>,
+    /// The OS layer of each platform, by blob store (see `Service::base_layers`).
+    pub(crate) os_layers:
+        Arc<std::sync::Mutex<std::collections::HashMap<(usize, &'static str), String>>>,
 }
 
 impl Service {
@@ -71,6 +75,7 @@ impl Service {
             public_url: Arc::new("http://127.0.0.1:7400".to_owned()),
             blobs,
             layers: Arc::default(),
+            os_layers: Arc::default(),
         };
         image::seed_public_images(&svc).await?;
         svc.seed_releases().await?;

@@ -405,10 +405,7 @@ impl Service {
             JOB_KIND,
             account,
             region,
-            &format!(
-                "arn:aws:appstream:{region}:{account}:session/{}",
-                session.id
-            ),
+            &photon_store::ResourceKind::Session.arn(region, account, &session.id),
             &session.id,
             session
                 .expires_at

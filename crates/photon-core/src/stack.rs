@@ -27,7 +27,7 @@ const WEB_AUTHN_REDIRECTION: &str = "WebAuthnRedirection";
 const AGENT_ACCESS_CONFIG: &str = "AgentAccessConfig";
 
 pub fn stack_arn(region: &str, owner: &str, name: &str) -> String {
-    format!("arn:aws:appstream:{region}:{owner}:stack/{name}")
+    photon_store::ResourceKind::Stack.arn(region, owner, name)
 }
 
 fn not_found(name: &str, region: &str) -> CoreError {

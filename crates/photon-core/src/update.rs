@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use photon_blob::{flatten, get_layer};
 use photon_store::{
-    BaseRelease, BuilderAttrs, BuilderRecord, ImageRecord, ImageRow, JobRecord, StoreError,
-    UpdateStart, PUBLIC_OWNER,
+    BaseRelease, BuilderAttrs, BuilderRecord, ImageRecord, ImageRow, JobRecord, LockKey,
+    StoreError, UpdateStart, PUBLIC_OWNER,
 };
 use photon_types::{
     Caller, CreateUpdatedImageRequest, CreateUpdatedImageResult, ImageBuilderState, ImageState,
@@ -306,10 +306,7 @@ impl Service {
             region: cx.region.clone(),
             owner: cx.account_id.clone(),
             name: builder_name.clone(),
-            arn: format!(
-                "arn:aws:appstream:{}:{}:image-builder/{builder_name}",
-                cx.region, cx.account_id
-            ),
+            arn: crate::builder::builder_arn(&cx.region, &cx.account_id, &builder_name),
             state: ImageBuilderState::Updating.as_str().to_owned(),
             platform: src.platform.clone(),
             instance_type: (*instance_type).to_owned(),
@@ -392,7 +389,7 @@ impl UpdateJobs {
         );
         if row.image.state != ImageState::Creating.as_str() {
             // Finished before a restart cut the attempt short: only the builder may be left.
-            self.remove_builder(bkey).await?;
+            self.fail_or_clean(job, &image, &builder, None).await?;
             return Ok(Step::Done);
         }
         let Some(b) = store.image_builder(bkey.0, bkey.1, bkey.2).await? else {
@@ -401,73 +398,126 @@ impl UpdateJobs {
             )));
         };
         let source = Arn::parse(&b.image_arn).map(|a| a.name).unwrap_or_default();
-        if b.state == ImageBuilderState::Updating.as_str() {
-            let patched = match self.injected(&source, "patching").await? {
-                Some(fault) => Err(fault),
-                None => self.patch(&row.image, &release).await?,
-            };
-            if let Err(Failure(why)) = patched {
-                self.fail(job, &row.image.name, &builder, &why).await?;
-                return Ok(Step::Done);
-            }
-            store
-                .transition_image_builder(
-                    bkey,
-                    &[ImageBuilderState::Updating.as_str()],
-                    ImageBuilderState::PendingQualification.as_str(),
-                    None,
-                    None,
-                )
-                .await?;
-            return Ok(Step::Continue {
-                after: self.svc.pace.delay(Stage::ImageUpdate),
-            });
-        }
-        if b.state != ImageBuilderState::PendingQualification.as_str() {
+        let stage = if b.state == ImageBuilderState::Updating.as_str() {
+            ImageBuilderState::Updating
+        } else if b.state == ImageBuilderState::PendingQualification.as_str() {
+            ImageBuilderState::PendingQualification
+        } else {
             return Ok(Step::Fatal(format!(
                 "the update's image builder '{builder}' is {}",
                 b.state
             )));
-        }
-        let qualified = match self.injected(&source, "qualification").await? {
-            Some(fault) => Err(fault),
-            None => self.qualify(&row.image).await?,
         };
-        match qualified {
-            Ok(()) => {
-                store
-                    .transition_image(
-                        key,
-                        &[ImageState::Creating.as_str()],
-                        ImageState::Available.as_str(),
-                        None,
-                    )
-                    .await?;
-                self.remove_builder(bkey).await?;
-                tracing::info!(image = %row.image.arn, "managed update qualified; image AVAILABLE");
-            }
-            Err(Failure(why)) => self.fail(job, &row.image.name, &builder, &why).await?,
+        // The stage's work (blob reads and writes, content-addressed, so a repeat is harmless)
+        // comes first; then one transaction records everything it decided: the fault it
+        // consumes, the image, the builder.
+        let (fault_stage, outcome) = match stage {
+            ImageBuilderState::Updating => ("patching", self.patch(&row.image, &release).await?),
+            _ => (
+                "qualification",
+                self.qualify(&row.image)
+                    .await?
+                    .map(|()| row.image.attrs.clone()),
+            ),
+        };
+        let mut tx = store.write().await?;
+        tx.lock(LockKey::Image(row.image.arn.clone())).await?;
+        tx.lock(LockKey::ImageBuilder(b.arn.clone())).await?;
+        tx.lock(LockKey::Faults).await?;
+        let (Some(mut now_image), Some(mut now_builder)) =
+            (tx.image(key).await?, tx.image_builder(bkey).await?)
+        else {
+            return Ok(Step::Retryable("the update changed while it ran".into()));
+        };
+        if now_image.state != ImageState::Creating.as_str() || now_builder.state != b.state {
+            return Ok(Step::Retryable("the update changed while it ran".into()));
         }
-        Ok(Step::Done)
+        let injected = tx
+            .take_fault("CreateUpdatedImage", fault_stage, &source)
+            .await?
+            .map(|f| Failure(format!("{}: {}", f.error_code, f.message)));
+        let outcome = match injected {
+            Some(fault) => Err(fault),
+            None => outcome,
+        };
+        let next = match (stage, outcome) {
+            (_, Err(Failure(why))) => {
+                tx.delete_image_builder(bkey).await?;
+                self.mark_update_failed(&mut now_image, &why);
+                tx.put_image(&now_image).await?;
+                tracing::warn!(image = %now_image.name, %why, "managed update failed");
+                Step::Done
+            }
+            (ImageBuilderState::Updating, Ok(attrs)) => {
+                now_image.attrs = attrs;
+                tx.put_image(&now_image).await?;
+                now_builder.state = ImageBuilderState::PendingQualification.as_str().to_owned();
+                tx.put_image_builder(&now_builder).await?;
+                Step::Continue {
+                    after: self.svc.pace.delay(Stage::ImageUpdate),
+                }
+            }
+            (_, Ok(_)) => {
+                now_image.state = ImageState::Available.as_str().to_owned();
+                now_image.attrs.state_change_reason = None;
+                tx.put_image(&now_image).await?;
+                tx.delete_image_builder(bkey).await?;
+                tracing::info!(image = %now_image.arn, "managed update qualified; image AVAILABLE");
+                Step::Done
+            }
+        };
+        tx.commit().await?;
+        Ok(next)
     }
 
-    /// The failure an operator injected into this stage for this source image, if any
-    /// (`photon faults`).
-    async fn injected(&self, source: &str, stage: &str) -> Result<Option<Failure>, CoreError> {
-        Ok(self
-            .svc
-            .take_fault("CreateUpdatedImage", stage, source)
-            .await?
-            .map(|f| Failure(format!("{}: {}", f.error_code, f.message))))
+    fn mark_update_failed(&self, image: &mut ImageRecord, why: &str) {
+        crate::image::mark_failed(
+            image,
+            ImageStateChangeReasonCode::ImageUpdateFailure,
+            format!("the managed update failed: {why}"),
+            self.svc.now(),
+        );
+    }
+
+    /// In one transaction: the builder Photon created goes and, when the image is still being
+    /// created and `why` says why it failed, the image becomes `FAILED` with the reason and an
+    /// error in its notifications (so a FAILED image never has its builder left over, and no
+    /// kill between the two can lose the reason).
+    async fn fail_or_clean(
+        &self,
+        job: &JobRecord,
+        image: &str,
+        builder: &str,
+        why: Option<&str>,
+    ) -> Result<(), CoreError> {
+        let key = (job.region.as_str(), job.account_id.as_str(), image);
+        let bkey = (key.0, key.1, builder);
+        let mut tx = self.svc.store.write().await?;
+        tx.lock(LockKey::Image(Arn::image(key.0, key.1, key.2)))
+            .await?;
+        tx.lock(LockKey::ImageBuilder(crate::builder::builder_arn(
+            key.0, key.1, builder,
+        )))
+        .await?;
+        tx.delete_image_builder(bkey).await?;
+        if let (Some(why), Some(mut img)) = (why, tx.image(key).await?) {
+            if img.state == ImageState::Creating.as_str() {
+                self.mark_update_failed(&mut img, why);
+                tx.put_image(&img).await?;
+                tracing::warn!(image, %why, "managed update failed");
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Patching: the image's layers plus the release's own layers (agent and patch level, and
-    /// the patch's files), written into the new image while it is `CREATING`.
+    /// the patch's files): the new image's attributes, for the step to write.
     async fn patch(
         &self,
         image: &ImageRecord,
         release: &str,
-    ) -> Result<Result<(), Failure>, CoreError> {
+    ) -> Result<Result<photon_store::ImageAttrs, Failure>, CoreError> {
         let mut attrs = image.attrs.clone();
         if !release.is_empty() {
             let Some(public) = self
@@ -489,28 +539,13 @@ impl UpdateJobs {
         }
         // The agent last: the newest, whatever the release shipped.
         if let Some(agent) = attrs.appstream_agent_version.clone() {
-            let blobs = self.svc.blobs.clone();
-            let (region, platform) = (image.region.clone(), image.platform.clone());
-            let layer = tokio::task::spawn_blocking(move || {
-                crate::content::agent_layer(blobs.region(&region), &platform, &agent)
-            })
-            .await
-            .map_err(|e| CoreError::Internal(format!("patching task: {e}")))??;
-            attrs.layers.push(layer);
+            let layers = std::mem::take(&mut attrs.layers);
+            attrs.layers = self
+                .svc
+                .with_agent(&image.region, &image.platform, layers, &agent)
+                .await?;
         }
-        let written = self
-            .svc
-            .store
-            .set_image_attrs(
-                (&image.region, &image.owner, &image.name),
-                ImageState::Creating.as_str(),
-                &attrs,
-            )
-            .await?;
-        if !written {
-            return Ok(Err(Failure("the image changed during patching".into())));
-        }
-        Ok(Ok(()))
+        Ok(Ok(attrs))
     }
 
     /// Qualification, for real: every layer reads back against its digest, every application
@@ -567,43 +602,6 @@ impl UpdateJobs {
         }
         Ok(Ok(()))
     }
-
-    /// The builder Photon created for the update, in whichever of its states it is.
-    async fn remove_builder(&self, key: (&str, &str, &str)) -> Result<(), CoreError> {
-        for state in [
-            ImageBuilderState::Updating,
-            ImageBuilderState::PendingQualification,
-        ] {
-            self.svc
-                .store
-                .remove_image_builder(key, state.as_str())
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// The builder Photon created goes, then the image becomes `FAILED` with the reason and an
-    /// error in its notifications (so a FAILED image never has its builder left over).
-    async fn fail(
-        &self,
-        job: &JobRecord,
-        image: &str,
-        builder: &str,
-        why: &str,
-    ) -> Result<(), CoreError> {
-        let key = (job.region.as_str(), job.account_id.as_str(), image);
-        self.remove_builder((key.0, key.1, builder)).await?;
-        self.svc
-            .fail_image(
-                key,
-                ImageState::Creating,
-                ImageStateChangeReasonCode::ImageUpdateFailure,
-                format!("the managed update failed: {why}"),
-            )
-            .await?;
-        tracing::warn!(image, %why, "managed update failed");
-        Ok(())
-    }
 }
 
 impl Handler for UpdateJobs {
@@ -620,7 +618,7 @@ impl Handler for UpdateJobs {
             let Some((image, builder, _)) = Self::keys(job) else {
                 return;
             };
-            if let Err(e) = self.fail(job, &image, &builder, error).await {
+            if let Err(e) = self.fail_or_clean(job, &image, &builder, Some(error)).await {
                 tracing::error!(job = %job.id, error = %e, "could not mark a failed update FAILED");
             }
         })

@@ -450,3 +450,83 @@ async fn the_connect_page_browses_uploads_and_changes_settings() {
         403
     );
 }
+
+/// What a builder or an image reports as its AppStream agent is what its file system says: a
+/// builder pinned to an old agent, the same builder started with `LATEST` (UPDATING_AGENT),
+/// and an image created with `--use-latest-agent-version` from a builder on the old agent.
+#[tokio::test]
+async fn the_agent_file_names_the_agent_reported() {
+    const OLD_AGENT: &str = "05-21-2018";
+    const AGENT_FILE: &str = "C:\\Program Files\\Amazon\\Photon\\AppStream2\\agent-version.txt";
+    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let c = p.client(Proto::Json, &p.default, "us-east-1");
+    let agent_file = |builder: &str| -> String {
+        let out = cli(
+            &p,
+            &["builder", "--image-builder", builder, "cat", AGENT_FILE],
+        );
+        ok(out).trim().to_owned()
+    };
+    let reported = |b: &aws_sdk_appstream::types::ImageBuilder| {
+        b.appstream_agent_version().unwrap().to_owned()
+    };
+    for name in ["old", "snap"] {
+        c.create_image_builder()
+            .name(name)
+            .image_name(BASE)
+            .instance_type("stream.standard.medium")
+            .appstream_agent_version(OLD_AGENT)
+            .send()
+            .await
+            .unwrap();
+        common::wait_builder(&c, name, ImageBuilderState::Running).await;
+        assert_eq!(agent_file(name), OLD_AGENT, "{name}: a pinned agent");
+    }
+
+    c.stop_image_builder().name("old").send().await.unwrap();
+    common::wait_builder(&c, "old", ImageBuilderState::Stopped).await;
+    c.start_image_builder()
+        .name("old")
+        .appstream_agent_version("LATEST")
+        .send()
+        .await
+        .unwrap();
+    common::wait_builder(&c, "old", ImageBuilderState::Running).await;
+    let b = c
+        .describe_image_builders()
+        .names("old")
+        .send()
+        .await
+        .unwrap();
+    let newest = reported(&b.image_builders()[0]);
+    assert_ne!(newest, OLD_AGENT);
+    assert_eq!(agent_file("old"), newest, "after the agent update");
+
+    let (code, v) = common::ia(
+        &p,
+        "snap",
+        &[
+            "create-image",
+            "--name",
+            "latest-agent",
+            "--use-latest-agent-version",
+        ],
+    );
+    assert_eq!(code, 0, "{v}");
+    let image = common::wait_image(
+        &c,
+        "latest-agent",
+        aws_sdk_appstream::types::ImageState::Available,
+    )
+    .await;
+    assert_eq!(image.appstream_agent_version(), Some(newest.as_str()));
+    c.create_image_builder()
+        .name("from-latest")
+        .image_name("latest-agent")
+        .instance_type("stream.standard.medium")
+        .send()
+        .await
+        .unwrap();
+    common::wait_builder(&c, "from-latest", ImageBuilderState::Running).await;
+    assert_eq!(agent_file("from-latest"), newest, "the image's own files");
+}

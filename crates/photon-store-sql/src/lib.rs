@@ -6,6 +6,8 @@
 //! [`Engine`] and nowhere else. This crate holds no business rules: limits arrive as
 //! arguments, and every method is one transaction.
 
+mod tx;
+
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,8 +18,9 @@ use photon_store::{
     BuilderAttrs, BuilderFile, BuilderRecord, ConsoleSessionRecord, CopyStart, DeleteOutcome,
     FaultRecord, FleetAttrs, FleetRecord, ImageAttrs, ImageQuery, ImageRecord, ImageRefusal,
     ImageRow, ImageScope, ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Millis,
-    OsSettings, QuotaRecord, ResourceKey, SessionRecord, SessionStart, ShareChange, StackAttrs,
-    StackRecord, Store, StoreError, StoreResult, Transition, UpdateStart, IMAGE_ATTRS_VERSION,
+    OsSettings, QuotaRecord, ResourceKey, ResourceKind, SessionRecord, SessionStart, ShareChange,
+    StackAttrs, StackRecord, Store, StoreError, StoreResult, Transition, UpdateStart,
+    IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -32,6 +35,9 @@ pub enum Engine {
 
 pub struct SqlStore {
     engine: Engine,
+    /// Write transactions still allowed before every write fails (`halt_writes_after`);
+    /// negative for no limit.
+    halt: std::sync::Arc<std::sync::atomic::AtomicI64>,
     /// Reads go here: several connections.
     read: AnyPool,
     /// Writes go here. On SQLite it is a single connection, because SQLite has one writer and a
@@ -96,6 +102,7 @@ impl SqlStore {
                     .map_err(backend)?;
                 SqlStore {
                     engine,
+                    halt: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)),
                     read,
                     write,
                 }
@@ -110,6 +117,7 @@ impl SqlStore {
                 MIGRATOR.run(&pool).await.map_err(backend)?;
                 SqlStore {
                     engine,
+                    halt: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)),
                     read: pool.clone(),
                     write: pool,
                 }
@@ -122,6 +130,7 @@ impl SqlStore {
     /// a transaction that reads and then writes waits for another process's writer (bounded by
     /// busy_timeout) instead of failing with SQLITE_BUSY_SNAPSHOT when it upgrades.
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        self.writing()?;
         match self.engine {
             Engine::Sqlite => self
                 .write
@@ -130,6 +139,33 @@ impl SqlStore {
                 .map_err(backend),
             Engine::Postgres => self.write.begin().await.map_err(backend),
         }
+    }
+
+    /// A crash, simulated for crash-consistency tests: after `n` more writes (transactions or
+    /// single statements) every write fails, as if the process had died there; `None` lifts
+    /// it (the restart). What those tests prove is that no sequence of commits a job step makes
+    /// can leave a state that a re-run does not repair.
+    pub fn halt_writes_after(&self, n: Option<u32>) {
+        self.halt
+            .store(n.map_or(-1, i64::from), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn writing(&self) -> StoreResult<()> {
+        use std::sync::atomic::Ordering;
+        let allowed = self
+            .halt
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n != 0).then(|| if n > 0 { n - 1 } else { n })
+            });
+        allowed
+            .map(|_| ())
+            .map_err(|_| StoreError::Backend("writes halted (a simulated crash)".into()))
+    }
+
+    /// The write pool, for single-statement writes (counted like transactions).
+    fn w(&self) -> StoreResult<&AnyPool> {
+        self.writing()?;
+        Ok(&self.write)
     }
 
     /// Serialises transactions that touch one resource. SQLite needs nothing: it has one
@@ -492,6 +528,14 @@ fn image_from_row(row: &AnyRow) -> StoreResult<ImageRow> {
 
 #[async_trait]
 impl Store for SqlStore {
+    async fn write(&self) -> StoreResult<Box<dyn photon_store::WriteTx>> {
+        Ok(Box::new(tx::SqlWriteTx {
+            tx: self.begin_write().await?,
+            engine: self.engine,
+            order: photon_store::LockOrder::default(),
+        }))
+    }
+
     fn engine(&self) -> &'static str {
         match self.engine {
             Engine::Sqlite => "sqlite",
@@ -700,7 +744,7 @@ impl Store for SqlStore {
         let res = sqlx::query("UPDATE console_sessions SET region = $1 WHERE id_hash = $2")
             .bind(region)
             .bind(id_hash)
-            .execute(&self.write)
+            .execute(self.w()?)
             .await
             .map_err(backend)?;
         Ok(res.rows_affected() == 1)
@@ -709,7 +753,7 @@ impl Store for SqlStore {
     async fn delete_console_session(&self, id_hash: &str) -> StoreResult<bool> {
         let res = sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1")
             .bind(id_hash)
-            .execute(&self.write)
+            .execute(self.w()?)
             .await
             .map_err(backend)?;
         Ok(res.rows_affected() == 1)
@@ -857,7 +901,7 @@ impl Store for SqlStore {
         deletable_states: &[&str],
     ) -> StoreResult<DeleteOutcome> {
         let mut tx = self.begin_write().await?;
-        let arn = resource_arn("image", region, owner, name);
+        let arn = resource_arn(ResourceKind::Image, region, owner, name);
         // Taggers and sharers of this image take the same lock, so nothing is added to it
         // between the checks below and the delete.
         self.lock(&mut tx, &arn).await?;
@@ -908,7 +952,7 @@ impl Store for SqlStore {
         now: Millis,
     ) -> StoreResult<ShareChange> {
         let mut tx = self.begin_write().await?;
-        let arn = resource_arn("image", region, owner, name);
+        let arn = resource_arn(ResourceKind::Image, region, owner, name);
         self.lock(&mut tx, &arn).await?;
         let Some(row) = one_image(&mut *tx, &image_by_key(), [region, owner, name]).await? else {
             return Ok(ShareChange::ImageNotFound);
@@ -997,8 +1041,11 @@ impl Store for SqlStore {
             for r in rows {
                 let fleet: String = r.try_get("name").map_err(backend)?;
                 // Image lock, then fleet lock: the order every fleet write uses.
-                self.lock(&mut tx, &resource_arn("fleet", region, account, &fleet))
-                    .await?;
+                self.lock(
+                    &mut tx,
+                    &resource_arn(ResourceKind::Fleet, region, account, &fleet),
+                )
+                .await?;
                 let Some(mut f) = one_fleet(&mut *tx, [region, account, &fleet]).await? else {
                     continue;
                 };
@@ -1294,7 +1341,7 @@ impl Store for SqlStore {
         job: Option<&JobRecord>,
     ) -> StoreResult<Transition> {
         let mut tx = self.begin_write().await?;
-        let arn = resource_arn("image-builder", region, owner, name);
+        let arn = resource_arn(ResourceKind::ImageBuilder, region, owner, name);
         self.lock(&mut tx, &arn).await?;
         let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
             return Ok(Transition::NotFound);
@@ -1332,8 +1379,11 @@ impl Store for SqlStore {
         now: Millis,
     ) -> StoreResult<Result<(), Option<String>>> {
         let mut tx = self.begin_write().await?;
-        self.lock(&mut tx, &resource_arn("image-builder", region, owner, name))
-            .await?;
+        self.lock(
+            &mut tx,
+            &resource_arn(ResourceKind::ImageBuilder, region, owner, name),
+        )
+        .await?;
         let Some(b) = one_builder(&mut *tx, [region, owner, name]).await? else {
             return Ok(Err(None));
         };
@@ -1366,10 +1416,14 @@ impl Store for SqlStore {
         state: &str,
         agent: &str,
         latest: bool,
+        base_layers: &[String],
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        self.lock(&mut tx, &resource_arn("image-builder", region, owner, name))
-            .await?;
+        self.lock(
+            &mut tx,
+            &resource_arn(ResourceKind::ImageBuilder, region, owner, name),
+        )
+        .await?;
         let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
             return Ok(false);
         };
@@ -1378,6 +1432,7 @@ impl Store for SqlStore {
         }
         b.attrs.appstream_agent_version = Some(agent.to_owned());
         b.attrs.latest_appstream_agent_version = latest;
+        b.attrs.base_layers = base_layers.to_vec();
         write_builder_attrs(&mut tx, (region, owner, name), &b.attrs).await?;
         tx.commit().await.map_err(backend)?;
         Ok(true)
@@ -1391,8 +1446,11 @@ impl Store for SqlStore {
         defender: Option<bool>,
     ) -> StoreResult<Result<OsSettings, Option<String>>> {
         let mut tx = self.begin_write().await?;
-        self.lock(&mut tx, &resource_arn("image-builder", region, owner, name))
-            .await?;
+        self.lock(
+            &mut tx,
+            &resource_arn(ResourceKind::ImageBuilder, region, owner, name),
+        )
+        .await?;
         let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
             return Ok(Err(None));
         };
@@ -1421,8 +1479,11 @@ impl Store for SqlStore {
         default_profile: Option<&str>,
     ) -> StoreResult<Result<(), Option<String>>> {
         let mut tx = self.begin_write().await?;
-        self.lock(&mut tx, &resource_arn("image-builder", region, owner, name))
-            .await?;
+        self.lock(
+            &mut tx,
+            &resource_arn(ResourceKind::ImageBuilder, region, owner, name),
+        )
+        .await?;
         let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
             return Ok(Err(None));
         };
@@ -1453,8 +1514,11 @@ impl Store for SqlStore {
         max_images: i64,
     ) -> StoreResult<Result<(), Option<String>>> {
         let mut tx = self.begin_write().await?;
-        self.lock(&mut tx, &resource_arn("image-builder", region, owner, name))
-            .await?;
+        self.lock(
+            &mut tx,
+            &resource_arn(ResourceKind::ImageBuilder, region, owner, name),
+        )
+        .await?;
         // Image creators of one account and region queue here, so the count below holds.
         self.lock(&mut tx, &format!("images:{}:{}", image.owner, image.region))
             .await?;
@@ -1514,7 +1578,7 @@ impl Store for SqlStore {
         .bind(name)
         .bind(state)
         .bind(attrs)
-        .execute(&self.write)
+        .execute(self.w()?)
         .await
         .map_err(backend)?;
         Ok(res.rows_affected() == 1)
@@ -1528,7 +1592,7 @@ impl Store for SqlStore {
         reason: Option<(String, String)>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let arn = resource_arn("image", region, owner, name);
+        let arn = resource_arn(ResourceKind::Image, region, owner, name);
         self.lock(&mut tx, &arn).await?;
         let Some(mut row) = one_image(&mut *tx, &image_by_key(), [region, owner, name]).await?
         else {
@@ -1585,7 +1649,7 @@ impl Store for SqlStore {
         state: &str,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let arn = resource_arn("image-builder", region, owner, name);
+        let arn = resource_arn(ResourceKind::ImageBuilder, region, owner, name);
         self.lock(&mut tx, &arn).await?;
         let res = sqlx::query(
             "DELETE FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3 AND state = $4",
@@ -1729,8 +1793,11 @@ impl Store for SqlStore {
         errors: Option<Vec<(String, String)>>,
     ) -> StoreResult<Transition<FleetRecord>> {
         let mut tx = self.begin_write().await?;
-        self.lock(&mut tx, &resource_arn("fleet", region, owner, name))
-            .await?;
+        self.lock(
+            &mut tx,
+            &resource_arn(ResourceKind::Fleet, region, owner, name),
+        )
+        .await?;
         let Some(mut f) = one_fleet(&mut *tx, [region, owner, name]).await? else {
             return Ok(Transition::NotFound);
         };
@@ -1752,7 +1819,7 @@ impl Store for SqlStore {
         state: &str,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let arn = resource_arn("fleet", region, owner, name);
+        let arn = resource_arn(ResourceKind::Fleet, region, owner, name);
         self.lock(&mut tx, &arn).await?;
         let res = sqlx::query(
             "DELETE FROM fleets WHERE region = $1 AND owner = $2 AND name = $3 AND state = $4",
@@ -1858,7 +1925,7 @@ impl Store for SqlStore {
         .bind(&st.owner)
         .bind(&st.name)
         .bind(attrs)
-        .execute(&self.write)
+        .execute(self.w()?)
         .await
         .map_err(backend)?;
         Ok(res.rows_affected() == 1)
@@ -1866,7 +1933,7 @@ impl Store for SqlStore {
 
     async fn delete_stack(&self, (region, owner, name): (&str, &str, &str)) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let arn = resource_arn("stack", region, owner, name);
+        let arn = resource_arn(ResourceKind::Stack, region, owner, name);
         self.lock(&mut tx, &arn).await?;
         let res = sqlx::query("DELETE FROM stacks WHERE region = $1 AND owner = $2 AND name = $3")
             .bind(region)
@@ -1902,8 +1969,11 @@ impl Store for SqlStore {
         fleet: &str,
     ) -> StoreResult<Association> {
         let mut tx = self.begin_write().await?;
-        self.lock(&mut tx, &resource_arn("stack", region, owner, stack))
-            .await?;
+        self.lock(
+            &mut tx,
+            &resource_arn(ResourceKind::Stack, region, owner, stack),
+        )
+        .await?;
         if one_stack(&mut *tx, [region, owner, stack]).await?.is_none() {
             return Ok(Association::NoStack);
         }
@@ -1958,7 +2028,7 @@ impl Store for SqlStore {
         .bind(owner)
         .bind(stack)
         .bind(fleet)
-        .execute(&self.write)
+        .execute(self.w()?)
         .await
         .map_err(backend)?;
         Ok(res.rows_affected() == 1)
@@ -2011,7 +2081,7 @@ impl Store for SqlStore {
         end_job: &JobRecord,
     ) -> StoreResult<SessionStart> {
         let mut tx = self.begin_write().await?;
-        let fleet_arn = resource_arn("fleet", &ss.region, &ss.owner, &ss.fleet);
+        let fleet_arn = resource_arn(ResourceKind::Fleet, &ss.region, &ss.owner, &ss.fleet);
         // Sessions of one fleet start one at a time, so two cannot take its last instance.
         self.lock(&mut tx, &fleet_arn).await?;
         let used = sqlx::query("INSERT INTO used_streaming_urls (id, used_at) VALUES ($1, $2)")
@@ -2127,22 +2197,10 @@ impl Store for SqlStore {
         .bind(id)
         .bind(now)
         .bind(i64::from(input))
-        .execute(&self.write)
+        .execute(self.w()?)
         .await
         .map_err(backend)?;
         Ok(res.rows_affected() == 1)
-    }
-
-    async fn end_fleet_sessions(&self, region: &str, owner: &str, fleet: &str) -> StoreResult<u64> {
-        let res =
-            sqlx::query("DELETE FROM sessions WHERE region = $1 AND owner = $2 AND fleet = $3")
-                .bind(region)
-                .bind(owner)
-                .bind(fleet)
-                .execute(&self.write)
-                .await
-                .map_err(backend)?;
-        Ok(res.rows_affected())
     }
 
     async fn end_session(&self, region: &str, owner: &str, id: &str) -> StoreResult<bool> {
@@ -2150,7 +2208,7 @@ impl Store for SqlStore {
             .bind(region)
             .bind(owner)
             .bind(id)
-            .execute(&self.write)
+            .execute(self.w()?)
             .await
             .map_err(backend)?;
         Ok(res.rows_affected() == 1)
@@ -2213,7 +2271,7 @@ impl Store for SqlStore {
         .bind(id)
         .bind(worker)
         .bind(lease_until)
-        .execute(&self.write)
+        .execute(self.w()?)
         .await
         .map_err(backend)?;
         Ok(res.rows_affected() == 1)
@@ -2247,7 +2305,7 @@ impl Store for SqlStore {
         .bind(error)
         .bind(now)
         .bind(reset)
-        .execute(&self.write)
+        .execute(self.w()?)
         .await
         .map_err(backend)?;
         Ok(res.rows_affected() == 1)
@@ -2275,7 +2333,7 @@ impl Store for SqlStore {
         .bind(&f.image)
         .bind(f.remaining)
         .bind(f.created_at)
-        .execute(&self.write)
+        .execute(self.w()?)
         .await
         .map_err(map_insert_error)?;
         Ok(())
@@ -2293,46 +2351,10 @@ impl Store for SqlStore {
 
     async fn clear_faults(&self) -> StoreResult<u64> {
         let res = sqlx::query("DELETE FROM faults")
-            .execute(&self.write)
+            .execute(self.w()?)
             .await
             .map_err(backend)?;
         Ok(res.rows_affected())
-    }
-
-    async fn take_fault(
-        &self,
-        operation: &str,
-        stage: &str,
-        image: &str,
-    ) -> StoreResult<Option<FaultRecord>> {
-        let mut tx = self.begin_write().await?;
-        self.lock(&mut tx, "faults").await?;
-        let row = sqlx::query(&format!(
-            "SELECT {FAULT_COLS} FROM faults WHERE operation = $1 AND stage = $2 \
-             AND (image = '' OR image = $3) AND remaining > 0 ORDER BY created_at, id LIMIT 1"
-        ))
-        .bind(operation)
-        .bind(stage)
-        .bind(image)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let fault = fault_from_row(&row)?;
-        let sql = if fault.remaining <= 1 {
-            "DELETE FROM faults WHERE id = $1"
-        } else {
-            "UPDATE faults SET remaining = remaining - 1 WHERE id = $1"
-        };
-        sqlx::query(sql)
-            .bind(&fault.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Some(fault))
     }
 
     async fn seed_releases(
@@ -2563,8 +2585,8 @@ async fn count(
     row.try_get("n").map_err(backend)
 }
 
-fn resource_arn(kind: &str, region: &str, owner: &str, name: &str) -> String {
-    format!("arn:aws:appstream:{region}:{owner}:{kind}/{name}")
+fn resource_arn(kind: ResourceKind, region: &str, owner: &str, name: &str) -> String {
+    kind.arn(region, owner, name)
 }
 
 /// Rewrites a builder's attribute document inside a caller's transaction.
@@ -2626,7 +2648,7 @@ async fn usage_in(
     let rows = sqlx::query(
         "SELECT name FROM fleets WHERE image_arn = $1 AND owner = $2 ORDER BY name LIMIT 6",
     )
-    .bind(resource_arn("image", region, owner, name))
+    .bind(resource_arn(ResourceKind::Image, region, owner, name))
     .bind(owner)
     .fetch_all(&mut *conn)
     .await
@@ -2641,7 +2663,7 @@ async fn usage_in(
     } else {
         let row =
             sqlx::query("SELECT COUNT(*) AS n FROM fleets WHERE image_arn = $1 AND owner = $2")
-                .bind(resource_arn("image", region, owner, name))
+                .bind(resource_arn(ResourceKind::Image, region, owner, name))
                 .bind(owner)
                 .fetch_one(&mut *conn)
                 .await

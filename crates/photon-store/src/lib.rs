@@ -10,6 +10,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod tx;
+
+pub use tx::{Key, LockKey, LockOrder, WriteTx};
+
 pub type Millis = i64;
 
 #[derive(Debug, thiserror::Error)]
@@ -241,6 +245,37 @@ pub enum DeleteOutcome {
     /// The image is in a state that does not allow deletion.
     WrongState(String),
     InUse(ImageUsage),
+}
+
+/// The kinds of resource Photon keys by (region, owner, name), each with its ARN resource type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    Image,
+    ImageBuilder,
+    Fleet,
+    Stack,
+    Session,
+}
+
+impl ResourceKind {
+    pub fn arn_type(self) -> &'static str {
+        match self {
+            ResourceKind::Image => "image",
+            ResourceKind::ImageBuilder => "image-builder",
+            ResourceKind::Fleet => "fleet",
+            ResourceKind::Stack => "stack",
+            ResourceKind::Session => "session",
+        }
+    }
+
+    /// The one place ARNs are made: `arn:aws:appstream:REGION:OWNER:TYPE/NAME` (public images
+    /// have the empty owner, as AWS's do).
+    pub fn arn(self, region: &str, owner: &str, name: &str) -> String {
+        format!(
+            "arn:aws:appstream:{region}:{owner}:{}/{name}",
+            self.arn_type()
+        )
+    }
 }
 
 /// A taggable resource, as the store finds it (tags are keyed by ARN, existence by this key).
@@ -705,6 +740,10 @@ impl std::fmt::Debug for ConsoleSessionRecord {
 
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Opens a unit of work (see `WriteTx`): the way a rule that changes several records, or
+    /// reads before it writes, makes its change atomic.
+    async fn write(&self) -> StoreResult<Box<dyn WriteTx>>;
+
     /// Which engine this is, for `/health` and logs.
     fn engine(&self) -> &'static str;
     async fn ping(&self) -> StoreResult<()>;
@@ -894,14 +933,15 @@ pub trait Store: Send + Sync + 'static {
         windows_update: Option<bool>,
         defender: Option<bool>,
     ) -> StoreResult<Result<OsSettings, Option<String>>>;
-    /// Sets a builder's agent version (and whether it follows the latest) if it is in `state`;
-    /// `false` otherwise.
+    /// Sets a builder's agent version (and whether it follows the latest) and the base layers
+    /// that carry it, if it is in `state`; `false` otherwise.
     async fn set_builder_agent(
         &self,
         key: (&str, &str, &str),
         state: &str,
         agent: &str,
         latest: bool,
+        base_layers: &[String],
     ) -> StoreResult<bool>;
     /// Replaces a builder's Image Assistant state (applications, default profile) if it is in
     /// `state`; returns the builder's state when it is not (`None` if it is gone).
@@ -1079,8 +1119,6 @@ pub trait Store: Send + Sync + 'static {
         owner: &str,
         fleet: &str,
     ) -> StoreResult<Vec<SessionRecord>>;
-    /// Ends every session of a fleet (its instances are gone); returns how many.
-    async fn end_fleet_sessions(&self, region: &str, owner: &str, fleet: &str) -> StoreResult<u64>;
     /// Ends a session; `false` if there is none with that id in the account.
     async fn end_session(&self, region: &str, owner: &str, id: &str) -> StoreResult<bool>;
     async fn session(
@@ -1156,14 +1194,6 @@ pub trait Store: Send + Sync + 'static {
     async fn faults(&self) -> StoreResult<Vec<FaultRecord>>;
     /// Removes every fault; returns how many there were.
     async fn clear_faults(&self) -> StoreResult<u64>;
-    /// Takes one failure from the oldest fault matching the operation, stage and image (or
-    /// any image), in one transaction: its count goes down, and at zero it is gone.
-    async fn take_fault(
-        &self,
-        operation: &str,
-        stage: &str,
-        image: &str,
-    ) -> StoreResult<Option<FaultRecord>>;
 
     // Quotas (the Service Quotas equivalent).
     async fn quota(&self, account_id: &str, region: &str, name: &str) -> StoreResult<Option<i64>>;

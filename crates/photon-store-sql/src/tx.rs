@@ -1,0 +1,180 @@
+//! `WriteTx` on SQLite and PostgreSQL: one sqlx transaction (IMMEDIATE on SQLite) with the
+//! engine's locks, reading and writing records with the same SQL and row mapping as the
+//! single-call methods of `SqlStore`.
+
+use crate::{
+    backend, fault_from_row, image_by_key, image_from_row, insert_job, one_builder, one_fleet,
+    resource_arn, Engine, FAULT_COLS,
+};
+use async_trait::async_trait;
+use photon_store::{
+    BuilderRecord, FaultRecord, FleetRecord, ImageRecord, JobRecord, Key, LockKey, LockOrder,
+    ResourceKind, StoreResult, WriteTx,
+};
+
+pub(crate) struct SqlWriteTx {
+    pub(crate) tx: sqlx::Transaction<'static, sqlx::Any>,
+    pub(crate) engine: Engine,
+    pub(crate) order: LockOrder,
+}
+
+#[async_trait]
+impl WriteTx for SqlWriteTx {
+    async fn lock(&mut self, key: LockKey) -> StoreResult<()> {
+        self.order.take(&key);
+        if self.engine == Engine::Postgres {
+            sqlx::query("SELECT 1 AS one FROM (SELECT pg_advisory_xact_lock(hashtext($1))) l")
+                .bind(key.name())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    async fn image(&mut self, (region, owner, name): Key<'_>) -> StoreResult<Option<ImageRecord>> {
+        let row = sqlx::query(&image_by_key())
+            .bind(region)
+            .bind(owner)
+            .bind(name)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(backend)?;
+        Ok(row
+            .as_ref()
+            .map(image_from_row)
+            .transpose()?
+            .map(|r| r.image))
+    }
+
+    async fn put_image(&mut self, i: &ImageRecord) -> StoreResult<()> {
+        let attrs = serde_json::to_string(&i.attrs).map_err(backend)?;
+        sqlx::query(
+            "UPDATE images SET state = $4, attrs = $5 WHERE region = $1 AND owner = $2 AND name = $3",
+        )
+        .bind(&i.region)
+        .bind(&i.owner)
+        .bind(&i.name)
+        .bind(&i.state)
+        .bind(attrs)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn image_builder(&mut self, key: Key<'_>) -> StoreResult<Option<BuilderRecord>> {
+        one_builder(&mut *self.tx, [key.0, key.1, key.2]).await
+    }
+
+    async fn put_image_builder(&mut self, b: &BuilderRecord) -> StoreResult<()> {
+        let attrs = serde_json::to_string(&b.attrs).map_err(backend)?;
+        sqlx::query(
+            "UPDATE image_builders SET state = $4, attrs = $5 \
+             WHERE region = $1 AND owner = $2 AND name = $3",
+        )
+        .bind(&b.region)
+        .bind(&b.owner)
+        .bind(&b.name)
+        .bind(&b.state)
+        .bind(attrs)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn delete_image_builder(&mut self, (region, owner, name): Key<'_>) -> StoreResult<bool> {
+        let res = sqlx::query(
+            "DELETE FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        if res.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+            .bind(resource_arn(
+                ResourceKind::ImageBuilder,
+                region,
+                owner,
+                name,
+            ))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("DELETE FROM builder_files WHERE region = $1 AND owner = $2 AND builder = $3")
+            .bind(region)
+            .bind(owner)
+            .bind(name)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn fleet(&mut self, key: Key<'_>) -> StoreResult<Option<FleetRecord>> {
+        one_fleet(&mut *self.tx, [key.0, key.1, key.2]).await
+    }
+
+    async fn put_fleet(&mut self, f: &FleetRecord) -> StoreResult<()> {
+        crate::write_fleet(&mut self.tx, f).await
+    }
+
+    async fn delete_fleet_sessions(&mut self, (region, owner, fleet): Key<'_>) -> StoreResult<u64> {
+        let res =
+            sqlx::query("DELETE FROM sessions WHERE region = $1 AND owner = $2 AND fleet = $3")
+                .bind(region)
+                .bind(owner)
+                .bind(fleet)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(backend)?;
+        Ok(res.rows_affected())
+    }
+
+    async fn take_fault(
+        &mut self,
+        operation: &str,
+        stage: &str,
+        image: &str,
+    ) -> StoreResult<Option<FaultRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {FAULT_COLS} FROM faults WHERE operation = $1 AND stage = $2 \
+             AND (image = '' OR image = $3) AND remaining > 0 ORDER BY created_at, id LIMIT 1"
+        ))
+        .bind(operation)
+        .bind(stage)
+        .bind(image)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let fault = fault_from_row(&row)?;
+        let sql = if fault.remaining <= 1 {
+            "DELETE FROM faults WHERE id = $1"
+        } else {
+            "UPDATE faults SET remaining = remaining - 1 WHERE id = $1"
+        };
+        sqlx::query(sql)
+            .bind(&fault.id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend)?;
+        Ok(Some(fault))
+    }
+
+    async fn enqueue(&mut self, job: &JobRecord) -> StoreResult<()> {
+        insert_job(&mut self.tx, job).await
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await.map_err(backend)
+    }
+}

@@ -1,0 +1,126 @@
+//! The unit of work: one write transaction that a domain rule reads through, decides in, and
+//! commits as a whole, so that everything one step decides (every resource it changes, the
+//! fault it consumes, the job it queues) lands together or not at all.
+//!
+//! Rules stay in the domain: a `WriteTx` reads and writes records and takes locks; it never
+//! decides whether a change is allowed. Two rules hold for every transaction:
+//! - Locks are taken in `LockKey` order (images, then image builders, then fleets, then the
+//!   fault list; keys of one kind in their own order), so two transactions never wait on each
+//!   other in a cycle. Debug builds check the order on every `lock`.
+//! - Nothing else is awaited inside one: no blob I/O, no network, no other store call. SQLite
+//!   has one writer, so a transaction held open across slow work stops every other write.
+//!   Compute first, then open the transaction, write, commit.
+
+use crate::{BuilderRecord, FaultRecord, FleetRecord, ImageRecord, JobRecord, StoreResult};
+
+/// (region, owner, name): the key of every per-account resource.
+pub type Key<'a> = (&'a str, &'a str, &'a str);
+
+/// What a write transaction can lock, in lock order (the derived `Ord`: variant first, then
+/// the key). Holding a resource's lock serialises its writers across processes (PostgreSQL's
+/// advisory locks; SQLite's one writer needs none).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LockKey {
+    /// An image, by ARN: its own writes, its sharing, and fleet writes that check it.
+    Image(String),
+    /// An image builder, by ARN.
+    ImageBuilder(String),
+    /// A fleet, by ARN.
+    Fleet(String),
+    /// The operator's fault list (`photon faults`).
+    Faults,
+}
+
+impl LockKey {
+    /// The name the engines lock on; the same names the single-call store methods lock, so
+    /// both kinds of write serialise against each other.
+    pub fn name(&self) -> &str {
+        match self {
+            LockKey::Image(arn) | LockKey::ImageBuilder(arn) | LockKey::Fleet(arn) => arn,
+            LockKey::Faults => "faults",
+        }
+    }
+}
+
+/// Checks the lock order of one transaction (debug builds panic on a violation, which is a
+/// bug in the calling rule, never in input).
+#[derive(Debug, Default)]
+pub struct LockOrder {
+    last: Option<LockKey>,
+}
+
+impl LockOrder {
+    /// Records `key`; `false` when it was taken out of order.
+    pub fn take(&mut self, key: &LockKey) -> bool {
+        let ok = self.last.as_ref().is_none_or(|last| last <= key);
+        debug_assert!(
+            ok,
+            "lock {key:?} taken after {:?}: take locks in LockKey order",
+            self.last
+        );
+        if ok {
+            self.last = Some(key.clone());
+        }
+        ok
+    }
+}
+
+/// One open write transaction. Dropping it without `commit` rolls everything back.
+#[async_trait::async_trait]
+pub trait WriteTx: Send {
+    /// Takes `key`'s lock for the rest of the transaction (in `LockKey` order).
+    async fn lock(&mut self, key: LockKey) -> StoreResult<()>;
+
+    async fn image(&mut self, key: Key<'_>) -> StoreResult<Option<ImageRecord>>;
+    /// Writes an existing image's state and attributes.
+    async fn put_image(&mut self, image: &ImageRecord) -> StoreResult<()>;
+
+    async fn image_builder(&mut self, key: Key<'_>) -> StoreResult<Option<BuilderRecord>>;
+    /// Writes an existing builder's state and attributes.
+    async fn put_image_builder(&mut self, builder: &BuilderRecord) -> StoreResult<()>;
+    /// Deletes a builder with its tags and files; `false` if it was not there.
+    async fn delete_image_builder(&mut self, key: Key<'_>) -> StoreResult<bool>;
+
+    async fn fleet(&mut self, key: Key<'_>) -> StoreResult<Option<FleetRecord>>;
+    /// Writes an existing fleet's state, image, instance type and attributes.
+    async fn put_fleet(&mut self, fleet: &FleetRecord) -> StoreResult<()>;
+    /// Ends every session on a fleet; returns how many there were.
+    async fn delete_fleet_sessions(&mut self, key: Key<'_>) -> StoreResult<u64>;
+
+    /// Consumes one failure of the first armed fault for `operation`'s `stage` and `image`.
+    /// Lock `LockKey::Faults` first.
+    async fn take_fault(
+        &mut self,
+        operation: &str,
+        stage: &str,
+        image: &str,
+    ) -> StoreResult<Option<FaultRecord>>;
+
+    async fn enqueue(&mut self, job: &JobRecord) -> StoreResult<()>;
+
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_order_is_images_builders_fleets_faults() {
+        let mut o = LockOrder::default();
+        assert!(o.take(&LockKey::Image("arn:a".into())));
+        assert!(o.take(&LockKey::Image("arn:b".into())));
+        assert!(o.take(&LockKey::ImageBuilder("arn:a".into())));
+        assert!(o.take(&LockKey::Fleet("arn:a".into())));
+        assert!(o.take(&LockKey::Faults));
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "LockKey order")]
+    fn a_lock_out_of_order_is_caught_in_debug_builds() {
+        let mut o = LockOrder::default();
+        o.take(&LockKey::Fleet("arn:f".into()));
+        o.take(&LockKey::Image("arn:i".into()));
+    }
+}
