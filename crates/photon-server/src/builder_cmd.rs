@@ -50,17 +50,7 @@ fn query(path: &str) -> String {
     percent_encode(path)
 }
 
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub(crate) use crate::pct::component as percent_encode;
 
 fn join_remote(base: &str, rel: &str) -> String {
     let trimmed = base.trim_end_matches(['/', '\\']);

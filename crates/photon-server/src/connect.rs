@@ -48,17 +48,7 @@ fn escape(s: &str) -> String {
     out
 }
 
-fn url_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use crate::pct::component as url_encode;
 
 /// A JSON string literal safe inside an inline <script>: no `<`, `>` or `&` can close the
 /// script or open another, and the line separators JavaScript rejects are escaped.
@@ -116,22 +106,14 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
+fn page_status(e: &CoreError) -> StatusCode {
+    StatusCode::from_u16(e.page_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 fn failure(e: CoreError) -> Response {
-    if let CoreError::Internal(detail) = &e {
-        tracing::error!(%detail, "streaming page failed");
-    }
-    let status = match e {
-        CoreError::NotFound(_) => StatusCode::NOT_FOUND,
-        CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        CoreError::Invalid(_) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::FORBIDDEN,
-    };
-    let msg = match &e {
-        CoreError::Internal(_) => "the server hit an internal error; try again".to_owned(),
-        other => other.to_string(),
-    };
+    let msg = e.public_message("streaming page");
     html(
-        status,
+        page_status(&e),
         page("Cannot connect", &format!("<p>{}</p>", escape(&msg))),
     )
 }
@@ -240,38 +222,14 @@ fn refusal(r: &Reply, next: &str) -> String {
     }
 }
 
-/// The builder's files and folders, walked from the root through the same listing as the
-/// file browser (bounded, so a huge tree still renders).
+/// The builder's files and folders to pick from (bounded, so a huge tree still renders).
 async fn walk(app: &App, cx: &Caller, here: &Here<'_>) -> (Vec<String>, Vec<String>) {
     const MAX_DIRS: usize = 400;
     const MAX_FILES: usize = 3000;
-    let root = if here.windows() { "C:\\" } else { "/" };
-    let mut files = Vec::new();
-    let mut dirs = Vec::new();
-    let mut queue = std::collections::VecDeque::from([root.to_owned()]);
-    while let Some(dir) = queue.pop_front() {
-        if dirs.len() >= MAX_DIRS || files.len() >= MAX_FILES {
-            break;
-        }
-        let Ok(entries) = app
-            .svc
-            .list_builder_path(cx, &here.session.builder.name, &dir)
-            .await
-        else {
-            continue;
-        };
-        for e in entries {
-            if e.is_dir {
-                dirs.push(e.path.clone());
-                queue.push_back(e.path);
-            } else {
-                files.push(e.path);
-            }
-        }
-    }
-    files.sort_by_key(|p| p.to_ascii_lowercase());
-    dirs.sort_by_key(|p| p.to_ascii_lowercase());
-    (files, dirs)
+    app.svc
+        .builder_tree(cx, &here.session.builder.name, MAX_DIRS, MAX_FILES)
+        .await
+        .unwrap_or_default()
 }
 
 fn lower_ends(p: &str, exts: &[&str]) -> bool {
@@ -1139,8 +1097,7 @@ pub async fn heartbeat(
              the session.",
         )
             .into_response(),
-        Err(CoreError::NotFound(msg)) => (StatusCode::NOT_FOUND, msg).into_response(),
-        Err(CoreError::NotPermitted(msg)) => (StatusCode::FORBIDDEN, msg).into_response(),
-        Err(e) => failure(e),
+        // The page's script reads the status; the text is for whoever looks.
+        Err(e) => (page_status(&e), e.public_message("streaming heartbeat")).into_response(),
     }
 }

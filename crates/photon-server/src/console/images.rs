@@ -482,7 +482,9 @@ fn image_dialog(
 /// Deleting, copying, sharing and updating are the owner's: a public or shared image of the
 /// same name must never lead to the caller's own image being changed instead.
 fn not_owned(s: &Signed, image_arn: &str) -> Option<Response> {
-    let owner = image_arn.split(':').nth(4).unwrap_or_default();
+    let owner = photon_core::arn::Arn::parse(image_arn)
+        .map(|a| a.account)
+        .unwrap_or_default();
     if owner == s.session.account_id {
         return None;
     }

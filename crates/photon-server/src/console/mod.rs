@@ -112,23 +112,22 @@ pub(crate) fn input<T: Decode>(json: serde_json::Value) -> Result<T, ApiError> {
 }
 
 /// An error as the console shows it: the domain's own words.
+/// An operation's refusal as the console shows it (an internal error was logged where it
+/// became an `ApiError`).
 pub(crate) fn say(e: &ApiError) -> String {
     if e.code == photon_types::ErrorCode::InternalFailure {
-        tracing::error!(message = %e.message, "console request failed");
-        return "Photon hit an internal error; try again, and if it persists see the server log"
-            .into();
+        return photon_core::INTERNAL_MESSAGE.into();
     }
     e.message.clone()
 }
 
 pub(crate) fn say_core(e: &CoreError) -> String {
-    match e {
-        CoreError::Internal(detail) => {
-            tracing::error!(%detail, "console request failed");
-            "Photon hit an internal error; try again, and if it persists see the server log".into()
-        }
-        other => other.to_string(),
-    }
+    e.public_message("console")
+}
+
+/// The status of a page that shows a domain refusal.
+pub(crate) fn refusal_status(e: &CoreError) -> StatusCode {
+    StatusCode::from_u16(e.page_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// The HTTP status the API gives the same error, so a refused form answers like the API.
@@ -356,17 +355,7 @@ impl Fields {
 // ---------------------------------------------------------------------------------------------
 // Rendering.
 
-pub(crate) fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub(crate) use crate::pct::path as enc;
 
 fn headers(status: StatusCode, body: String) -> Response {
     (
@@ -545,13 +534,7 @@ pub(crate) fn label(state: &str) -> String {
 }
 
 fn is_busy(kind: &str, state: &str) -> bool {
-    let settled: &[&str] = match kind {
-        "image" => &["AVAILABLE", "FAILED"],
-        "builder" => &["RUNNING", "STOPPED", "FAILED", "DELETED"],
-        "fleet" => &["RUNNING", "STOPPED"],
-        _ => &[],
-    };
-    !settled.contains(&state)
+    photon_core::states::Kind::parse(kind).is_some_and(|k| !k.settled(state))
 }
 
 pub(crate) fn time(ms: Option<photon_types::Timestamp>) -> String {
@@ -687,10 +670,11 @@ async fn signin(State(app): State<App>, jar: CookieJar, Form(f): Form<Fields>) -
             (jar, Redirect::to(&next)).into_response()
         }
         Err(e) => {
-            let status = match e {
-                CoreError::NotPermitted(_) => StatusCode::UNAUTHORIZED,
-                CoreError::Invalid(_) => StatusCode::BAD_REQUEST,
-                _ => StatusCode::SERVICE_UNAVAILABLE,
+            // A refused sign-in is a failed authentication, not a forbidden action.
+            let status = if matches!(e, CoreError::NotPermitted(_)) {
+                StatusCode::UNAUTHORIZED
+            } else {
+                refusal_status(&e)
             };
             signin_form(&app, &fresh, &next, &f, Some(&say_core(&e)), status)
         }
