@@ -39,18 +39,24 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("pin-model") => {
+            let check = args.iter().any(|a| a == "--check");
             let src = args
-                .get(1)
+                .iter()
+                .skip(1)
+                .find(|a| !a.starts_with("--"))
                 .map(PathBuf::from)
                 .unwrap_or_else(|| root.join("../shared/reference/appstream-service-2.json"));
-            pin_model(&src, &root.join(MODEL))
+            pin_model(&src, &root.join(MODEL), check)
         }
+        Some("tidy") => tidy(&root),
         Some("codegen") => {
             let check = args.iter().any(|a| a == "--check");
             codegen(&root, check)
         }
         Some("members") => members(&root),
-        _ => bail!("usage: cargo xtask pin-model [PATH] | codegen [--check] | members"),
+        _ => bail!(
+            "usage: cargo xtask pin-model [--check] [PATH] | codegen [--check] | members | tidy"
+        ),
     }
 }
 
@@ -76,15 +82,131 @@ fn strip_docs(v: &mut Json) {
     }
 }
 
-fn pin_model(src: &Path, dst: &Path) -> Result<()> {
+/// Writes `dst` as `src` without its documentation strings; with `check`, only compares and
+/// fails when they differ (CI never rewrites a committed file).
+fn pin_model(src: &Path, dst: &Path, check: bool) -> Result<()> {
     let text =
         std::fs::read_to_string(src).with_context(|| format!("reading {}", src.display()))?;
     let mut model: Json = serde_json::from_str(&text)?;
     strip_docs(&mut model);
     let out = serde_json::to_string_pretty(&model)? + "\n";
+    if check {
+        let old = std::fs::read_to_string(dst).unwrap_or_default();
+        if old != out {
+            bail!(
+                "{} differs from {}: run `cargo xtask pin-model` and `cargo xtask codegen`",
+                dst.display(),
+                src.display()
+            );
+        }
+        return Ok(());
+    }
     std::fs::write(dst, out)?;
     println!("wrote {}", dst.display());
     Ok(())
+}
+
+/// House rules that neither rustc nor clippy checks: every source file outside `tests/` says
+/// what it owns in a `//!` module doc; no match on `CoreError` outside `error.rs` ends in a
+/// catch-all `_ =>` arm (the mapping of errors to what a surface shows lives in one exhaustive
+/// place); no test is `#[ignore]`d (a skipped check is a defect).
+fn tidy(root: &Path) -> Result<()> {
+    let mut sources = Vec::new();
+    for dir in ["crates", "xtask"] {
+        list_rs(&root.join(dir), &mut sources)?;
+    }
+    let mut problems = Vec::new();
+    for path in &sources {
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        let text = std::fs::read_to_string(path)?;
+        let in_tests = rel.contains("/tests/") || rel.contains("/benches/");
+        if !in_tests && !text.trim_start().starts_with("//!") {
+            problems.push(format!(
+                "{rel}: starts without a `//!` doc saying what it owns"
+            ));
+        }
+        if text.contains("#[ignore") {
+            problems.push(format!(
+                "{rel}: has an #[ignore]d test; fix it or delete it"
+            ));
+        }
+        if !rel.ends_with("photon-core/src/error.rs") {
+            for line in core_error_catch_alls(&text) {
+                problems.push(format!(
+                    "{rel}:{line}: `_ =>` in a match on CoreError; name the variants, or use \
+                     CoreError::page_status / public_message"
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        println!("tidy: {} files checked", sources.len());
+        return Ok(());
+    }
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    bail!("tidy: {} problems", problems.len())
+}
+
+fn list_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if path.is_dir() {
+            if name != "target" && !name.starts_with('.') {
+                list_rs(&path, out)?;
+            }
+        } else if name.ends_with(".rs") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The 1-based lines of `_ =>` arms that share a match with a `CoreError::…` arm: the arms of
+/// one match are the lines at the indentation of its first `CoreError` arm until the match's
+/// closing brace.
+fn core_error_catch_alls(text: &str) -> Vec<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let is_core_arm = |l: &str| {
+        let t = l.trim_start();
+        let t = t
+            .strip_prefix("Err(")
+            .or_else(|| t.strip_prefix("Ok(Err("))
+            .unwrap_or(t);
+        t.starts_with("CoreError::") && l.contains("=>")
+    };
+    let mut found = BTreeSet::new();
+    for (i, l) in lines.iter().enumerate() {
+        if !is_core_arm(l) {
+            continue;
+        }
+        let level = indent(l);
+        // Back to the match's start, then on to its end.
+        let mut start = i;
+        while start > 0 {
+            let prev = lines[start - 1];
+            if !prev.trim().is_empty() && indent(prev) < level {
+                break;
+            }
+            start -= 1;
+        }
+        for (j, m) in lines.iter().enumerate().skip(start) {
+            if indent(m) < level && !m.trim().is_empty() {
+                break;
+            }
+            if indent(m) == level && m.trim_start().starts_with("_ =>") {
+                found.insert(j + 1);
+            }
+        }
+    }
+    found.into_iter().collect()
 }
 
 fn codegen(root: &Path, check: bool) -> Result<()> {
