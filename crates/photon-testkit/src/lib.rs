@@ -165,6 +165,9 @@ fn parse_ini_value(text: &str, key: &str) -> Option<String> {
     })
 }
 
+/// The regions a test server serves unless the test passes `--regions` itself.
+pub const TEST_REGIONS: &str = "us-east-1,us-west-2,eu-west-1";
+
 impl Photon {
     /// Starts `bin serve` on a free port with fresh state.
     pub fn start(bin: &str) -> Photon {
@@ -251,6 +254,11 @@ impl Photon {
             .args(["--listen", "127.0.0.1:0"])
             .args(self.store_args())
             .args(extra);
+        // Seeding every region's catalogue is most of a server's start: a test server serves
+        // the regions the tests use, unless a test names its own.
+        if !extra.contains(&"--regions") {
+            cmd.args(["--regions", TEST_REGIONS]);
+        }
         // The server's log goes to a file in its data dir: tests read it, and it is there to
         // look at when a test fails.
         let log = std::fs::OpenOptions::new()

@@ -4,7 +4,7 @@
 //! DisassociateFleet, after which the read finds no association.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use aws_sdk_appstream::types::ComputeCapacity;
 use aws_sdk_appstream::Client;

@@ -3,7 +3,7 @@
 //! while a fleet uses it.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! tar), ls, cat, rm; files surviving stop/start and a restart; content stored once.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::Output;

@@ -2,7 +2,7 @@
 //! regions, paging, filters, named lookups, deletion, and every refusal on the way.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use aws_sdk_appstream::types::{ImageState, VisibilityType};
 use common::{bin, failure};

@@ -2,7 +2,7 @@
 //! (`accounts`, `quotas`) run beside a live server.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

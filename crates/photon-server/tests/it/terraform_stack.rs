@@ -10,7 +10,7 @@
 //! and `user_settings` is Optional+Computed, so a stack without it reads every action back.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -6,7 +6,7 @@
 //! the builder is gone. A second read after each step must match, or Terraform would show drift.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

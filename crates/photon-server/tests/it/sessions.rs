@@ -3,7 +3,7 @@
 //! update affects only later instances; ExpireSession frees the instance.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -6,8 +6,8 @@
 //! Available with the app. Every result is checked through the AWS API.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod browser;
-mod common;
+use crate::browser;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

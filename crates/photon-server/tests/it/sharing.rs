@@ -4,7 +4,7 @@
 //! running sessions go on; builders and images made from the image are untouched).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! creation interrupted by kill -9.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::process::Output;
 

@@ -4,7 +4,7 @@
 //! model's error and a message that says what to do.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use aws_sdk_appstream::types::{
     AgentAccessSetting, AgentAction, AuthenticationType, ComputeCapacity, ContentRedirection,

@@ -4,8 +4,8 @@
 //! keeps what was typed and says why. Every result is checked through the AWS API.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod browser;
-mod common;
+use crate::browser;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -25,7 +25,7 @@
 //! outcome is printed too (`-- --nocapture`, or the captured output of a failure).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Debug, Display};

@@ -5,7 +5,7 @@
 //! failed qualification with its notifications; a restart mid-update; every refusal.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

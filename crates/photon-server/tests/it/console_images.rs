@@ -5,8 +5,8 @@
 //! failed one whose reason is on the Notifications tab).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod browser;
-mod common;
+use crate::browser;
+use crate::common;
 
 use aws_sdk_appstream::types::{ImageBuilderState, ImageState, VisibilityType};
 use browser::{sign_in, Browser};

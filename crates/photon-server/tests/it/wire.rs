@@ -2,7 +2,7 @@
 //! and what hand-signed requests the SDK would never send get back.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, SystemTime};
 

@@ -2,7 +2,7 @@
 //! included), one fleet per stack, and what association prevents.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use aws_sdk_appstream::types::{ApplicationSettings, ComputeCapacity};
 use common::{bin, failure};

@@ -4,7 +4,7 @@
 //! ends the session, and an account never sees another account's images.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 

@@ -3,7 +3,7 @@
 //! new public image in every region through the SDK, and the refusals.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use aws_sdk_appstream::types::{ImageBuilderState, VisibilityType};
 use common::{bin, wait_builder};
