@@ -45,7 +45,7 @@ pub enum AssistantOp {
     },
     /// List the catalog.
     ListApplications,
-    /// Copy a Windows user's profile to the default profile ("<domain>\<user>", . for local).
+    /// Copy a Windows user's profile to the default profile (`<domain>\<user>`, `.` for local).
     UpdateDefaultProfile {
         #[arg(long)]
         profile: Option<String>,

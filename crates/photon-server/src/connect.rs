@@ -50,7 +50,7 @@ fn escape(s: &str) -> String {
 
 use crate::pct::component as url_encode;
 
-/// A JSON string literal safe inside an inline <script>: no `<`, `>` or `&` can close the
+/// A JSON string literal safe inside an inline `<script>`: no `<`, `>` or `&` can close the
 /// script or open another, and the line separators JavaScript rejects are escaped.
 fn script_string(s: &str) -> String {
     serde_json::Value::String(s.to_owned())
