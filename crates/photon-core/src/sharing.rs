@@ -3,13 +3,14 @@
 //! permission goes (its fleets on the image drop to zero capacity, sessions already running go
 //! on).
 
-use photon_store::{ImageRow, ShareChange};
+use photon_store::{ImageRow, LockKey};
 use photon_types::{
     Caller, DeleteImagePermissionsRequest, DescribeImagePermissionsRequest,
     DescribeImagePermissionsResult, FleetErrorCode, ImagePermissions, ImageState,
     SharedImagePermissions, UpdateImagePermissionsRequest,
 };
 
+use crate::arn::Arn;
 use crate::image::NotOwned;
 use crate::{CoreError, Service};
 
@@ -91,49 +92,76 @@ impl Service {
         let max = self
             .quota(&cx.account_id, &cx.region, "accounts-per-shared-image")
             .await?;
+        let key = (cx.region.as_str(), cx.account_id.as_str(), name);
+        let image_arn = Arn::image(key.0, key.1, key.2);
+        let mut tx = self.store.write().await?;
+        tx.lock(LockKey::Image(image_arn.clone())).await?;
+        let Some(image) = tx.image(key).await? else {
+            drop(tx);
+            return self.own_image_to_share(cx, name).await.map(|_| ());
+        };
         // Only a grant needs the image AVAILABLE; taking sharing away is always allowed.
-        let state = permissions.map(|_| ImageState::Available.as_str());
-        let change = self
-            .store
-            .set_image_share(
-                (&cx.region, &cx.account_id, name),
-                account,
-                permissions,
-                state,
-                max,
-                &revoked_error(name, &cx.account_id),
-                self.now(),
-            )
-            .await?;
-        match change {
-            ShareChange::Done { fleets_zeroed } => {
-                if !fleets_zeroed.is_empty() {
-                    tracing::info!(
-                        image = name,
-                        owner = %cx.account_id,
-                        recipient = account,
-                        fleets = ?fleets_zeroed,
-                        "fleet permission removed: the recipient's fleets on the image now have desired capacity 0"
-                    );
-                }
-                Ok(())
-            }
-            ShareChange::ImageNotFound => self.own_image_to_share(cx, name).await.map(|_| ()),
-            ShareChange::WrongState(state) => Err(CoreError::NotAvailable(format!(
-                "image '{name}' is {state}; only an AVAILABLE image can be shared, so wait \
-                 until it is AVAILABLE"
-            ))),
-            ShareChange::NotShared => Err(CoreError::NotFound(format!(
-                "image '{name}' is not shared with account {account}; see who it is shared \
-                 with in DescribeImagePermissions"
-            ))),
-            ShareChange::LimitReached(max) => Err(CoreError::LimitExceeded(format!(
+        if permissions.is_some() && image.state != ImageState::Available.as_str() {
+            return Err(CoreError::NotAvailable(format!(
+                "image '{name}' is {}; only an AVAILABLE image can be shared, so wait until it \
+                 is AVAILABLE",
+                image.state
+            )));
+        }
+        let existing = tx.image_share(key, account).await?;
+        if permissions.is_none() && existing.is_none() {
+            return Err(CoreError::NotFound(format!(
+                "image '{name}' is not shared with account {account}; see who it is shared with \
+                 in DescribeImagePermissions"
+            )));
+        }
+        // The quota counts accounts, not changes: a new account needs room.
+        if permissions.is_some() && existing.is_none() && tx.count_image_shares(key).await? >= max {
+            return Err(CoreError::LimitExceeded(format!(
                 "image '{name}' is already shared with {max} accounts, the quota; stop sharing \
                  with one (DeleteImagePermissions), or have the operator raise it with \
                  `photon quotas set --account-id {} --region {} accounts-per-shared-image=N`",
                 cx.account_id, cx.region
-            ))),
+            )));
         }
+        tx.put_image_share(key, account, permissions, self.now())
+            .await?;
+        // Without fleet permission the recipient's fleets on the image may not provision: their
+        // desired capacity becomes 0, with the reason in their errors, in this same transaction
+        // (fleet locks after the image's, in name order, as every path takes them).
+        let mut fleets_zeroed = Vec::new();
+        if !permissions.is_some_and(|(fleet, _)| fleet) {
+            let revoked = revoked_error(name, &cx.account_id);
+            for fleet in tx.fleets_on_image(&cx.region, account, &image_arn).await? {
+                let fkey = (cx.region.as_str(), account, fleet.as_str());
+                tx.lock(LockKey::Fleet(crate::fleet::fleet_arn(
+                    fkey.0, fkey.1, fkey.2,
+                )))
+                .await?;
+                let Some(mut f) = tx.fleet(fkey).await? else {
+                    continue;
+                };
+                if f.image_arn != image_arn {
+                    continue;
+                }
+                f.attrs.desired_instances = 0;
+                f.attrs.errors.retain(|(code, _)| *code != revoked.0);
+                f.attrs.errors.push(revoked.clone());
+                tx.put_fleet(&f).await?;
+                fleets_zeroed.push(fleet);
+            }
+        }
+        tx.commit().await?;
+        if !fleets_zeroed.is_empty() {
+            tracing::info!(
+                image = name,
+                owner = %cx.account_id,
+                recipient = account,
+                fleets = ?fleets_zeroed,
+                "fleet permission removed: the recipient's fleets on the image now have desired capacity 0"
+            );
+        }
+        Ok(())
     }
 
     pub async fn update_image_permissions(

@@ -18,9 +18,8 @@ use photon_store::{
     BuilderAttrs, BuilderFile, BuilderRecord, ConsoleSessionRecord, CopyStart, DeleteOutcome,
     FaultRecord, FleetAttrs, FleetRecord, ImageAttrs, ImageQuery, ImageRecord, ImageRefusal,
     ImageRow, ImageScope, ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Millis,
-    OsSettings, QuotaRecord, ResourceKey, ResourceKind, SessionRecord, SessionStart, ShareChange,
-    StackAttrs, StackRecord, Store, StoreError, StoreResult, Transition, UpdateStart,
-    IMAGE_ATTRS_VERSION,
+    OsSettings, QuotaRecord, ResourceKey, ResourceKind, SessionRecord, SessionStart, StackAttrs,
+    StackRecord, Store, StoreError, StoreResult, Transition, UpdateStart, IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -939,128 +938,6 @@ impl Store for SqlStore {
     async fn image_usage(&self, region: &str, owner: &str, name: &str) -> StoreResult<ImageUsage> {
         let mut conn = self.read.acquire().await.map_err(backend)?;
         usage_in(&mut conn, region, owner, name).await
-    }
-
-    async fn set_image_share(
-        &self,
-        (region, owner, name): (&str, &str, &str),
-        account: &str,
-        permissions: Option<(bool, bool)>,
-        state: Option<&str>,
-        max_shares: i64,
-        revoked: &(String, String),
-        now: Millis,
-    ) -> StoreResult<ShareChange> {
-        let mut tx = self.begin_write().await?;
-        let arn = resource_arn(ResourceKind::Image, region, owner, name);
-        self.lock(&mut tx, &arn).await?;
-        let Some(row) = one_image(&mut *tx, &image_by_key(), [region, owner, name]).await? else {
-            return Ok(ShareChange::ImageNotFound);
-        };
-        if state.is_some_and(|st| st != row.image.state) {
-            return Ok(ShareChange::WrongState(row.image.state));
-        }
-        const KEY: &str =
-            "WHERE region = $1 AND owner = $2 AND image_name = $3 AND shared_account = $4";
-        let existing = sqlx::query(&format!("SELECT 1 AS one FROM image_shares {KEY}"))
-            .bind(region)
-            .bind(owner)
-            .bind(name)
-            .bind(account)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?
-            .is_some();
-        match permissions {
-            None if !existing => return Ok(ShareChange::NotShared),
-            None => {
-                sqlx::query(&format!("DELETE FROM image_shares {KEY}"))
-                    .bind(region)
-                    .bind(owner)
-                    .bind(name)
-                    .bind(account)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-            }
-            Some((fleet, builder)) if existing => {
-                sqlx::query(&format!(
-                    "UPDATE image_shares SET allow_fleet = $5, allow_image_builder = $6 {KEY}"
-                ))
-                .bind(region)
-                .bind(owner)
-                .bind(name)
-                .bind(account)
-                .bind(i64::from(fleet))
-                .bind(i64::from(builder))
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            }
-            Some((fleet, builder)) => {
-                let n = count(
-                    &mut tx,
-                    "SELECT COUNT(*) AS n FROM image_shares \
-                     WHERE region = $1 AND owner = $2 AND image_name = $3",
-                    &[region, owner, name],
-                )
-                .await?;
-                if n >= max_shares {
-                    return Ok(ShareChange::LimitReached(max_shares));
-                }
-                sqlx::query(
-                    "INSERT INTO image_shares (region, owner, image_name, shared_account, \
-                     allow_fleet, allow_image_builder, sort_key, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(region)
-                .bind(owner)
-                .bind(name)
-                .bind(account)
-                .bind(i64::from(fleet))
-                .bind(i64::from(builder))
-                .bind(&row.sort_key)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            }
-        }
-        let mut fleets_zeroed = Vec::new();
-        if !permissions.is_some_and(|(fleet, _)| fleet) {
-            let rows = sqlx::query(
-                "SELECT name FROM fleets WHERE region = $1 AND owner = $2 AND image_arn = $3 \
-                 ORDER BY name",
-            )
-            .bind(region)
-            .bind(account)
-            .bind(&arn)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(backend)?;
-            for r in rows {
-                let fleet: String = r.try_get("name").map_err(backend)?;
-                // Image lock, then fleet lock: the order every fleet write uses.
-                self.lock(
-                    &mut tx,
-                    &resource_arn(ResourceKind::Fleet, region, account, &fleet),
-                )
-                .await?;
-                let Some(mut f) = one_fleet(&mut *tx, [region, account, &fleet]).await? else {
-                    continue;
-                };
-                if f.image_arn != arn {
-                    continue;
-                }
-                f.attrs.desired_instances = 0;
-                f.attrs.errors.retain(|(code, _)| *code != revoked.0);
-                f.attrs.errors.push(revoked.clone());
-                write_fleet(&mut tx, &f).await?;
-                fleets_zeroed.push(fleet);
-            }
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(ShareChange::Done { fleets_zeroed })
     }
 
     async fn image_shares(

@@ -7,9 +7,15 @@ use crate::{
     resource_arn, Engine, FAULT_COLS,
 };
 use async_trait::async_trait;
+use sqlx::Row;
+
+/// One share row: image (region, owner, name) and the account it is shared with.
+const SHARE_KEY: &str =
+    "WHERE region = $1 AND owner = $2 AND image_name = $3 AND shared_account = $4";
+
 use photon_store::{
-    BuilderRecord, FaultRecord, FleetRecord, ImageRecord, JobRecord, Key, LockKey, LockOrder,
-    ResourceKind, StoreResult, WriteTx,
+    image_sort_key, BuilderRecord, FaultRecord, FleetRecord, ImageRecord, JobRecord, Key, LockKey,
+    LockOrder, Millis, ResourceKind, StoreResult, WriteTx,
 };
 
 pub(crate) struct SqlWriteTx {
@@ -61,6 +67,75 @@ impl WriteTx for SqlWriteTx {
         .await
         .map_err(backend)?;
         Ok(())
+    }
+
+    async fn image_share(
+        &mut self,
+        (region, owner, name): Key<'_>,
+        account: &str,
+    ) -> StoreResult<Option<(bool, bool)>> {
+        let row = sqlx::query(&format!(
+            "SELECT allow_fleet, allow_image_builder FROM image_shares {SHARE_KEY}"
+        ))
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .bind(account)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        row.map(|r| {
+            let fleet: i64 = r.try_get("allow_fleet").map_err(backend)?;
+            let builder: i64 = r.try_get("allow_image_builder").map_err(backend)?;
+            Ok((fleet != 0, builder != 0))
+        })
+        .transpose()
+    }
+
+    async fn put_image_share(
+        &mut self,
+        key: Key<'_>,
+        account: &str,
+        permissions: Option<(bool, bool)>,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let (region, owner, name) = key;
+        let existing = self.image_share(key, account).await?.is_some();
+        let sql = match (permissions, existing) {
+            (None, _) => format!("DELETE FROM image_shares {SHARE_KEY}"),
+            (Some(_), true) => format!(
+                "UPDATE image_shares SET allow_fleet = $5, allow_image_builder = $6 {SHARE_KEY}"
+            ),
+            (Some(_), false) => "INSERT INTO image_shares (region, owner, image_name, \
+                                 shared_account, allow_fleet, allow_image_builder, sort_key, \
+                                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                .to_owned(),
+        };
+        let q = sqlx::query(&sql);
+        let mut q = q.bind(region).bind(owner).bind(name).bind(account);
+        if let Some((fleet, builder)) = permissions {
+            q = q.bind(i64::from(fleet)).bind(i64::from(builder));
+            if !existing {
+                let arn = ResourceKind::Image.arn(region, owner, name);
+                q = q.bind(image_sort_key(name, &arn)).bind(now);
+            }
+        }
+        q.execute(&mut *self.tx).await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn count_image_shares(&mut self, (region, owner, name): Key<'_>) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM image_shares \
+             WHERE region = $1 AND owner = $2 AND image_name = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        row.try_get("n").map_err(backend)
     }
 
     async fn image_builder(&mut self, key: Key<'_>) -> StoreResult<Option<BuilderRecord>> {
@@ -119,6 +194,27 @@ impl WriteTx for SqlWriteTx {
 
     async fn fleet(&mut self, key: Key<'_>) -> StoreResult<Option<FleetRecord>> {
         one_fleet(&mut *self.tx, [key.0, key.1, key.2]).await
+    }
+
+    async fn fleets_on_image(
+        &mut self,
+        region: &str,
+        owner: &str,
+        image_arn: &str,
+    ) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT name FROM fleets WHERE region = $1 AND owner = $2 AND image_arn = $3 \
+             ORDER BY name",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(image_arn)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| r.try_get("name").map_err(backend))
+            .collect()
     }
 
     async fn put_fleet(&mut self, f: &FleetRecord) -> StoreResult<()> {

@@ -542,23 +542,6 @@ pub struct ImageShare {
     pub allow_image_builder: bool,
 }
 
-/// What a change to an image's sharing found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ShareChange {
-    /// Done. `fleets_zeroed` names the recipient's fleets whose desired capacity was set to 0
-    /// because the recipient lost fleet permission.
-    Done {
-        fleets_zeroed: Vec<String>,
-    },
-    ImageNotFound,
-    /// The image is not in the state the change needs.
-    WrongState(String),
-    /// Sharing was to stop, but the image was not shared with that account.
-    NotShared,
-    /// Sharing with one more account would exceed the limit given.
-    LimitReached(i64),
-}
-
 /// What starting an image copy found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CopyStart {
@@ -827,16 +810,6 @@ pub trait Store: Send + Sync + 'static {
     /// capacity 0 and the fleet error `revoked` (code, message), in the same transaction.
     // The change and its consequence are one transaction, so they are one call.
     #[allow(clippy::too_many_arguments)]
-    async fn set_image_share(
-        &self,
-        key: (&str, &str, &str),
-        account: &str,
-        permissions: Option<(bool, bool)>,
-        state: Option<&str>,
-        max_shares: i64,
-        revoked: &(String, String),
-        now: Millis,
-    ) -> StoreResult<ShareChange>;
     /// The accounts an image is shared with, by account id after `after`; only those in
     /// `accounts` when it is not empty.
     async fn image_shares(

@@ -11,7 +11,7 @@
 //!   has one writer, so a transaction held open across slow work stops every other write.
 //!   Compute first, then open the transaction, write, commit.
 
-use crate::{BuilderRecord, FaultRecord, FleetRecord, ImageRecord, JobRecord, StoreResult};
+use crate::{BuilderRecord, FaultRecord, FleetRecord, ImageRecord, JobRecord, Millis, StoreResult};
 
 /// (region, owner, name): the key of every per-account resource.
 pub type Key<'a> = (&'a str, &'a str, &'a str);
@@ -75,6 +75,23 @@ pub trait WriteTx: Send {
     /// Writes an existing image's state and attributes.
     async fn put_image(&mut self, image: &ImageRecord) -> StoreResult<()>;
 
+    /// `account`'s permissions on an image, as (allowFleet, allowImageBuilder), if shared.
+    async fn image_share(
+        &mut self,
+        key: Key<'_>,
+        account: &str,
+    ) -> StoreResult<Option<(bool, bool)>>;
+    /// Shares an image with `account` with these permissions (`Some`), or stops (`None`).
+    async fn put_image_share(
+        &mut self,
+        key: Key<'_>,
+        account: &str,
+        permissions: Option<(bool, bool)>,
+        now: Millis,
+    ) -> StoreResult<()>;
+    /// How many accounts an image is shared with.
+    async fn count_image_shares(&mut self, key: Key<'_>) -> StoreResult<i64>;
+
     async fn image_builder(&mut self, key: Key<'_>) -> StoreResult<Option<BuilderRecord>>;
     /// Writes an existing builder's state and attributes.
     async fn put_image_builder(&mut self, builder: &BuilderRecord) -> StoreResult<()>;
@@ -82,6 +99,13 @@ pub trait WriteTx: Send {
     async fn delete_image_builder(&mut self, key: Key<'_>) -> StoreResult<bool>;
 
     async fn fleet(&mut self, key: Key<'_>) -> StoreResult<Option<FleetRecord>>;
+    /// The names of `owner`'s fleets in `region` that run the image `image_arn`, in name order.
+    async fn fleets_on_image(
+        &mut self,
+        region: &str,
+        owner: &str,
+        image_arn: &str,
+    ) -> StoreResult<Vec<String>>;
     /// Writes an existing fleet's state, image, instance type and attributes.
     async fn put_fleet(&mut self, fleet: &FleetRecord) -> StoreResult<()>;
     /// Ends every session on a fleet; returns how many there were.

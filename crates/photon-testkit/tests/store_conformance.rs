@@ -227,7 +227,8 @@ fn fleet_on(owner: &str, name: &str, image_arn: &str, desired: i32) -> photon_st
 
 #[tokio::test]
 async fn sharing_fleet_guard_and_copy_contract() {
-    use photon_store::{CopyStart, ImageRefusal, ShareChange, Transition};
+    use photon_store::{CopyStart, ImageRefusal, LockKey, Transition};
+    let golden_arn = |owner: &str| format!("arn:aws:appstream:us-east-1:{owner}:image/golden");
     let fresh = FreshStore::new();
     let s = SqlStore::connect(&fresh.url).await.unwrap();
     let (owner, other, third) = ("111111111111", "222222222222", "333333333333");
@@ -240,46 +241,23 @@ async fn sharing_fleet_guard_and_copy_contract() {
     let golden = private_image(owner, "us-east-1", "golden").arn;
     let key = ("us-east-1", owner, "golden");
     let revoked = ("IMAGE_NOT_FOUND".to_owned(), "revoked".to_owned());
-    let share = |acct: &'static str, perms: Option<(bool, bool)>, max: i64| {
+    // Shares are written through the unit of work; the rules about them are the domain's.
+    let share = |acct: &'static str, perms: Option<(bool, bool)>| {
         let s = &s;
-        let revoked = &revoked;
         async move {
-            s.set_image_share(key, acct, perms, Some("AVAILABLE"), max, revoked, 5)
-                .await
-                .unwrap()
+            let mut tx = s.write().await.unwrap();
+            tx.lock(LockKey::Image(golden_arn(owner))).await.unwrap();
+            tx.put_image_share(key, acct, perms, 5).await.unwrap();
+            tx.commit().await.unwrap();
         }
     };
-
-    // The refusals.
-    assert_eq!(
-        s.set_image_share(
-            ("us-east-1", owner, "nope"),
-            other,
-            Some((true, true)),
-            None,
-            9,
-            &revoked,
-            5
-        )
-        .await
-        .unwrap(),
-        ShareChange::ImageNotFound
-    );
-    assert_eq!(
-        s.set_image_share(
-            key,
-            other,
-            Some((true, true)),
-            Some("PENDING"),
-            9,
-            &revoked,
-            5
-        )
-        .await
-        .unwrap(),
-        ShareChange::WrongState("AVAILABLE".into())
-    );
-    assert_eq!(share(other, None, 9).await, ShareChange::NotShared);
+    let count = || {
+        let s = &s;
+        async move {
+            let mut tx = s.write().await.unwrap();
+            tx.count_image_shares(key).await.unwrap()
+        }
+    };
 
     // A fleet of another account on the image needs fleet permission, checked in the write.
     let f = fleet_on(other, "prod", &golden, 2);
@@ -287,20 +265,12 @@ async fn sharing_fleet_guard_and_copy_contract() {
         s.create_fleet(&f, &BTreeMap::new(), 10).await,
         Err(StoreError::ImageRefused(ImageRefusal::NoFleetPermission))
     ));
-    assert!(matches!(
-        share(other, Some((false, true)), 9).await,
-        ShareChange::Done { .. }
-    ));
+    share(other, Some((false, true))).await;
     assert!(matches!(
         s.create_fleet(&f, &BTreeMap::new(), 10).await,
         Err(StoreError::ImageRefused(ImageRefusal::NoFleetPermission))
     ));
-    assert_eq!(
-        share(other, Some((true, false)), 9).await,
-        ShareChange::Done {
-            fleets_zeroed: vec![]
-        }
-    );
+    share(other, Some((true, false))).await;
     s.create_fleet(&f, &BTreeMap::new(), 10).await.unwrap();
     // A fleet on an image that does not exist is refused too.
     let ghost = fleet_on(other, "ghost", &format!("{golden}-gone"), 1);
@@ -309,16 +279,11 @@ async fn sharing_fleet_guard_and_copy_contract() {
         Err(StoreError::ImageRefused(ImageRefusal::Gone))
     ));
 
-    // The per-image limit counts accounts, not changes.
-    assert_eq!(
-        share(third, Some((true, true)), 1).await,
-        ShareChange::LimitReached(1)
-    );
-    assert!(matches!(
-        share(other, Some((true, true)), 1).await,
-        ShareChange::Done { .. }
-    ));
-    share(third, Some((false, true)), 9).await;
+    // A share row per account: changing one keeps the count.
+    share(other, Some((true, true))).await;
+    assert_eq!(count().await, 1);
+    share(third, Some((false, true))).await;
+    assert_eq!(count().await, 2);
     let all = s.image_shares(key, &[], None, 10).await.unwrap();
     assert_eq!(
         all.iter()
@@ -338,14 +303,32 @@ async fn sharing_fleet_guard_and_copy_contract() {
         (1, false, true)
     );
 
-    // A read taken before the revocation cannot write over it.
+    // A read taken before a revocation (which zeroes the fleet in its own transaction) cannot
+    // write over it.
     let read = s.fleet("us-east-1", other, "prod").await.unwrap().unwrap();
-    assert_eq!(
-        share(other, Some((false, true)), 9).await,
-        ShareChange::Done {
-            fleets_zeroed: vec!["prod".into()]
-        }
-    );
+    {
+        let mut tx = s.write().await.unwrap();
+        tx.lock(LockKey::Image(golden_arn(owner))).await.unwrap();
+        tx.put_image_share(key, other, Some((false, true)), 6)
+            .await
+            .unwrap();
+        assert_eq!(
+            tx.fleets_on_image("us-east-1", other, &golden)
+                .await
+                .unwrap(),
+            ["prod"]
+        );
+        tx.lock(LockKey::Fleet(f.arn.clone())).await.unwrap();
+        let mut zeroed = tx
+            .fleet(("us-east-1", other, "prod"))
+            .await
+            .unwrap()
+            .unwrap();
+        zeroed.attrs.desired_instances = 0;
+        zeroed.attrs.errors = vec![revoked.clone()];
+        tx.put_fleet(&zeroed).await.unwrap();
+        tx.commit().await.unwrap();
+    }
     let now = s.fleet("us-east-1", other, "prod").await.unwrap().unwrap();
     assert_eq!(now.attrs.desired_instances, 0);
     assert_eq!(now.attrs.errors, vec![revoked.clone()]);
@@ -384,11 +367,8 @@ async fn sharing_fleet_guard_and_copy_contract() {
     };
     assert_eq!(moved.attrs.description.as_deref(), Some("waiting"));
     assert_eq!(moved.attrs.errors, vec![revoked.clone()]);
-    // Stopping sharing entirely revokes too (idempotently) and removes the permission.
-    assert!(matches!(
-        share(other, None, 9).await,
-        ShareChange::Done { .. }
-    ));
+    // Stopping sharing removes the permission.
+    share(other, None).await;
     assert_eq!(
         s.image_shares(key, &[other.to_owned()], None, 10)
             .await

@@ -6,9 +6,9 @@
 
 #[cfg(feature = "browser-tests")]
 mod browser;
-mod common;
 mod builder_files;
 mod builders;
+mod common;
 #[cfg(feature = "browser-tests")]
 mod console_builders;
 #[cfg(feature = "browser-tests")]
