@@ -14,7 +14,11 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-pub async fn accounts(cmd: AccountsCommand, args: &StoreArgs, out: Output) -> anyhow::Result<()> {
+pub(crate) async fn accounts(
+    cmd: AccountsCommand,
+    args: &StoreArgs,
+    out: Output,
+) -> anyhow::Result<()> {
     let store = crate::store::open(args).await?;
     match cmd {
         AccountsCommand::Create { account_id, name } => {
@@ -100,7 +104,11 @@ fn parse_assignment(s: &str) -> anyhow::Result<(String, i64)> {
     Ok((name.to_owned(), value))
 }
 
-pub async fn quotas(cmd: QuotasCommand, args: &StoreArgs, out: Output) -> anyhow::Result<()> {
+pub(crate) async fn quotas(
+    cmd: QuotasCommand,
+    args: &StoreArgs,
+    out: Output,
+) -> anyhow::Result<()> {
     let store = crate::store::open(args).await?;
     match cmd {
         QuotasCommand::Set {
@@ -248,7 +256,11 @@ fn agent_json(a: &photon_store::AgentRelease) -> serde_json::Value {
     serde_json::json!({"Version": a.version, "Released": a.released, "Notes": a.notes})
 }
 
-pub async fn releases(cmd: ReleasesCommand, args: &StoreArgs, out: Output) -> anyhow::Result<()> {
+pub(crate) async fn releases(
+    cmd: ReleasesCommand,
+    args: &StoreArgs,
+    out: Output,
+) -> anyhow::Result<()> {
     let (svc, sql) = service(args).await?;
     let fail = |e: photon_core::CoreError| anyhow::anyhow!("{e}");
     match cmd {
@@ -342,7 +354,11 @@ fn fault_json(f: &photon_store::FaultRecord) -> serde_json::Value {
     })
 }
 
-pub async fn faults(cmd: FaultsCommand, args: &StoreArgs, out: Output) -> anyhow::Result<()> {
+pub(crate) async fn faults(
+    cmd: FaultsCommand,
+    args: &StoreArgs,
+    out: Output,
+) -> anyhow::Result<()> {
     let (svc, sql) = service(args).await?;
     let fail = |e: photon_core::CoreError| anyhow::anyhow!("{e}");
     match cmd {

@@ -9,7 +9,7 @@ use crate::client::AwsArgs;
 
 #[derive(Args, Debug)]
 #[command(disable_help_subcommand = true)]
-pub struct AssistantArgs {
+pub(crate) struct AssistantArgs {
     #[command(subcommand)]
     pub operation: AssistantOp,
     /// The image builder to work on.
@@ -18,7 +18,7 @@ pub struct AssistantArgs {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum AssistantOp {
+pub(crate) enum AssistantOp {
     /// List the operations.
     Help,
     /// Add an application to the catalog.
@@ -140,7 +140,7 @@ fn request(op: AssistantOp) -> Option<serde_json::Value> {
 }
 
 /// Runs the operation; returns the exit status the tool would.
-pub async fn run(args: AssistantArgs, aws: &AwsArgs) -> anyhow::Result<i32> {
+pub(crate) async fn run(args: AssistantArgs, aws: &AwsArgs) -> anyhow::Result<i32> {
     // In the profile operations `--profile` is the Image Assistant's own option (a Windows
     // user), as its contract says; it also lands in the global AWS --profile, so it is taken
     // back out of there (choose the AWS profile with AWS_PROFILE for these two).

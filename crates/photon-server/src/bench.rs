@@ -35,7 +35,7 @@ const TARGET: &str = "PhotonAdminProxyService.DescribeImages";
 const KEEP_ERRORS: usize = 5;
 
 #[derive(clap::Args, Debug)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Benchmark on this PostgreSQL database (used as is; the run adds a new account and its
     /// images) instead of a fresh embedded SQLite database.
     #[arg(long, env = "PHOTON_DATABASE_URL")]
@@ -70,7 +70,7 @@ impl Drop for TempDir {
     }
 }
 
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (data_dir, _temp) = match &args.data_dir {
         Some(d) => (d.clone(), None),
         None => {

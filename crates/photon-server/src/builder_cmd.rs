@@ -11,7 +11,7 @@ use crate::cli::Output;
 use crate::client::{AwsArgs, Target};
 
 #[derive(Args, Debug)]
-pub struct BuilderArgs {
+pub(crate) struct BuilderArgs {
     #[command(subcommand)]
     pub command: BuilderCommand,
     /// The image builder to work on.
@@ -23,7 +23,7 @@ pub struct BuilderArgs {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum BuilderCommand {
+pub(crate) enum BuilderCommand {
     /// Copy a file, a directory, or a .zip/.tar archive (unpacked) to REMOTE on the builder.
     Put { local: PathBuf, remote: String },
     /// List a directory (one entry per line; directories end with a separator).
@@ -163,7 +163,7 @@ async fn check(resp: reqwest::Response) -> anyhow::Result<reqwest::Response> {
     }
 }
 
-pub async fn run(args: BuilderArgs, aws: &AwsArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: BuilderArgs, aws: &AwsArgs) -> anyhow::Result<()> {
     let name = args
         .image_builder
         .clone()

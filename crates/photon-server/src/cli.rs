@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     about = "A self-hostable AppStream 2.0 image service"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// Where client commands send requests and as whom, given before the command; after it, the
@@ -31,7 +31,7 @@ pub struct Cli {
 /// builder ls …`). Their ids differ from the client commands' own options, so clap never mixes
 /// them with an administrative command's `--region` (`quotas set --region`).
 #[derive(Args, Debug, Clone, Default)]
-pub struct ClientArgsBefore {
+pub(crate) struct ClientArgsBefore {
     /// The profile of the AWS config and credentials files to use.
     #[arg(long = "profile", id = "before_profile", value_name = "PROFILE")]
     pub profile: Option<String>,
@@ -85,7 +85,7 @@ impl ClientArgsBefore {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum Output {
+pub(crate) enum Output {
     Json,
     Text,
 }
@@ -109,7 +109,7 @@ impl From<PaceArg> for photon_core::pace::Pace {
 
 /// Where image content lives.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum BlobLayout {
+pub(crate) enum BlobLayout {
     /// One store for every region (`DATA_DIR/blobs`): a copy between regions moves nothing.
     Shared,
     /// A store per region (`DATA_DIR/blobs/REGION`), as regions on separate object stores
@@ -118,13 +118,13 @@ pub enum BlobLayout {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
 
 #[derive(Args, Debug, Clone)]
-pub struct StoreArgs {
+pub(crate) struct StoreArgs {
     /// Directory for the embedded SQLite database and the generated AWS config files.
     #[arg(long, default_value = "./photon-data", global = true)]
     pub data_dir: PathBuf,
@@ -135,14 +135,14 @@ pub struct StoreArgs {
 
 /// Administrative commands print JSON by default (like the AWS CLI), so scripts can read them.
 #[derive(Args, Debug, Clone)]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// How to print results.
     #[arg(long, value_enum, default_value = "json", global = true)]
     pub output: Output,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the API server.
     Serve(ServeArgs),
     /// Create and list accounts.
@@ -202,7 +202,7 @@ pub enum Command {
 }
 
 #[derive(Args, Debug)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:7400")]
     pub listen: SocketAddr,
@@ -229,7 +229,7 @@ pub struct ServeArgs {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum AccountsCommand {
+pub(crate) enum AccountsCommand {
     /// Create an account with an access key; prints the secret once.
     Create {
         /// A 12-digit account id (random when left out).
@@ -251,7 +251,7 @@ pub enum AccountsCommand {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum QuotasCommand {
+pub(crate) enum QuotasCommand {
     /// Set quotas: NAME=VALUE pairs, e.g. images=20 fleets=5.
     #[command(after_help = quota_names_help())]
     Set {
@@ -287,7 +287,7 @@ fn quota_names_help() -> String {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum FaultsCommand {
+pub(crate) enum FaultsCommand {
     /// Make a stage fail, in its real code path, with this code and message.
     Add {
         /// The operation: CreateUpdatedImage, or CreateImage (the Image Assistant's create-image).
@@ -314,7 +314,7 @@ pub enum FaultsCommand {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum ReleasesCommand {
+pub(crate) enum ReleasesCommand {
     /// List base image releases and agent versions, oldest first.
     List {
         /// Only this platform's base image releases (e.g. WINDOWS_SERVER_2022).
@@ -349,7 +349,7 @@ pub enum ReleasesCommand {
     },
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     let before = cli.aws;
     let admin = match &cli.command {
         Command::Serve(_) => Some("serve"),

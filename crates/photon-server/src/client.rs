@@ -20,7 +20,7 @@ use clap::Args;
 
 /// The global options every client command takes, before or after its subcommand.
 #[derive(Args, Debug, Clone, Default)]
-pub struct AwsArgs {
+pub(crate) struct AwsArgs {
     /// The profile of the AWS config and credentials files to use.
     #[arg(long, global = true)]
     pub profile: Option<String>,
@@ -78,14 +78,14 @@ fn read_ini(var: &str, default: &str) -> HashMap<String, HashMap<String, String>
 
 /// Where and as whom requests go.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     pub endpoint: String,
     pub region: String,
     pub credentials: Credentials,
 }
 
 impl AwsArgs {
-    pub fn resolve(&self) -> anyhow::Result<Target> {
+    pub(crate) fn resolve(&self) -> anyhow::Result<Target> {
         let profile = self
             .profile
             .clone()
@@ -139,7 +139,7 @@ impl AwsArgs {
 
 /// The SigV4 headers (`authorization`, `x-amz-date`, …) for a request, signed for `appstream`
 /// in `region`, covering `host` and the given headers like the AWS SDKs do.
-pub fn sign_headers(
+pub(crate) fn sign_headers(
     method: &str,
     url: &str,
     headers: &[(&str, &str)],
@@ -171,7 +171,7 @@ pub fn sign_headers(
 
 impl Target {
     /// Sends a signed request to a path of Photon's own API; the query is already encoded.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         http: &reqwest::Client,
         method: reqwest::Method,

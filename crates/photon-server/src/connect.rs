@@ -29,7 +29,7 @@ use crate::server::App;
 
 /// The routes of the Image Assistant's forms (the page itself and its file and settings
 /// routes are in `server.rs`).
-pub fn routes() -> Router<App> {
+pub(crate) fn routes() -> Router<App> {
     Router::new().route("/connect/{token}/assistant", post(assistant))
 }
 
@@ -537,7 +537,7 @@ fn review_panel(
 }
 
 #[derive(Deserialize, Default)]
-pub struct Browse {
+pub(crate) struct Browse {
     path: Option<String>,
     step: Option<String>,
     notice: Option<String>,
@@ -652,7 +652,7 @@ fn toggle(base: &str, step: Step, field: &str, words: &str, on: bool) -> Markup 
     }
 }
 
-pub async fn builder_page(
+pub(crate) async fn builder_page(
     State(app): State<App>,
     Path(token): Path<String>,
     Query(q): Query<Browse>,
@@ -928,11 +928,11 @@ fn created(here: &Here<'_>, image: &str, warnings: &[String]) -> Response {
 }
 
 #[derive(Deserialize)]
-pub struct UploadQuery {
+pub(crate) struct UploadQuery {
     path: String,
 }
 
-pub async fn upload(
+pub(crate) async fn upload(
     State(app): State<App>,
     Path(token): Path<String>,
     Query(q): Query<UploadQuery>,
@@ -953,14 +953,14 @@ pub async fn upload(
 }
 
 #[derive(Deserialize)]
-pub struct SettingsForm {
+pub(crate) struct SettingsForm {
     windows_update: Option<String>,
     defender: Option<String>,
     /// The Image Assistant step the page was at, so the toggle does not lose the user's place.
     step: Option<String>,
 }
 
-pub async fn settings(
+pub(crate) async fn settings(
     State(app): State<App>,
     Path(token): Path<String>,
     Form(f): Form<SettingsForm>,
@@ -991,7 +991,7 @@ pub async fn settings(
 }
 
 /// A streaming URL: opening it starts the user's session (once) and shows where it runs.
-pub async fn stream_page(State(app): State<App>, Path(token): Path<String>) -> Response {
+pub(crate) async fn stream_page(State(app): State<App>, Path(token): Path<String>) -> Response {
     match app.svc.open_stream(&token).await {
         Ok((s, asked)) => {
             let agent = app
@@ -1071,7 +1071,7 @@ pub async fn stream_page(State(app): State<App>, Path(token): Path<String>) -> R
 
 /// What the streaming page's heartbeat says besides its token.
 #[derive(Debug, Default, Deserialize)]
-pub struct Beat {
+pub(crate) struct Beat {
     /// `1` when the user typed or moved the mouse since the last beat.
     #[serde(default)]
     input: Option<u8>,
@@ -1079,7 +1079,7 @@ pub struct Beat {
 
 /// The streaming page's heartbeat: its token names one session and is the credential. 204
 /// while connected; 409 with what to do when the fleet's idle timeout disconnected the user.
-pub async fn heartbeat(
+pub(crate) async fn heartbeat(
     State(app): State<App>,
     Path(token): Path<String>,
     Query(beat): Query<Beat>,

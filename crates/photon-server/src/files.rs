@@ -21,10 +21,10 @@ use serde::Deserialize;
 use crate::server::{authenticate, App};
 
 /// Largest file one request can carry.
-pub const MAX_FILE: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_FILE: usize = 64 * 1024 * 1024;
 
 #[derive(Deserialize)]
-pub struct PathQuery {
+pub(crate) struct PathQuery {
     path: String,
 }
 
@@ -57,7 +57,7 @@ async fn signed(
     }
 }
 
-pub async fn files(
+pub(crate) async fn files(
     State(app): State<App>,
     Path(name): Path<String>,
     Query(q): Query<PathQuery>,
@@ -102,7 +102,7 @@ pub async fn files(
     result.unwrap_or_else(|e| error(&e.into_api(&request_id), &request_id))
 }
 
-pub async fn entries(
+pub(crate) async fn entries(
     State(app): State<App>,
     Path(name): Path<String>,
     Query(q): Query<PathQuery>,
@@ -136,7 +136,7 @@ pub async fn entries(
 }
 
 /// A builder's OS settings as JSON.
-pub fn settings_json(s: &photon_store::OsSettings) -> serde_json::Value {
+pub(crate) fn settings_json(s: &photon_store::OsSettings) -> serde_json::Value {
     let map: serde_json::Map<String, serde_json::Value> = photon_core::content::settings_view(s)
         .into_iter()
         .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
@@ -145,14 +145,14 @@ pub fn settings_json(s: &photon_store::OsSettings) -> serde_json::Value {
 }
 
 #[derive(Deserialize, Default)]
-pub struct SettingsChange {
+pub(crate) struct SettingsChange {
     #[serde(rename = "WindowsUpdate")]
     windows_update: Option<bool>,
     #[serde(rename = "WindowsDefender")]
     defender: Option<bool>,
 }
 
-pub async fn settings(
+pub(crate) async fn settings(
     State(app): State<App>,
     Path(name): Path<String>,
     method: Method,
@@ -191,7 +191,7 @@ pub async fn settings(
 /// An Image Assistant request: the operation and the tool's options, by their option names.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
-pub struct AssistantRequest {
+pub(crate) struct AssistantRequest {
     operation: String,
     name: Option<String>,
     absolute_app_path: Option<String>,
@@ -249,7 +249,7 @@ fn assistant_op(r: AssistantRequest) -> Result<photon_core::image_assistant::Ope
     })
 }
 
-pub async fn image_assistant(
+pub(crate) async fn image_assistant(
     State(app): State<App>,
     Path(name): Path<String>,
     method: Method,

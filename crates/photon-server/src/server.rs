@@ -136,7 +136,7 @@ pub(crate) fn open_blobs(
     })
 }
 
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _log_guard = init_logging(args.log_format);
     let regions = match args.regions {
         Some(r) if !r.is_empty() => {

@@ -9,7 +9,7 @@ use photon_store_sql::SqlStore;
 
 use crate::cli::StoreArgs;
 
-pub async fn open(args: &StoreArgs) -> anyhow::Result<Arc<SqlStore>> {
+pub(crate) async fn open(args: &StoreArgs) -> anyhow::Result<Arc<SqlStore>> {
     let url = match &args.database {
         Some(url) => url.clone(),
         None => {
@@ -33,7 +33,7 @@ pub async fn open(args: &StoreArgs) -> anyhow::Result<Arc<SqlStore>> {
 }
 
 /// Hides a password in a database URL before it reaches a log or an error message.
-pub fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
         if let Some((auth, host)) = rest.split_once('@') {
             if let Some((user, _)) = auth.split_once(':') {

@@ -229,7 +229,7 @@ pub(crate) struct Signed {
 }
 
 impl Signed {
-    pub fn cx(&self) -> Caller {
+    pub(crate) fn cx(&self) -> Caller {
         Caller {
             account_id: self.session.account_id.clone(),
             region: self.session.region.clone(),
@@ -240,7 +240,7 @@ impl Signed {
     /// Refuses a form that does not carry this session's CSRF token.
     // The refusal is the page itself, returned once per request: boxing it buys nothing.
     #[allow(clippy::result_large_err)]
-    pub fn check(&self, f: &Fields) -> Result<(), Response> {
+    pub(crate) fn check(&self, f: &Fields) -> Result<(), Response> {
         if !same(f.get("csrf"), &self.session.csrf) {
             return Err(message_page(
                 StatusCode::FORBIDDEN,
@@ -331,19 +331,19 @@ impl FromRequestParts<App> for Signed {
 pub(crate) struct Fields(Vec<(String, String)>);
 
 impl Fields {
-    pub fn get(&self, k: &str) -> &str {
+    pub(crate) fn get(&self, k: &str) -> &str {
         self.0
             .iter()
             .find(|(n, _)| n == k)
             .map_or("", |(_, v)| v.as_str())
     }
-    pub fn opt(&self, k: &str) -> Option<&str> {
+    pub(crate) fn opt(&self, k: &str) -> Option<&str> {
         Some(self.get(k).trim()).filter(|v| !v.is_empty())
     }
-    pub fn has(&self, k: &str) -> bool {
+    pub(crate) fn has(&self, k: &str) -> bool {
         self.0.iter().any(|(n, _)| n == k)
     }
-    pub fn all(&self, k: &str) -> Vec<&str> {
+    pub(crate) fn all(&self, k: &str) -> Vec<&str> {
         self.0
             .iter()
             .filter(|(n, _)| n == k)

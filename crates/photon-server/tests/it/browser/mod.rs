@@ -15,7 +15,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const WAIT: Duration = Duration::from_secs(20);
 
-pub struct Browser {
+pub(crate) struct Browser {
     pub c: Client,
     driver: Child,
     _profile: tempfile::TempDir,
@@ -42,7 +42,7 @@ fn xpath_literal(s: &str) -> String {
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a fresh profile, aimed at `base`
     /// (e.g. `http://127.0.0.1:7400`).
-    pub async fn start(base: &str) -> Browser {
+    pub(crate) async fn start(base: &str) -> Browser {
         assert!(
             std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
             "the console tests need Debian's chromium and chromium-driver \
@@ -92,17 +92,17 @@ impl Browser {
         }
     }
 
-    pub async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         let _ = self.c.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
 
-    pub async fn goto(&self, path: &str) {
+    pub(crate) async fn goto(&self, path: &str) {
         self.c.goto(&format!("{}{path}", self.base)).await.unwrap();
     }
 
-    pub async fn path(&self) -> String {
+    pub(crate) async fn path(&self) -> String {
         let u = self.c.current_url().await.unwrap();
         match u.query() {
             Some(q) => format!("{}?{q}", u.path()),
@@ -110,7 +110,7 @@ impl Browser {
         }
     }
 
-    pub async fn find(&self, css: &str) -> Element {
+    pub(crate) async fn find(&self, css: &str) -> Element {
         let found = self
             .c
             .wait()
@@ -124,13 +124,13 @@ impl Browser {
     }
 
     /// Whether `css` is on the page now: for absences, checked after a `shows` of the same page.
-    pub async fn exists(&self, css: &str) -> bool {
+    pub(crate) async fn exists(&self, css: &str) -> bool {
         self.c.find(Locator::Css(css)).await.is_ok()
     }
 
     /// Whether `css` appears within the wait: a click's navigation may still be under way
     /// when the next command runs, so a presence is waited for rather than sampled.
-    pub async fn shows(&self, css: &str) -> bool {
+    pub(crate) async fn shows(&self, css: &str) -> bool {
         self.c
             .wait()
             .at_most(WAIT)
@@ -153,7 +153,7 @@ impl Browser {
     }
 
     /// Chooses the link, button or menu entry whose visible words are `words`.
-    pub async fn choose(&self, words: &str) {
+    pub(crate) async fn choose(&self, words: &str) {
         let lit = xpath_literal(words);
         let xpath = format!(
             "//a[normalize-space()={lit}] | //button[normalize-space()={lit}] | \
@@ -167,7 +167,7 @@ impl Browser {
     }
 
     /// Chooses `words` inside the element `css` (e.g. a table row).
-    pub async fn choose_in(&self, css: &str, words: &str) {
+    pub(crate) async fn choose_in(&self, css: &str, words: &str) {
         let scope = self.find(css).await;
         let lit = xpath_literal(words);
         let el = scope
@@ -180,7 +180,7 @@ impl Browser {
     }
 
     /// Types into the field labelled `label` (replacing what it held).
-    pub async fn fill(&self, label: &str, text: &str) {
+    pub(crate) async fn fill(&self, label: &str, text: &str) {
         let lit = xpath_literal(label);
         let label_el = self
             .by_xpath(
@@ -194,7 +194,7 @@ impl Browser {
         field.send_keys(text).await.unwrap();
     }
 
-    pub async fn fill_css(&self, css: &str, text: &str) {
+    pub(crate) async fn fill_css(&self, css: &str, text: &str) {
         let field = self.find(css).await;
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap();
@@ -202,7 +202,7 @@ impl Browser {
 
     /// Selects the option with value `value` in the select labelled `label` (any text: the
     /// option is found by XPath, where a backslash is not an escape).
-    pub async fn select(&self, label: &str, value: &str) {
+    pub(crate) async fn select(&self, label: &str, value: &str) {
         let lit = xpath_literal(label);
         let label_el = self
             .by_xpath(
@@ -222,17 +222,17 @@ impl Browser {
         option.click().await.unwrap();
     }
 
-    pub async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.unwrap()
     }
 
     /// The page's visible text.
-    pub async fn page_text(&self) -> String {
+    pub(crate) async fn page_text(&self) -> String {
         self.text("body").await
     }
 
     /// Waits until the element's text contains `want` (e.g. a badge settling without a reload).
-    pub async fn wait_text(&self, css: &str, want: &str) {
+    pub(crate) async fn wait_text(&self, css: &str, want: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
             let now = match self.c.find(Locator::Css(css)).await {
@@ -253,7 +253,7 @@ impl Browser {
 
     /// Saves a PNG of the page under `$PHOTON_SCREENSHOTS/{name}.png` when that is set (the
     /// README's screenshots are made this way).
-    pub async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         if let Ok(dir) = std::env::var("PHOTON_SCREENSHOTS") {
             let png = self.c.screenshot().await.unwrap();
             std::fs::create_dir_all(&dir).unwrap();
@@ -263,7 +263,7 @@ impl Browser {
 }
 
 /// Signs in with an access key, as the sign-in page asks.
-pub async fn sign_in(b: &Browser, creds: &photon_testkit::Creds, region: &str) {
+pub(crate) async fn sign_in(b: &Browser, creds: &photon_testkit::Creds, region: &str) {
     b.goto("/console").await;
     b.fill("Access key ID", &creds.access_key_id).await;
     b.fill("Secret access key", &creds.secret_access_key).await;

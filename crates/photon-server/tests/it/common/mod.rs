@@ -4,12 +4,12 @@
 
 use aws_sdk_appstream::error::{ProvideErrorMetadata, SdkError};
 
-pub fn bin() -> &'static str {
+pub(crate) fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_photon")
 }
 
 /// The error code, message and HTTP status of a failed SDK call.
-pub fn failure<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
+pub(crate) fn failure<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
     r: Result<T, SdkError<E, aws_sdk_appstream::config::http::HttpResponse>>,
 ) -> (String, String, u16) {
     let e = r.expect_err("the call should have failed");
@@ -24,7 +24,7 @@ pub fn failure<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
 
 /// Runs the real `photon` binary as a user would, with only the AWS config and credentials files
 /// Photon wrote at first start and `AWS_PROFILE=photon`: no other flags or variables.
-pub fn photon_cli(p: &photon_testkit::Photon, args: &[&str]) -> std::process::Output {
+pub(crate) fn photon_cli(p: &photon_testkit::Photon, args: &[&str]) -> std::process::Output {
     std::process::Command::new(bin())
         .args(args)
         .env_clear()
@@ -40,7 +40,7 @@ pub fn photon_cli(p: &photon_testkit::Photon, args: &[&str]) -> std::process::Ou
 }
 
 /// Polls until the builder is in `want`; tests never sleep blindly.
-pub async fn wait_builder(
+pub(crate) async fn wait_builder(
     c: &aws_sdk_appstream::Client,
     name: &str,
     want: aws_sdk_appstream::types::ImageBuilderState,
@@ -65,7 +65,11 @@ pub async fn wait_builder(
 }
 
 /// Runs an Image Assistant operation; returns (exit code, the JSON it printed).
-pub fn ia(p: &photon_testkit::Photon, builder: &str, args: &[&str]) -> (i32, serde_json::Value) {
+pub(crate) fn ia(
+    p: &photon_testkit::Photon,
+    builder: &str,
+    args: &[&str],
+) -> (i32, serde_json::Value) {
     let mut all = vec!["image-assistant", "--image-builder", builder];
     all.extend(args);
     let out = photon_cli(p, &all);
@@ -85,7 +89,7 @@ pub fn ia(p: &photon_testkit::Photon, builder: &str, args: &[&str]) -> (i32, ser
     (code, v)
 }
 
-pub fn put(p: &photon_testkit::Photon, builder: &str, remote: &str, bytes: &[u8]) {
+pub(crate) fn put(p: &photon_testkit::Photon, builder: &str, remote: &str, bytes: &[u8]) {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("f");
     std::fs::write(&f, bytes).unwrap();
@@ -107,7 +111,7 @@ pub fn put(p: &photon_testkit::Photon, builder: &str, remote: &str, bytes: &[u8]
     );
 }
 
-pub async fn wait_image(
+pub(crate) async fn wait_image(
     c: &aws_sdk_appstream::Client,
     name: &str,
     want: aws_sdk_appstream::types::ImageState,
@@ -128,7 +132,7 @@ pub async fn wait_image(
 }
 
 /// Polls until the fleet is in `want`.
-pub async fn wait_fleet(
+pub(crate) async fn wait_fleet(
     c: &aws_sdk_appstream::Client,
     name: &str,
     want: aws_sdk_appstream::types::FleetState,
@@ -151,7 +155,7 @@ pub async fn wait_fleet(
 
 /// One AWS JSON 1.1 call signed by hand, for members the Rust SDK does not send yet: the
 /// HTTP status and the decoded body.
-pub async fn json_call(
+pub(crate) async fn json_call(
     p: &photon_testkit::Photon,
     op: &str,
     body: serde_json::Value,
@@ -189,6 +193,6 @@ pub async fn json_call(
 }
 
 /// An optional SDK field as Terraform's flatteners keep it: absent reads as "".
-pub fn text<T: std::fmt::Display>(v: Option<T>) -> String {
+pub(crate) fn text<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
