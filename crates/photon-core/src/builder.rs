@@ -13,7 +13,7 @@ use photon_types::{
     ImageBuilderStateChangeReasonCode, LatestAppstreamAgentVersion, PlatformType, ResourceError,
     StartImageBuilderRequest, StopImageBuilderRequest, Timestamp, VolumeConfig, VpcConfig,
 };
-use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
+use photon_workflow::{or_retry, BoxFuture, JobKind, Step, Typed};
 
 use crate::doc::{from_doc, to_doc};
 use crate::pace::Stage;
@@ -29,9 +29,33 @@ const DEFAULT_BUILDER_PAGE: u32 = 25;
 const MAX_BUILDER_PAGE: u32 = 500;
 
 /// What a builder job drives its builder to.
-const TO_RUNNING: &str = "RUNNING";
-const TO_STOPPED: &str = "STOPPED";
-const TO_DELETED: &str = "DELETED";
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum BuilderTarget {
+    /// PENDING → RUNNING.
+    Running,
+    /// UPDATING_AGENT → RUNNING, with agent `agent` (following the newest when `latest`).
+    RunningWithAgent { agent: String, latest: bool },
+    /// STOPPING → STOPPED.
+    Stopped,
+    /// DELETING → gone.
+    Deleted,
+}
+
+impl photon_workflow::Payload for BuilderTarget {
+    fn legacy(text: &str) -> Option<Self> {
+        // Before documents: `RUNNING`, `STOPPED`, `DELETED` or `RUNNING|AGENT|LATEST`.
+        match text.split('|').collect::<Vec<_>>().as_slice() {
+            ["RUNNING"] => Some(BuilderTarget::Running),
+            ["STOPPED"] => Some(BuilderTarget::Stopped),
+            ["DELETED"] => Some(BuilderTarget::Deleted),
+            ["RUNNING", agent, latest] => Some(BuilderTarget::RunningWithAgent {
+                agent: (*agent).to_owned(),
+                latest: *latest == "true",
+            }),
+            _ => None,
+        }
+    }
+}
 
 fn st(s: ImageBuilderState) -> &'static str {
     s.as_str()
@@ -139,10 +163,15 @@ pub fn to_api(b: BuilderRecord) -> ImageBuilder {
 }
 
 impl Service {
-    fn builder_job(&self, cx: &Caller, name: &str, target: &str, stage: Stage) -> JobRecord {
+    fn builder_job(
+        &self,
+        cx: &Caller,
+        name: &str,
+        target: &BuilderTarget,
+        stage: Stage,
+    ) -> JobRecord {
         let delay = i64::try_from(self.pace.delay(stage).as_millis()).unwrap_or(i64::MAX);
-        new_job(
-            JOB_KIND,
+        BuilderJobs::job(
             &cx.account_id,
             &cx.region,
             &builder_arn(&cx.region, &cx.account_id, name),
@@ -267,7 +296,12 @@ impl Service {
         let quota = self
             .quota(&cx.account_id, &cx.region, "image-builders")
             .await?;
-        let job = self.builder_job(cx, &input.name, TO_RUNNING, Stage::BuilderStart);
+        let job = self.builder_job(
+            cx,
+            &input.name,
+            &BuilderTarget::Running,
+            Stage::BuilderStart,
+        );
         let tags = input.tags.unwrap_or_default();
         match self
             .store
@@ -364,11 +398,11 @@ impl Service {
         name: &str,
         from: &[ImageBuilderState],
         to: ImageBuilderState,
-        job: Option<(&str, Stage)>,
+        job: Option<(BuilderTarget, Stage)>,
         wrong_state: impl FnOnce(String) -> CoreError,
     ) -> Result<ImageBuilder, CoreError> {
         let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-        let job = job.map(|(target, stage)| self.builder_job(cx, name, target, stage));
+        let job = job.map(|(target, stage)| self.builder_job(cx, name, &target, stage));
         let key = (cx.region.as_str(), cx.account_id.as_str(), name);
         match self
             .store
@@ -388,7 +422,7 @@ impl Service {
     ) -> Result<ImageBuilder, CoreError> {
         let name = input.name.clone();
         // Starting with a newer agent updates the builder's agent first (UPDATING_AGENT).
-        let mut target = TO_RUNNING.to_owned();
+        let mut target = BuilderTarget::Running;
         let mut to = ImageBuilderState::Pending;
         if let Some(v) = input.appstream_agent_version.as_deref() {
             let (newest, known) = self.agent_versions().await?;
@@ -415,7 +449,7 @@ impl Service {
                 .and_then(position);
             if position(&agent) > current || latest != b.attrs.latest_appstream_agent_version {
                 to = ImageBuilderState::UpdatingAgent;
-                target = format!("{TO_RUNNING}|{agent}|{latest}");
+                target = BuilderTarget::RunningWithAgent { agent, latest };
             }
         }
         self.move_builder(
@@ -423,7 +457,7 @@ impl Service {
             &name,
             &[ImageBuilderState::Stopped],
             to,
-            Some((&target, Stage::BuilderStart)),
+            Some((target, Stage::BuilderStart)),
             |s| {
                 CoreError::NotAvailable(format!(
                     "image builder '{name}' is {s}; it can be started only when STOPPED"
@@ -444,7 +478,7 @@ impl Service {
             &name,
             &[ImageBuilderState::Running],
             ImageBuilderState::Stopping,
-            Some((TO_STOPPED, Stage::BuilderStop)),
+            Some((BuilderTarget::Stopped, Stage::BuilderStop)),
             |s| {
                 CoreError::NotPermitted(format!(
                     "image builder '{name}' is {s}; it can be stopped only when RUNNING"
@@ -474,7 +508,7 @@ impl Service {
                 ImageBuilderState::Failed,
             ],
             ImageBuilderState::Deleting,
-            Some((TO_DELETED, Stage::BuilderDelete)),
+            Some((BuilderTarget::Deleted, Stage::BuilderDelete)),
             |s| {
                 CoreError::NotPermitted(format!(
                     "image builder '{name}' is {s}; wait until that work ends (RUNNING, STOPPED \
@@ -584,8 +618,8 @@ pub struct BuilderJobs {
 }
 
 impl BuilderJobs {
-    pub fn new(svc: Service) -> Arc<BuilderJobs> {
-        Arc::new(BuilderJobs { svc })
+    pub fn new(svc: Service) -> Arc<Typed<BuilderJobs>> {
+        Arc::new(Typed(BuilderJobs { svc }))
     }
 
     fn key(job: &JobRecord) -> Option<(String, String, String)> {
@@ -593,7 +627,7 @@ impl BuilderJobs {
         Some((job.region.clone(), job.account_id.clone(), name))
     }
 
-    async fn step(&self, job: &JobRecord) -> Result<Step, CoreError> {
+    async fn step(&self, job: &JobRecord, target: &BuilderTarget) -> Result<Step, CoreError> {
         let Some((region, owner, name)) = Self::key(job) else {
             return Ok(Step::Fatal(format!(
                 "job resource '{}' is not a builder ARN",
@@ -603,9 +637,9 @@ impl BuilderJobs {
         let store = &self.svc.store;
         let key = (region.as_str(), owner.as_str(), name.as_str());
         let from = |s: ImageBuilderState| [st(s)];
-        if let Some(("RUNNING", rest)) = job.payload.split_once('|') {
-            // The agent first, then the state: a repeated attempt sets the same agent again.
-            let (agent, latest) = rest.split_once('|').unwrap_or((rest, "false"));
+        if let BuilderTarget::RunningWithAgent { agent, latest } = target {
+            // The agent's files are written first (content-addressed); then one transaction
+            // sets the agent, the layers that carry it, and RUNNING.
             let Some(b) = store.image_builder(&region, &owner, &name).await? else {
                 return Ok(Step::Done);
             };
@@ -613,28 +647,25 @@ impl BuilderJobs {
                 .svc
                 .with_agent(&region, &b.platform, b.attrs.base_layers, agent)
                 .await?;
-            store
-                .set_builder_agent(
-                    key,
-                    st(ImageBuilderState::UpdatingAgent),
-                    agent,
-                    latest == "true",
-                    &layers,
-                )
+            let mut tx = store.write().await?;
+            tx.lock(photon_store::LockKey::ImageBuilder(job.resource.clone()))
                 .await?;
-            store
-                .transition_image_builder(
-                    key,
-                    &from(ImageBuilderState::UpdatingAgent),
-                    st(ImageBuilderState::Running),
-                    None,
-                    None,
-                )
-                .await?;
+            if let Some(mut now) = tx.image_builder(key).await? {
+                if now.state == st(ImageBuilderState::UpdatingAgent) {
+                    now.attrs.appstream_agent_version = Some(agent.clone());
+                    now.attrs.latest_appstream_agent_version = *latest;
+                    now.attrs.base_layers = layers;
+                    now.attrs.state_change_reason = None;
+                    now.state = st(ImageBuilderState::Running).to_owned();
+                    tx.put_image_builder(&now).await?;
+                    tx.commit().await?;
+                }
+            }
             return Ok(Step::Done);
         }
-        let outcome = match job.payload.as_str() {
-            TO_RUNNING => {
+        let outcome = match target {
+            BuilderTarget::RunningWithAgent { .. } => return Ok(Step::Done),
+            BuilderTarget::Running => {
                 store
                     .transition_image_builder(
                         key,
@@ -645,7 +676,7 @@ impl BuilderJobs {
                     )
                     .await?
             }
-            TO_STOPPED => {
+            BuilderTarget::Stopped => {
                 store
                     .transition_image_builder(
                         key,
@@ -656,13 +687,12 @@ impl BuilderJobs {
                     )
                     .await?
             }
-            TO_DELETED => {
+            BuilderTarget::Deleted => {
                 store
                     .remove_image_builder(key, st(ImageBuilderState::Deleting))
                     .await?;
                 return Ok(Step::Done);
             }
-            other => return Ok(Step::Fatal(format!("unknown builder target '{other}'"))),
         };
         // Done, or already moved on (a repeated attempt, or the builder was deleted): either
         // way nothing is left to do.
@@ -673,16 +703,20 @@ impl BuilderJobs {
     }
 }
 
-impl Handler for BuilderJobs {
-    fn kind(&self) -> &'static str {
-        JOB_KIND
+impl JobKind for BuilderJobs {
+    const KIND: &'static str = JOB_KIND;
+    type Payload = BuilderTarget;
+
+    fn run<'a>(&'a self, job: &'a JobRecord, target: &'a BuilderTarget) -> BoxFuture<'a, Step> {
+        Box::pin(async move { or_retry(self.step(job, target).await) })
     }
 
-    fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
-        Box::pin(async move { or_retry(self.step(job).await) })
-    }
-
-    fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {
+    fn give_up<'a>(
+        &'a self,
+        job: &'a JobRecord,
+        _: &'a BuilderTarget,
+        error: &'a str,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let Some((region, owner, name)) = Self::key(job) else {
                 return;

@@ -9,7 +9,7 @@ use photon_store::{CopyStart, ImageRecord, JobRecord, StoreError, PUBLIC_OWNER};
 use photon_types::{
     Caller, CopyImageRequest, CopyImageResponse, ImageState, ImageStateChangeReasonCode,
 };
-use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
+use photon_workflow::{or_retry, BoxFuture, JobKind, Step, Typed};
 
 use crate::arn::Arn;
 use crate::image::NotOwned;
@@ -19,21 +19,17 @@ use crate::{CoreError, Service};
 pub const JOB_KIND: &str = "image-copy";
 
 /// What the copy job needs beyond the destination image it completes: where the source is.
-/// Its text is `SOURCE_REGION/SOURCE_NAME` (neither can hold a `/`).
-#[derive(Debug)]
-struct CopyPayload {
-    source_region: String,
-    source_name: String,
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CopySource {
+    pub source_region: String,
+    pub source_name: String,
 }
 
-impl CopyPayload {
-    fn encode(&self) -> String {
-        format!("{}/{}", self.source_region, self.source_name)
-    }
-
-    fn decode(s: &str) -> Option<CopyPayload> {
-        let (region, name) = s.split_once('/')?;
-        Some(CopyPayload {
+impl photon_workflow::Payload for CopySource {
+    fn legacy(text: &str) -> Option<Self> {
+        // Before documents: `SOURCE_REGION/SOURCE_NAME` (neither can hold a `/`).
+        let (region, name) = text.split_once('/')?;
+        (!text.starts_with('{')).then(|| CopySource {
             source_region: region.to_owned(),
             source_name: name.to_owned(),
         })
@@ -109,14 +105,12 @@ impl Service {
             created_at: self.now(),
             attrs,
         };
-        let payload = CopyPayload {
+        let payload = CopySource {
             source_region: cx.region.clone(),
             source_name: name.clone(),
-        }
-        .encode();
+        };
         let delay = i64::try_from(self.pace.delay(Stage::ImageCopy).as_millis()).unwrap_or(0);
-        let job = new_job(
-            JOB_KIND,
+        let job = CopyJobs::job(
             &cx.account_id,
             dest,
             &copy.arn,
@@ -175,25 +169,19 @@ pub struct CopyJobs {
 }
 
 impl CopyJobs {
-    pub fn new(svc: Service) -> Arc<CopyJobs> {
-        Arc::new(CopyJobs { svc })
+    pub fn new(svc: Service) -> Arc<Typed<CopyJobs>> {
+        Arc::new(Typed(CopyJobs { svc }))
     }
 
     fn image_name(job: &JobRecord) -> Option<String> {
         Arn::parse(&job.resource).map(|a| a.name)
     }
 
-    async fn step(&self, job: &JobRecord) -> Result<Step, CoreError> {
+    async fn step(&self, job: &JobRecord, payload: &CopySource) -> Result<Step, CoreError> {
         let Some(name) = Self::image_name(job) else {
             return Ok(Step::Fatal(format!(
                 "job resource '{}' is not an image ARN",
                 job.resource
-            )));
-        };
-        let Some(payload) = CopyPayload::decode(&job.payload) else {
-            return Ok(Step::Fatal(format!(
-                "unreadable copy job '{}'",
-                job.payload
             )));
         };
         let key = (job.region.as_str(), job.account_id.as_str(), name.as_str());
@@ -247,16 +235,20 @@ impl CopyJobs {
     }
 }
 
-impl Handler for CopyJobs {
-    fn kind(&self) -> &'static str {
-        JOB_KIND
+impl JobKind for CopyJobs {
+    const KIND: &'static str = JOB_KIND;
+    type Payload = CopySource;
+
+    fn run<'a>(&'a self, job: &'a JobRecord, source: &'a CopySource) -> BoxFuture<'a, Step> {
+        Box::pin(async move { or_retry(self.step(job, source).await) })
     }
 
-    fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
-        Box::pin(async move { or_retry(self.step(job).await) })
-    }
-
-    fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {
+    fn give_up<'a>(
+        &'a self,
+        job: &'a JobRecord,
+        _: &'a CopySource,
+        error: &'a str,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let Some(name) = Self::image_name(job) else {
                 return;

@@ -13,13 +13,32 @@ use photon_types::{
     FleetState, FleetType, PlatformType, StartFleetRequest, StopFleetRequest, StreamView,
     Timestamp, UpdateFleetRequest, VolumeConfig, VpcConfig,
 };
-use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
+use photon_workflow::{or_retry, BoxFuture, JobKind, Step, Typed};
 
 use crate::doc::{from_doc, to_doc};
 use crate::pace::Stage;
 use crate::{CoreError, Service};
 
 pub const JOB_KIND: &str = "fleet";
+
+/// What a fleet job drives its fleet to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum FleetTarget {
+    /// STARTING → RUNNING.
+    Running,
+    /// STOPPING → STOPPED.
+    Stopped,
+}
+
+impl photon_workflow::Payload for FleetTarget {
+    fn legacy(text: &str) -> Option<Self> {
+        match text {
+            "RUNNING" => Some(FleetTarget::Running),
+            "STOPPED" => Some(FleetTarget::Stopped),
+            _ => None,
+        }
+    }
+}
 
 fn st(s: FleetState) -> &'static str {
     s.as_str()
@@ -306,14 +325,13 @@ impl Service {
         .await
     }
 
-    fn fleet_job(&self, cx: &Caller, name: &str, target: &str, stage: Stage) -> JobRecord {
+    fn fleet_job(&self, cx: &Caller, name: &str, target: FleetTarget, stage: Stage) -> JobRecord {
         let delay = i64::try_from(self.pace.delay(stage).as_millis()).unwrap_or(i64::MAX);
-        new_job(
-            JOB_KIND,
+        FleetJobs::job(
             &cx.account_id,
             &cx.region,
             &fleet_arn(&cx.region, &cx.account_id, name),
-            target,
+            &target,
             self.now().saturating_add(delay),
             5,
         )
@@ -514,7 +532,7 @@ impl Service {
         }
         let mut f = read.clone();
         f.state = st(FleetState::Starting).to_owned();
-        let job = self.fleet_job(cx, &input.name, "RUNNING", Stage::FleetStart);
+        let job = self.fleet_job(cx, &input.name, FleetTarget::Running, Stage::FleetStart);
         let name = input.name.clone();
         self.save_fleet(f, &read, Some(job), |s| {
             CoreError::ConcurrentModification(format!(
@@ -535,7 +553,7 @@ impl Service {
         }
         let mut f = read.clone();
         f.state = st(FleetState::Stopping).to_owned();
-        let job = self.fleet_job(cx, &input.name, "STOPPED", Stage::FleetStop);
+        let job = self.fleet_job(cx, &input.name, FleetTarget::Stopped, Stage::FleetStop);
         let name = input.name.clone();
         self.save_fleet(f, &read, Some(job), |s| {
             CoreError::ConcurrentModification(format!(
@@ -802,11 +820,11 @@ pub struct FleetJobs {
 }
 
 impl FleetJobs {
-    pub fn new(svc: Service) -> Arc<FleetJobs> {
-        Arc::new(FleetJobs { svc })
+    pub fn new(svc: Service) -> Arc<Typed<FleetJobs>> {
+        Arc::new(Typed(FleetJobs { svc }))
     }
 
-    async fn step(&self, job: &JobRecord) -> Result<Step, CoreError> {
+    async fn step(&self, job: &JobRecord, target: FleetTarget) -> Result<Step, CoreError> {
         let Some(name) = job
             .resource
             .rsplit_once("fleet/")
@@ -817,10 +835,9 @@ impl FleetJobs {
                 job.resource
             )));
         };
-        let (from, to) = match job.payload.as_str() {
-            "RUNNING" => (FleetState::Starting, FleetState::Running),
-            "STOPPED" => (FleetState::Stopping, FleetState::Stopped),
-            other => return Ok(Step::Fatal(format!("unknown fleet target '{other}'"))),
+        let (from, to) = match target {
+            FleetTarget::Running => (FleetState::Starting, FleetState::Running),
+            FleetTarget::Stopped => (FleetState::Stopping, FleetState::Stopped),
         };
         // One transaction: the state moves, and a stopped fleet has no instances, so no
         // sessions either. Only the state moves: whatever else changed meanwhile (a revoked
@@ -850,16 +867,20 @@ impl FleetJobs {
     }
 }
 
-impl Handler for FleetJobs {
-    fn kind(&self) -> &'static str {
-        JOB_KIND
+impl JobKind for FleetJobs {
+    const KIND: &'static str = JOB_KIND;
+    type Payload = FleetTarget;
+
+    fn run<'a>(&'a self, job: &'a JobRecord, target: &'a FleetTarget) -> BoxFuture<'a, Step> {
+        Box::pin(async move { or_retry(self.step(job, *target).await) })
     }
 
-    fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
-        Box::pin(async move { or_retry(self.step(job).await) })
-    }
-
-    fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {
+    fn give_up<'a>(
+        &'a self,
+        job: &'a JobRecord,
+        _: &'a FleetTarget,
+        error: &'a str,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let Some(name) = job
                 .resource

@@ -11,7 +11,7 @@ use photon_store::{
     AppRecord, BuilderRecord, ImageAttrs, ImageRecord, JobRecord, LockKey, StoreError, PUBLIC_OWNER,
 };
 use photon_types::{Caller, ImageBuilderState, ImageState, ImageStateChangeReasonCode, ImageType};
-use photon_workflow::{new_job, BoxFuture, Handler, Step};
+use photon_workflow::{BoxFuture, JobKind, Step, Typed};
 
 use crate::arn::Arn;
 use crate::content::is_windows;
@@ -23,6 +23,21 @@ pub const MAX_APPS: usize = 50;
 pub const MAX_IMAGE_NAME: usize = 100;
 pub const RESERVED_PREFIXES: [&str; 3] = ["aws", "appstream", "amazon"];
 pub const JOB_KIND: &str = "image-create";
+
+/// The builder whose snapshot an image-create job takes into the job's image.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    pub builder: String,
+}
+
+impl photon_workflow::Payload for Snapshot {
+    fn legacy(text: &str) -> Option<Self> {
+        // Before documents the payload was the builder's name.
+        (!text.is_empty() && !text.starts_with('{')).then(|| Snapshot {
+            builder: text.to_owned(),
+        })
+    }
+}
 
 /// What an operation answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -453,12 +468,13 @@ impl Service {
                     )
                     .await?;
                 let quota = self.quota(&cx.account_id, &cx.region, "images").await?;
-                let job = new_job(
-                    JOB_KIND,
+                let job = ImageJobs::job(
                     &cx.account_id,
                     &cx.region,
                     &image.arn,
-                    &b.name,
+                    &Snapshot {
+                        builder: b.name.clone(),
+                    },
                     self.now().saturating_add(
                         i64::try_from(self.pace.delay(Stage::ImageCreate).as_millis())
                             .unwrap_or(i64::MAX),
@@ -690,13 +706,13 @@ pub struct ImageJobs {
 }
 
 impl ImageJobs {
-    pub fn new(svc: Service) -> Arc<ImageJobs> {
-        Arc::new(ImageJobs { svc })
+    pub fn new(svc: Service) -> Arc<Typed<ImageJobs>> {
+        Arc::new(Typed(ImageJobs { svc }))
     }
 
-    fn keys(job: &JobRecord) -> Option<(String, String)> {
+    fn keys(job: &JobRecord, p: &Snapshot) -> Option<(String, String)> {
         let image = job.resource.rsplit_once("image/")?.1.to_owned();
-        Some((image, job.payload.clone()))
+        Some((image, p.builder.clone()))
     }
 
     /// Takes the snapshot of the (frozen) SNAPSHOTTING builder into its PENDING image and
@@ -704,8 +720,8 @@ impl ImageJobs {
     /// repeat gives the same digests); then one transaction records everything: the fault an
     /// operator armed (`photon faults`) or the image's content and `AVAILABLE`, and the builder
     /// `STOPPED`. No kill can leave the one changed without the other.
-    async fn step(&self, job: &JobRecord) -> Result<Step, CoreError> {
-        let Some((image, builder)) = Self::keys(job) else {
+    async fn step(&self, job: &JobRecord, p: &Snapshot) -> Result<Step, CoreError> {
+        let Some((image, builder)) = Self::keys(job, p) else {
             return Ok(Step::Fatal(format!(
                 "job resource '{}' is not an image ARN",
                 job.resource
@@ -716,11 +732,11 @@ impl ImageJobs {
         let bkey = (key.0, key.1, builder.as_str());
         let Some(row) = store.image(key.0, key.1, key.2).await? else {
             // The image is gone: only the builder may be left SNAPSHOTTING.
-            self.finish(job, None).await?;
+            self.finish(job, p, None).await?;
             return Ok(Step::Done);
         };
         if row.image.state != ImageState::Pending.as_str() {
-            self.finish(job, None).await?;
+            self.finish(job, p, None).await?;
             return Ok(Step::Done);
         }
         let Some(b) = store.image_builder(bkey.0, bkey.1, bkey.2).await? else {
@@ -787,8 +803,13 @@ impl ImageJobs {
 
     /// In one transaction: a PENDING image becomes `FAILED` with `failure` (when given), and
     /// its builder leaves `SNAPSHOTTING` for `STOPPED`.
-    async fn finish(&self, job: &JobRecord, failure: Option<String>) -> Result<(), CoreError> {
-        let Some((image, builder)) = Self::keys(job) else {
+    async fn finish(
+        &self,
+        job: &JobRecord,
+        p: &Snapshot,
+        failure: Option<String>,
+    ) -> Result<(), CoreError> {
+        let Some((image, builder)) = Self::keys(job, p) else {
             return Ok(());
         };
         let key = (job.region.as_str(), job.account_id.as_str(), image.as_str());
@@ -823,19 +844,23 @@ impl ImageJobs {
     }
 }
 
-impl Handler for ImageJobs {
-    fn kind(&self) -> &'static str {
-        JOB_KIND
+impl JobKind for ImageJobs {
+    const KIND: &'static str = JOB_KIND;
+    type Payload = Snapshot;
+
+    fn run<'a>(&'a self, job: &'a JobRecord, p: &'a Snapshot) -> BoxFuture<'a, Step> {
+        Box::pin(async move { photon_workflow::or_retry(self.step(job, p).await) })
     }
 
-    fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
-        Box::pin(async move { photon_workflow::or_retry(self.step(job).await) })
-    }
-
-    fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {
+    fn give_up<'a>(
+        &'a self,
+        job: &'a JobRecord,
+        p: &'a Snapshot,
+        error: &'a str,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let why = format!("the image could not be created: {error}");
-            if let Err(e) = self.finish(job, Some(why)).await {
+            if let Err(e) = self.finish(job, p, Some(why)).await {
                 tracing::error!(job = %job.id, error = %e, "could not mark the image FAILED");
             }
         })

@@ -11,12 +11,27 @@ use photon_types::{
     NetworkAccessConfiguration, Session, SessionConnectionState, SessionState, StreamView,
     Timestamp,
 };
-use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
+use photon_workflow::{or_retry, BoxFuture, JobKind, Step, Typed};
 use rand::Rng;
 
 use crate::{token, CoreError, Service};
 
 pub const JOB_KIND: &str = "session-end";
+
+/// The session a session-end job watches.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionEnd {
+    pub session_id: String,
+}
+
+impl photon_workflow::Payload for SessionEnd {
+    fn legacy(text: &str) -> Option<Self> {
+        // Before documents the payload was the session id itself.
+        (!text.is_empty() && !text.starts_with('{')).then(|| SessionEnd {
+            session_id: text.to_owned(),
+        })
+    }
+}
 
 /// The model: streaming URLs last 60 seconds unless asked otherwise, a week at most.
 pub const DEFAULT_URL_VALIDITY_SECS: i64 = 60;
@@ -401,12 +416,13 @@ impl Service {
         };
         // The session ends by itself when its time is up or its user has been gone for the
         // disconnect timeout: a durable job, first due at the earlier of the two.
-        let end_job = new_job(
-            JOB_KIND,
+        let end_job = SessionJobs::job(
             account,
             region,
             &photon_store::ResourceKind::Session.arn(region, account, &session.id),
-            &session.id,
+            &SessionEnd {
+                session_id: session.id.clone(),
+            },
             session
                 .expires_at
                 .min(now.saturating_add(disconnect.saturating_mul(1000))),
@@ -547,13 +563,13 @@ pub struct SessionJobs {
 }
 
 impl SessionJobs {
-    pub fn new(svc: Service) -> std::sync::Arc<SessionJobs> {
-        std::sync::Arc::new(SessionJobs { svc })
+    pub fn new(svc: Service) -> std::sync::Arc<Typed<SessionJobs>> {
+        std::sync::Arc::new(Typed(SessionJobs { svc }))
     }
 
-    async fn step(&self, job: &JobRecord) -> Result<Step, CoreError> {
+    async fn step(&self, job: &JobRecord, end: &SessionEnd) -> Result<Step, CoreError> {
         let store = &self.svc.store;
-        let (region, account, id) = (&job.region, &job.account_id, &job.payload);
+        let (region, account, id) = (&job.region, &job.account_id, &end.session_id);
         let Some(s) = store.session(region, account, id).await? else {
             return Ok(Step::Done);
         };
@@ -587,19 +603,23 @@ impl SessionJobs {
     }
 }
 
-impl Handler for SessionJobs {
-    fn kind(&self) -> &'static str {
-        JOB_KIND
+impl JobKind for SessionJobs {
+    const KIND: &'static str = JOB_KIND;
+    type Payload = SessionEnd;
+
+    fn run<'a>(&'a self, job: &'a JobRecord, end: &'a SessionEnd) -> BoxFuture<'a, Step> {
+        Box::pin(async move { or_retry(self.step(job, end).await) })
     }
 
-    fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
-        Box::pin(async move { or_retry(self.step(job).await) })
-    }
-
-    fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {
+    fn give_up<'a>(
+        &'a self,
+        _: &'a JobRecord,
+        end: &'a SessionEnd,
+        error: &'a str,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             // Listings and capacity already ignore a session past its end; the row stays.
-            tracing::error!(session = %job.payload, error, "could not end a session at its maximum duration");
+            tracing::error!(session = %end.session_id, error, "could not end a session at its maximum duration");
         })
     }
 }

@@ -16,7 +16,7 @@ use photon_types::{
     Caller, CreateUpdatedImageRequest, CreateUpdatedImageResult, ImageBuilderState, ImageState,
     ImageStateChangeReasonCode,
 };
-use photon_workflow::{new_job, or_retry, BoxFuture, Handler, Step};
+use photon_workflow::{or_retry, BoxFuture, JobKind, Step, Typed};
 
 use crate::arn::Arn;
 use crate::image::NotOwned;
@@ -25,6 +25,25 @@ use crate::releases::name_prefix;
 use crate::{CoreError, Service};
 
 pub const JOB_KIND: &str = "image-update";
+
+/// What an update job needs beyond the new image it completes: the builder Photon created for
+/// it, and the base image release it applies (empty when only the agent changes).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UpdatePlan {
+    pub builder: String,
+    pub release: String,
+}
+
+impl photon_workflow::Payload for UpdatePlan {
+    fn legacy(text: &str) -> Option<Self> {
+        // Before documents: `BUILDER\nRELEASE`.
+        let (builder, release) = text.split_once('\n')?;
+        Some(UpdatePlan {
+            builder: builder.to_owned(),
+            release: release.to_owned(),
+        })
+    }
+}
 
 /// Base images released before this cannot be updated (`administer-images.md`).
 pub const OLDEST_UPDATABLE: &str = "2017-07-24";
@@ -324,15 +343,14 @@ impl Service {
                 ..BuilderAttrs::default()
             },
         };
-        let payload = format!(
-            "{builder_name}\n{}",
-            pending
+        let payload = UpdatePlan {
+            builder: builder_name.clone(),
+            release: pending
                 .release
                 .as_ref()
-                .map_or("", |r| r.image_name.as_str())
-        );
-        let job = new_job(
-            JOB_KIND,
+                .map_or_else(String::new, |r| r.image_name.clone()),
+        };
+        let job = UpdateJobs::job(
             &cx.account_id,
             &cx.region,
             &image.arn,
@@ -360,18 +378,17 @@ pub struct UpdateJobs {
 struct Failure(String);
 
 impl UpdateJobs {
-    pub fn new(svc: Service) -> Arc<UpdateJobs> {
-        Arc::new(UpdateJobs { svc })
+    pub fn new(svc: Service) -> Arc<Typed<UpdateJobs>> {
+        Arc::new(Typed(UpdateJobs { svc }))
     }
 
-    fn keys(job: &JobRecord) -> Option<(String, String, String)> {
+    fn keys(job: &JobRecord, plan: &UpdatePlan) -> Option<(String, String, String)> {
         let image = Arn::parse(&job.resource)?.name;
-        let (builder, release) = job.payload.split_once('\n')?;
-        Some((image, builder.to_owned(), release.to_owned()))
+        Some((image, plan.builder.clone(), plan.release.clone()))
     }
 
-    async fn step(&self, job: &JobRecord) -> Result<Step, CoreError> {
-        let Some((image, builder, release)) = Self::keys(job) else {
+    async fn step(&self, job: &JobRecord, plan: &UpdatePlan) -> Result<Step, CoreError> {
+        let Some((image, builder, release)) = Self::keys(job, plan) else {
             return Ok(Step::Fatal(format!(
                 "unreadable update job '{}'",
                 job.payload
@@ -604,18 +621,22 @@ impl UpdateJobs {
     }
 }
 
-impl Handler for UpdateJobs {
-    fn kind(&self) -> &'static str {
-        JOB_KIND
+impl JobKind for UpdateJobs {
+    const KIND: &'static str = JOB_KIND;
+    type Payload = UpdatePlan;
+
+    fn run<'a>(&'a self, job: &'a JobRecord, plan: &'a UpdatePlan) -> BoxFuture<'a, Step> {
+        Box::pin(async move { or_retry(self.step(job, plan).await) })
     }
 
-    fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
-        Box::pin(async move { or_retry(self.step(job).await) })
-    }
-
-    fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {
+    fn give_up<'a>(
+        &'a self,
+        job: &'a JobRecord,
+        plan: &'a UpdatePlan,
+        error: &'a str,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let Some((image, builder, _)) = Self::keys(job) else {
+            let Some((image, builder, _)) = Self::keys(job, plan) else {
                 return;
             };
             if let Err(e) = self.fail_or_clean(job, &image, &builder, Some(error)).await {

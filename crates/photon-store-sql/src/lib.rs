@@ -1287,34 +1287,6 @@ impl Store for SqlStore {
         Ok(Ok(()))
     }
 
-    async fn set_builder_agent(
-        &self,
-        (region, owner, name): (&str, &str, &str),
-        state: &str,
-        agent: &str,
-        latest: bool,
-        base_layers: &[String],
-    ) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        self.lock(
-            &mut tx,
-            &resource_arn(ResourceKind::ImageBuilder, region, owner, name),
-        )
-        .await?;
-        let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
-            return Ok(false);
-        };
-        if b.state != state {
-            return Ok(false);
-        }
-        b.attrs.appstream_agent_version = Some(agent.to_owned());
-        b.attrs.latest_appstream_agent_version = latest;
-        b.attrs.base_layers = base_layers.to_vec();
-        write_builder_attrs(&mut tx, (region, owner, name), &b.attrs).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(true)
-    }
-
     async fn set_builder_os_settings(
         &self,
         (region, owner, name): (&str, &str, &str),

@@ -906,16 +906,6 @@ pub trait Store: Send + Sync + 'static {
         windows_update: Option<bool>,
         defender: Option<bool>,
     ) -> StoreResult<Result<OsSettings, Option<String>>>;
-    /// Sets a builder's agent version (and whether it follows the latest) and the base layers
-    /// that carry it, if it is in `state`; `false` otherwise.
-    async fn set_builder_agent(
-        &self,
-        key: (&str, &str, &str),
-        state: &str,
-        agent: &str,
-        latest: bool,
-        base_layers: &[String],
-    ) -> StoreResult<bool>;
     /// Replaces a builder's Image Assistant state (applications, default profile) if it is in
     /// `state`; returns the builder's state when it is not (`None` if it is gone).
     /// Compare-and-swap: the write happens only if the catalog is still `expected`, else the

@@ -25,6 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use photon_store::{JobOutcome, JobRecord, JobState, Millis, Store, StoreResult};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// Where the engine (and the domain) read time from, so tests can control it.
 pub trait Clock: Send + Sync + 'static {
@@ -70,6 +72,113 @@ pub trait Handler: Send + Sync + 'static {
     /// Called once when the job fails for good, so the resource leaves its transitional state
     /// (e.g. becomes FAILED with a reason) instead of staying in it forever.
     fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()>;
+}
+
+/// A job's payload: a typed document, stored as versioned JSON (`{"v":1,"doc":…}`), so a
+/// newer Photon can still read what an older one queued.
+pub trait Payload: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The version this build writes.
+    const VERSION: u32 = 1;
+
+    /// Reads a payload that is not a document of this version: the plain-text payloads Photon
+    /// queued before payloads were documents (jobs still queued across an upgrade).
+    fn legacy(_text: &str) -> Option<Self> {
+        None
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Versioned<P> {
+    v: u32,
+    doc: P,
+}
+
+/// The stored text of a payload.
+pub fn encode_payload<P: Payload>(p: &P) -> String {
+    serde_json::to_string(&Versioned {
+        v: P::VERSION,
+        doc: p,
+    })
+    .unwrap_or_default()
+}
+
+/// A stored payload, or `None` when it is neither a document of this version nor a legacy one.
+pub fn decode_payload<P: Payload>(text: &str) -> Option<P> {
+    match serde_json::from_str::<Versioned<P>>(text) {
+        Ok(d) if d.v == P::VERSION => Some(d.doc),
+        _ => P::legacy(text),
+    }
+}
+
+/// One kind of job with a typed payload; `Typed` adapts it to the engine's `Handler`.
+pub trait JobKind: Send + Sync + 'static {
+    /// The `kind` its jobs are stored under.
+    const KIND: &'static str;
+    type Payload: Payload;
+
+    /// One attempt. Must be idempotent (see the module docs).
+    fn run<'a>(&'a self, job: &'a JobRecord, payload: &'a Self::Payload) -> BoxFuture<'a, Step>;
+
+    /// Called once when the job fails for good (see `Handler::give_up`).
+    fn give_up<'a>(
+        &'a self,
+        job: &'a JobRecord,
+        payload: &'a Self::Payload,
+        error: &'a str,
+    ) -> BoxFuture<'a, ()>;
+
+    /// A new job of this kind, queued to run at `run_at`.
+    fn job(
+        account_id: &str,
+        region: &str,
+        resource: &str,
+        payload: &Self::Payload,
+        run_at: Millis,
+        max_attempts: i64,
+    ) -> JobRecord {
+        new_job(
+            Self::KIND,
+            account_id,
+            region,
+            resource,
+            &encode_payload(payload),
+            run_at,
+            max_attempts,
+        )
+    }
+}
+
+/// The one adapter from a typed `JobKind` to the engine: decodes the payload, and fails a job
+/// whose payload it cannot read instead of guessing.
+pub struct Typed<K>(pub K);
+
+impl<K: JobKind> Handler for Typed<K> {
+    fn kind(&self) -> &'static str {
+        K::KIND
+    }
+
+    fn run<'a>(&'a self, job: &'a JobRecord) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            match decode_payload::<K::Payload>(&job.payload) {
+                Some(p) => self.0.run(job, &p).await,
+                None => Step::Fatal(format!(
+                    "unreadable {} job payload '{}'",
+                    K::KIND,
+                    job.payload
+                )),
+            }
+        })
+    }
+
+    fn give_up<'a>(&'a self, job: &'a JobRecord, error: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            match decode_payload::<K::Payload>(&job.payload) {
+                Some(p) => self.0.give_up(job, &p, error).await,
+                None => tracing::error!(job = %job.id, kind = K::KIND,
+                    "cannot give up a job whose payload is unreadable"),
+            }
+        })
+    }
 }
 
 /// When failed attempts are retried.
@@ -331,6 +440,31 @@ pub fn new_job(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    enum Target {
+        Up { agent: Option<String> },
+        Down,
+    }
+
+    impl Payload for Target {
+        fn legacy(text: &str) -> Option<Self> {
+            (text == "DOWN").then_some(Target::Down)
+        }
+    }
+
+    #[test]
+    fn payloads_are_versioned_documents_and_legacy_text_still_reads() {
+        let up = Target::Up {
+            agent: Some("1.0".into()),
+        };
+        let text = encode_payload(&up);
+        assert_eq!(text, r#"{"v":1,"doc":{"Up":{"agent":"1.0"}}}"#);
+        assert_eq!(decode_payload::<Target>(&text), Some(up));
+        assert_eq!(decode_payload::<Target>("DOWN"), Some(Target::Down));
+        assert_eq!(decode_payload::<Target>(r#"{"v":9,"doc":"Down"}"#), None);
+        assert_eq!(decode_payload::<Target>("garbage"), None);
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {
