@@ -935,11 +935,6 @@ impl Store for SqlStore {
         Ok(DeleteOutcome::Deleted(Box::new(row)))
     }
 
-    async fn image_usage(&self, region: &str, owner: &str, name: &str) -> StoreResult<ImageUsage> {
-        let mut conn = self.read.acquire().await.map_err(backend)?;
-        usage_in(&mut conn, region, owner, name).await
-    }
-
     async fn image_shares(
         &self,
         (region, owner, name): (&str, &str, &str),
@@ -1410,27 +1405,6 @@ impl Store for SqlStore {
         insert_job(&mut tx, job).await?;
         tx.commit().await.map_err(backend)?;
         Ok(Ok(()))
-    }
-
-    async fn set_image_attrs(
-        &self,
-        (region, owner, name): (&str, &str, &str),
-        state: &str,
-        attrs: &ImageAttrs,
-    ) -> StoreResult<bool> {
-        let attrs = serde_json::to_string(attrs).map_err(backend)?;
-        let res = sqlx::query(
-            "UPDATE images SET attrs = $5 WHERE region = $1 AND owner = $2 AND name = $3 AND state = $4",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(name)
-        .bind(state)
-        .bind(attrs)
-        .execute(self.w()?)
-        .await
-        .map_err(backend)?;
-        Ok(res.rows_affected() == 1)
     }
 
     async fn transition_image(

@@ -799,8 +799,6 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         deletable_states: &[&str],
     ) -> StoreResult<DeleteOutcome>;
-    /// What uses an image now.
-    async fn image_usage(&self, region: &str, owner: &str, name: &str) -> StoreResult<ImageUsage>;
 
     // Sharing.
     /// Shares an image with `account` or changes its permissions (`Some((allow_fleet,
@@ -945,13 +943,6 @@ pub trait Store: Send + Sync + 'static {
         job: &JobRecord,
         limits: (i64, i64, i64),
     ) -> StoreResult<UpdateStart>;
-    /// Replaces an image's attribute document if it is in `state`; `false` otherwise.
-    async fn set_image_attrs(
-        &self,
-        key: (&str, &str, &str),
-        state: &str,
-        attrs: &ImageAttrs,
-    ) -> StoreResult<bool>;
     /// Moves an image from one of `from` to `to`, setting (or clearing) its state-change reason.
     async fn transition_image(
         &self,
