@@ -4,7 +4,7 @@
 //! non-persistent and is replaced).
 
 use photon_store::JobRecord;
-use photon_store::{SessionRecord, SessionStart};
+use photon_store::{LockKey, SessionRecord};
 use photon_types::{
     AuthenticationType, Caller, CreateStreamingURLRequest, CreateStreamingURLResult,
     DescribeSessionsRequest, DescribeSessionsResult, ExpireSessionRequest,
@@ -379,20 +379,38 @@ impl Service {
                 "this streaming URL has expired; ask for a new one (CreateStreamingURL)".into(),
             ));
         }
-        let (max_user, disconnect) = match self.store.fleet(region, account, fleet).await? {
-            Some(f) => {
-                request.stream_view = f.attrs.stream_view.clone();
-                (
-                    i64::from(f.attrs.max_user_duration_in_seconds),
-                    i64::from(f.attrs.disconnect_timeout_in_seconds),
-                )
-            }
-            None => {
-                return Err(CoreError::NotFound(format!(
-                    "fleet '{fleet}' no longer exists"
-                )))
-            }
+        // One transaction, under the fleet's lock so two sessions cannot take its last
+        // instance: the fleet as it is now, the URL's one use, the capacity check, the session
+        // and the job that ends it.
+        let key = (*region, *account, *fleet);
+        let mut tx = self.store.write().await?;
+        tx.lock(LockKey::Fleet(crate::fleet::fleet_arn(
+            region, account, fleet,
+        )))
+        .await?;
+        let Some(f) = tx.fleet(key).await? else {
+            return Err(CoreError::NotFound(format!(
+                "fleet '{fleet}' no longer exists"
+            )));
         };
+        if !tx.use_streaming_url(id, now).await? {
+            return Err(CoreError::NotPermitted(
+                "this streaming URL was already used; each URL starts one session".into(),
+            ));
+        }
+        let active = tx.count_fleet_sessions(key).await?;
+        if f.state != photon_types::FleetState::Running.as_str()
+            || active >= i64::from(f.attrs.desired_instances)
+        {
+            // The URL stays used: a streaming URL works once, whatever happens.
+            tx.commit().await?;
+            return Err(CoreError::LimitExceeded(format!(
+                "fleet '{fleet}' has no instance available right now; try again later or raise its capacity"
+            )));
+        }
+        request.stream_view = f.attrs.stream_view.clone();
+        let max_user = i64::from(f.attrs.max_user_duration_in_seconds);
+        let disconnect = i64::from(f.attrs.disconnect_timeout_in_seconds);
         let session = SessionRecord {
             id: format!(
                 "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
@@ -408,7 +426,7 @@ impl Service {
             fleet: (*fleet).to_owned(),
             user_id: (*user).to_owned(),
             instance_id: format!("i-0{:016x}", rand::random::<u64>()),
-            image_arn: String::new(),
+            image_arn: f.image_arn.clone(),
             started_at: now,
             expires_at: now.saturating_add(max_user.saturating_mul(1000)),
             last_seen: now,
@@ -428,15 +446,10 @@ impl Service {
                 .min(now.saturating_add(disconnect.saturating_mul(1000))),
             10,
         );
-        match self.store.start_session(id, &session, &end_job).await? {
-            SessionStart::Started(s) => Ok((*s, request)),
-            SessionStart::UrlUsed => Err(CoreError::NotPermitted(
-                "this streaming URL was already used; each URL starts one session".into(),
-            )),
-            SessionStart::NoCapacity => Err(CoreError::LimitExceeded(format!(
-                "fleet '{fleet}' has no instance available right now; try again later or raise its capacity"
-            ))),
-        }
+        tx.insert_session(&session).await?;
+        tx.enqueue(&end_job).await?;
+        tx.commit().await?;
+        Ok((session, request))
     }
 
     pub async fn describe_sessions(

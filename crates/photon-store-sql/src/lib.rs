@@ -18,8 +18,8 @@ use photon_store::{
     BuilderAttrs, BuilderFile, BuilderRecord, ConsoleSessionRecord, CopyStart, DeleteOutcome,
     FaultRecord, FleetAttrs, FleetRecord, ImageAttrs, ImageQuery, ImageRecord, ImageRefusal,
     ImageRow, ImageScope, ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Millis,
-    OsSettings, QuotaRecord, ResourceKey, ResourceKind, SessionRecord, SessionStart, StackAttrs,
-    StackRecord, Store, StoreError, StoreResult, Transition, UpdateStart, IMAGE_ATTRS_VERSION,
+    OsSettings, QuotaRecord, ResourceKey, ResourceKind, SessionRecord, StackAttrs, StackRecord,
+    Store, StoreError, StoreResult, Transition, UpdateStart, IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -1895,74 +1895,6 @@ impl Store for SqlStore {
         rows.iter()
             .map(|r| r.try_get("stack").map_err(backend))
             .collect()
-    }
-
-    async fn start_session(
-        &self,
-        url_id: &str,
-        ss: &SessionRecord,
-        end_job: &JobRecord,
-    ) -> StoreResult<SessionStart> {
-        let mut tx = self.begin_write().await?;
-        let fleet_arn = resource_arn(ResourceKind::Fleet, &ss.region, &ss.owner, &ss.fleet);
-        // Sessions of one fleet start one at a time, so two cannot take its last instance.
-        self.lock(&mut tx, &fleet_arn).await?;
-        let used = sqlx::query("INSERT INTO used_streaming_urls (id, used_at) VALUES ($1, $2)")
-            .bind(url_id)
-            .bind(ss.started_at)
-            .execute(&mut *tx)
-            .await;
-        match used {
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                return Ok(SessionStart::UrlUsed)
-            }
-            Err(e) => return Err(backend(e)),
-            Ok(_) => {}
-        }
-        let Some(fleet) = one_fleet(&mut *tx, [&ss.region, &ss.owner, &ss.fleet]).await? else {
-            tx.commit().await.map_err(backend)?;
-            return Ok(SessionStart::NoCapacity);
-        };
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM sessions WHERE region = $1 AND owner = $2 AND fleet = $3",
-        )
-        .bind(&ss.region)
-        .bind(&ss.owner)
-        .bind(&ss.fleet)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let active: i64 = row.try_get("n").map_err(backend)?;
-        if fleet.state != "RUNNING" || active >= i64::from(fleet.attrs.desired_instances) {
-            // The URL stays used: a streaming URL works once, whatever happens.
-            tx.commit().await.map_err(backend)?;
-            return Ok(SessionStart::NoCapacity);
-        }
-        let mut ss = ss.clone();
-        ss.image_arn = fleet.image_arn.clone();
-        sqlx::query(
-            "INSERT INTO sessions (id, region, owner, stack, fleet, user_id, instance_id, image_arn, \
-             started_at, expires_at, last_seen, last_input) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&ss.id)
-        .bind(&ss.region)
-        .bind(&ss.owner)
-        .bind(&ss.stack)
-        .bind(&ss.fleet)
-        .bind(&ss.user_id)
-        .bind(&ss.instance_id)
-        .bind(&ss.image_arn)
-        .bind(ss.started_at)
-        .bind(ss.expires_at)
-        .bind(ss.last_seen)
-        .bind(ss.last_input)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        insert_job(&mut tx, end_job).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(SessionStart::Started(Box::new(ss)))
     }
 
     async fn sessions(

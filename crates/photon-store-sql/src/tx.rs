@@ -15,7 +15,7 @@ const SHARE_KEY: &str =
 
 use photon_store::{
     image_sort_key, BuilderRecord, FaultRecord, FleetRecord, ImageRecord, JobRecord, Key, LockKey,
-    LockOrder, Millis, ResourceKind, StoreResult, WriteTx,
+    LockOrder, Millis, ResourceKind, SessionRecord, StoreResult, WriteTx,
 };
 
 pub(crate) struct SqlWriteTx {
@@ -219,6 +219,57 @@ impl WriteTx for SqlWriteTx {
 
     async fn put_fleet(&mut self, f: &FleetRecord) -> StoreResult<()> {
         crate::write_fleet(&mut self.tx, f).await
+    }
+
+    async fn use_streaming_url(&mut self, id: &str, at: Millis) -> StoreResult<bool> {
+        // ON CONFLICT keeps the transaction usable on PostgreSQL, where a failed statement
+        // would abort it.
+        let res = sqlx::query(
+            "INSERT INTO used_streaming_urls (id, used_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn count_fleet_sessions(&mut self, (region, owner, fleet): Key<'_>) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM sessions WHERE region = $1 AND owner = $2 AND fleet = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(fleet)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        row.try_get("n").map_err(backend)
+    }
+
+    async fn insert_session(&mut self, ss: &SessionRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, region, owner, stack, fleet, user_id, instance_id, image_arn, \
+             started_at, expires_at, last_seen, last_input) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&ss.id)
+        .bind(&ss.region)
+        .bind(&ss.owner)
+        .bind(&ss.stack)
+        .bind(&ss.fleet)
+        .bind(&ss.user_id)
+        .bind(&ss.instance_id)
+        .bind(&ss.image_arn)
+        .bind(ss.started_at)
+        .bind(ss.expires_at)
+        .bind(ss.last_seen)
+        .bind(ss.last_input)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(crate::map_insert_error)?;
+        Ok(())
     }
 
     async fn delete_fleet_sessions(&mut self, (region, owner, fleet): Key<'_>) -> StoreResult<u64> {

@@ -582,16 +582,6 @@ pub struct SessionRecord {
     pub last_input: Millis,
 }
 
-/// What opening a streaming URL found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionStart {
-    Started(Box<SessionRecord>),
-    /// The URL was opened before.
-    UrlUsed,
-    /// The fleet is not running, or every instance is in use.
-    NoCapacity,
-}
-
 /// What associating a fleet with a stack found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Association {
@@ -1058,15 +1048,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<String>>;
 
     // Streaming sessions.
-    /// Opens a single-use streaming URL (`url_id`) into a session, in one transaction: the URL
-    /// is marked used, and the session starts if the fleet is RUNNING with an instance free
-    /// (desired capacity minus active sessions), with `end_job`, the job that ends it.
-    async fn start_session(
-        &self,
-        url_id: &str,
-        session: &SessionRecord,
-        end_job: &JobRecord,
-    ) -> StoreResult<SessionStart>;
     async fn sessions(
         &self,
         region: &str,

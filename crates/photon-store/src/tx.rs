@@ -11,7 +11,10 @@
 //!   has one writer, so a transaction held open across slow work stops every other write.
 //!   Compute first, then open the transaction, write, commit.
 
-use crate::{BuilderRecord, FaultRecord, FleetRecord, ImageRecord, JobRecord, Millis, StoreResult};
+use crate::{
+    BuilderRecord, FaultRecord, FleetRecord, ImageRecord, JobRecord, Millis, SessionRecord,
+    StoreResult,
+};
 
 /// (region, owner, name): the key of every per-account resource.
 pub type Key<'a> = (&'a str, &'a str, &'a str);
@@ -108,6 +111,11 @@ pub trait WriteTx: Send {
     ) -> StoreResult<Vec<String>>;
     /// Writes an existing fleet's state, image, instance type and attributes.
     async fn put_fleet(&mut self, fleet: &FleetRecord) -> StoreResult<()>;
+    /// Records that a streaming URL was used; `false` if it was used before.
+    async fn use_streaming_url(&mut self, id: &str, at: Millis) -> StoreResult<bool>;
+    /// How many sessions a fleet has.
+    async fn count_fleet_sessions(&mut self, key: Key<'_>) -> StoreResult<i64>;
+    async fn insert_session(&mut self, session: &SessionRecord) -> StoreResult<()>;
     /// Ends every session on a fleet; returns how many there were.
     async fn delete_fleet_sessions(&mut self, key: Key<'_>) -> StoreResult<u64>;
 
