@@ -106,9 +106,7 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-fn page_status(e: &CoreError) -> StatusCode {
-    StatusCode::from_u16(e.page_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
+use crate::console::refusal_status as page_status;
 
 fn failure(e: CoreError) -> Response {
     let msg = e.public_message("streaming page");

@@ -900,7 +900,7 @@ impl Store for SqlStore {
         deletable_states: &[&str],
     ) -> StoreResult<DeleteOutcome> {
         let mut tx = self.begin_write().await?;
-        let arn = resource_arn(ResourceKind::Image, region, owner, name);
+        let arn = ResourceKind::Image.arn(region, owner, name);
         // Taggers and sharers of this image take the same lock, so nothing is added to it
         // between the checks below and the delete.
         self.lock(&mut tx, &arn).await?;
@@ -1213,7 +1213,7 @@ impl Store for SqlStore {
         job: Option<&JobRecord>,
     ) -> StoreResult<Transition> {
         let mut tx = self.begin_write().await?;
-        let arn = resource_arn(ResourceKind::ImageBuilder, region, owner, name);
+        let arn = ResourceKind::ImageBuilder.arn(region, owner, name);
         self.lock(&mut tx, &arn).await?;
         let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
             return Ok(Transition::NotFound);
@@ -1253,7 +1253,7 @@ impl Store for SqlStore {
         let mut tx = self.begin_write().await?;
         self.lock(
             &mut tx,
-            &resource_arn(ResourceKind::ImageBuilder, region, owner, name),
+            &ResourceKind::ImageBuilder.arn(region, owner, name),
         )
         .await?;
         let Some(b) = one_builder(&mut *tx, [region, owner, name]).await? else {
@@ -1292,7 +1292,7 @@ impl Store for SqlStore {
         let mut tx = self.begin_write().await?;
         self.lock(
             &mut tx,
-            &resource_arn(ResourceKind::ImageBuilder, region, owner, name),
+            &ResourceKind::ImageBuilder.arn(region, owner, name),
         )
         .await?;
         let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
@@ -1325,7 +1325,7 @@ impl Store for SqlStore {
         let mut tx = self.begin_write().await?;
         self.lock(
             &mut tx,
-            &resource_arn(ResourceKind::ImageBuilder, region, owner, name),
+            &ResourceKind::ImageBuilder.arn(region, owner, name),
         )
         .await?;
         let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
@@ -1360,7 +1360,7 @@ impl Store for SqlStore {
         let mut tx = self.begin_write().await?;
         self.lock(
             &mut tx,
-            &resource_arn(ResourceKind::ImageBuilder, region, owner, name),
+            &ResourceKind::ImageBuilder.arn(region, owner, name),
         )
         .await?;
         // Image creators of one account and region queue here, so the count below holds.
@@ -1415,7 +1415,7 @@ impl Store for SqlStore {
         reason: Option<(String, String)>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let arn = resource_arn(ResourceKind::Image, region, owner, name);
+        let arn = ResourceKind::Image.arn(region, owner, name);
         self.lock(&mut tx, &arn).await?;
         let Some(mut row) = one_image(&mut *tx, &image_by_key(), [region, owner, name]).await?
         else {
@@ -1472,7 +1472,7 @@ impl Store for SqlStore {
         state: &str,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let arn = resource_arn(ResourceKind::ImageBuilder, region, owner, name);
+        let arn = ResourceKind::ImageBuilder.arn(region, owner, name);
         self.lock(&mut tx, &arn).await?;
         let res = sqlx::query(
             "DELETE FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3 AND state = $4",
@@ -1616,11 +1616,8 @@ impl Store for SqlStore {
         errors: Option<Vec<(String, String)>>,
     ) -> StoreResult<Transition<FleetRecord>> {
         let mut tx = self.begin_write().await?;
-        self.lock(
-            &mut tx,
-            &resource_arn(ResourceKind::Fleet, region, owner, name),
-        )
-        .await?;
+        self.lock(&mut tx, &ResourceKind::Fleet.arn(region, owner, name))
+            .await?;
         let Some(mut f) = one_fleet(&mut *tx, [region, owner, name]).await? else {
             return Ok(Transition::NotFound);
         };
@@ -1642,7 +1639,7 @@ impl Store for SqlStore {
         state: &str,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let arn = resource_arn(ResourceKind::Fleet, region, owner, name);
+        let arn = ResourceKind::Fleet.arn(region, owner, name);
         self.lock(&mut tx, &arn).await?;
         let res = sqlx::query(
             "DELETE FROM fleets WHERE region = $1 AND owner = $2 AND name = $3 AND state = $4",
@@ -1756,7 +1753,7 @@ impl Store for SqlStore {
 
     async fn delete_stack(&self, (region, owner, name): (&str, &str, &str)) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let arn = resource_arn(ResourceKind::Stack, region, owner, name);
+        let arn = ResourceKind::Stack.arn(region, owner, name);
         self.lock(&mut tx, &arn).await?;
         let res = sqlx::query("DELETE FROM stacks WHERE region = $1 AND owner = $2 AND name = $3")
             .bind(region)
@@ -1792,11 +1789,8 @@ impl Store for SqlStore {
         fleet: &str,
     ) -> StoreResult<Association> {
         let mut tx = self.begin_write().await?;
-        self.lock(
-            &mut tx,
-            &resource_arn(ResourceKind::Stack, region, owner, stack),
-        )
-        .await?;
+        self.lock(&mut tx, &ResourceKind::Stack.arn(region, owner, stack))
+            .await?;
         if one_stack(&mut *tx, [region, owner, stack]).await?.is_none() {
             return Ok(Association::NoStack);
         }
@@ -2340,10 +2334,6 @@ async fn count(
     row.try_get("n").map_err(backend)
 }
 
-fn resource_arn(kind: ResourceKind, region: &str, owner: &str, name: &str) -> String {
-    kind.arn(region, owner, name)
-}
-
 /// Rewrites a builder's attribute document inside a caller's transaction.
 async fn write_builder_attrs(
     conn: &mut sqlx::AnyConnection,
@@ -2403,7 +2393,7 @@ async fn usage_in(
     let rows = sqlx::query(
         "SELECT name FROM fleets WHERE image_arn = $1 AND owner = $2 ORDER BY name LIMIT 6",
     )
-    .bind(resource_arn(ResourceKind::Image, region, owner, name))
+    .bind(ResourceKind::Image.arn(region, owner, name))
     .bind(owner)
     .fetch_all(&mut *conn)
     .await
@@ -2418,7 +2408,7 @@ async fn usage_in(
     } else {
         let row =
             sqlx::query("SELECT COUNT(*) AS n FROM fleets WHERE image_arn = $1 AND owner = $2")
-                .bind(resource_arn(ResourceKind::Image, region, owner, name))
+                .bind(ResourceKind::Image.arn(region, owner, name))
                 .bind(owner)
                 .fetch_one(&mut *conn)
                 .await

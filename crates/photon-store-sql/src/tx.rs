@@ -4,7 +4,7 @@
 
 use crate::{
     backend, fault_from_row, image_by_key, image_from_row, insert_job, one_builder, one_fleet,
-    resource_arn, Engine, FAULT_COLS,
+    Engine, FAULT_COLS,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -173,12 +173,7 @@ impl WriteTx for SqlWriteTx {
             return Ok(false);
         }
         sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
-            .bind(resource_arn(
-                ResourceKind::ImageBuilder,
-                region,
-                owner,
-                name,
-            ))
+            .bind(ResourceKind::ImageBuilder.arn(region, owner, name))
             .execute(&mut *self.tx)
             .await
             .map_err(backend)?;
