@@ -29,30 +29,9 @@ impl Clock for ManualClock {
 
 #[tokio::test]
 async fn a_session_ends_at_its_maximum_duration_and_frees_its_instance() {
-    let fresh = FreshStore::new();
-    let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&fresh.url).await.unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let blobs = photon_blob::RegionalBlobs::shared(Arc::new(
-        photon_blob::FsBlobStore::open(dir.path()).unwrap(),
-    ));
-    let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000)));
-    let svc = Service::start(
-        store.clone(),
-        blobs,
-        clock.clone(),
-        vec!["us-east-1".into()],
-    )
-    .await
-    .unwrap()
-    .with_pace(Pace::Instant);
-    let engine = Engine::new(store.clone(), clock.clone())
-        .with_handler(photon_core::fleet::FleetJobs::new(svc.clone()))
-        .with_handler(photon_core::session::SessionJobs::new(svc.clone()));
-    let cx = Caller {
-        account_id: "111111111111".into(),
-        region: "us-east-1".into(),
-        request_id: "test".into(),
-    };
+    let w = World::new().await;
+    let (store, clock, svc, engine) = (&w.store, &w.clock, &w.svc, &w.engine);
+    let cx = w.cx.clone();
     svc.create_fleet(
         &cx,
         CreateFleetRequest {
@@ -298,29 +277,11 @@ async fn a_builder_whose_agent_update_gives_up_is_failed() {
     };
     use photon_workflow::Handler;
 
-    let fresh = FreshStore::new();
-    let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&fresh.url).await.unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let blobs = photon_blob::RegionalBlobs::shared(Arc::new(
-        photon_blob::FsBlobStore::open(dir.path()).unwrap(),
-    ));
-    let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000_000)));
-    let svc = Service::start(
-        store.clone(),
-        blobs,
-        clock.clone(),
-        vec!["us-east-1".into()],
-    )
-    .await
-    .unwrap()
-    .with_pace(Pace::Instant);
+    let w = World::new().await;
+    let (store, clock, svc, engine) = (&w.store, &w.clock, &w.svc, &w.engine);
+    let cx = w.cx.clone();
+    // The handler itself, to give up a job as the engine does when one runs out of attempts.
     let jobs = photon_core::builder::BuilderJobs::new(svc.clone());
-    let engine = Engine::new(store.clone(), clock.clone()).with_handler(jobs.clone());
-    let cx = Caller {
-        account_id: "111111111111".into(),
-        region: "us-east-1".into(),
-        request_id: "test".into(),
-    };
     svc.create_image_builder(
         &cx,
         CreateImageBuilderRequest {
