@@ -69,20 +69,7 @@ async fn sessions_capacity_and_image_updates() {
         "the fleet is STOPPED"
     );
     c.start_fleet().name("fleet").send().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while c
-        .describe_fleets()
-        .names("fleet")
-        .send()
-        .await
-        .unwrap()
-        .fleets()[0]
-        .state()
-        != Some(&FleetState::Running)
-    {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::wait_fleet(&c, "fleet", FleetState::Running).await;
 
     let http = reqwest::Client::new();
     let alice = url(&c, "alice").await;
@@ -308,20 +295,7 @@ async fn sessions_capacity_and_image_updates() {
 
     // Stopping the fleet ends its sessions: their instances are gone.
     c.stop_fleet().name("fleet").send().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while c
-        .describe_fleets()
-        .names("fleet")
-        .send()
-        .await
-        .unwrap()
-        .fleets()[0]
-        .state()
-        != Some(&FleetState::Stopped)
-    {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::wait_fleet(&c, "fleet", FleetState::Stopped).await;
     let left = c
         .describe_sessions()
         .stack_name("stack")
