@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 
-use photon_store::{
-    FleetAttrs, FleetRecord, ImageRefusal, ImageRow, JobRecord, LockKey, StoreError, Transition,
-};
+use photon_store::{FleetAttrs, FleetRecord, ImageRow, JobRecord, LockKey, StoreError, WriteTx};
 use photon_types::{
     Caller, ComputeCapacityStatus, CreateFleetRequest, DeleteFleetRequest, DescribeFleetsRequest,
     DescribeFleetsResult, DomainJoinInfo, Fleet, FleetAttribute, FleetError, FleetErrorCode,
@@ -123,6 +121,56 @@ pub fn to_api(f: FleetRecord, in_use: i32) -> Fleet {
     }
 }
 
+/// Why a fleet write was refused on its image, found inside the write's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImageRefusal {
+    /// The image no longer exists.
+    Gone,
+    /// Another account owns the image and does not share it with the fleet's account with
+    /// fleet permission.
+    NoFleetPermission,
+}
+
+/// Inside a fleet write: locks the fleet's image (the lock sharing changes take, so a
+/// revocation and this write cannot interleave) and checks that it still exists and that the
+/// fleet's account may still run it.
+async fn recheck_image(tx: &mut dyn WriteTx, f: &FleetRecord) -> Result<(), CoreError> {
+    tx.lock(LockKey::Image(f.image_arn.clone())).await?;
+    let Some(arn) = crate::arn::Arn::parse(&f.image_arn) else {
+        return Err(ImageRefusal::Gone.into_error(f));
+    };
+    let key = (arn.region.as_str(), arn.account.as_str(), arn.name.as_str());
+    if tx.image(key).await?.is_none() {
+        return Err(ImageRefusal::Gone.into_error(f));
+    }
+    let shared = if arn.account == f.owner {
+        None
+    } else {
+        tx.image_share(key, &f.owner).await?
+    };
+    if !crate::image::may_use(
+        &arn.account,
+        &f.owner,
+        shared,
+        crate::image::ImageUse::Fleet,
+    ) {
+        return Err(ImageRefusal::NoFleetPermission.into_error(f));
+    }
+    Ok(())
+}
+
+impl ImageRefusal {
+    /// The refusal of a write of fleet `f`, worded for the image it names.
+    fn into_error(self, f: &FleetRecord) -> CoreError {
+        let image = crate::arn::Arn::parse(&f.image_arn).map_or(f.image_arn.clone(), |a| a.name);
+        let text = format!("image '{image}': {}", refusal_text(self));
+        match self {
+            ImageRefusal::Gone => CoreError::NotFound(text),
+            ImageRefusal::NoFleetPermission => CoreError::NotPermitted(text),
+        }
+    }
+}
+
 fn refusal_text(why: ImageRefusal) -> &'static str {
     match why {
         ImageRefusal::Gone => "the image no longer exists; pick another image",
@@ -130,15 +178,6 @@ fn refusal_text(why: ImageRefusal) -> &'static str {
             "its owner does not share it with your account for fleets (any more); ask them to \
              allow fleets, or pick another image"
         }
-    }
-}
-
-/// A fleet write refused on its image, worded for the image the caller named.
-fn image_refused(why: ImageRefusal, image: &photon_store::ImageRecord) -> CoreError {
-    let text = format!("image '{}': {}", image.name, refusal_text(why));
-    match why {
-        ImageRefusal::Gone => CoreError::NotFound(text),
-        ImageRefusal::NoFleetPermission => CoreError::NotPermitted(text),
     }
 }
 
@@ -416,19 +455,31 @@ impl Service {
             },
         };
         let quota = self.quota(&cx.account_id, &cx.region, "fleets").await?;
-        match self.store.create_fleet(&record, &input.tags.unwrap_or_default(), quota).await {
-            Ok(()) => self.fleet_api(record).await,
-            Err(StoreError::ImageRefused(why)) => Err(image_refused(why, &image.image)),
-            Err(StoreError::Conflict) => Err(CoreError::AlreadyExists(format!(
-                "a fleet named '{}' already exists in {}; pick another name",
-                input.name, cx.region
-            ))),
-            Err(StoreError::LimitReached(max)) => Err(CoreError::LimitExceeded(format!(
-                "the quota of {max} fleets for account {} in {} is reached; delete a fleet, or have the operator raise it with `photon quotas set --account-id {} --region {} fleets=N`",
+        let mut tx = self.store.write().await?;
+        // Image lock before the account's fleets: `LockKey` order.
+        recheck_image(tx.as_mut(), &record).await?;
+        tx.lock(LockKey::account_fleets(&cx.account_id, &cx.region))
+            .await?;
+        if tx.count_fleets(&cx.region, &cx.account_id).await? >= quota {
+            return Err(CoreError::LimitExceeded(format!(
+                "the quota of {quota} fleets for account {} in {} is reached; delete a fleet, or have the operator raise it with `photon quotas set --account-id {} --region {} fleets=N`",
                 cx.account_id, cx.region, cx.account_id, cx.region
-            ))),
-            Err(e) => Err(e.into()),
+            )));
         }
+        match tx.insert_fleet(&record).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                return Err(CoreError::AlreadyExists(format!(
+                    "a fleet named '{}' already exists in {}; pick another name",
+                    input.name, cx.region
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.insert_tags(&record.arn, &input.tags.unwrap_or_default())
+            .await?;
+        tx.commit().await?;
+        self.fleet_api(record).await
     }
 
     pub async fn describe_fleets(
@@ -498,21 +549,28 @@ impl Service {
         let check_image = f.image_arn != read.image_arn
             || f.attrs.desired_instances > 0
             || f.attrs.errors != read.attrs.errors;
-        match self
-            .store
-            .update_fleet(&f, read, job.as_ref(), check_image)
-            .await
-        {
-            Ok(Transition::Done(f)) => self.fleet_api(*f).await,
-            Ok(Transition::NotFound) => Err(not_found(&name, &region)),
-            Ok(Transition::WrongState(s)) => Err(wrong(s)),
-            Err(StoreError::ImageRefused(why)) => Err(CoreError::NotPermitted(format!(
-                "fleet '{name}' cannot run on image {}: {}",
-                f.image_arn,
-                refusal_text(why)
-            ))),
-            Err(e) => Err(e.into()),
+        let mut tx = self.store.write().await?;
+        if check_image {
+            recheck_image(tx.as_mut(), &f).await.map_err(|e| match e {
+                CoreError::NotFound(text) | CoreError::NotPermitted(text) => {
+                    CoreError::NotPermitted(format!("fleet '{name}' cannot run on {text}"))
+                }
+                other => other,
+            })?;
         }
+        tx.lock(LockKey::Fleet(f.arn.clone())).await?;
+        let Some(current) = tx.fleet((&region, &f.owner, &name)).await? else {
+            return Err(not_found(&name, &region));
+        };
+        if current != *read {
+            return Err(wrong(current.state));
+        }
+        tx.put_fleet(&f).await?;
+        if let Some(job) = &job {
+            tx.enqueue(job).await?;
+        }
+        tx.commit().await?;
+        self.fleet_api(f).await
     }
 
     pub async fn start_fleet(

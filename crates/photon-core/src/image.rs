@@ -198,6 +198,26 @@ pub enum ImageUse {
     Fleet,
 }
 
+/// Whether `account` may use an image owned by `owner` for `purpose`, given the image's share
+/// with that account (allowFleet, allowImageBuilder), if any: public and own images always,
+/// another account's only with the permission the use needs. The one place this rule lives:
+/// request checks and the fleet write's in-transaction recheck both call it.
+pub(crate) fn may_use(
+    owner: &str,
+    account: &str,
+    shared: Option<(bool, bool)>,
+    purpose: ImageUse,
+) -> bool {
+    if owner == PUBLIC_OWNER || owner == account {
+        return true;
+    }
+    let (fleet, builder) = shared.unwrap_or((false, false));
+    match purpose {
+        ImageUse::Builder => builder,
+        ImageUse::Fleet => fleet,
+    }
+}
+
 /// Makes `image` `FAILED` for good: the state-change reason and, in its notifications
 /// (`ImageErrors`), an `INTERNAL_SERVICE_ERROR` entry with the message and the time, so every
 /// failure (snapshot, copy, managed update) reads the same.
@@ -273,18 +293,15 @@ impl Service {
             )));
         };
         let owner = &row.image.owner;
-        if owner != PUBLIC_OWNER && *owner != cx.account_id {
-            let (fleet, builder) = row.shared_with_caller.unwrap_or((false, false));
-            let (allowed, what_use) = match purpose {
-                ImageUse::Builder => (builder, "image builder"),
-                ImageUse::Fleet => (fleet, "fleet"),
+        if !may_use(owner, &cx.account_id, row.shared_with_caller, purpose) {
+            let what_use = match purpose {
+                ImageUse::Builder => "image builder",
+                ImageUse::Fleet => "fleet",
             };
-            if !allowed {
-                return Err(CoreError::NotPermitted(format!(
-                    "image '{what}' is shared with your account without {what_use} permission; \
-                     ask its owner (account {owner}) to allow {what_use}s"
-                )));
-            }
+            return Err(CoreError::NotPermitted(format!(
+                "image '{what}' is shared with your account without {what_use} permission; \
+                 ask its owner (account {owner}) to allow {what_use}s"
+            )));
         }
         if row.image.state != ImageState::Available.as_str() {
             return Err(CoreError::NotAvailable(format!(

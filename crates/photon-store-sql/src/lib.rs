@@ -16,10 +16,10 @@ use async_trait::async_trait;
 use photon_store::{
     AccessKeyRecord, AccountRecord, AgentRelease, AppRecord, Association, BaseRelease,
     BuilderAttrs, BuilderFile, BuilderRecord, ConsoleSessionRecord, CopyStart, DeleteOutcome,
-    FaultRecord, FleetAttrs, FleetRecord, ImageAttrs, ImageQuery, ImageRecord, ImageRefusal,
-    ImageRow, ImageScope, ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Millis,
-    OsSettings, QuotaRecord, ResourceKey, ResourceKind, SessionRecord, StackAttrs, StackRecord,
-    Store, StoreError, StoreResult, Transition, UpdateStart, IMAGE_ATTRS_VERSION,
+    FaultRecord, FleetAttrs, FleetRecord, ImageAttrs, ImageQuery, ImageRecord, ImageRow,
+    ImageScope, ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings,
+    QuotaRecord, ResourceKey, ResourceKind, SessionRecord, StackAttrs, StackRecord, Store,
+    StoreError, StoreResult, Transition, UpdateStart, IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -180,36 +180,6 @@ impl SqlStore {
                 .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
-        }
-        Ok(())
-    }
-
-    /// Inside a fleet write: the fleet's image must exist and, when another account owns it,
-    /// be shared with the fleet's account with fleet permission. Takes the image's lock, the
-    /// one sharing changes take, so a revocation and this write cannot interleave.
-    async fn check_fleet_image(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        f: &FleetRecord,
-    ) -> StoreResult<()> {
-        self.lock(tx, &f.image_arn).await?;
-        let row = sqlx::query(
-            "SELECT i.owner AS owner, s.allow_fleet AS allow_fleet FROM images i \
-             LEFT JOIN image_shares s ON s.region = i.region AND s.owner = i.owner \
-             AND s.image_name = i.name AND s.shared_account = $2 WHERE i.arn = $1",
-        )
-        .bind(&f.image_arn)
-        .bind(&f.owner)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(backend)?;
-        let Some(row) = row else {
-            return Err(StoreError::ImageRefused(ImageRefusal::Gone));
-        };
-        let owner: String = row.try_get("owner").map_err(backend)?;
-        let allow_fleet: Option<i64> = row.try_get("allow_fleet").map_err(backend)?;
-        if !owner.is_empty() && owner != f.owner && allow_fleet != Some(1) {
-            return Err(StoreError::ImageRefused(ImageRefusal::NoFleetPermission));
         }
         Ok(())
     }
@@ -1503,58 +1473,6 @@ impl Store for SqlStore {
         Ok(true)
     }
 
-    async fn create_fleet(
-        &self,
-        f: &FleetRecord,
-        tags: &BTreeMap<String, String>,
-        max_fleets: i64,
-    ) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        // Image lock before the account's fleet lock: every path takes them in that order.
-        self.check_fleet_image(&mut tx, f).await?;
-        self.lock(&mut tx, &format!("fleets:{}:{}", f.owner, f.region))
-            .await?;
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM fleets WHERE region = $1 AND owner = $2")
-            .bind(&f.region)
-            .bind(&f.owner)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let n: i64 = row.try_get("n").map_err(backend)?;
-        if n >= max_fleets {
-            return Err(StoreError::LimitReached(max_fleets));
-        }
-        let attrs = serde_json::to_string(&f.attrs).map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO fleets (region, owner, name, arn, sort_key, state, image_arn, instance_type, \
-             fleet_type, created_at, attrs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&f.region)
-        .bind(&f.owner)
-        .bind(&f.name)
-        .bind(&f.arn)
-        .bind(photon_store::hex_key(&f.name))
-        .bind(&f.state)
-        .bind(&f.image_arn)
-        .bind(&f.instance_type)
-        .bind(&f.fleet_type)
-        .bind(f.created_at)
-        .bind(attrs)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_insert_error)?;
-        for (k, v) in tags {
-            sqlx::query("INSERT INTO tags (resource_arn, tag_key, tag_value) VALUES ($1, $2, $3)")
-                .bind(&f.arn)
-                .bind(k)
-                .bind(v)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)
-    }
-
     async fn fleet(
         &self,
         region: &str,
@@ -1580,32 +1498,6 @@ impl Store for SqlStore {
             fleet_from_row,
         )
         .await
-    }
-
-    async fn update_fleet(
-        &self,
-        f: &FleetRecord,
-        expected: &FleetRecord,
-        job: Option<&JobRecord>,
-        check_image: bool,
-    ) -> StoreResult<Transition<FleetRecord>> {
-        let mut tx = self.begin_write().await?;
-        if check_image {
-            self.check_fleet_image(&mut tx, f).await?;
-        }
-        self.lock(&mut tx, &f.arn).await?;
-        let Some(current) = one_fleet(&mut *tx, [&f.region, &f.owner, &f.name]).await? else {
-            return Ok(Transition::NotFound);
-        };
-        if current != *expected {
-            return Ok(Transition::WrongState(current.state));
-        }
-        write_fleet(&mut tx, f).await?;
-        if let Some(job) = job {
-            insert_job(&mut tx, job).await?;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(Transition::Done(Box::new(f.clone())))
     }
 
     async fn transition_fleet(
@@ -2503,7 +2395,34 @@ async fn insert_builder(
     Ok(())
 }
 
-async fn insert_tags(
+/// Inserts a new fleet row; `Conflict` when the name is taken.
+pub(crate) async fn insert_fleet(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    f: &FleetRecord,
+) -> StoreResult<()> {
+    let attrs = serde_json::to_string(&f.attrs).map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO fleets (region, owner, name, arn, sort_key, state, image_arn, instance_type, \
+         fleet_type, created_at, attrs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&f.region)
+    .bind(&f.owner)
+    .bind(&f.name)
+    .bind(&f.arn)
+    .bind(photon_store::hex_key(&f.name))
+    .bind(&f.state)
+    .bind(&f.image_arn)
+    .bind(&f.instance_type)
+    .bind(&f.fleet_type)
+    .bind(f.created_at)
+    .bind(attrs)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_insert_error)?;
+    Ok(())
+}
+
+pub(crate) async fn insert_tags(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     arn: &str,
     tags: &BTreeMap<String, String>,

@@ -6,6 +6,8 @@ use crate::{
     backend, fault_from_row, image_by_key, image_from_row, insert_job, one_builder, one_fleet,
     Engine, FAULT_COLS,
 };
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -214,6 +216,24 @@ impl WriteTx for SqlWriteTx {
 
     async fn put_fleet(&mut self, f: &FleetRecord) -> StoreResult<()> {
         crate::write_fleet(&mut self.tx, f).await
+    }
+
+    async fn count_fleets(&mut self, region: &str, owner: &str) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM fleets WHERE region = $1 AND owner = $2")
+            .bind(region)
+            .bind(owner)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(backend)?;
+        row.try_get("n").map_err(backend)
+    }
+
+    async fn insert_fleet(&mut self, f: &FleetRecord) -> StoreResult<()> {
+        crate::insert_fleet(&mut self.tx, f).await
+    }
+
+    async fn insert_tags(&mut self, arn: &str, tags: &BTreeMap<String, String>) -> StoreResult<()> {
+        crate::insert_tags(&mut self.tx, arn, tags).await
     }
 
     async fn use_streaming_url(&mut self, id: &str, at: Millis) -> StoreResult<bool> {

@@ -27,10 +27,6 @@ pub enum StoreError {
     /// A write addressed a resource that does not exist (any more).
     #[error("no such resource")]
     NotFound,
-    /// A fleet write named an image the fleet's account may not run (checked in the write's
-    /// own transaction, so a concurrent revocation cannot slip between check and write).
-    #[error("the fleet's image cannot be used: {0:?}")]
-    ImageRefused(ImageRefusal),
     /// The engine failed; the text is for logs only.
     #[error("store failure: {0}")]
     Backend(String),
@@ -524,16 +520,6 @@ pub struct FaultRecord {
     pub created_at: Millis,
 }
 
-/// Why a fleet write was refused on its image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageRefusal {
-    /// The image no longer exists.
-    Gone,
-    /// Another account owns the image and does not share it with the fleet's account with
-    /// fleet permission.
-    NoFleetPermission,
-}
-
 /// One account an image is shared with, and what it may do with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageShare {
@@ -948,15 +934,6 @@ pub trait Store: Send + Sync + 'static {
         -> StoreResult<bool>;
 
     // Fleets.
-    /// Creates a fleet with its tags; `LimitReached` at `max_fleets` in the account and region,
-    /// `Conflict` when the name is taken, `ImageRefused` when its image is gone or is another
-    /// account's without fleet permission for this one (checked in the same transaction).
-    async fn create_fleet(
-        &self,
-        fleet: &FleetRecord,
-        tags: &BTreeMap<String, String>,
-        max_fleets: i64,
-    ) -> StoreResult<()>;
     async fn fleet(
         &self,
         region: &str,
@@ -970,18 +947,6 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<(String, FleetRecord)>>;
-    /// Replaces a fleet's record (state included) if it is still exactly `expected` (as read
-    /// before the change), and enqueues `job`, in one transaction: a compare-and-swap, so a
-    /// change made meanwhile (a revocation, a job) is never overwritten. With `check_image`,
-    /// the write also requires the fleet's image to exist and, if another account owns it, to
-    /// be shared with the fleet's account with fleet permission (`ImageRefused`).
-    async fn update_fleet(
-        &self,
-        fleet: &FleetRecord,
-        expected: &FleetRecord,
-        job: Option<&JobRecord>,
-        check_image: bool,
-    ) -> StoreResult<Transition<FleetRecord>>;
     /// Moves a fleet from one of `from` to `to`, touching nothing else but, when given, its
     /// errors (replaced by `errors`).
     async fn transition_fleet(

@@ -4,12 +4,14 @@
 //!
 //! Rules stay in the domain: a `WriteTx` reads and writes records and takes locks; it never
 //! decides whether a change is allowed. Two rules hold for every transaction:
-//! - Locks are taken in `LockKey` order (images, then image builders, then fleets, then the
-//!   fault list; keys of one kind in their own order), so two transactions never wait on each
+//! - Locks are taken in `LockKey` order (images, then image builders, then fleets, then an
+//!   account's set of fleets, then the fault list; keys of one kind in their own order), so two transactions never wait on each
 //!   other in a cycle. Debug builds check the order on every `lock`.
 //! - Nothing else is awaited inside one: no blob I/O, no network, no other store call. SQLite
 //!   has one writer, so a transaction held open across slow work stops every other write.
 //!   Compute first, then open the transaction, write, commit.
+
+use std::collections::BTreeMap;
 
 use crate::{
     BuilderRecord, FaultRecord, FleetRecord, ImageRecord, JobRecord, Millis, SessionRecord,
@@ -30,6 +32,9 @@ pub enum LockKey {
     ImageBuilder(String),
     /// A fleet, by ARN.
     Fleet(String),
+    /// The set of one account's fleets in one region (`fleets:{owner}:{region}`): creations
+    /// that count them against the quota.
+    AccountFleets(String),
     /// The operator's fault list (`photon faults`).
     Faults,
 }
@@ -39,9 +44,19 @@ impl LockKey {
     /// both kinds of write serialise against each other.
     pub fn name(&self) -> &str {
         match self {
-            LockKey::Image(arn) | LockKey::ImageBuilder(arn) | LockKey::Fleet(arn) => arn,
+            LockKey::Image(arn)
+            | LockKey::ImageBuilder(arn)
+            | LockKey::Fleet(arn)
+            | LockKey::AccountFleets(arn) => arn,
             LockKey::Faults => "faults",
         }
+    }
+}
+
+impl LockKey {
+    /// The lock on `owner`'s fleets in `region`.
+    pub fn account_fleets(owner: &str, region: &str) -> LockKey {
+        LockKey::AccountFleets(format!("fleets:{owner}:{region}"))
     }
 }
 
@@ -111,6 +126,12 @@ pub trait WriteTx: Send {
     ) -> StoreResult<Vec<String>>;
     /// Writes an existing fleet's state, image, instance type and attributes.
     async fn put_fleet(&mut self, fleet: &FleetRecord) -> StoreResult<()>;
+    /// How many fleets `owner` has in `region`. Lock `LockKey::account_fleets` first.
+    async fn count_fleets(&mut self, region: &str, owner: &str) -> StoreResult<i64>;
+    /// Inserts a new fleet; `Conflict` when the name is taken.
+    async fn insert_fleet(&mut self, fleet: &FleetRecord) -> StoreResult<()>;
+    /// Adds tags to a resource that has none yet (a resource being created).
+    async fn insert_tags(&mut self, arn: &str, tags: &BTreeMap<String, String>) -> StoreResult<()>;
     /// Records that a streaming URL was used; `false` if it was used before.
     async fn use_streaming_url(&mut self, id: &str, at: Millis) -> StoreResult<bool>;
     /// How many sessions a fleet has.
@@ -138,12 +159,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lock_order_is_images_builders_fleets_faults() {
+    fn lock_order_is_images_builders_fleets_account_fleets_faults() {
         let mut o = LockOrder::default();
         assert!(o.take(&LockKey::Image("arn:a".into())));
         assert!(o.take(&LockKey::Image("arn:b".into())));
         assert!(o.take(&LockKey::ImageBuilder("arn:a".into())));
         assert!(o.take(&LockKey::Fleet("arn:a".into())));
+        assert!(o.take(&LockKey::account_fleets("111122223333", "us-east-1")));
         assert!(o.take(&LockKey::Faults));
     }
 

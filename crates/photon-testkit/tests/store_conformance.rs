@@ -227,7 +227,7 @@ fn fleet_on(owner: &str, name: &str, image_arn: &str, desired: i32) -> photon_st
 
 #[tokio::test]
 async fn sharing_fleet_guard_and_copy_contract() {
-    use photon_store::{CopyStart, ImageRefusal, LockKey, Transition};
+    use photon_store::{CopyStart, LockKey, Transition};
     let golden_arn = |owner: &str| format!("arn:aws:appstream:us-east-1:{owner}:image/golden");
     let fresh = FreshStore::new();
     let s = SqlStore::connect(&fresh.url).await.unwrap();
@@ -259,25 +259,48 @@ async fn sharing_fleet_guard_and_copy_contract() {
         }
     };
 
-    // A fleet of another account on the image needs fleet permission, checked in the write.
+    // The share the domain's fleet rule reads inside its write, then the fleet it inserts:
+    // counted under the account's fleets lock, with its tags, and a taken name is `Conflict`.
     let f = fleet_on(other, "prod", &golden, 2);
-    assert!(matches!(
-        s.create_fleet(&f, &BTreeMap::new(), 10).await,
-        Err(StoreError::ImageRefused(ImageRefusal::NoFleetPermission))
-    ));
-    share(other, Some((false, true))).await;
-    assert!(matches!(
-        s.create_fleet(&f, &BTreeMap::new(), 10).await,
-        Err(StoreError::ImageRefused(ImageRefusal::NoFleetPermission))
-    ));
     share(other, Some((true, false))).await;
-    s.create_fleet(&f, &BTreeMap::new(), 10).await.unwrap();
-    // A fleet on an image that does not exist is refused too.
-    let ghost = fleet_on(other, "ghost", &format!("{golden}-gone"), 1);
-    assert!(matches!(
-        s.create_fleet(&ghost, &BTreeMap::new(), 10).await,
-        Err(StoreError::ImageRefused(ImageRefusal::Gone))
-    ));
+    {
+        let mut tx = s.write().await.unwrap();
+        tx.lock(LockKey::Image(golden_arn(owner))).await.unwrap();
+        assert_eq!(
+            tx.image_share(key, other).await.unwrap(),
+            Some((true, false))
+        );
+        assert_eq!(tx.image_share(key, third).await.unwrap(), None);
+        tx.lock(LockKey::account_fleets(other, "us-east-1"))
+            .await
+            .unwrap();
+        assert_eq!(tx.count_fleets("us-east-1", other).await.unwrap(), 0);
+        tx.insert_fleet(&f).await.unwrap();
+        let tags = BTreeMap::from([("Env".to_owned(), "ci".to_owned())]);
+        tx.insert_tags(&f.arn, &tags).await.unwrap();
+        assert_eq!(tx.count_fleets("us-east-1", other).await.unwrap(), 1);
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(s.tags(&f.arn).await.unwrap().get("Env").unwrap(), "ci");
+    {
+        let mut tx = s.write().await.unwrap();
+        assert!(matches!(
+            tx.insert_fleet(&f).await,
+            Err(StoreError::Conflict)
+        ));
+    }
+    // A transaction dropped without commit leaves nothing behind.
+    {
+        let mut tx = s.write().await.unwrap();
+        tx.insert_fleet(&fleet_on(other, "dropped", &golden, 0))
+            .await
+            .unwrap();
+    }
+    assert!(s
+        .fleet("us-east-1", other, "dropped")
+        .await
+        .unwrap()
+        .is_none());
 
     // A share row per account: changing one keeps the count.
     share(other, Some((true, true))).await;
@@ -332,25 +355,10 @@ async fn sharing_fleet_guard_and_copy_contract() {
     let now = s.fleet("us-east-1", other, "prod").await.unwrap().unwrap();
     assert_eq!(now.attrs.desired_instances, 0);
     assert_eq!(now.attrs.errors, vec![revoked.clone()]);
-    let mut stale = read.clone();
-    stale.attrs.description = Some("edited from a stale read".into());
-    assert!(matches!(
-        s.update_fleet(&stale, &read, None, false).await.unwrap(),
-        Transition::WrongState(_)
-    ));
-    // From a fresh read: capacity on the image is refused, other changes are not.
-    let mut more = now.clone();
-    more.attrs.desired_instances = 1;
-    assert!(matches!(
-        s.update_fleet(&more, &now, None, true).await,
-        Err(StoreError::ImageRefused(ImageRefusal::NoFleetPermission))
-    ));
-    let mut described = now.clone();
-    described.attrs.description = Some("waiting".into());
-    assert!(matches!(
-        s.update_fleet(&described, &now, None, false).await.unwrap(),
-        Transition::Done(_)
-    ));
+    assert_ne!(
+        read, now,
+        "the revocation's write is visible to the next read"
+    );
     // A state change keeps everything else, and checks the state it leaves.
     assert!(matches!(
         s.transition_fleet(("us-east-1", other, "prod"), &["RUNNING"], "STOPPED", None)
@@ -365,7 +373,8 @@ async fn sharing_fleet_guard_and_copy_contract() {
     else {
         panic!("transition refused");
     };
-    assert_eq!(moved.attrs.description.as_deref(), Some("waiting"));
+    assert_eq!(moved.attrs.description, now.attrs.description);
+    assert_eq!(moved.attrs.desired_instances, 0);
     assert_eq!(moved.attrs.errors, vec![revoked.clone()]);
     // Stopping sharing removes the permission.
     share(other, None).await;
