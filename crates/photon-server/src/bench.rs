@@ -1,9 +1,12 @@
 //! `photon bench`: measures the read path end to end. It owns everything a run needs: a store
 //! (a throw-away SQLite database, or the PostgreSQL database it is given), a bench account with
 //! N private images loaded through the storage layer, a real `photon serve` child process, and a
-//! concurrent client that sends SigV4-signed `DescribeImages` calls over HTTP and records each
-//! request's latency. It prints throughput and latency percentiles and fails when any request
-//! did not answer 200, so a fast run that returned errors is never mistaken for a good one.
+//! concurrent client that sends requests over HTTP and records each request's latency. Each
+//! workload (`GET /health`, a SigV4-signed `DescribeImages` point lookup by name, a page of the
+//! private listing) is measured in turn against the same server, so the read path is reported
+//! as a share of the stack's own ceiling. It prints throughput and latency percentiles and fails
+//! when any request did not answer 200, so a fast run that returned errors is never mistaken for
+//! a good one.
 //!
 //! The client runs in this process and the server in another on the same machine, so both share
 //! the CPU: the numbers are what one host can do serving itself, a conservative figure.
@@ -16,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use aws_credential_types::Credentials;
+use axum::body::Bytes;
 use hdrhistogram::Histogram;
 use photon_store::{ImageAttrs, ImageRecord, Store};
 use serde::Deserialize;
@@ -47,18 +51,41 @@ pub(crate) struct BenchArgs {
     /// Private images to load into the bench account.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub images: u32,
-    /// DescribeImages requests to measure (after one unmeasured warm-up walk of all pages).
+    /// Requests to measure per workload (after one unmeasured warm-up walk of all pages).
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub requests: u64,
     /// Requests in flight at once (client tasks sharing one connection pool).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
-    /// MaxResults of each request (AppStream allows at most 25).
+    /// What to measure, one after another against the same server: `health` (`GET /health`,
+    /// the ceiling of the HTTP stack), `lookup` (DescribeImages of one image by name) and
+    /// `page` (a page of the private listing).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Workload::Health, Workload::Lookup, Workload::Page])]
+    pub workloads: Vec<Workload>,
+    /// MaxResults of each page request (AppStream allows at most 25).
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u32).range(1..=25))]
     pub page_size: u32,
     /// How to print results.
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
+}
+
+/// A kind of request to measure.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Workload {
+    Health,
+    Lookup,
+    Page,
+}
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Health => "health",
+            Workload::Lookup => "lookup",
+            Workload::Page => "page",
+        }
+    }
 }
 
 /// A directory this run created; removed when the run ends, however it ends.
@@ -118,72 +145,103 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     progress("starting the server…");
     let log_path = data_dir.join("bench-server.log");
     let mut server = Server::start(&data_dir, args.database.as_deref(), &log_path).await?;
-    let result = measure(&args, &server.base_url, &account, &progress).await;
+    let result = measure_all(&args, &server.base_url, &account, &progress).await;
     server.stop().await;
-    let m = result?;
+    let results = result?;
 
-    // 3. The report.
-    let mean_bytes = m.bytes.checked_div(m.ok).unwrap_or(0);
-    let q = |p: f64| ms(m.hist.value_at_quantile(p));
+    // 3. The report: each workload beside `/health`, the ceiling of the same HTTP stack.
+    let ceiling = results
+        .iter()
+        .find(|m| m.workload == Workload::Health)
+        .map(Measured::per_second);
+    let percent = |m: &Measured| ceiling.map(|c| round2(100.0 * m.per_second() / c));
     match args.output {
         Output::Json => {
+            let list: Vec<_> = results
+                .iter()
+                .map(|m| {
+                    let t = &m.tally;
+                    let q = |p: f64| ms(t.hist.value_at_quantile(p));
+                    serde_json::json!({
+                        "workload": m.workload.name(),
+                        "ok": t.ok,
+                        "errors": t.errors,
+                        "error_samples": t.samples,
+                        "mean_response_bytes": t.bytes.checked_div(t.ok).unwrap_or(0),
+                        "wall_seconds": secs(m.wall),
+                        "requests_per_second": round2(m.per_second()),
+                        "percent_of_health": percent(m),
+                        "latency_ms": {
+                            "p50": q(0.50), "p90": q(0.90), "p99": q(0.99),
+                            "max": ms(t.hist.max()), "mean": round2(t.hist.mean() / 1000.0),
+                        },
+                    })
+                })
+                .collect();
             let v = serde_json::json!({
                 "engine": engine,
                 "images": args.images,
                 "load_seconds": secs(load_time),
                 "requests": args.requests,
-                "ok": m.ok,
-                "errors": m.errors,
-                "error_samples": m.samples,
                 "concurrency": args.concurrency,
                 "page_size": args.page_size,
-                "mean_response_bytes": mean_bytes,
-                "wall_seconds": secs(m.wall),
-                "requests_per_second": round2(m.ok as f64 / m.wall.as_secs_f64()),
-                "latency_ms": {
-                    "p50": q(0.50), "p90": q(0.90), "p99": q(0.99),
-                    "max": ms(m.hist.max()), "mean": round2(m.hist.mean() / 1000.0),
-                },
+                "results": list,
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         Output::Text => {
             println!(
-                "DescribeImages (Type=PRIVATE, MaxResults={}) on {engine}",
-                args.page_size
-            );
-            println!(
-                "  images loaded    {:>10}   in {:.2} s",
+                "{} private images on {engine} (loaded in {:.2} s); {} requests per workload at concurrency {}",
                 args.images,
-                load_time.as_secs_f64()
+                load_time.as_secs_f64(),
+                args.requests,
+                args.concurrency
             );
             println!(
-                "  requests         {:>10}   concurrency {}",
-                args.requests, args.concurrency
+                "  {:<8} {:>10} {:>9} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8}",
+                "workload",
+                "req/s",
+                "of health",
+                "errors",
+                "bytes",
+                "p50 ms",
+                "p90 ms",
+                "p99 ms",
+                "max ms"
             );
-            println!("  errors           {:>10}", m.errors);
-            println!("  response size    {:>10}   bytes (mean)", mean_bytes);
-            println!("  wall time        {:>10.2}   s", m.wall.as_secs_f64());
-            println!(
-                "  throughput       {:>10.0}   req/s",
-                m.ok as f64 / m.wall.as_secs_f64()
-            );
-            println!("  latency p50      {:>10.2}   ms", q(0.50));
-            println!("          p90      {:>10.2}   ms", q(0.90));
-            println!("          p99      {:>10.2}   ms", q(0.99));
-            println!("          max      {:>10.2}   ms", ms(m.hist.max()));
-            for s in &m.samples {
-                println!("  error: {s}");
+            for m in &results {
+                let t = &m.tally;
+                let q = |p: f64| ms(t.hist.value_at_quantile(p));
+                println!(
+                    "  {:<8} {:>10.0} {:>9} {:>7} {:>9} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+                    m.workload.name(),
+                    m.per_second(),
+                    percent(m).map_or("-".to_owned(), |p| format!("{p:.0} %")),
+                    t.errors,
+                    t.bytes.checked_div(t.ok).unwrap_or(0),
+                    q(0.50),
+                    q(0.90),
+                    q(0.99),
+                    ms(t.hist.max())
+                );
+            }
+            for m in &results {
+                for s in &m.tally.samples {
+                    println!("  error ({}): {s}", m.workload.name());
+                }
             }
         }
     }
-    if m.errors > 0 {
+    let errors: u64 = results.iter().map(|m| m.tally.errors).sum();
+    if errors > 0 {
+        let first = results
+            .iter()
+            .flat_map(|m| m.tally.samples.first())
+            .next()
+            .map_or("-", String::as_str);
         bail!(
-            "{} of {} requests failed (first: {}); the numbers above are not valid. \
+            "{errors} requests failed (first: {first}); the numbers above are not valid. \
              The server log is {}{}",
-            m.errors,
-            args.requests,
-            m.samples.first().map_or("-", String::as_str),
             log_path.display(),
             if args.data_dir.is_none() {
                 " (removed; rerun with --data-dir to keep it)"
@@ -193,6 +251,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The name of the bench account's `i`-th image.
+fn image_name(i: u32) -> String {
+    format!("bench-image-{i:06}")
 }
 
 fn now_millis() -> i64 {
@@ -220,7 +283,7 @@ async fn load_images(store: &dyn Store, account_id: &str, n: u32) -> anyhow::Res
         .to_vec();
     let mut batch = Vec::with_capacity(LOAD_BATCH);
     for i in 0..n {
-        let name = format!("bench-image-{i:06}");
+        let name = image_name(i);
         batch.push(ImageRecord {
             region: REGION.to_owned(),
             owner: account_id.to_owned(),
@@ -356,9 +419,13 @@ impl Server {
 /// What the client tasks share.
 struct Client {
     http: reqwest::Client,
+    base_url: String,
+    /// The API endpoint (`{base_url}/`).
     url: String,
     credentials: Credentials,
     page_size: u32,
+    /// How many images the bench account holds, so lookups can name any of them.
+    images: u32,
 }
 
 /// One task's (or the merged) tally.
@@ -383,6 +450,13 @@ impl Tally {
         })
     }
 
+    fn ok(&mut self, elapsed: Duration, bytes: usize) {
+        self.hist
+            .saturating_record((elapsed.as_micros() as u64).max(1));
+        self.ok += 1;
+        self.bytes += bytes as u64;
+    }
+
     fn error(&mut self, msg: String) {
         self.errors += 1;
         if self.samples.len() < KEEP_ERRORS && !self.samples.contains(&msg) {
@@ -403,13 +477,17 @@ impl Tally {
     }
 }
 
+/// One workload's result.
 struct Measured {
-    hist: Histogram<u64>,
-    ok: u64,
-    errors: u64,
-    bytes: u64,
-    samples: Vec<String>,
+    workload: Workload,
+    tally: Tally,
     wall: Duration,
+}
+
+impl Measured {
+    fn per_second(&self) -> f64 {
+        self.tally.ok as f64 / self.wall.as_secs_f64()
+    }
 }
 
 /// The part of a DescribeImages answer the client needs: how many images, and where to go next.
@@ -421,12 +499,14 @@ struct Page {
     next_token: Option<String>,
 }
 
-async fn measure(
+/// Warms up, then measures each workload in turn against the same server, so the figures of
+/// one run are comparable with each other whatever else the machine does between runs.
+async fn measure_all(
     args: &BenchArgs,
     base_url: &str,
     account: &photon_core::account::NewAccount,
     progress: &dyn Fn(&str),
-) -> anyhow::Result<Measured> {
+) -> anyhow::Result<Vec<Measured>> {
     let http = reqwest::Client::builder()
         .no_proxy()
         .tcp_nodelay(true)
@@ -435,6 +515,7 @@ async fn measure(
         .context("cannot build the HTTP client")?;
     let client = Arc::new(Client {
         http,
+        base_url: base_url.to_owned(),
         url: format!("{base_url}/"),
         credentials: Credentials::new(
             account.access_key_id.clone(),
@@ -444,6 +525,7 @@ async fn measure(
             "photon-bench",
         ),
         page_size: args.page_size,
+        images: args.images,
     });
 
     // Warm-up, unmeasured: one walk of every page, which also proves the server sees exactly the
@@ -461,33 +543,43 @@ async fn measure(
         bail!("the listing returned {seen} images, but {} were loaded; the server reads another store", args.images);
     }
 
-    progress(&format!(
-        "measuring {} requests at concurrency {}…",
-        args.requests, args.concurrency
-    ));
+    let mut results = Vec::new();
+    for &workload in &args.workloads {
+        progress(&format!(
+            "measuring {}: {} requests at concurrency {}…",
+            workload.name(),
+            args.requests,
+            args.concurrency
+        ));
+        results.push(measure(&client, workload, args.requests, args.concurrency).await?);
+    }
+    Ok(results)
+}
+
+async fn measure(
+    client: &Arc<Client>,
+    workload: Workload,
+    requests: u64,
+    concurrency: u32,
+) -> anyhow::Result<Measured> {
     let issued = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let mut tasks = Vec::with_capacity(args.concurrency as usize);
-    for _ in 0..args.concurrency {
+    let mut tasks = Vec::with_capacity(concurrency as usize);
+    for _ in 0..concurrency {
         let client = client.clone();
         let issued = issued.clone();
-        let total = args.requests;
         tasks.push(tokio::spawn(async move {
-            worker(&client, &issued, total).await
+            worker(&client, workload, &issued, requests).await
         }));
     }
-    let mut all = Tally::new()?;
+    let mut tally = Tally::new()?;
     for t in tasks {
-        all.merge(t.await.context("a client task panicked")??);
+        tally.merge(t.await.context("a client task panicked")??);
     }
-    let wall = started.elapsed();
     Ok(Measured {
-        hist: all.hist,
-        ok: all.ok,
-        errors: all.errors,
-        bytes: all.bytes,
-        samples: all.samples,
-        wall,
+        workload,
+        tally,
+        wall: started.elapsed(),
     })
 }
 
@@ -496,7 +588,7 @@ async fn walk_once(client: &Client, tally: &mut Tally) -> u64 {
     let mut token = None;
     let mut seen = 0;
     loop {
-        match describe(client, token.as_deref(), tally).await {
+        match describe_page(client, token.as_deref(), tally).await {
             Some((n, next)) => {
                 seen += n;
                 match next {
@@ -509,24 +601,67 @@ async fn walk_once(client: &Client, tally: &mut Tally) -> u64 {
     }
 }
 
-/// One client task: takes request numbers from the shared counter until `total` are issued,
-/// walking the pages and starting again from the first after the last, so requests read
-/// different pages (and different rows) rather than the first page over and over.
-async fn worker(client: &Client, issued: &AtomicU64, total: u64) -> anyhow::Result<Tally> {
+/// One client task: takes request numbers from the shared counter until `total` are issued.
+/// Lookups name a different image each time; pages are walked to the last and started again
+/// from the first, so requests read different rows rather than the same ones over and over.
+async fn worker(
+    client: &Client,
+    workload: Workload,
+    issued: &AtomicU64,
+    total: u64,
+) -> anyhow::Result<Tally> {
     let mut tally = Tally::new()?;
     let mut token: Option<String> = None;
-    while issued.fetch_add(1, Ordering::Relaxed) < total {
-        token = match describe(client, token.as_deref(), &mut tally).await {
-            Some((_, next)) => next,
-            None => None,
-        };
+    loop {
+        let n = issued.fetch_add(1, Ordering::Relaxed);
+        if n >= total {
+            return Ok(tally);
+        }
+        match workload {
+            Workload::Health => health(client, &mut tally).await,
+            Workload::Lookup => {
+                // A multiplicative step spreads consecutive requests over the whole name range.
+                let i = (n.wrapping_mul(7919) % u64::from(client.images)) as u32;
+                lookup(client, &image_name(i), &mut tally).await;
+            }
+            Workload::Page => {
+                token = describe_page(client, token.as_deref(), &mut tally)
+                    .await
+                    .and_then(|(_, next)| next);
+            }
+        }
     }
-    Ok(tally)
 }
 
-/// Sends one signed DescribeImages call; records it in `tally`. Returns the page's image count
-/// and next token, or `None` when the call failed.
-async fn describe(
+/// `GET /health`: the same HTTP stack and a store ping, without signing or a query.
+async fn health(client: &Client, tally: &mut Tally) {
+    let req = client.http.get(format!("{}/health", client.base_url));
+    if let Some((elapsed, bytes)) = exchange(req, tally).await {
+        tally.ok(elapsed, bytes.len());
+    }
+}
+
+/// DescribeImages of one image by name: a point lookup.
+async fn lookup(client: &Client, name: &str, tally: &mut Tally) {
+    let body = serde_json::json!({ "Names": [name] }).to_string();
+    let Some(req) = signed(client, body, tally) else {
+        return;
+    };
+    if let Some((elapsed, bytes)) = exchange(req, tally).await {
+        match serde_json::from_slice::<Page>(&bytes) {
+            Ok(page) if page.images.len() == 1 => tally.ok(elapsed, bytes.len()),
+            Ok(page) => tally.error(format!(
+                "a lookup of {name} returned {} images",
+                page.images.len()
+            )),
+            Err(e) => tally.error(format!("the answer is not a DescribeImages result: {e}")),
+        }
+    }
+}
+
+/// One page of the private listing. Returns the page's image count and next token, or `None`
+/// when the call failed.
+async fn describe_page(
     client: &Client,
     token: Option<&str>,
     tally: &mut Tally,
@@ -538,6 +673,27 @@ async fn describe(
         }
     }
     .to_string();
+    let req = signed(client, body, tally)?;
+    let (elapsed, bytes) = exchange(req, tally).await?;
+    match serde_json::from_slice::<Page>(&bytes) {
+        Ok(page) if page.images.is_empty() => {
+            tally.error("a page came back empty".to_owned());
+            None
+        }
+        Ok(page) => {
+            tally.ok(elapsed, bytes.len());
+            Some((page.images.len() as u64, page.next_token))
+        }
+        Err(e) => {
+            tally.error(format!("the answer is not a DescribeImages result: {e}"));
+            None
+        }
+    }
+}
+
+/// A DescribeImages POST of `body`, signed on its own like every SDK request, so signature
+/// verification and the credential lookup are part of what is measured.
+fn signed(client: &Client, body: String, tally: &mut Tally) -> Option<reqwest::RequestBuilder> {
     let headers = match sign_headers(&client.url, &client.credentials, body.as_bytes()) {
         Ok(h) => h,
         Err(e) => {
@@ -553,10 +709,15 @@ async fn describe(
     for (name, value) in headers {
         req = req.header(name, value);
     }
-    // Latency is the HTTP exchange as a client sees it: from sending to the last body byte.
+    Some(req.body(body))
+}
+
+/// Sends a request and reads its whole answer. Latency is the exchange as a client sees it:
+/// from sending to the last body byte. Anything but HTTP 200 is recorded as an error.
+async fn exchange(req: reqwest::RequestBuilder, tally: &mut Tally) -> Option<(Duration, Bytes)> {
     let started = Instant::now();
     let result = async {
-        let resp = req.body(body).send().await?;
+        let resp = req.send().await?;
         let status = resp.status();
         let bytes = resp.bytes().await?;
         Ok::<_, reqwest::Error>((status, bytes))
@@ -564,26 +725,7 @@ async fn describe(
     .await;
     let elapsed = started.elapsed();
     match result {
-        Ok((status, bytes)) if status == reqwest::StatusCode::OK => {
-            match serde_json::from_slice::<Page>(&bytes) {
-                Ok(page) if page.images.is_empty() => {
-                    tally.error("a page came back empty".to_owned());
-                    None
-                }
-                Ok(page) => {
-                    tally
-                        .hist
-                        .saturating_record((elapsed.as_micros() as u64).max(1));
-                    tally.ok += 1;
-                    tally.bytes += bytes.len() as u64;
-                    Some((page.images.len() as u64, page.next_token))
-                }
-                Err(e) => {
-                    tally.error(format!("the answer is not a DescribeImages result: {e}"));
-                    None
-                }
-            }
-        }
+        Ok((status, bytes)) if status == reqwest::StatusCode::OK => Some((elapsed, bytes)),
         Ok((status, bytes)) => {
             let text = String::from_utf8_lossy(&bytes);
             tally.error(format!(

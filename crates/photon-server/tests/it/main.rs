@@ -4,6 +4,7 @@
 //! console in headless Chromium. One module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
+mod bench;
 #[cfg(feature = "browser-tests")]
 mod browser;
 mod builder_files;
