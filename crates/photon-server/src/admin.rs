@@ -4,7 +4,8 @@
 
 use anyhow::{bail, Context};
 use photon_core::quota;
-use photon_store::{QuotaRecord, Store};
+use photon_store::prelude::*;
+use photon_store::QuotaRecord;
 
 use crate::cli::{
     AccountsCommand, FaultsCommand, Output, QuotasCommand, ReleasesCommand, StoreArgs,

@@ -1,6 +1,9 @@
-//! The storage port: the `Store` trait every engine implements, the records it keeps, and its
-//! error type. No SQL and no business rules live here; each method is one transaction, and
-//! conditional writes take their limits as arguments so the check and the write are atomic.
+//! The storage port: the `Store` trait every engine implements (the engine's own methods, over
+//! one sub-trait per aggregate), the records it keeps, and its error type. No SQL and no
+//! business rules live here. A rule that reads before it writes, or changes several records,
+//! runs in the domain against a `WriteTx` (the unit of work, `tx`); the remaining single-call
+//! methods are one transaction each, and their conditional writes take their limits as
+//! arguments so the check and the write are atomic.
 //!
 //! Records are persisted types, not API types: they carry what the domain needs to rebuild an
 //! API answer, and the JSON attribute documents carry a version (`v`) so they can be migrated on
@@ -697,8 +700,24 @@ impl std::fmt::Debug for ConsoleSessionRecord {
     }
 }
 
+/// The storage port. Its methods are grouped by aggregate into the sub-traits below (one
+/// module per aggregate in the engines); `Store` itself holds what is the engine's own. Callers
+/// bring the sub-traits into scope with `use photon_store::prelude::*`.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    AccountStore
+    + ImageStore
+    + TagStore
+    + BuilderStore
+    + FleetStore
+    + StackStore
+    + SessionStore
+    + JobStore
+    + OperatorStore
+    + Send
+    + Sync
+    + 'static
+{
     /// Opens a unit of work (see `WriteTx`): the way a rule that changes several records, or
     /// reads before it writes, makes its change atomic.
     async fn write(&self) -> StoreResult<Box<dyn WriteTx>>;
@@ -711,7 +730,11 @@ pub trait Store: Send + Sync + 'static {
     async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
     /// Stores `value` unless the key exists; returns the value in force afterwards.
     async fn init_setting(&self, key: &str, value: &str) -> StoreResult<String>;
+}
 
+/// Accounts, access keys and the web console's sign-in.
+#[async_trait::async_trait]
+pub trait AccountStore: Send + Sync {
     // Accounts and keys.
     async fn create_account(
         &self,
@@ -743,7 +766,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<ConsoleSessionRecord>>;
     async fn set_console_session_region(&self, id_hash: &str, region: &str) -> StoreResult<bool>;
     async fn delete_console_session(&self, id_hash: &str) -> StoreResult<bool>;
+}
 
+/// Images: the registry's rows, lookups as an account sees them, sharing and copies.
+#[async_trait::async_trait]
+pub trait ImageStore: Send + Sync {
     // Images.
     /// Inserts an image; `Conflict` if (region, owner, name) is taken.
     async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()>;
@@ -805,7 +832,19 @@ pub trait Store: Send + Sync + 'static {
         max_images: i64,
         max_copies: i64,
     ) -> StoreResult<CopyStart>;
+    /// Moves an image from one of `from` to `to`, setting (or clearing) its state-change reason.
+    async fn transition_image(
+        &self,
+        key: (&str, &str, &str),
+        from: &[&str],
+        to: &str,
+        reason: Option<(String, String)>,
+    ) -> StoreResult<bool>;
+}
 
+/// Tags, keyed by resource ARN.
+#[async_trait::async_trait]
+pub trait TagStore: Send + Sync {
     // Tags, keyed by resource ARN.
     async fn tags(&self, arn: &str) -> StoreResult<BTreeMap<String, String>>;
     /// Sets tags on an existing resource; `NotFound` if it is gone, `LimitReached` if it would
@@ -824,7 +863,11 @@ pub trait Store: Send + Sync + 'static {
         arn: &str,
         keys: &[String],
     ) -> StoreResult<()>;
+}
 
+/// Image builders, their files and settings, and the images made from them.
+#[async_trait::async_trait]
+pub trait BuilderStore: Send + Sync {
     // Image builders.
     /// Creates a builder with its tags and the job that starts it, in one transaction; refuses
     /// with `LimitReached` when the account already has `max_builders` in the region, and with
@@ -919,20 +962,16 @@ pub trait Store: Send + Sync + 'static {
         job: &JobRecord,
         limits: (i64, i64, i64),
     ) -> StoreResult<UpdateStart>;
-    /// Moves an image from one of `from` to `to`, setting (or clearing) its state-change reason.
-    async fn transition_image(
-        &self,
-        key: (&str, &str, &str),
-        from: &[&str],
-        to: &str,
-        reason: Option<(String, String)>,
-    ) -> StoreResult<bool>;
     /// A builder's own layer.
     async fn builder_files(&self, key: (&str, &str, &str)) -> StoreResult<Vec<BuilderFile>>;
     /// Removes a builder, its files and its tags if it is in `state`; `false` otherwise.
     async fn remove_image_builder(&self, key: (&str, &str, &str), state: &str)
         -> StoreResult<bool>;
+}
 
+/// Fleets (created and changed through `WriteTx`; these are the reads and single-row moves).
+#[async_trait::async_trait]
+pub trait FleetStore: Send + Sync {
     // Fleets.
     async fn fleet(
         &self,
@@ -958,7 +997,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Transition<FleetRecord>>;
     /// Removes a fleet and its tags if it is in `state`; `false` otherwise.
     async fn remove_fleet(&self, key: (&str, &str, &str), state: &str) -> StoreResult<bool>;
+}
 
+/// Stacks and their fleet associations.
+#[async_trait::async_trait]
+pub trait StackStore: Send + Sync {
     // Stacks.
     async fn create_stack(
         &self,
@@ -1011,7 +1054,11 @@ pub trait Store: Send + Sync + 'static {
         owner: &str,
         fleet: &str,
     ) -> StoreResult<Vec<String>>;
+}
 
+/// Streaming sessions.
+#[async_trait::async_trait]
+pub trait SessionStore: Send + Sync {
     // Streaming sessions.
     async fn sessions(
         &self,
@@ -1037,7 +1084,11 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
         input: bool,
     ) -> StoreResult<bool>;
+}
 
+/// The durable engine's job queue: leases, heartbeats and outcomes.
+#[async_trait::async_trait]
+pub trait JobStore: Send + Sync {
     // Durable jobs (the lifecycle engine's queue).
     /// Records a job; callers that change a resource's state enqueue in the same call.
     async fn enqueue_job(&self, job: &JobRecord) -> StoreResult<()>;
@@ -1064,7 +1115,11 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> StoreResult<bool>;
     async fn job(&self, id: &str) -> StoreResult<Option<JobRecord>>;
+}
 
+/// What the operator manages: base-image and agent releases, rehearsed faults and quotas.
+#[async_trait::async_trait]
+pub trait OperatorStore: Send + Sync {
     // The release feed.
     /// Records the releases that are not there yet, in one transaction; returns how many were
     /// new.
@@ -1100,4 +1155,12 @@ pub trait Store: Send + Sync + 'static {
     /// Sets several quota values in one transaction.
     async fn set_quotas(&self, q: &[QuotaRecord]) -> StoreResult<()>;
     async fn list_quotas(&self, account_id: Option<&str>) -> StoreResult<Vec<QuotaRecord>>;
+}
+
+/// Every store trait, for callers: `use photon_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        AccountStore, BuilderStore, FleetStore, ImageStore, JobStore, OperatorStore, SessionStore,
+        StackStore, Store, TagStore,
+    };
 }

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use photon_store::prelude::*;
 use photon_store::{
     AccessKeyRecord, AccountRecord, DeleteOutcome, ImageQuery, ImageScope, QuotaRecord,
-    ResourceKey, Store, StoreError,
+    ResourceKey, StoreError,
 };
 use photon_store_sql::SqlStore;
 use photon_testkit::{private_image, FreshStore};

@@ -262,7 +262,7 @@ async fn desktop_view_checks_the_agent() {
     let mut old = photon_testkit::private_image(&me, "us-east-1", "old-agent");
     old.attrs.appstream_agent_version = Some("01-13-2020".into());
     let store = p.store().await;
-    photon_store::Store::seed_images(&store, &[old])
+    photon_store::ImageStore::seed_images(&store, &[old])
         .await
         .unwrap();
     store.close().await;

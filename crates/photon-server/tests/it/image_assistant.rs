@@ -587,7 +587,7 @@ async fn catalog_limits_profiles_and_layers() {
     wait_image(&c, "img-a", ImageState::Available).await;
     wait_image(&c, "img-b", ImageState::Available).await;
     let store = p.store().await;
-    use photon_store::Store;
+    use photon_store::prelude::*;
     let a = store
         .image("us-east-1", &p.default.account_id, "img-a")
         .await

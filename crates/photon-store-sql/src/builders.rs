@@ -1,0 +1,382 @@
+//! `BuilderStore` on SQLite and PostgreSQL: image builders, their files and settings, and the
+//! images made from them.
+
+use super::*;
+
+#[async_trait]
+impl BuilderStore for SqlStore {
+    async fn create_image_builder(
+        &self,
+        b: &BuilderRecord,
+        tags: &BTreeMap<String, String>,
+        job: &JobRecord,
+        max_builders: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        // Creators in one account and region queue here, so the count below holds.
+        self.lock(&mut tx, &format!("image-builders:{}:{}", b.owner, b.region))
+            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM image_builders WHERE region = $1 AND owner = $2",
+        )
+        .bind(&b.region)
+        .bind(&b.owner)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let n: i64 = row.try_get("n").map_err(backend)?;
+        if n >= max_builders {
+            return Err(StoreError::LimitReached(max_builders));
+        }
+        insert_builder(&mut tx, b).await?;
+        insert_tags(&mut tx, &b.arn, tags).await?;
+        insert_job(&mut tx, job).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn create_updated_image(
+        &self,
+        builder: &BuilderRecord,
+        image: &ImageRecord,
+        tags: &BTreeMap<String, String>,
+        job: &JobRecord,
+        (max_builders, max_images, max_updates): (i64, i64, i64),
+    ) -> StoreResult<UpdateStart> {
+        let mut tx = self.begin_write().await?;
+        // The locks of builder and image creators of this account and region, in that order.
+        self.lock(
+            &mut tx,
+            &format!("image-builders:{}:{}", builder.owner, builder.region),
+        )
+        .await?;
+        self.lock(&mut tx, &format!("images:{}:{}", image.owner, image.region))
+            .await?;
+        let key = [image.region.as_str(), image.owner.as_str()];
+        let builders = count(
+            &mut tx,
+            "SELECT COUNT(*) AS n FROM image_builders WHERE region = $1 AND owner = $2",
+            &key,
+        )
+        .await?;
+        if builders >= max_builders {
+            return Ok(UpdateStart::BuilderQuota(max_builders));
+        }
+        let images = count(
+            &mut tx,
+            "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2",
+            &key,
+        )
+        .await?;
+        if images >= max_images {
+            return Ok(UpdateStart::ImageQuota(max_images));
+        }
+        // An update under way is an image of this account in the new image's state.
+        let updates = count(
+            &mut tx,
+            "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2 AND state = $3",
+            &[key[0], key[1], &image.state],
+        )
+        .await?;
+        if updates >= max_updates {
+            return Ok(UpdateStart::UpdateQuota(max_updates));
+        }
+        insert_image(&mut tx, image, false).await?;
+        insert_builder(&mut tx, builder).await?;
+        insert_tags(&mut tx, &image.arn, tags).await?;
+        insert_job(&mut tx, job).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(UpdateStart::Started)
+    }
+
+    async fn image_builder(
+        &self,
+        region: &str,
+        owner: &str,
+        name: &str,
+    ) -> StoreResult<Option<BuilderRecord>> {
+        one_builder(&self.read, [region, owner, name]).await
+    }
+
+    async fn list_image_builders(
+        &self,
+        region: &str,
+        owner: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, BuilderRecord)>> {
+        list_page(
+            &self.read,
+            ("image_builders", BUILDER_COLS),
+            (region, owner),
+            after,
+            limit,
+            builder_from_row,
+        )
+        .await
+    }
+
+    async fn transition_image_builder(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        from: &[&str],
+        to: &str,
+        reason: Option<(String, String)>,
+        job: Option<&JobRecord>,
+    ) -> StoreResult<Transition> {
+        let mut tx = self.begin_write().await?;
+        let arn = ResourceKind::ImageBuilder.arn(region, owner, name);
+        self.lock(&mut tx, &arn).await?;
+        let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
+            return Ok(Transition::NotFound);
+        };
+        if !from.contains(&b.state.as_str()) {
+            return Ok(Transition::WrongState(b.state));
+        }
+        b.state = to.to_owned();
+        b.attrs.state_change_reason = reason;
+        let attrs = serde_json::to_string(&b.attrs).map_err(backend)?;
+        sqlx::query(
+            "UPDATE image_builders SET state = $4, attrs = $5 \
+             WHERE region = $1 AND owner = $2 AND name = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .bind(to)
+        .bind(attrs)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if let Some(job) = job {
+            insert_job(&mut tx, job).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(Transition::Done(Box::new(b)))
+    }
+
+    async fn put_builder_file(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        state: &str,
+        file: &BuilderFile,
+        now: Millis,
+    ) -> StoreResult<Result<(), Option<String>>> {
+        let mut tx = self.begin_write().await?;
+        self.lock(
+            &mut tx,
+            &ResourceKind::ImageBuilder.arn(region, owner, name),
+        )
+        .await?;
+        let Some(b) = one_builder(&mut *tx, [region, owner, name]).await? else {
+            return Ok(Err(None));
+        };
+        if b.state != state {
+            return Ok(Err(Some(b.state)));
+        }
+        sqlx::query(
+            "INSERT INTO builder_files (region, owner, builder, path, digest, size, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (region, owner, builder, path) \
+             DO UPDATE SET digest = excluded.digest, size = excluded.size, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .bind(&file.path)
+        .bind(&file.digest)
+        .bind(file.size)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Ok(()))
+    }
+
+    async fn set_builder_os_settings(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        state: &str,
+        windows_update: Option<bool>,
+        defender: Option<bool>,
+    ) -> StoreResult<Result<OsSettings, Option<String>>> {
+        let mut tx = self.begin_write().await?;
+        self.lock(
+            &mut tx,
+            &ResourceKind::ImageBuilder.arn(region, owner, name),
+        )
+        .await?;
+        let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
+            return Ok(Err(None));
+        };
+        if b.state != state {
+            return Ok(Err(Some(b.state)));
+        }
+        let mut settings = b.attrs.os_settings.unwrap_or_default();
+        if let Some(w) = windows_update {
+            settings.windows_update = w;
+        }
+        if let Some(d) = defender {
+            settings.defender = Some(d);
+        }
+        b.attrs.os_settings = Some(settings);
+        write_builder_attrs(&mut tx, (region, owner, name), &b.attrs).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Ok(settings))
+    }
+
+    async fn set_builder_catalog(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        state: &str,
+        (expected_apps, expected_profile): (&[AppRecord], Option<&str>),
+        applications: &[AppRecord],
+        default_profile: Option<&str>,
+    ) -> StoreResult<Result<(), Option<String>>> {
+        let mut tx = self.begin_write().await?;
+        self.lock(
+            &mut tx,
+            &ResourceKind::ImageBuilder.arn(region, owner, name),
+        )
+        .await?;
+        let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
+            return Ok(Err(None));
+        };
+        if b.state != state {
+            return Ok(Err(Some(b.state)));
+        }
+        if b.attrs.applications != expected_apps
+            || b.attrs.default_profile.as_deref() != expected_profile
+        {
+            return Ok(Err(Some(photon_store::CATALOG_CHANGED.to_owned())));
+        }
+        b.attrs.applications = applications.to_vec();
+        b.attrs.default_profile = default_profile.map(str::to_owned);
+        write_builder_attrs(&mut tx, (region, owner, name), &b.attrs).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Ok(()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn create_image_from_builder(
+        &self,
+        image: &ImageRecord,
+        tags: &BTreeMap<String, String>,
+        (region, owner, name): (&str, &str, &str),
+        builder_from: &str,
+        builder_to: &str,
+        job: &JobRecord,
+        max_images: i64,
+    ) -> StoreResult<Result<(), Option<String>>> {
+        let mut tx = self.begin_write().await?;
+        self.lock(
+            &mut tx,
+            &ResourceKind::ImageBuilder.arn(region, owner, name),
+        )
+        .await?;
+        // Image creators of one account and region queue here, so the count below holds.
+        self.lock(&mut tx, &format!("images:{}:{}", image.owner, image.region))
+            .await?;
+        let Some(b) = one_builder(&mut *tx, [region, owner, name]).await? else {
+            return Ok(Err(None));
+        };
+        if b.state != builder_from {
+            return Ok(Err(Some(b.state)));
+        }
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2")
+            .bind(&image.region)
+            .bind(&image.owner)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let n: i64 = row.try_get("n").map_err(backend)?;
+        if n >= max_images {
+            return Err(StoreError::LimitReached(max_images));
+        }
+        insert_image(&mut tx, image, false).await?;
+        for (k, v) in tags {
+            sqlx::query("INSERT INTO tags (resource_arn, tag_key, tag_value) VALUES ($1, $2, $3)")
+                .bind(&image.arn)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        sqlx::query(
+            "UPDATE image_builders SET state = $4 WHERE region = $1 AND owner = $2 AND name = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .bind(builder_to)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        insert_job(&mut tx, job).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Ok(()))
+    }
+
+    async fn builder_files(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+    ) -> StoreResult<Vec<BuilderFile>> {
+        let rows = sqlx::query(
+            "SELECT path, digest, size FROM builder_files \
+             WHERE region = $1 AND owner = $2 AND builder = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(BuilderFile {
+                    path: r.try_get("path").map_err(backend)?,
+                    digest: r.try_get("digest").map_err(backend)?,
+                    size: r.try_get("size").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn remove_image_builder(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        state: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let arn = ResourceKind::ImageBuilder.arn(region, owner, name);
+        self.lock(&mut tx, &arn).await?;
+        let res = sqlx::query(
+            "DELETE FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3 AND state = $4",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .bind(state)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if res.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+            .bind(&arn)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("DELETE FROM builder_files WHERE region = $1 AND owner = $2 AND builder = $3")
+            .bind(region)
+            .bind(owner)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+}

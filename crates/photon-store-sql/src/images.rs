@@ -1,0 +1,296 @@
+//! `ImageStore` on SQLite and PostgreSQL: images: the registry's rows, lookups as an account sees
+//! them, sharing and copies.
+
+use super::*;
+
+#[async_trait]
+impl ImageStore for SqlStore {
+    async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        insert_image(&mut tx, image, false).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn seed_images(&self, images: &[ImageRecord]) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let mut n = 0;
+        for image in images {
+            n += insert_image(&mut tx, image, true).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(n)
+    }
+
+    async fn image(&self, region: &str, owner: &str, name: &str) -> StoreResult<Option<ImageRow>> {
+        one_image(&self.read, &image_by_key(), [region, owner, name]).await
+    }
+
+    async fn image_for(
+        &self,
+        region: &str,
+        account_id: &str,
+        arn: &str,
+    ) -> StoreResult<Option<ImageRow>> {
+        let sql = format!(
+            "{} FROM images i LEFT JOIN image_shares s ON s.region = i.region AND s.owner = i.owner \
+             AND s.image_name = i.name AND s.shared_account = $2 \
+             WHERE i.arn = $3 AND i.region = $1 \
+             AND (i.owner = '' OR i.owner = $2 OR s.shared_account IS NOT NULL)",
+            image_select(SHARE)
+        );
+        one_image(&self.read, &sql, [region, account_id, arn]).await
+    }
+
+    async fn shared_image_by_name(
+        &self,
+        region: &str,
+        account_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<ImageRow>> {
+        let sql = format!(
+            "{} FROM image_shares s JOIN images i ON i.region = s.region AND i.owner = s.owner \
+             AND i.name = s.image_name WHERE s.region = $1 AND s.shared_account = $2 AND s.image_name = $3 \
+             ORDER BY s.sort_key LIMIT 1",
+            image_select(SHARE)
+        );
+        one_image(&self.read, &sql, [region, account_id, name]).await
+    }
+
+    async fn list_images(&self, q: &ImageQuery) -> StoreResult<Vec<ImageRow>> {
+        // Each slice is one range scan of an index, limited to the page; the union is sorted
+        // and cut again. The cost follows the page size, not the registry size.
+        let public = format!(
+            "SELECT * FROM ({} FROM images i WHERE i.region = $1 AND i.owner = '' AND i.sort_key > $3 \
+             ORDER BY i.sort_key LIMIT $4) p",
+            image_select(NO_SHARE)
+        );
+        let owned = format!(
+            "SELECT * FROM ({} FROM images i WHERE i.region = $1 AND i.owner = $2 AND i.sort_key > $3 \
+             ORDER BY i.sort_key LIMIT $4) o",
+            image_select(NO_SHARE)
+        );
+        let shared = format!(
+            "SELECT * FROM ({} FROM image_shares s JOIN images i ON i.region = s.region \
+             AND i.owner = s.owner AND i.name = s.image_name \
+             WHERE s.region = $1 AND s.shared_account = $2 AND s.sort_key > $3 \
+             ORDER BY s.sort_key LIMIT $4) s",
+            image_select(SHARE)
+        );
+        let parts: Vec<&str> = match q.scope {
+            ImageScope::Public => vec![&public],
+            ImageScope::Owned => vec![&owned],
+            ImageScope::SharedWithMe => vec![&shared],
+            ImageScope::Visible => vec![&public, &owned, &shared],
+        };
+        let page = format!(
+            "SELECT * FROM ({}) u ORDER BY sort_key LIMIT $4",
+            parts.join(" UNION ALL ")
+        );
+        if self.engine == Engine::Postgres {
+            // PostgreSQL streams rows on one connection; building JSON there costs more than it
+            // saves (docs/benchmarks.md).
+            let rows = sqlx::query(&page)
+                .bind(&q.region)
+                .bind(&q.account_id)
+                .bind(q.after.as_deref().unwrap_or(""))
+                .bind(i64::from(q.limit))
+                .fetch_all(&self.read)
+                .await
+                .map_err(backend)?;
+            return rows.iter().map(image_from_row).collect();
+        }
+        // On SQLite every row is a hand-off from sqlx's connection thread and a copy of each
+        // column, which was most of what a page cost; so the page comes back as one row
+        // holding a JSON array of rows.
+        let sql = format!(
+            "SELECT json_group_array(json_array(region, owner, name, arn, sort_key, state, \
+             platform, created_at, json(attrs), allow_fleet, allow_image_builder, share_count)) \
+             AS page FROM ({page}) t"
+        );
+        let row = sqlx::query(&sql)
+            .bind(&q.region)
+            .bind(&q.account_id)
+            .bind(q.after.as_deref().unwrap_or(""))
+            .bind(i64::from(q.limit))
+            .fetch_one(&self.read)
+            .await
+            .map_err(backend)?;
+        let page: Option<String> = row.try_get("page").map_err(backend)?;
+        let Some(page) = page else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<PageRow> = serde_json::from_str(&page).map_err(backend)?;
+        let mut out = rows
+            .into_iter()
+            .map(PageRow::into_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // Aggregates keep the subquery's order in practice; sorting again makes it a guarantee.
+        out.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
+        Ok(out)
+    }
+
+    async fn count_images(&self, region: &str, owner: &str) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2")
+            .bind(region)
+            .bind(owner)
+            .fetch_one(&self.read)
+            .await
+            .map_err(backend)?;
+        row.try_get("n").map_err(backend)
+    }
+
+    async fn delete_unused_image(
+        &self,
+        region: &str,
+        owner: &str,
+        name: &str,
+        deletable_states: &[&str],
+    ) -> StoreResult<DeleteOutcome> {
+        let mut tx = self.begin_write().await?;
+        let arn = ResourceKind::Image.arn(region, owner, name);
+        // Taggers and sharers of this image take the same lock, so nothing is added to it
+        // between the checks below and the delete.
+        self.lock(&mut tx, &arn).await?;
+        let Some(row) = one_image(&mut *tx, &image_by_key(), [region, owner, name]).await? else {
+            return Ok(DeleteOutcome::NotFound);
+        };
+        if !deletable_states.contains(&row.image.state.as_str()) {
+            return Ok(DeleteOutcome::WrongState(row.image.state));
+        }
+        let usage = usage_in(&mut tx, region, owner, name).await?;
+        if usage.in_use() {
+            return Ok(DeleteOutcome::InUse(usage));
+        }
+        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+            .bind(&row.image.arn)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        for sql in [
+            "DELETE FROM image_shares WHERE region = $1 AND owner = $2 AND image_name = $3",
+            "DELETE FROM images WHERE region = $1 AND owner = $2 AND name = $3",
+        ] {
+            sqlx::query(sql)
+                .bind(region)
+                .bind(owner)
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(DeleteOutcome::Deleted(Box::new(row)))
+    }
+
+    async fn image_shares(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        accounts: &[String],
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<ImageShare>> {
+        let only = if accounts.is_empty() {
+            String::new()
+        } else {
+            let marks: Vec<String> = (0..accounts.len()).map(|i| format!("${}", i + 6)).collect();
+            format!(" AND shared_account IN ({})", marks.join(", "))
+        };
+        let sql = format!(
+            "SELECT shared_account, allow_fleet, allow_image_builder FROM image_shares \
+             WHERE region = $1 AND owner = $2 AND image_name = $3 AND shared_account > $4{only} \
+             ORDER BY shared_account LIMIT $5"
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(region)
+            .bind(owner)
+            .bind(name)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit));
+        for a in accounts {
+            q = q.bind(a);
+        }
+        let rows = q.fetch_all(&self.read).await.map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let fleet: i64 = r.try_get("allow_fleet").map_err(backend)?;
+                let builder: i64 = r.try_get("allow_image_builder").map_err(backend)?;
+                Ok(ImageShare {
+                    shared_account: r.try_get("shared_account").map_err(backend)?,
+                    allow_fleet: fleet != 0,
+                    allow_image_builder: builder != 0,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_image_copy(
+        &self,
+        image: &ImageRecord,
+        job: &JobRecord,
+        max_images: i64,
+        max_copies: i64,
+    ) -> StoreResult<CopyStart> {
+        let mut tx = self.begin_write().await?;
+        // The lock every image creator of this account and region takes: the counts hold.
+        self.lock(&mut tx, &format!("images:{}:{}", image.owner, image.region))
+            .await?;
+        let (region, owner) = (image.region.as_str(), image.owner.as_str());
+        let images = count(
+            &mut tx,
+            "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2",
+            &[region, owner],
+        )
+        .await?;
+        if images >= max_images {
+            return Ok(CopyStart::ImageQuota(max_images));
+        }
+        // A copy under way is an image of this account in the new copy's state.
+        let copying = count(
+            &mut tx,
+            "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2 AND state = $3",
+            &[region, owner, &image.state],
+        )
+        .await?;
+        if copying >= max_copies {
+            return Ok(CopyStart::CopyQuota(max_copies));
+        }
+        insert_image(&mut tx, image, false).await?;
+        insert_job(&mut tx, job).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(CopyStart::Started)
+    }
+
+    async fn transition_image(
+        &self,
+        (region, owner, name): (&str, &str, &str),
+        from: &[&str],
+        to: &str,
+        reason: Option<(String, String)>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let arn = ResourceKind::Image.arn(region, owner, name);
+        self.lock(&mut tx, &arn).await?;
+        let Some(mut row) = one_image(&mut *tx, &image_by_key(), [region, owner, name]).await?
+        else {
+            return Ok(false);
+        };
+        if !from.contains(&row.image.state.as_str()) {
+            return Ok(false);
+        }
+        row.image.attrs.state_change_reason = reason;
+        let attrs = serde_json::to_string(&row.image.attrs).map_err(backend)?;
+        sqlx::query(
+            "UPDATE images SET state = $4, attrs = $5 WHERE region = $1 AND owner = $2 AND name = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(name)
+        .bind(to)
+        .bind(attrs)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,234 @@
+//! `StackStore` on SQLite and PostgreSQL: stacks and their fleet associations.
+
+use super::*;
+
+#[async_trait]
+impl StackStore for SqlStore {
+    async fn create_stack(
+        &self,
+        st: &StackRecord,
+        tags: &BTreeMap<String, String>,
+        max_stacks: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        self.lock(&mut tx, &format!("stacks:{}:{}", st.owner, st.region))
+            .await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM stacks WHERE region = $1 AND owner = $2")
+            .bind(&st.region)
+            .bind(&st.owner)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let n: i64 = row.try_get("n").map_err(backend)?;
+        if n >= max_stacks {
+            return Err(StoreError::LimitReached(max_stacks));
+        }
+        let attrs = serde_json::to_string(&st.attrs).map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO stacks (region, owner, name, arn, sort_key, created_at, attrs) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&st.region)
+        .bind(&st.owner)
+        .bind(&st.name)
+        .bind(&st.arn)
+        .bind(photon_store::hex_key(&st.name))
+        .bind(st.created_at)
+        .bind(attrs)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_insert_error)?;
+        for (k, v) in tags {
+            sqlx::query("INSERT INTO tags (resource_arn, tag_key, tag_value) VALUES ($1, $2, $3)")
+                .bind(&st.arn)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn stack(
+        &self,
+        region: &str,
+        owner: &str,
+        name: &str,
+    ) -> StoreResult<Option<StackRecord>> {
+        one_stack(&self.read, [region, owner, name]).await
+    }
+
+    async fn list_stacks(
+        &self,
+        region: &str,
+        owner: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, StackRecord)>> {
+        list_page(
+            &self.read,
+            ("stacks", "region, owner, name, arn, created_at, attrs"),
+            (region, owner),
+            after,
+            limit,
+            stack_from_row,
+        )
+        .await
+    }
+
+    async fn put_stack(&self, st: &StackRecord) -> StoreResult<bool> {
+        let attrs = serde_json::to_string(&st.attrs).map_err(backend)?;
+        let res = sqlx::query(
+            "UPDATE stacks SET attrs = $4 WHERE region = $1 AND owner = $2 AND name = $3",
+        )
+        .bind(&st.region)
+        .bind(&st.owner)
+        .bind(&st.name)
+        .bind(attrs)
+        .execute(self.w()?)
+        .await
+        .map_err(backend)?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn delete_stack(&self, (region, owner, name): (&str, &str, &str)) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let arn = ResourceKind::Stack.arn(region, owner, name);
+        self.lock(&mut tx, &arn).await?;
+        let res = sqlx::query("DELETE FROM stacks WHERE region = $1 AND owner = $2 AND name = $3")
+            .bind(region)
+            .bind(owner)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if res.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3")
+            .bind(region)
+            .bind(owner)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+            .bind(&arn)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn associate_fleet(
+        &self,
+        region: &str,
+        owner: &str,
+        stack: &str,
+        fleet: &str,
+    ) -> StoreResult<Association> {
+        let mut tx = self.begin_write().await?;
+        self.lock(&mut tx, &ResourceKind::Stack.arn(region, owner, stack))
+            .await?;
+        if one_stack(&mut *tx, [region, owner, stack]).await?.is_none() {
+            return Ok(Association::NoStack);
+        }
+        if one_fleet(&mut *tx, [region, owner, fleet]).await?.is_none() {
+            return Ok(Association::NoFleet);
+        }
+        let rows = sqlx::query(
+            "SELECT fleet FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(stack)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let current: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get("fleet"))
+            .collect::<Result<_, _>>()
+            .map_err(backend)?;
+        if current.iter().any(|f| f == fleet) {
+            return Ok(Association::Done);
+        }
+        if !current.is_empty() {
+            return Ok(Association::StackTaken);
+        }
+        sqlx::query(
+            "INSERT INTO stack_fleets (region, owner, stack, fleet) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(stack)
+        .bind(fleet)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Association::Done)
+    }
+
+    async fn disassociate_fleet(
+        &self,
+        region: &str,
+        owner: &str,
+        stack: &str,
+        fleet: &str,
+    ) -> StoreResult<bool> {
+        let res = sqlx::query(
+            "DELETE FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3 AND fleet = $4",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(stack)
+        .bind(fleet)
+        .execute(self.w()?)
+        .await
+        .map_err(backend)?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn fleets_of_stack(
+        &self,
+        region: &str,
+        owner: &str,
+        stack: &str,
+    ) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT fleet FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3 ORDER BY fleet",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(stack)
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| r.try_get("fleet").map_err(backend))
+            .collect()
+    }
+
+    async fn stacks_of_fleet(
+        &self,
+        region: &str,
+        owner: &str,
+        fleet: &str,
+    ) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT stack FROM stack_fleets WHERE region = $1 AND owner = $2 AND fleet = $3 ORDER BY stack",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(fleet)
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| r.try_get("stack").map_err(backend))
+            .collect()
+    }
+}
