@@ -2,7 +2,8 @@
 //! documentation strings; `cargo xtask codegen [--check]` turns that model into
 //! `crates/photon-types/src/generated*.rs`. CI runs `codegen --check`, so the committed
 //! generated code can never drift from the model. `cargo xtask members` fails unless every input
-//! member of every implemented operation is named by a test (see [`members`]).
+//! member of every implemented operation is named by a test (see [`members`]). `cargo xtask
+//! tidy` checks the house rules of the source tree (see [`tidy`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -110,7 +111,12 @@ fn pin_model(src: &Path, dst: &Path, check: bool) -> Result<()> {
 /// what it owns in a `//!` module doc; no match on `CoreError` outside `error.rs` ends in a
 /// catch-all `_ =>` arm (the mapping of errors to what a surface shows lives in one exhaustive
 /// place); no test is marked `ignore` (a skipped check is a defect).
+/// The house rules: every non-test file starts with a `//!` module doc; no ignored tests; no
+/// `_ =>` in a match on `CoreError` outside `error.rs`; no resource state written as a string
+/// literal outside generated code and tests (states are the model's enums: `FleetState::Running`,
+/// not `"RUNNING"`).
 fn tidy(root: &Path) -> Result<()> {
+    let states = state_values(root)?;
     let mut sources = Vec::new();
     for dir in ["crates", "xtask"] {
         list_rs(&root.join(dir), &mut sources)?;
@@ -134,6 +140,14 @@ fn tidy(root: &Path) -> Result<()> {
                 "{rel}: has a test marked to be ignored; fix it or delete it"
             ));
         }
+        if !in_tests && !rel.contains("/generated") && rel.starts_with("crates/") {
+            for (line, lit) in state_literals(&text, &states) {
+                problems.push(format!(
+                    "{rel}:{line}: the state \"{lit}\" written as a string; use the model's enum \
+                     (e.g. ImageState::Available, and .as_str() where a string is needed)"
+                ));
+            }
+        }
         if !rel.ends_with("photon-core/src/error.rs") {
             for line in core_error_catch_alls(&text) {
                 problems.push(format!(
@@ -151,6 +165,51 @@ fn tidy(root: &Path) -> Result<()> {
         eprintln!("{p}");
     }
     bail!("tidy: {} problems", problems.len())
+}
+
+/// Every value of the model's resource-state enums (shapes named `…State`; `ThemeState` is a
+/// setting, ENABLED/DISABLED, not a state).
+fn state_values(root: &Path) -> Result<BTreeSet<String>> {
+    let text = std::fs::read_to_string(root.join(MODEL)).context("reading the pinned model")?;
+    let model: Json = serde_json::from_str(&text)?;
+    let mut out = BTreeSet::new();
+    let shapes = model["shapes"]
+        .as_object()
+        .context("model without shapes")?;
+    for (name, shape) in shapes {
+        if !name.ends_with("State") || name == "ThemeState" {
+            continue;
+        }
+        for v in shape["enum"].as_array().into_iter().flatten() {
+            if let Some(v) = v.as_str() {
+                out.insert(v.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The (1-based line, value) of each string literal in `text` that is exactly a state value,
+/// outside comments and the file's `#[cfg(test)]` part.
+fn state_literals(text: &str, states: &BTreeSet<String>) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let code = line.trim_start();
+        if code.starts_with("#[cfg(test)]") {
+            break;
+        }
+        if code.starts_with("//") {
+            continue;
+        }
+        // Literals are the odd pieces between quotes; escaped quotes do not occur around
+        // state names.
+        for (n, piece) in code.split('"').enumerate() {
+            if n % 2 == 1 && states.contains(piece) {
+                out.push((i + 1, piece.to_owned()));
+            }
+        }
+    }
+    out
 }
 
 fn list_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -876,5 +935,29 @@ mod tidy_tests {
     fn a_catch_all_beside_a_core_error_arm_is_found() {
         let text = "fn f(e: CoreError) -> u16 {\n    match e {\n        CoreError::NotFound(_) => 404,\n        _ => 403,\n    }\n}\nfn g(x: u8) {\n    match x {\n        1 => (),\n        _ => (),\n    }\n}\n";
         assert_eq!(super::core_error_catch_alls(text), [4]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_literals_are_found_in_code_only() {
+        let states: BTreeSet<String> = ["RUNNING", "AVAILABLE"].map(String::from).into();
+        let text = "let a = \"RUNNING\";\n// \"AVAILABLE\" in a comment\nlet b = \"RUNNING_X\";\n\
+                    format!(\"{} AVAILABLE\", x);\n#[cfg(test)]\nlet c = \"AVAILABLE\";\n";
+        assert_eq!(state_literals(text, &states), [(1, "RUNNING".to_owned())]);
+    }
+
+    #[test]
+    fn the_model_has_states() {
+        let root = workspace_root().unwrap();
+        let states = state_values(&root).unwrap();
+        assert!(states.contains("AVAILABLE") && states.contains("SNAPSHOTTING"));
+        assert!(
+            !states.contains("ENABLED"),
+            "ThemeState is not a resource state"
+        );
     }
 }

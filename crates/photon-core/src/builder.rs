@@ -44,14 +44,20 @@ pub enum BuilderTarget {
 impl photon_workflow::Payload for BuilderTarget {
     fn legacy(text: &str) -> Option<Self> {
         // Before documents: `RUNNING`, `STOPPED`, `DELETED` or `RUNNING|AGENT|LATEST`.
-        match text.split('|').collect::<Vec<_>>().as_slice() {
-            ["RUNNING"] => Some(BuilderTarget::Running),
-            ["STOPPED"] => Some(BuilderTarget::Stopped),
-            ["DELETED"] => Some(BuilderTarget::Deleted),
-            ["RUNNING", agent, latest] => Some(BuilderTarget::RunningWithAgent {
-                agent: (*agent).to_owned(),
-                latest: *latest == "true",
-            }),
+        let parts: Vec<&str> = text.split('|').collect();
+        if parts == ["DELETED"] {
+            return Some(BuilderTarget::Deleted);
+        }
+        let (first, rest) = parts.split_first()?;
+        match (ImageBuilderState::from_wire(first)?, rest) {
+            (ImageBuilderState::Running, []) => Some(BuilderTarget::Running),
+            (ImageBuilderState::Stopped, []) => Some(BuilderTarget::Stopped),
+            (ImageBuilderState::Running, [agent, latest]) => {
+                Some(BuilderTarget::RunningWithAgent {
+                    agent: (*agent).to_owned(),
+                    latest: *latest == "true",
+                })
+            }
             _ => None,
         }
     }

@@ -30,9 +30,9 @@ pub enum FleetTarget {
 
 impl photon_workflow::Payload for FleetTarget {
     fn legacy(text: &str) -> Option<Self> {
-        match text {
-            "RUNNING" => Some(FleetTarget::Running),
-            "STOPPED" => Some(FleetTarget::Stopped),
+        match FleetState::from_wire(text)? {
+            FleetState::Running => Some(FleetTarget::Running),
+            FleetState::Stopped => Some(FleetTarget::Stopped),
             _ => None,
         }
     }

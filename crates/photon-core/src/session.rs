@@ -175,7 +175,7 @@ impl Service {
                 input.fleet_name, input.stack_name
             )));
         }
-        if fleet.state != "RUNNING" {
+        if fleet.state != photon_types::FleetState::Running.as_str() {
             return Err(CoreError::NotPermitted(format!(
                 "fleet '{}' is {}; start it and wait for RUNNING before streaming",
                 input.fleet_name, fleet.state

@@ -69,6 +69,15 @@ impl Kind {
             Kind::Fleet => FleetState::from_wire(state).is_none_or(fleet_settled),
         }
     }
+
+    /// Whether `state` (a wire name) is this kind's failure state (fleets have none).
+    pub fn failed(self, state: &str) -> bool {
+        match self {
+            Kind::Image => ImageState::from_wire(state) == Some(ImageState::Failed),
+            Kind::Builder => ImageBuilderState::from_wire(state) == Some(ImageBuilderState::Failed),
+            Kind::Fleet => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -83,5 +92,13 @@ mod tests {
         assert!(Kind::Builder.settled("DELETED"));
         assert!(!Kind::Fleet.settled("STARTING"));
         assert!(Kind::Fleet.settled("STOPPED"));
+    }
+
+    #[test]
+    fn failure_is_the_kinds_own_state() {
+        assert!(Kind::Image.failed("FAILED"));
+        assert!(Kind::Builder.failed("FAILED"));
+        assert!(!Kind::Image.failed("AVAILABLE"));
+        assert!(!Kind::Fleet.failed("FAILED"));
     }
 }

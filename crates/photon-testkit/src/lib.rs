@@ -12,7 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use aws_sdk_appstream::config::{BehaviorVersion, Credentials, Region};
-use photon_store::{ImageAttrs, ImageRecord, Store};
+use photon_store::prelude::*;
+use photon_store::{ImageAttrs, ImageRecord};
 use photon_store_sql::SqlStore;
 use rand::Rng;
 
@@ -379,7 +380,7 @@ pub fn private_image(account: &str, region: &str, name: &str) -> ImageRecord {
         owner: account.to_owned(),
         name: name.to_owned(),
         arn: photon_core::arn::Arn::image(region, account, name),
-        state: "AVAILABLE".into(),
+        state: photon_types::ImageState::Available.as_str().into(),
         platform: "WINDOWS_SERVER_2022".into(),
         created_at: 1_700_000_000_000,
         attrs: ImageAttrs {

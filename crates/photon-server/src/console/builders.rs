@@ -77,7 +77,9 @@ pub(super) async fn state_of(app: &App, cx: &Caller, id: &str) -> Result<Option<
 }
 
 fn state(b: &ImageBuilder) -> &'static str {
-    b.state.map_or("PENDING", |s| s.as_str())
+    b.state
+        .unwrap_or(photon_types::ImageBuilderState::Pending)
+        .as_str()
 }
 
 /// An image ARN's last part: the image's name.
@@ -354,7 +356,7 @@ async fn launchable_images(app: &App, cx: &Caller) -> Result<Vec<Choice>, ApiErr
             images
         )?;
         let usable = |i: &Image| {
-            i.state.is_some_and(|s| s.as_str() == "AVAILABLE")
+            i.state == Some(photon_types::ImageState::Available)
                 && i.image_builder_supported != Some(false)
                 && i.image_permissions
                     .as_ref()

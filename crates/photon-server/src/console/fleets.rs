@@ -116,7 +116,7 @@ pub(super) async fn usable_images(app: &App, cx: &Caller) -> Result<Vec<Image>, 
     Ok(all
         .into_iter()
         .filter(|i| {
-            i.state.is_some_and(|s| s.as_str() == "AVAILABLE")
+            i.state == Some(photon_types::ImageState::Available)
                 && i.image_permissions
                     .as_ref()
                     .and_then(|p| p.allow_fleet)

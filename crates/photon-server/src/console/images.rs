@@ -147,7 +147,9 @@ fn visibility(i: &Image) -> &'static str {
 }
 
 fn state(i: &Image) -> &'static str {
-    i.state.map_or("PENDING", |s| s.as_str())
+    i.state
+        .unwrap_or(photon_types::ImageState::Pending)
+        .as_str()
 }
 
 fn arn(i: &Image) -> &str {

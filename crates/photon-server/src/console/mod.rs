@@ -509,10 +509,11 @@ pub(crate) fn csrf_field(s: &Signed) -> Markup {
 /// place until the resource settles.
 pub(crate) fn badge(kind: &str, id: &str, state: &str) -> Markup {
     let busy = is_busy(kind, state);
+    let failed = photon_core::states::Kind::parse(kind).is_some_and(|k| k.failed(state));
     html! {
         span.badge.(format!("s-{}", state.to_ascii_lowercase()))
             data-kind=(kind) data-id=(id) data-state=(state) data-busy[busy] {
-            @if state == "FAILED" { span.alert-icon aria-hidden="true" { "!" } " " }
+            @if failed { span.alert-icon aria-hidden="true" { "!" } " " }
             (label(state))
         }
     }
@@ -533,6 +534,7 @@ pub(crate) fn label(state: &str) -> String {
         .join(" ")
 }
 
+/// Whether the badge of a `kind` in `state` keeps polling: the domain's state machine decides.
 fn is_busy(kind: &str, state: &str) -> bool {
     photon_core::states::Kind::parse(kind).is_some_and(|k| !k.settled(state))
 }

@@ -150,7 +150,7 @@ async fn render_sessions(
                                 td { (x.instance_id.as_deref().unwrap_or("")) }
                                 td { code { (x.id) } }
                                 td {
-                                    @if x.state.as_str() != "EXPIRED" {
+                                    @if x.state != photon_types::SessionState::Expired {
                                         form.inline method="post" action="/console/sessions/expire" {
                                             (csrf_field(s))
                                             input type="hidden" name="session" value=(x.id);
