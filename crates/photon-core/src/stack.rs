@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use photon_store::{Association, Doc, StackAttrs, StackRecord, StoreError};
+use photon_store::{Doc, LockKey, ResourceKind, StackAttrs, StackRecord, StoreError, WriteTx};
 use photon_types::{
     AccessEndpoint, Action, AgentAccessConfig, AgentAccessConfigForUpdate,
     ApplicationSettingsResponse, AssociateFleetRequest, Caller, ContentRedirection,
@@ -183,6 +183,21 @@ fn merged_agent_access(
     Ok(doc)
 }
 
+/// A fleet of the caller's, read under its lock (taken after the stack's, in `LockKey` order).
+async fn locked_fleet(
+    tx: &mut dyn WriteTx,
+    cx: &Caller,
+    name: &str,
+) -> Result<Option<photon_store::FleetRecord>, CoreError> {
+    tx.lock(LockKey::Fleet(ResourceKind::Fleet.arn(
+        &cx.region,
+        &cx.account_id,
+        name,
+    )))
+    .await?;
+    Ok(tx.fleet((&cx.region, &cx.account_id, name)).await?)
+}
+
 impl Service {
     pub async fn create_stack(
         &self,
@@ -283,9 +298,18 @@ impl Service {
         cx: &Caller,
         input: UpdateStackRequest,
     ) -> Result<Stack, CoreError> {
-        let mut st = self
-            .store
-            .stack(&cx.region, &cx.account_id, &input.name)
+        // Read, change and write under the stack's lock, so a concurrent UpdateStack or
+        // AssociateFleet is never overwritten or slipped past the Linux check.
+        let key = (
+            cx.region.as_str(),
+            cx.account_id.as_str(),
+            input.name.as_str(),
+        );
+        let mut tx = self.store.write().await?;
+        tx.lock(LockKey::Stack(ResourceKind::Stack.arn(key.0, key.1, key.2)))
+            .await?;
+        let mut st = tx
+            .stack(key)
             .await?
             .ok_or_else(|| not_found(&input.name, &cx.region))?;
         let a = &mut st.attrs;
@@ -396,14 +420,8 @@ impl Service {
             }
         }
         // A stack streaming from a Linux fleet keeps to what Linux sessions support.
-        for fleet in self
-            .store
-            .fleets_of_stack(&cx.region, &cx.account_id, &input.name)
-            .await?
-        {
-            let linux = self
-                .store
-                .fleet(&cx.region, &cx.account_id, &fleet)
+        for fleet in tx.stack_fleets(key).await? {
+            let linux = locked_fleet(tx.as_mut(), cx, &fleet)
                 .await?
                 .is_some_and(|f| !crate::content::is_windows(&f.attrs.platform));
             if let Some(what) = linux
@@ -418,9 +436,8 @@ impl Service {
                 )));
             }
         }
-        if !self.store.put_stack(&st).await? {
-            return Err(not_found(&input.name, &cx.region));
-        }
+        tx.put_stack(&st).await?;
+        tx.commit().await?;
         to_api(st)
     }
 
@@ -455,38 +472,49 @@ impl Service {
         cx: &Caller,
         input: AssociateFleetRequest,
     ) -> Result<(), CoreError> {
-        // A Linux fleet streams only stacks without what Linux sessions lack.
-        if let (Some(stack), Some(fleet)) = (
-            self.store
-                .stack(&cx.region, &cx.account_id, &input.stack_name)
-                .await?,
-            self.store
-                .fleet(&cx.region, &cx.account_id, &input.fleet_name)
-                .await?,
-        ) {
-            if !crate::content::is_windows(&fleet.attrs.platform) {
-                if let Some(what) = linux_conflicts(&stack.attrs)? {
-                    return Err(CoreError::Incompatible(format!(
-                        "fleet '{}' runs {}, and Linux sessions do not support {what}, which \
-                         stack '{}' has; remove it from the stack (UpdateStack \
-                         AttributesToDelete) first",
-                        input.fleet_name, fleet.attrs.platform, input.stack_name
-                    )));
-                }
-            }
-        }
-        match self.store.associate_fleet(&cx.region, &cx.account_id, &input.stack_name, &input.fleet_name).await? {
-            Association::Done => Ok(()),
-            Association::NoStack => Err(not_found(&input.stack_name, &cx.region)),
-            Association::NoFleet => Err(CoreError::NotFound(format!(
+        let key = (
+            cx.region.as_str(),
+            cx.account_id.as_str(),
+            input.stack_name.as_str(),
+        );
+        // The stack's lock, then the fleet's: the check and the association are one
+        // transaction, so an UpdateStack cannot add what a Linux fleet lacks in between.
+        let mut tx = self.store.write().await?;
+        tx.lock(LockKey::Stack(ResourceKind::Stack.arn(key.0, key.1, key.2)))
+            .await?;
+        let Some(stack) = tx.stack(key).await? else {
+            return Err(not_found(&input.stack_name, &cx.region));
+        };
+        let Some(fleet) = locked_fleet(tx.as_mut(), cx, &input.fleet_name).await? else {
+            return Err(CoreError::NotFound(format!(
                 "fleet '{}' does not exist in {}; list yours with DescribeFleets",
                 input.fleet_name, cx.region
-            ))),
-            Association::StackTaken => Err(CoreError::LimitExceeded(format!(
+            )));
+        };
+        // A Linux fleet streams only stacks without what Linux sessions lack.
+        if !crate::content::is_windows(&fleet.attrs.platform) {
+            if let Some(what) = linux_conflicts(&stack.attrs)? {
+                return Err(CoreError::Incompatible(format!(
+                    "fleet '{}' runs {}, and Linux sessions do not support {what}, which \
+                     stack '{}' has; remove it from the stack (UpdateStack \
+                     AttributesToDelete) first",
+                    input.fleet_name, fleet.attrs.platform, input.stack_name
+                )));
+            }
+        }
+        let current = tx.stack_fleets(key).await?;
+        if current.contains(&input.fleet_name) {
+            return Ok(());
+        }
+        if !current.is_empty() {
+            return Err(CoreError::LimitExceeded(format!(
                 "stack '{}' is already associated with another fleet; a stack streams from one fleet, so disassociate that one first",
                 input.stack_name
-            ))),
+            )));
         }
+        tx.insert_stack_fleet(key, &input.fleet_name).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn disassociate_fleet(

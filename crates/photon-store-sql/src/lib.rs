@@ -28,12 +28,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use photon_store::prelude::*;
 use photon_store::{
-    AccessKeyRecord, AccountRecord, AgentRelease, AppRecord, Association, BaseRelease,
-    BuilderAttrs, BuilderFile, BuilderRecord, ConsoleSessionRecord, CopyStart, DeleteOutcome,
-    FaultRecord, FleetAttrs, FleetRecord, ImageAttrs, ImageQuery, ImageRecord, ImageRow,
-    ImageScope, ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings,
-    QuotaRecord, ResourceKey, ResourceKind, SessionRecord, StackAttrs, StackRecord, Store,
-    StoreError, StoreResult, Transition, UpdateStart, IMAGE_ATTRS_VERSION,
+    AccessKeyRecord, AccountRecord, AgentRelease, AppRecord, BaseRelease, BuilderAttrs,
+    BuilderFile, BuilderRecord, ConsoleSessionRecord, CopyStart, DeleteOutcome, FaultRecord,
+    FleetAttrs, FleetRecord, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageShare,
+    ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings, QuotaRecord, ResourceKey,
+    ResourceKind, SessionRecord, StackAttrs, StackRecord, Store, StoreError, StoreResult,
+    Transition, UpdateStart, IMAGE_ATTRS_VERSION,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};

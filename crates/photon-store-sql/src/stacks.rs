@@ -77,21 +77,6 @@ impl StackStore for SqlStore {
         .await
     }
 
-    async fn put_stack(&self, st: &StackRecord) -> StoreResult<bool> {
-        let attrs = serde_json::to_string(&st.attrs).map_err(backend)?;
-        let res = sqlx::query(
-            "UPDATE stacks SET attrs = $4 WHERE region = $1 AND owner = $2 AND name = $3",
-        )
-        .bind(&st.region)
-        .bind(&st.owner)
-        .bind(&st.name)
-        .bind(attrs)
-        .execute(self.w()?)
-        .await
-        .map_err(backend)?;
-        Ok(res.rows_affected() == 1)
-    }
-
     async fn delete_stack(&self, (region, owner, name): (&str, &str, &str)) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let arn = ResourceKind::Stack.arn(region, owner, name);
@@ -120,56 +105,6 @@ impl StackStore for SqlStore {
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(true)
-    }
-
-    async fn associate_fleet(
-        &self,
-        region: &str,
-        owner: &str,
-        stack: &str,
-        fleet: &str,
-    ) -> StoreResult<Association> {
-        let mut tx = self.begin_write().await?;
-        self.lock(&mut tx, &ResourceKind::Stack.arn(region, owner, stack))
-            .await?;
-        if one_stack(&mut *tx, [region, owner, stack]).await?.is_none() {
-            return Ok(Association::NoStack);
-        }
-        if one_fleet(&mut *tx, [region, owner, fleet]).await?.is_none() {
-            return Ok(Association::NoFleet);
-        }
-        let rows = sqlx::query(
-            "SELECT fleet FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(stack)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let current: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get("fleet"))
-            .collect::<Result<_, _>>()
-            .map_err(backend)?;
-        if current.iter().any(|f| f == fleet) {
-            return Ok(Association::Done);
-        }
-        if !current.is_empty() {
-            return Ok(Association::StackTaken);
-        }
-        sqlx::query(
-            "INSERT INTO stack_fleets (region, owner, stack, fleet) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(stack)
-        .bind(fleet)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Association::Done)
     }
 
     async fn disassociate_fleet(

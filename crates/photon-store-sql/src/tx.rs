@@ -17,7 +17,7 @@ const SHARE_KEY: &str =
 
 use photon_store::{
     image_sort_key, BuilderRecord, FaultRecord, FleetRecord, ImageRecord, JobRecord, Key, LockKey,
-    LockOrder, Millis, ResourceKind, SessionRecord, StoreResult, WriteTx,
+    LockOrder, Millis, ResourceKind, SessionRecord, StackRecord, StoreResult, WriteTx,
 };
 
 pub(crate) struct SqlWriteTx {
@@ -187,6 +187,57 @@ impl WriteTx for SqlWriteTx {
             .await
             .map_err(backend)?;
         Ok(true)
+    }
+
+    async fn stack(&mut self, key: Key<'_>) -> StoreResult<Option<StackRecord>> {
+        crate::one_stack(&mut *self.tx, [key.0, key.1, key.2]).await
+    }
+
+    async fn put_stack(&mut self, st: &StackRecord) -> StoreResult<()> {
+        let attrs = serde_json::to_string(&st.attrs).map_err(backend)?;
+        sqlx::query("UPDATE stacks SET attrs = $4 WHERE region = $1 AND owner = $2 AND name = $3")
+            .bind(&st.region)
+            .bind(&st.owner)
+            .bind(&st.name)
+            .bind(attrs)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn stack_fleets(&mut self, (region, owner, stack): Key<'_>) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT fleet FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3 \
+             ORDER BY fleet",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(stack)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| r.try_get("fleet").map_err(backend))
+            .collect()
+    }
+
+    async fn insert_stack_fleet(
+        &mut self,
+        (region, owner, stack): Key<'_>,
+        fleet: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO stack_fleets (region, owner, stack, fleet) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(region)
+        .bind(owner)
+        .bind(stack)
+        .bind(fleet)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(crate::map_insert_error)?;
+        Ok(())
     }
 
     async fn fleet(&mut self, key: Key<'_>) -> StoreResult<Option<FleetRecord>> {

@@ -571,16 +571,6 @@ pub struct SessionRecord {
     pub last_input: Millis,
 }
 
-/// What associating a fleet with a stack found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Association {
-    Done,
-    NoStack,
-    NoFleet,
-    /// The stack already has another fleet.
-    StackTaken,
-}
-
 /// What a guarded state change found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition<T = BuilderRecord> {
@@ -1022,18 +1012,8 @@ pub trait StackStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<(String, StackRecord)>>;
-    /// Replaces a stack's attributes; `false` if it is gone.
-    async fn put_stack(&self, stack: &StackRecord) -> StoreResult<bool>;
     /// Deletes a stack with its tags and fleet association; `false` if it is gone.
     async fn delete_stack(&self, key: (&str, &str, &str)) -> StoreResult<bool>;
-    /// Associates a fleet with a stack (one fleet per stack), in one transaction.
-    async fn associate_fleet(
-        &self,
-        region: &str,
-        owner: &str,
-        stack: &str,
-        fleet: &str,
-    ) -> StoreResult<Association>;
     /// `false` if they were not associated.
     async fn disassociate_fleet(
         &self,

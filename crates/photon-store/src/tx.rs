@@ -4,7 +4,8 @@
 //!
 //! Rules stay in the domain: a `WriteTx` reads and writes records and takes locks; it never
 //! decides whether a change is allowed. Two rules hold for every transaction:
-//! - Locks are taken in `LockKey` order (images, then image builders, then fleets, then an
+//! - Locks are taken in `LockKey` order (images, then image builders, then stacks, then fleets,
+//!   then an
 //!   account's set of fleets, then the fault list; keys of one kind in their own order), so two transactions never wait on each
 //!   other in a cycle. Debug builds check the order on every `lock`.
 //! - Nothing else is awaited inside one: no blob I/O, no network, no other store call. SQLite
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 
 use crate::{
     BuilderRecord, FaultRecord, FleetRecord, ImageRecord, JobRecord, Millis, SessionRecord,
-    StoreResult,
+    StackRecord, StoreResult,
 };
 
 /// (region, owner, name): the key of every per-account resource.
@@ -30,6 +31,9 @@ pub enum LockKey {
     Image(String),
     /// An image builder, by ARN.
     ImageBuilder(String),
+    /// A stack, by ARN: its settings and its fleet association. Taken before the fleets the
+    /// stack's rules read.
+    Stack(String),
     /// A fleet, by ARN.
     Fleet(String),
     /// The set of one account's fleets in one region (`fleets:{owner}:{region}`): creations
@@ -46,6 +50,7 @@ impl LockKey {
         match self {
             LockKey::Image(arn)
             | LockKey::ImageBuilder(arn)
+            | LockKey::Stack(arn)
             | LockKey::Fleet(arn)
             | LockKey::AccountFleets(arn) => arn,
             LockKey::Faults => "faults",
@@ -116,6 +121,14 @@ pub trait WriteTx: Send {
     /// Deletes a builder with its tags and files; `false` if it was not there.
     async fn delete_image_builder(&mut self, key: Key<'_>) -> StoreResult<bool>;
 
+    async fn stack(&mut self, key: Key<'_>) -> StoreResult<Option<StackRecord>>;
+    /// Writes an existing stack's attributes.
+    async fn put_stack(&mut self, stack: &StackRecord) -> StoreResult<()>;
+    /// The names of the fleets associated with a stack, in name order.
+    async fn stack_fleets(&mut self, key: Key<'_>) -> StoreResult<Vec<String>>;
+    /// Associates `fleet` with a stack.
+    async fn insert_stack_fleet(&mut self, key: Key<'_>, fleet: &str) -> StoreResult<()>;
+
     async fn fleet(&mut self, key: Key<'_>) -> StoreResult<Option<FleetRecord>>;
     /// The names of `owner`'s fleets in `region` that run the image `image_arn`, in name order.
     async fn fleets_on_image(
@@ -159,11 +172,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lock_order_is_images_builders_fleets_account_fleets_faults() {
+    fn lock_order_is_images_builders_stacks_fleets_account_fleets_faults() {
         let mut o = LockOrder::default();
         assert!(o.take(&LockKey::Image("arn:a".into())));
         assert!(o.take(&LockKey::Image("arn:b".into())));
         assert!(o.take(&LockKey::ImageBuilder("arn:a".into())));
+        assert!(o.take(&LockKey::Stack("arn:a".into())));
         assert!(o.take(&LockKey::Fleet("arn:a".into())));
         assert!(o.take(&LockKey::account_fleets("111122223333", "us-east-1")));
         assert!(o.take(&LockKey::Faults));

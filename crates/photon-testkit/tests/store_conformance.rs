@@ -447,3 +447,54 @@ async fn sharing_fleet_guard_and_copy_contract() {
         "COPYING"
     );
 }
+
+#[tokio::test]
+async fn stacks_and_their_fleet_through_the_unit_of_work() {
+    use photon_store::{LockKey, StackAttrs, StackRecord};
+    let fresh = FreshStore::new();
+    let s = SqlStore::connect(&fresh.url).await.unwrap();
+    let owner = "111111111111";
+    let key = ("us-east-1", owner, "testers");
+    let stack = StackRecord {
+        region: key.0.into(),
+        owner: owner.into(),
+        name: key.2.into(),
+        arn: format!("arn:aws:appstream:us-east-1:{owner}:stack/testers"),
+        created_at: 1,
+        attrs: StackAttrs::default(),
+    };
+    s.create_stack(&stack, &BTreeMap::new(), 10).await.unwrap();
+    let image = private_image(owner, "us-east-1", "golden").arn;
+    let fleet = fleet_on(owner, "prod", &image, 0);
+    let mut tx = s.write().await.unwrap();
+    tx.lock(LockKey::Stack(stack.arn.clone())).await.unwrap();
+    tx.lock(LockKey::Fleet(fleet.arn.clone())).await.unwrap();
+    tx.insert_fleet(&fleet).await.unwrap();
+    let mut read = tx.stack(key).await.unwrap().unwrap();
+    assert_eq!(read, stack);
+    assert!(tx.stack_fleets(key).await.unwrap().is_empty());
+    tx.insert_stack_fleet(key, "prod").await.unwrap();
+    read.attrs.description = Some("for the testers".into());
+    tx.put_stack(&read).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(
+        s.fleets_of_stack("us-east-1", owner, "testers")
+            .await
+            .unwrap(),
+        ["prod"]
+    );
+    let back = s
+        .stack("us-east-1", owner, "testers")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.attrs.description.as_deref(), Some("for the testers"));
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(tx.stack_fleets(key).await.unwrap(), ["prod"]);
+    assert!(tx
+        .stack(("us-east-1", owner, "nobody"))
+        .await
+        .unwrap()
+        .is_none());
+}
