@@ -446,10 +446,17 @@ impl Service {
         cx: &Caller,
         input: DeleteStackRequest,
     ) -> Result<(), CoreError> {
-        let fleets = self
-            .store
-            .fleets_of_stack(&cx.region, &cx.account_id, &input.name)
+        // Under the stack's lock, so an AssociateFleet cannot slip in between the check and
+        // the delete.
+        let key = (
+            cx.region.as_str(),
+            cx.account_id.as_str(),
+            input.name.as_str(),
+        );
+        let mut tx = self.store.write().await?;
+        tx.lock(LockKey::Stack(ResourceKind::Stack.arn(key.0, key.1, key.2)))
             .await?;
+        let fleets = tx.stack_fleets(key).await?;
         if !fleets.is_empty() {
             return Err(CoreError::InUse(format!(
                 "stack '{}' is associated with fleet {}; disassociate it with DisassociateFleet first",
@@ -457,13 +464,10 @@ impl Service {
                 fleets.join(", ")
             )));
         }
-        if !self
-            .store
-            .delete_stack((&cx.region, &cx.account_id, &input.name))
-            .await?
-        {
+        if !tx.delete_stack(key).await? {
             return Err(not_found(&input.name, &cx.region));
         }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -77,36 +77,6 @@ impl StackStore for SqlStore {
         .await
     }
 
-    async fn delete_stack(&self, (region, owner, name): (&str, &str, &str)) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let arn = ResourceKind::Stack.arn(region, owner, name);
-        self.lock(&mut tx, &arn).await?;
-        let res = sqlx::query("DELETE FROM stacks WHERE region = $1 AND owner = $2 AND name = $3")
-            .bind(region)
-            .bind(owner)
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if res.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query("DELETE FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3")
-            .bind(region)
-            .bind(owner)
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
-            .bind(&arn)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(true)
-    }
-
     async fn disassociate_fleet(
         &self,
         region: &str,

@@ -240,6 +240,32 @@ impl WriteTx for SqlWriteTx {
         Ok(())
     }
 
+    async fn delete_stack(&mut self, (region, owner, name): Key<'_>) -> StoreResult<bool> {
+        let res = sqlx::query("DELETE FROM stacks WHERE region = $1 AND owner = $2 AND name = $3")
+            .bind(region)
+            .bind(owner)
+            .bind(name)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend)?;
+        if res.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3")
+            .bind(region)
+            .bind(owner)
+            .bind(name)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+            .bind(ResourceKind::Stack.arn(region, owner, name))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(backend)?;
+        Ok(true)
+    }
+
     async fn fleet(&mut self, key: Key<'_>) -> StoreResult<Option<FleetRecord>> {
         one_fleet(&mut *self.tx, [key.0, key.1, key.2]).await
     }

@@ -1012,8 +1012,6 @@ pub trait StackStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<(String, StackRecord)>>;
-    /// Deletes a stack with its tags and fleet association; `false` if it is gone.
-    async fn delete_stack(&self, key: (&str, &str, &str)) -> StoreResult<bool>;
     /// `false` if they were not associated.
     async fn disassociate_fleet(
         &self,

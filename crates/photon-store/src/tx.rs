@@ -128,6 +128,8 @@ pub trait WriteTx: Send {
     async fn stack_fleets(&mut self, key: Key<'_>) -> StoreResult<Vec<String>>;
     /// Associates `fleet` with a stack.
     async fn insert_stack_fleet(&mut self, key: Key<'_>, fleet: &str) -> StoreResult<()>;
+    /// Deletes a stack with its tags and fleet associations; `false` if it was not there.
+    async fn delete_stack(&mut self, key: Key<'_>) -> StoreResult<bool>;
 
     async fn fleet(&mut self, key: Key<'_>) -> StoreResult<Option<FleetRecord>>;
     /// The names of `owner`'s fleets in `region` that run the image `image_arn`, in name order.

@@ -497,4 +497,18 @@ async fn stacks_and_their_fleet_through_the_unit_of_work() {
         .await
         .unwrap()
         .is_none());
+    // Deleting takes the stack's association and tags with it.
+    assert!(tx.delete_stack(key).await.unwrap());
+    assert!(!tx.delete_stack(key).await.unwrap());
+    tx.commit().await.unwrap();
+    assert!(s
+        .stack("us-east-1", owner, "testers")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .stacks_of_fleet("us-east-1", owner, "prod")
+        .await
+        .unwrap()
+        .is_empty());
 }
