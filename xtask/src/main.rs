@@ -767,7 +767,7 @@ impl<'a> Gen<'a> {
     fn ops_file(&self) -> Result<String> {
         let mut o = String::from(HEADER);
         o.push_str("use crate::decode::{decode_input, Encode};\nuse crate::error::ApiError;\nuse crate::value::Value;\nuse crate::Caller;\nuse std::future::Future;\n\n");
-        let mut rows = Vec::new();
+        let mut rows: Vec<OpRow> = Vec::new();
         for (name, op) in self.ops {
             let input = op["input"]["shape"].as_str().map(str::to_owned);
             let output = op["output"]["shape"].as_str().map(str::to_owned);
@@ -820,6 +820,8 @@ impl<'a> Gen<'a> {
             );
         }
         o.push_str("}\n\n");
+        self.gen_outputs(&mut o, &rows)?;
+        self.gen_impl_macro(&mut o, &rows);
         o.push_str("/// Decodes the input of `op`, runs it on `svc` and encodes its output.\npub async fn dispatch<S: AppStream>(svc: &S, cx: &Caller, op: Operation, input: Value) -> Result<Value, ApiError> {\n    match op {\n");
         for (n, input, ..) in &rows {
             let inp = input.as_deref().unwrap_or("()");
@@ -834,6 +836,90 @@ impl<'a> Gen<'a> {
     }
 }
 
+type OpRow = (String, Option<String>, Option<String>, Vec<String>);
+
+impl Gen<'_> {
+    /// `From` conversions into the output shapes a handler need not build itself: `()` into an
+    /// output without members, and the member itself into an output of one member (a fleet
+    /// into `CreateFleetResult`). Other handlers return the output shape (the identity `From`).
+    fn gen_outputs(&self, o: &mut String, rows: &[OpRow]) -> Result<()> {
+        let outputs: BTreeSet<&str> = rows.iter().filter_map(|r| r.2.as_deref()).collect();
+        // In a module of their own so the member types resolve as in generated.rs.
+        o.push_str("mod outputs {\n    use crate::*;\n");
+        for out in outputs {
+            let s = self.shape(out)?;
+            let members = s["members"].as_object().context("output without members")?;
+            let required: BTreeSet<&str> = s
+                .get("required")
+                .and_then(Json::as_array)
+                .map(|a| a.iter().filter_map(Json::as_str).collect())
+                .unwrap_or_default();
+            match members.iter().next() {
+                None => {
+                    let _ = writeln!(
+                        o,
+                        "impl From<()> for crate::{out} {{ fn from((): ()) -> Self {{ Self {{}} }} }}"
+                    );
+                }
+                Some((m, spec)) if members.len() == 1 => {
+                    let ty = self.rust_type(member_shape(spec)?)?;
+                    let field = snake(m);
+                    let value = if required.contains(m.as_str()) {
+                        "v"
+                    } else {
+                        "Some(v)"
+                    };
+                    let _ = writeln!(
+                        o,
+                        "impl From<{ty}> for crate::{out} {{ fn from(v: {ty}) -> Self {{ Self {{ {field}: {value} }} }} }}"
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+        o.push_str("}\n\n");
+        Ok(())
+    }
+
+    /// `impl_app_stream!(Service { describe_images, … })`: implements `AppStream` for a type
+    /// whose inherent methods of the same names are the handlers (`(cx, input) -> Result<T, E>`
+    /// where the output converts `From<T>` and `E` has `into_api(request_id)`). The operations
+    /// not listed keep the trait's `NotImplemented` default.
+    fn gen_impl_macro(&self, o: &mut String, rows: &[OpRow]) {
+        o.push_str("/// Implements [`AppStream`] for a type from its inherent methods of the operations' names.\n");
+        o.push_str("#[macro_export]\nmacro_rules! impl_app_stream {\n    ($service:ty { $($op:ident),* $(,)? }) => {\n        impl $crate::AppStream for $service {\n            $($crate::impl_app_stream!(@op $op);)*\n        }\n    };\n");
+        for (n, input, output, _) in rows {
+            let (Some(inp), Some(out)) = (input, output) else {
+                continue;
+            };
+            let m = snake(n);
+            let _ = writeln!(
+                o,
+                "    (@op {m}) => {{\n        fn {m}(&self, cx: &$crate::Caller, input: $crate::{inp}) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::{out}, $crate::ApiError>> + Send {{\n            async move {{ Self::{m}(self, cx, input).await.map(<$crate::{out} as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }}\n        }}\n    }};"
+            );
+        }
+        o.push_str("}\n\n");
+    }
+}
+
+/// Where the domain lists the operations it implements.
+const HANDLERS: &str = "crates/photon-core/src/lib.rs";
+
+/// The method names listed in `impl_app_stream!(Service { … })`.
+fn implemented_ops(text: &str) -> Result<BTreeSet<String>> {
+    let start = text
+        .find("impl_app_stream!(Service {")
+        .with_context(|| format!("{HANDLERS} has no impl_app_stream!(Service {{ … }})"))?;
+    let rest = &text[start..];
+    let list = &rest[rest.find('{').unwrap_or(0) + 1..rest.find('}').unwrap_or(0)];
+    Ok(list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
 fn member_shape(spec: &Json) -> Result<&str> {
     spec["shape"].as_str().context("member without shape")
 }
@@ -841,7 +927,8 @@ fn member_shape(spec: &Json) -> Result<&str> {
 /// Every input member of every operation Photon implements must be named by a test, so a member
 /// the model adds (or one a handler forgets) cannot be dropped unnoticed again.
 ///
-/// An operation is implemented when `crates/photon-core/src/ops.rs` overrides its trait method.
+/// An operation is implemented when `crates/photon-core/src/lib.rs` lists it in its
+/// `impl_app_stream!` invocation.
 /// A test names `Op.Member` when a test file under `crates/*/tests` either sets it in an SDK
 /// call (`.create_fleet()` … `.max_sessions_per_instance(` before the chain's `.send()`), or
 /// names it as `Op.Member` in the text (for members sent raw, as hand-signed requests do).
@@ -851,7 +938,8 @@ fn members(root: &Path) -> Result<()> {
         .as_object()
         .context("model has no operations")?;
     let shapes = model["shapes"].as_object().context("model has no shapes")?;
-    let handlers = std::fs::read_to_string(root.join("crates/photon-core/src/ops.rs"))?;
+    let core = std::fs::read_to_string(root.join(HANDLERS))?;
+    let handlers = implemented_ops(&core)?;
     let mut tests = String::new();
     for dir in std::fs::read_dir(root.join("crates"))? {
         let dir = dir?.path().join("tests");
@@ -863,7 +951,7 @@ fn members(root: &Path) -> Result<()> {
     let mut missing = Vec::new();
     for (name, op) in ops {
         let method = snake(name);
-        if !handlers.contains(&format!("async fn {method}(")) {
+        if !handlers.contains(&method) {
             continue;
         }
         implemented += 1;

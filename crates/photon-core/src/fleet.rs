@@ -577,10 +577,10 @@ impl Service {
         &self,
         cx: &Caller,
         input: StartFleetRequest,
-    ) -> Result<Fleet, CoreError> {
+    ) -> Result<(), CoreError> {
         let read = self.my_fleet(cx, &input.name).await?;
         if read.state == st(FleetState::Running) || read.state == st(FleetState::Starting) {
-            return self.fleet_api(read).await;
+            return Ok(());
         }
         if read.state != st(FleetState::Stopped) {
             return Err(CoreError::ConcurrentModification(format!(
@@ -598,16 +598,13 @@ impl Service {
             ))
         })
         .await
+        .map(drop)
     }
 
-    pub async fn stop_fleet(
-        &self,
-        cx: &Caller,
-        input: StopFleetRequest,
-    ) -> Result<Fleet, CoreError> {
+    pub async fn stop_fleet(&self, cx: &Caller, input: StopFleetRequest) -> Result<(), CoreError> {
         let read = self.my_fleet(cx, &input.name).await?;
         if read.state == st(FleetState::Stopped) || read.state == st(FleetState::Stopping) {
-            return self.fleet_api(read).await;
+            return Ok(());
         }
         let mut f = read.clone();
         f.state = st(FleetState::Stopping).to_owned();
@@ -619,6 +616,7 @@ impl Service {
             ))
         })
         .await
+        .map(drop)
     }
 
     pub async fn delete_fleet(

@@ -1,6 +1,8 @@
-//! The AppStream domain: accounts and regions, the image registry, tags and quotas. It
-//! implements the generated `AppStream` trait, one small handler per operation, and programs
-//! against ports only (`Store`, `Clock`). It knows nothing of HTTP, wire formats or SQL.
+//! The AppStream domain: accounts and regions, the image registry, tags and quotas. Each
+//! operation is one inherent method of `Service` named as in the model (`Service::create_fleet`
+//! in `fleet.rs`), taking the operation's input; `impl_app_stream!` below (generated from the
+//! model) makes them the `AppStream` trait. It programs against ports only (`Store`, `Clock`)
+//! and knows nothing of HTTP, wire formats or SQL.
 
 pub mod account;
 pub mod arn;
@@ -15,7 +17,6 @@ pub mod faults;
 pub mod fleet;
 pub mod image;
 pub mod image_assistant;
-mod ops;
 pub mod pace;
 pub mod quota;
 pub mod region;
@@ -55,6 +56,44 @@ pub struct Service {
     pub(crate) os_layers:
         Arc<std::sync::Mutex<std::collections::HashMap<(usize, &'static str), String>>>,
 }
+
+// The operations Photon implements; the others answer `NotImplemented` (the trait's default).
+// `cargo xtask members` reads this list.
+photon_types::impl_app_stream!(Service {
+    describe_images,
+    delete_image,
+    tag_resource,
+    untag_resource,
+    list_tags_for_resource,
+    create_image_builder,
+    describe_image_builders,
+    start_image_builder,
+    stop_image_builder,
+    delete_image_builder,
+    create_image_builder_streaming_url,
+    create_fleet,
+    describe_fleets,
+    update_fleet,
+    start_fleet,
+    stop_fleet,
+    delete_fleet,
+    create_stack,
+    describe_stacks,
+    update_stack,
+    delete_stack,
+    associate_fleet,
+    disassociate_fleet,
+    list_associated_fleets,
+    list_associated_stacks,
+    create_streaming_url,
+    describe_sessions,
+    expire_session,
+    update_image_permissions,
+    describe_image_permissions,
+    delete_image_permissions,
+    copy_image,
+    create_updated_image,
+});
 
 impl Service {
     /// Builds the service and prepares the store: the token key is created once and shared by

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use photon_store::{ResourceKey, StoreError};
-use photon_types::Caller;
+use photon_types::{Caller, ListTagsForResourceRequest, TagResourceRequest, UntagResourceRequest};
 
 use crate::arn::Arn;
 use crate::{CoreError, Service};
@@ -112,11 +112,12 @@ impl Service {
         Ok(key)
     }
 
-    pub async fn list_tags(
+    pub async fn list_tags_for_resource(
         &self,
         cx: &Caller,
-        arn: &str,
+        input: ListTagsForResourceRequest,
     ) -> Result<BTreeMap<String, String>, CoreError> {
+        let arn = &input.resource_arn;
         self.owned_resource(cx, arn).await?;
         Ok(self.store.tags(arn).await?)
     }
@@ -124,9 +125,9 @@ impl Service {
     pub async fn tag_resource(
         &self,
         cx: &Caller,
-        arn: &str,
-        tags: &BTreeMap<String, String>,
+        input: TagResourceRequest,
     ) -> Result<(), CoreError> {
+        let (arn, tags) = (&input.resource_arn, &input.tags);
         let key = self.owned_resource(cx, arn).await?;
         match self.store.put_tags(&key, arn, tags, MAX_TAGS).await {
             Ok(()) => Ok(()),
@@ -142,9 +143,9 @@ impl Service {
     pub async fn untag_resource(
         &self,
         cx: &Caller,
-        arn: &str,
-        keys: &[String],
+        input: UntagResourceRequest,
     ) -> Result<(), CoreError> {
+        let (arn, keys) = (&input.resource_arn, &input.tag_keys);
         let key = self.owned_resource(cx, arn).await?;
         match self.store.remove_tags(&key, arn, keys).await {
             Ok(()) => Ok(()),

@@ -1698,6 +1698,825 @@ pub trait AppStream: Send + Sync {
     }
 }
 
+mod outputs {
+    use crate::*;
+    impl From<AppBlockBuilderAppBlockAssociation> for crate::AssociateAppBlockBuilderAppBlockResult {
+        fn from(v: AppBlockBuilderAppBlockAssociation) -> Self {
+            Self {
+                app_block_builder_app_block_association: Some(v),
+            }
+        }
+    }
+    impl From<ApplicationFleetAssociation> for crate::AssociateApplicationFleetResult {
+        fn from(v: ApplicationFleetAssociation) -> Self {
+            Self {
+                application_fleet_association: Some(v),
+            }
+        }
+    }
+    impl From<()> for crate::AssociateApplicationToEntitlementResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::AssociateFleetResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::AssociateSoftwareToImageBuilderResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<Vec<UserStackAssociationError>> for crate::BatchAssociateUserStackResult {
+        fn from(v: Vec<UserStackAssociationError>) -> Self {
+            Self { errors: Some(v) }
+        }
+    }
+    impl From<Vec<UserStackAssociationError>> for crate::BatchDisassociateUserStackResult {
+        fn from(v: Vec<UserStackAssociationError>) -> Self {
+            Self { errors: Some(v) }
+        }
+    }
+    impl From<String> for crate::CopyImageResponse {
+        fn from(v: String) -> Self {
+            Self {
+                destination_image_name: Some(v),
+            }
+        }
+    }
+    impl From<AppBlockBuilder> for crate::CreateAppBlockBuilderResult {
+        fn from(v: AppBlockBuilder) -> Self {
+            Self {
+                app_block_builder: Some(v),
+            }
+        }
+    }
+    impl From<AppBlock> for crate::CreateAppBlockResult {
+        fn from(v: AppBlock) -> Self {
+            Self { app_block: Some(v) }
+        }
+    }
+    impl From<Application> for crate::CreateApplicationResult {
+        fn from(v: Application) -> Self {
+            Self {
+                application: Some(v),
+            }
+        }
+    }
+    impl From<DirectoryConfig> for crate::CreateDirectoryConfigResult {
+        fn from(v: DirectoryConfig) -> Self {
+            Self {
+                directory_config: Some(v),
+            }
+        }
+    }
+    impl From<Entitlement> for crate::CreateEntitlementResult {
+        fn from(v: Entitlement) -> Self {
+            Self {
+                entitlement: Some(v),
+            }
+        }
+    }
+    impl From<ExportImageTask> for crate::CreateExportImageTaskResult {
+        fn from(v: ExportImageTask) -> Self {
+            Self {
+                export_image_task: Some(v),
+            }
+        }
+    }
+    impl From<Fleet> for crate::CreateFleetResult {
+        fn from(v: Fleet) -> Self {
+            Self { fleet: Some(v) }
+        }
+    }
+    impl From<ImageBuilder> for crate::CreateImageBuilderResult {
+        fn from(v: ImageBuilder) -> Self {
+            Self {
+                image_builder: Some(v),
+            }
+        }
+    }
+    impl From<Image> for crate::CreateImportedImageResult {
+        fn from(v: Image) -> Self {
+            Self { image: Some(v) }
+        }
+    }
+    impl From<Stack> for crate::CreateStackResult {
+        fn from(v: Stack) -> Self {
+            Self { stack: Some(v) }
+        }
+    }
+    impl From<Theme> for crate::CreateThemeForStackResult {
+        fn from(v: Theme) -> Self {
+            Self { theme: Some(v) }
+        }
+    }
+    impl From<()> for crate::CreateUserResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DeleteAppBlockBuilderResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DeleteAppBlockResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DeleteApplicationResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DeleteDirectoryConfigResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DeleteEntitlementResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DeleteFleetResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<ImageBuilder> for crate::DeleteImageBuilderResult {
+        fn from(v: ImageBuilder) -> Self {
+            Self {
+                image_builder: Some(v),
+            }
+        }
+    }
+    impl From<()> for crate::DeleteImagePermissionsResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<Image> for crate::DeleteImageResult {
+        fn from(v: Image) -> Self {
+            Self { image: Some(v) }
+        }
+    }
+    impl From<()> for crate::DeleteStackResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DeleteThemeForStackResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DeleteUsageReportSubscriptionResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DeleteUserResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<Theme> for crate::DescribeThemeForStackResult {
+        fn from(v: Theme) -> Self {
+            Self { theme: Some(v) }
+        }
+    }
+    impl From<()> for crate::DisableUserResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DisassociateAppBlockBuilderAppBlockResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DisassociateApplicationFleetResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DisassociateApplicationFromEntitlementResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DisassociateFleetResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DisassociateSoftwareFromImageBuilderResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::DrainSessionInstanceResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::EnableUserResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::ExpireSessionResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<ExportImageTask> for crate::GetExportImageTaskResult {
+        fn from(v: ExportImageTask) -> Self {
+            Self {
+                export_image_task: Some(v),
+            }
+        }
+    }
+    impl From<std::collections::BTreeMap<String, String>> for crate::ListTagsForResourceResponse {
+        fn from(v: std::collections::BTreeMap<String, String>) -> Self {
+            Self { tags: Some(v) }
+        }
+    }
+    impl From<AppBlockBuilder> for crate::StartAppBlockBuilderResult {
+        fn from(v: AppBlockBuilder) -> Self {
+            Self {
+                app_block_builder: Some(v),
+            }
+        }
+    }
+    impl From<()> for crate::StartFleetResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<ImageBuilder> for crate::StartImageBuilderResult {
+        fn from(v: ImageBuilder) -> Self {
+            Self {
+                image_builder: Some(v),
+            }
+        }
+    }
+    impl From<()> for crate::StartSoftwareDeploymentToImageBuilderResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<AppBlockBuilder> for crate::StopAppBlockBuilderResult {
+        fn from(v: AppBlockBuilder) -> Self {
+            Self {
+                app_block_builder: Some(v),
+            }
+        }
+    }
+    impl From<()> for crate::StopFleetResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<ImageBuilder> for crate::StopImageBuilderResult {
+        fn from(v: ImageBuilder) -> Self {
+            Self {
+                image_builder: Some(v),
+            }
+        }
+    }
+    impl From<()> for crate::TagResourceResponse {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<()> for crate::UntagResourceResponse {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<AppBlockBuilder> for crate::UpdateAppBlockBuilderResult {
+        fn from(v: AppBlockBuilder) -> Self {
+            Self {
+                app_block_builder: Some(v),
+            }
+        }
+    }
+    impl From<Application> for crate::UpdateApplicationResult {
+        fn from(v: Application) -> Self {
+            Self {
+                application: Some(v),
+            }
+        }
+    }
+    impl From<DirectoryConfig> for crate::UpdateDirectoryConfigResult {
+        fn from(v: DirectoryConfig) -> Self {
+            Self {
+                directory_config: Some(v),
+            }
+        }
+    }
+    impl From<Entitlement> for crate::UpdateEntitlementResult {
+        fn from(v: Entitlement) -> Self {
+            Self {
+                entitlement: Some(v),
+            }
+        }
+    }
+    impl From<Fleet> for crate::UpdateFleetResult {
+        fn from(v: Fleet) -> Self {
+            Self { fleet: Some(v) }
+        }
+    }
+    impl From<ImageBuilder> for crate::UpdateImageBuilderResult {
+        fn from(v: ImageBuilder) -> Self {
+            Self {
+                image_builder: Some(v),
+            }
+        }
+    }
+    impl From<()> for crate::UpdateImagePermissionsResult {
+        fn from((): ()) -> Self {
+            Self {}
+        }
+    }
+    impl From<Stack> for crate::UpdateStackResult {
+        fn from(v: Stack) -> Self {
+            Self { stack: Some(v) }
+        }
+    }
+    impl From<Theme> for crate::UpdateThemeForStackResult {
+        fn from(v: Theme) -> Self {
+            Self { theme: Some(v) }
+        }
+    }
+}
+
+/// Implements [`AppStream`] for a type from its inherent methods of the operations' names.
+#[macro_export]
+macro_rules! impl_app_stream {
+    ($service:ty { $($op:ident),* $(,)? }) => {
+        impl $crate::AppStream for $service {
+            $($crate::impl_app_stream!(@op $op);)*
+        }
+    };
+    (@op associate_app_block_builder_app_block) => {
+        fn associate_app_block_builder_app_block(&self, cx: &$crate::Caller, input: $crate::AssociateAppBlockBuilderAppBlockRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::AssociateAppBlockBuilderAppBlockResult, $crate::ApiError>> + Send {
+            async move { Self::associate_app_block_builder_app_block(self, cx, input).await.map(<$crate::AssociateAppBlockBuilderAppBlockResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op associate_application_fleet) => {
+        fn associate_application_fleet(&self, cx: &$crate::Caller, input: $crate::AssociateApplicationFleetRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::AssociateApplicationFleetResult, $crate::ApiError>> + Send {
+            async move { Self::associate_application_fleet(self, cx, input).await.map(<$crate::AssociateApplicationFleetResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op associate_application_to_entitlement) => {
+        fn associate_application_to_entitlement(&self, cx: &$crate::Caller, input: $crate::AssociateApplicationToEntitlementRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::AssociateApplicationToEntitlementResult, $crate::ApiError>> + Send {
+            async move { Self::associate_application_to_entitlement(self, cx, input).await.map(<$crate::AssociateApplicationToEntitlementResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op associate_fleet) => {
+        fn associate_fleet(&self, cx: &$crate::Caller, input: $crate::AssociateFleetRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::AssociateFleetResult, $crate::ApiError>> + Send {
+            async move { Self::associate_fleet(self, cx, input).await.map(<$crate::AssociateFleetResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op associate_software_to_image_builder) => {
+        fn associate_software_to_image_builder(&self, cx: &$crate::Caller, input: $crate::AssociateSoftwareToImageBuilderRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::AssociateSoftwareToImageBuilderResult, $crate::ApiError>> + Send {
+            async move { Self::associate_software_to_image_builder(self, cx, input).await.map(<$crate::AssociateSoftwareToImageBuilderResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op batch_associate_user_stack) => {
+        fn batch_associate_user_stack(&self, cx: &$crate::Caller, input: $crate::BatchAssociateUserStackRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::BatchAssociateUserStackResult, $crate::ApiError>> + Send {
+            async move { Self::batch_associate_user_stack(self, cx, input).await.map(<$crate::BatchAssociateUserStackResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op batch_disassociate_user_stack) => {
+        fn batch_disassociate_user_stack(&self, cx: &$crate::Caller, input: $crate::BatchDisassociateUserStackRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::BatchDisassociateUserStackResult, $crate::ApiError>> + Send {
+            async move { Self::batch_disassociate_user_stack(self, cx, input).await.map(<$crate::BatchDisassociateUserStackResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op copy_image) => {
+        fn copy_image(&self, cx: &$crate::Caller, input: $crate::CopyImageRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CopyImageResponse, $crate::ApiError>> + Send {
+            async move { Self::copy_image(self, cx, input).await.map(<$crate::CopyImageResponse as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_app_block) => {
+        fn create_app_block(&self, cx: &$crate::Caller, input: $crate::CreateAppBlockRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateAppBlockResult, $crate::ApiError>> + Send {
+            async move { Self::create_app_block(self, cx, input).await.map(<$crate::CreateAppBlockResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_app_block_builder) => {
+        fn create_app_block_builder(&self, cx: &$crate::Caller, input: $crate::CreateAppBlockBuilderRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateAppBlockBuilderResult, $crate::ApiError>> + Send {
+            async move { Self::create_app_block_builder(self, cx, input).await.map(<$crate::CreateAppBlockBuilderResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_app_block_builder_streaming_url) => {
+        fn create_app_block_builder_streaming_url(&self, cx: &$crate::Caller, input: $crate::CreateAppBlockBuilderStreamingURLRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateAppBlockBuilderStreamingURLResult, $crate::ApiError>> + Send {
+            async move { Self::create_app_block_builder_streaming_url(self, cx, input).await.map(<$crate::CreateAppBlockBuilderStreamingURLResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_application) => {
+        fn create_application(&self, cx: &$crate::Caller, input: $crate::CreateApplicationRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateApplicationResult, $crate::ApiError>> + Send {
+            async move { Self::create_application(self, cx, input).await.map(<$crate::CreateApplicationResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_directory_config) => {
+        fn create_directory_config(&self, cx: &$crate::Caller, input: $crate::CreateDirectoryConfigRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateDirectoryConfigResult, $crate::ApiError>> + Send {
+            async move { Self::create_directory_config(self, cx, input).await.map(<$crate::CreateDirectoryConfigResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_entitlement) => {
+        fn create_entitlement(&self, cx: &$crate::Caller, input: $crate::CreateEntitlementRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateEntitlementResult, $crate::ApiError>> + Send {
+            async move { Self::create_entitlement(self, cx, input).await.map(<$crate::CreateEntitlementResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_export_image_task) => {
+        fn create_export_image_task(&self, cx: &$crate::Caller, input: $crate::CreateExportImageTaskRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateExportImageTaskResult, $crate::ApiError>> + Send {
+            async move { Self::create_export_image_task(self, cx, input).await.map(<$crate::CreateExportImageTaskResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_fleet) => {
+        fn create_fleet(&self, cx: &$crate::Caller, input: $crate::CreateFleetRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateFleetResult, $crate::ApiError>> + Send {
+            async move { Self::create_fleet(self, cx, input).await.map(<$crate::CreateFleetResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_image_builder) => {
+        fn create_image_builder(&self, cx: &$crate::Caller, input: $crate::CreateImageBuilderRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateImageBuilderResult, $crate::ApiError>> + Send {
+            async move { Self::create_image_builder(self, cx, input).await.map(<$crate::CreateImageBuilderResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_image_builder_streaming_url) => {
+        fn create_image_builder_streaming_url(&self, cx: &$crate::Caller, input: $crate::CreateImageBuilderStreamingURLRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateImageBuilderStreamingURLResult, $crate::ApiError>> + Send {
+            async move { Self::create_image_builder_streaming_url(self, cx, input).await.map(<$crate::CreateImageBuilderStreamingURLResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_imported_image) => {
+        fn create_imported_image(&self, cx: &$crate::Caller, input: $crate::CreateImportedImageRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateImportedImageResult, $crate::ApiError>> + Send {
+            async move { Self::create_imported_image(self, cx, input).await.map(<$crate::CreateImportedImageResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_stack) => {
+        fn create_stack(&self, cx: &$crate::Caller, input: $crate::CreateStackRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateStackResult, $crate::ApiError>> + Send {
+            async move { Self::create_stack(self, cx, input).await.map(<$crate::CreateStackResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_streaming_url) => {
+        fn create_streaming_url(&self, cx: &$crate::Caller, input: $crate::CreateStreamingURLRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateStreamingURLResult, $crate::ApiError>> + Send {
+            async move { Self::create_streaming_url(self, cx, input).await.map(<$crate::CreateStreamingURLResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_theme_for_stack) => {
+        fn create_theme_for_stack(&self, cx: &$crate::Caller, input: $crate::CreateThemeForStackRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateThemeForStackResult, $crate::ApiError>> + Send {
+            async move { Self::create_theme_for_stack(self, cx, input).await.map(<$crate::CreateThemeForStackResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_updated_image) => {
+        fn create_updated_image(&self, cx: &$crate::Caller, input: $crate::CreateUpdatedImageRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateUpdatedImageResult, $crate::ApiError>> + Send {
+            async move { Self::create_updated_image(self, cx, input).await.map(<$crate::CreateUpdatedImageResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_usage_report_subscription) => {
+        fn create_usage_report_subscription(&self, cx: &$crate::Caller, input: $crate::CreateUsageReportSubscriptionRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateUsageReportSubscriptionResult, $crate::ApiError>> + Send {
+            async move { Self::create_usage_report_subscription(self, cx, input).await.map(<$crate::CreateUsageReportSubscriptionResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op create_user) => {
+        fn create_user(&self, cx: &$crate::Caller, input: $crate::CreateUserRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::CreateUserResult, $crate::ApiError>> + Send {
+            async move { Self::create_user(self, cx, input).await.map(<$crate::CreateUserResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op delete_app_block) => {
+        fn delete_app_block(&self, cx: &$crate::Caller, input: $crate::DeleteAppBlockRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DeleteAppBlockResult, $crate::ApiError>> + Send {
+            async move { Self::delete_app_block(self, cx, input).await.map(<$crate::DeleteAppBlockResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op delete_app_block_builder) => {
+        fn delete_app_block_builder(&self, cx: &$crate::Caller, input: $crate::DeleteAppBlockBuilderRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DeleteAppBlockBuilderResult, $crate::ApiError>> + Send {
+            async move { Self::delete_app_block_builder(self, cx, input).await.map(<$crate::DeleteAppBlockBuilderResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op delete_application) => {
+        fn delete_application(&self, cx: &$crate::Caller, input: $crate::DeleteApplicationRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DeleteApplicationResult, $crate::ApiError>> + Send {
+            async move { Self::delete_application(self, cx, input).await.map(<$crate::DeleteApplicationResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op delete_directory_config) => {
+        fn delete_directory_config(&self, cx: &$crate::Caller, input: $crate::DeleteDirectoryConfigRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DeleteDirectoryConfigResult, $crate::ApiError>> + Send {
+            async move { Self::delete_directory_config(self, cx, input).await.map(<$crate::DeleteDirectoryConfigResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op delete_entitlement) => {
+        fn delete_entitlement(&self, cx: &$crate::Caller, input: $crate::DeleteEntitlementRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DeleteEntitlementResult, $crate::ApiError>> + Send {
+            async move { Self::delete_entitlement(self, cx, input).await.map(<$crate::DeleteEntitlementResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op delete_fleet) => {
+        fn delete_fleet(&self, cx: &$crate::Caller, input: $crate::DeleteFleetRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DeleteFleetResult, $crate::ApiError>> + Send {
+            async move { Self::delete_fleet(self, cx, input).await.map(<$crate::DeleteFleetResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op delete_image) => {
+        fn delete_image(&self, cx: &$crate::Caller, input: $crate::DeleteImageRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DeleteImageResult, $crate::ApiError>> + Send {
+            async move { Self::delete_image(self, cx, input).await.map(<$crate::DeleteImageResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op delete_image_builder) => {
+        fn delete_image_builder(&self, cx: &$crate::Caller, input: $crate::DeleteImageBuilderRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DeleteImageBuilderResult, $crate::ApiError>> + Send {
+            async move { Self::delete_image_builder(self, cx, input).await.map(<$crate::DeleteImageBuilderResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op delete_image_permissions) => {
+        fn delete_image_permissions(&self, cx: &$crate::Caller, input: $crate::DeleteImagePermissionsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DeleteImagePermissionsResult, $crate::ApiError>> + Send {
+            async move { Self::delete_image_permissions(self, cx, input).await.map(<$crate::DeleteImagePermissionsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op delete_stack) => {
+        fn delete_stack(&self, cx: &$crate::Caller, input: $crate::DeleteStackRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DeleteStackResult, $crate::ApiError>> + Send {
+            async move { Self::delete_stack(self, cx, input).await.map(<$crate::DeleteStackResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op delete_theme_for_stack) => {
+        fn delete_theme_for_stack(&self, cx: &$crate::Caller, input: $crate::DeleteThemeForStackRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DeleteThemeForStackResult, $crate::ApiError>> + Send {
+            async move { Self::delete_theme_for_stack(self, cx, input).await.map(<$crate::DeleteThemeForStackResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op delete_usage_report_subscription) => {
+        fn delete_usage_report_subscription(&self, cx: &$crate::Caller, input: $crate::DeleteUsageReportSubscriptionRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DeleteUsageReportSubscriptionResult, $crate::ApiError>> + Send {
+            async move { Self::delete_usage_report_subscription(self, cx, input).await.map(<$crate::DeleteUsageReportSubscriptionResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op delete_user) => {
+        fn delete_user(&self, cx: &$crate::Caller, input: $crate::DeleteUserRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DeleteUserResult, $crate::ApiError>> + Send {
+            async move { Self::delete_user(self, cx, input).await.map(<$crate::DeleteUserResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_app_block_builder_app_block_associations) => {
+        fn describe_app_block_builder_app_block_associations(&self, cx: &$crate::Caller, input: $crate::DescribeAppBlockBuilderAppBlockAssociationsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeAppBlockBuilderAppBlockAssociationsResult, $crate::ApiError>> + Send {
+            async move { Self::describe_app_block_builder_app_block_associations(self, cx, input).await.map(<$crate::DescribeAppBlockBuilderAppBlockAssociationsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_app_block_builders) => {
+        fn describe_app_block_builders(&self, cx: &$crate::Caller, input: $crate::DescribeAppBlockBuildersRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeAppBlockBuildersResult, $crate::ApiError>> + Send {
+            async move { Self::describe_app_block_builders(self, cx, input).await.map(<$crate::DescribeAppBlockBuildersResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_app_blocks) => {
+        fn describe_app_blocks(&self, cx: &$crate::Caller, input: $crate::DescribeAppBlocksRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeAppBlocksResult, $crate::ApiError>> + Send {
+            async move { Self::describe_app_blocks(self, cx, input).await.map(<$crate::DescribeAppBlocksResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_app_license_usage) => {
+        fn describe_app_license_usage(&self, cx: &$crate::Caller, input: $crate::DescribeAppLicenseUsageRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeAppLicenseUsageResult, $crate::ApiError>> + Send {
+            async move { Self::describe_app_license_usage(self, cx, input).await.map(<$crate::DescribeAppLicenseUsageResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_application_fleet_associations) => {
+        fn describe_application_fleet_associations(&self, cx: &$crate::Caller, input: $crate::DescribeApplicationFleetAssociationsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeApplicationFleetAssociationsResult, $crate::ApiError>> + Send {
+            async move { Self::describe_application_fleet_associations(self, cx, input).await.map(<$crate::DescribeApplicationFleetAssociationsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_applications) => {
+        fn describe_applications(&self, cx: &$crate::Caller, input: $crate::DescribeApplicationsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeApplicationsResult, $crate::ApiError>> + Send {
+            async move { Self::describe_applications(self, cx, input).await.map(<$crate::DescribeApplicationsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_directory_configs) => {
+        fn describe_directory_configs(&self, cx: &$crate::Caller, input: $crate::DescribeDirectoryConfigsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeDirectoryConfigsResult, $crate::ApiError>> + Send {
+            async move { Self::describe_directory_configs(self, cx, input).await.map(<$crate::DescribeDirectoryConfigsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_entitlements) => {
+        fn describe_entitlements(&self, cx: &$crate::Caller, input: $crate::DescribeEntitlementsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeEntitlementsResult, $crate::ApiError>> + Send {
+            async move { Self::describe_entitlements(self, cx, input).await.map(<$crate::DescribeEntitlementsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_fleets) => {
+        fn describe_fleets(&self, cx: &$crate::Caller, input: $crate::DescribeFleetsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeFleetsResult, $crate::ApiError>> + Send {
+            async move { Self::describe_fleets(self, cx, input).await.map(<$crate::DescribeFleetsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_image_builders) => {
+        fn describe_image_builders(&self, cx: &$crate::Caller, input: $crate::DescribeImageBuildersRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeImageBuildersResult, $crate::ApiError>> + Send {
+            async move { Self::describe_image_builders(self, cx, input).await.map(<$crate::DescribeImageBuildersResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_image_permissions) => {
+        fn describe_image_permissions(&self, cx: &$crate::Caller, input: $crate::DescribeImagePermissionsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeImagePermissionsResult, $crate::ApiError>> + Send {
+            async move { Self::describe_image_permissions(self, cx, input).await.map(<$crate::DescribeImagePermissionsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_images) => {
+        fn describe_images(&self, cx: &$crate::Caller, input: $crate::DescribeImagesRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeImagesResult, $crate::ApiError>> + Send {
+            async move { Self::describe_images(self, cx, input).await.map(<$crate::DescribeImagesResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_sessions) => {
+        fn describe_sessions(&self, cx: &$crate::Caller, input: $crate::DescribeSessionsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeSessionsResult, $crate::ApiError>> + Send {
+            async move { Self::describe_sessions(self, cx, input).await.map(<$crate::DescribeSessionsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_software_associations) => {
+        fn describe_software_associations(&self, cx: &$crate::Caller, input: $crate::DescribeSoftwareAssociationsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeSoftwareAssociationsResult, $crate::ApiError>> + Send {
+            async move { Self::describe_software_associations(self, cx, input).await.map(<$crate::DescribeSoftwareAssociationsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_stacks) => {
+        fn describe_stacks(&self, cx: &$crate::Caller, input: $crate::DescribeStacksRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeStacksResult, $crate::ApiError>> + Send {
+            async move { Self::describe_stacks(self, cx, input).await.map(<$crate::DescribeStacksResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_theme_for_stack) => {
+        fn describe_theme_for_stack(&self, cx: &$crate::Caller, input: $crate::DescribeThemeForStackRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeThemeForStackResult, $crate::ApiError>> + Send {
+            async move { Self::describe_theme_for_stack(self, cx, input).await.map(<$crate::DescribeThemeForStackResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_usage_report_subscriptions) => {
+        fn describe_usage_report_subscriptions(&self, cx: &$crate::Caller, input: $crate::DescribeUsageReportSubscriptionsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeUsageReportSubscriptionsResult, $crate::ApiError>> + Send {
+            async move { Self::describe_usage_report_subscriptions(self, cx, input).await.map(<$crate::DescribeUsageReportSubscriptionsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_user_stack_associations) => {
+        fn describe_user_stack_associations(&self, cx: &$crate::Caller, input: $crate::DescribeUserStackAssociationsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeUserStackAssociationsResult, $crate::ApiError>> + Send {
+            async move { Self::describe_user_stack_associations(self, cx, input).await.map(<$crate::DescribeUserStackAssociationsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op describe_users) => {
+        fn describe_users(&self, cx: &$crate::Caller, input: $crate::DescribeUsersRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DescribeUsersResult, $crate::ApiError>> + Send {
+            async move { Self::describe_users(self, cx, input).await.map(<$crate::DescribeUsersResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op disable_user) => {
+        fn disable_user(&self, cx: &$crate::Caller, input: $crate::DisableUserRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DisableUserResult, $crate::ApiError>> + Send {
+            async move { Self::disable_user(self, cx, input).await.map(<$crate::DisableUserResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op disassociate_app_block_builder_app_block) => {
+        fn disassociate_app_block_builder_app_block(&self, cx: &$crate::Caller, input: $crate::DisassociateAppBlockBuilderAppBlockRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DisassociateAppBlockBuilderAppBlockResult, $crate::ApiError>> + Send {
+            async move { Self::disassociate_app_block_builder_app_block(self, cx, input).await.map(<$crate::DisassociateAppBlockBuilderAppBlockResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op disassociate_application_fleet) => {
+        fn disassociate_application_fleet(&self, cx: &$crate::Caller, input: $crate::DisassociateApplicationFleetRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DisassociateApplicationFleetResult, $crate::ApiError>> + Send {
+            async move { Self::disassociate_application_fleet(self, cx, input).await.map(<$crate::DisassociateApplicationFleetResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op disassociate_application_from_entitlement) => {
+        fn disassociate_application_from_entitlement(&self, cx: &$crate::Caller, input: $crate::DisassociateApplicationFromEntitlementRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DisassociateApplicationFromEntitlementResult, $crate::ApiError>> + Send {
+            async move { Self::disassociate_application_from_entitlement(self, cx, input).await.map(<$crate::DisassociateApplicationFromEntitlementResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op disassociate_fleet) => {
+        fn disassociate_fleet(&self, cx: &$crate::Caller, input: $crate::DisassociateFleetRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DisassociateFleetResult, $crate::ApiError>> + Send {
+            async move { Self::disassociate_fleet(self, cx, input).await.map(<$crate::DisassociateFleetResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op disassociate_software_from_image_builder) => {
+        fn disassociate_software_from_image_builder(&self, cx: &$crate::Caller, input: $crate::DisassociateSoftwareFromImageBuilderRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DisassociateSoftwareFromImageBuilderResult, $crate::ApiError>> + Send {
+            async move { Self::disassociate_software_from_image_builder(self, cx, input).await.map(<$crate::DisassociateSoftwareFromImageBuilderResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op drain_session_instance) => {
+        fn drain_session_instance(&self, cx: &$crate::Caller, input: $crate::DrainSessionInstanceRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::DrainSessionInstanceResult, $crate::ApiError>> + Send {
+            async move { Self::drain_session_instance(self, cx, input).await.map(<$crate::DrainSessionInstanceResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op enable_user) => {
+        fn enable_user(&self, cx: &$crate::Caller, input: $crate::EnableUserRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::EnableUserResult, $crate::ApiError>> + Send {
+            async move { Self::enable_user(self, cx, input).await.map(<$crate::EnableUserResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op expire_session) => {
+        fn expire_session(&self, cx: &$crate::Caller, input: $crate::ExpireSessionRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::ExpireSessionResult, $crate::ApiError>> + Send {
+            async move { Self::expire_session(self, cx, input).await.map(<$crate::ExpireSessionResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op get_export_image_task) => {
+        fn get_export_image_task(&self, cx: &$crate::Caller, input: $crate::GetExportImageTaskRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::GetExportImageTaskResult, $crate::ApiError>> + Send {
+            async move { Self::get_export_image_task(self, cx, input).await.map(<$crate::GetExportImageTaskResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op list_associated_fleets) => {
+        fn list_associated_fleets(&self, cx: &$crate::Caller, input: $crate::ListAssociatedFleetsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::ListAssociatedFleetsResult, $crate::ApiError>> + Send {
+            async move { Self::list_associated_fleets(self, cx, input).await.map(<$crate::ListAssociatedFleetsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op list_associated_stacks) => {
+        fn list_associated_stacks(&self, cx: &$crate::Caller, input: $crate::ListAssociatedStacksRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::ListAssociatedStacksResult, $crate::ApiError>> + Send {
+            async move { Self::list_associated_stacks(self, cx, input).await.map(<$crate::ListAssociatedStacksResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op list_entitled_applications) => {
+        fn list_entitled_applications(&self, cx: &$crate::Caller, input: $crate::ListEntitledApplicationsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::ListEntitledApplicationsResult, $crate::ApiError>> + Send {
+            async move { Self::list_entitled_applications(self, cx, input).await.map(<$crate::ListEntitledApplicationsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op list_export_image_tasks) => {
+        fn list_export_image_tasks(&self, cx: &$crate::Caller, input: $crate::ListExportImageTasksRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::ListExportImageTasksResult, $crate::ApiError>> + Send {
+            async move { Self::list_export_image_tasks(self, cx, input).await.map(<$crate::ListExportImageTasksResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op list_tags_for_resource) => {
+        fn list_tags_for_resource(&self, cx: &$crate::Caller, input: $crate::ListTagsForResourceRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::ListTagsForResourceResponse, $crate::ApiError>> + Send {
+            async move { Self::list_tags_for_resource(self, cx, input).await.map(<$crate::ListTagsForResourceResponse as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op start_app_block_builder) => {
+        fn start_app_block_builder(&self, cx: &$crate::Caller, input: $crate::StartAppBlockBuilderRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::StartAppBlockBuilderResult, $crate::ApiError>> + Send {
+            async move { Self::start_app_block_builder(self, cx, input).await.map(<$crate::StartAppBlockBuilderResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op start_fleet) => {
+        fn start_fleet(&self, cx: &$crate::Caller, input: $crate::StartFleetRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::StartFleetResult, $crate::ApiError>> + Send {
+            async move { Self::start_fleet(self, cx, input).await.map(<$crate::StartFleetResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op start_image_builder) => {
+        fn start_image_builder(&self, cx: &$crate::Caller, input: $crate::StartImageBuilderRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::StartImageBuilderResult, $crate::ApiError>> + Send {
+            async move { Self::start_image_builder(self, cx, input).await.map(<$crate::StartImageBuilderResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op start_software_deployment_to_image_builder) => {
+        fn start_software_deployment_to_image_builder(&self, cx: &$crate::Caller, input: $crate::StartSoftwareDeploymentToImageBuilderRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::StartSoftwareDeploymentToImageBuilderResult, $crate::ApiError>> + Send {
+            async move { Self::start_software_deployment_to_image_builder(self, cx, input).await.map(<$crate::StartSoftwareDeploymentToImageBuilderResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op stop_app_block_builder) => {
+        fn stop_app_block_builder(&self, cx: &$crate::Caller, input: $crate::StopAppBlockBuilderRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::StopAppBlockBuilderResult, $crate::ApiError>> + Send {
+            async move { Self::stop_app_block_builder(self, cx, input).await.map(<$crate::StopAppBlockBuilderResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op stop_fleet) => {
+        fn stop_fleet(&self, cx: &$crate::Caller, input: $crate::StopFleetRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::StopFleetResult, $crate::ApiError>> + Send {
+            async move { Self::stop_fleet(self, cx, input).await.map(<$crate::StopFleetResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op stop_image_builder) => {
+        fn stop_image_builder(&self, cx: &$crate::Caller, input: $crate::StopImageBuilderRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::StopImageBuilderResult, $crate::ApiError>> + Send {
+            async move { Self::stop_image_builder(self, cx, input).await.map(<$crate::StopImageBuilderResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op tag_resource) => {
+        fn tag_resource(&self, cx: &$crate::Caller, input: $crate::TagResourceRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::TagResourceResponse, $crate::ApiError>> + Send {
+            async move { Self::tag_resource(self, cx, input).await.map(<$crate::TagResourceResponse as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op untag_resource) => {
+        fn untag_resource(&self, cx: &$crate::Caller, input: $crate::UntagResourceRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::UntagResourceResponse, $crate::ApiError>> + Send {
+            async move { Self::untag_resource(self, cx, input).await.map(<$crate::UntagResourceResponse as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op update_app_block_builder) => {
+        fn update_app_block_builder(&self, cx: &$crate::Caller, input: $crate::UpdateAppBlockBuilderRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::UpdateAppBlockBuilderResult, $crate::ApiError>> + Send {
+            async move { Self::update_app_block_builder(self, cx, input).await.map(<$crate::UpdateAppBlockBuilderResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op update_application) => {
+        fn update_application(&self, cx: &$crate::Caller, input: $crate::UpdateApplicationRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::UpdateApplicationResult, $crate::ApiError>> + Send {
+            async move { Self::update_application(self, cx, input).await.map(<$crate::UpdateApplicationResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op update_directory_config) => {
+        fn update_directory_config(&self, cx: &$crate::Caller, input: $crate::UpdateDirectoryConfigRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::UpdateDirectoryConfigResult, $crate::ApiError>> + Send {
+            async move { Self::update_directory_config(self, cx, input).await.map(<$crate::UpdateDirectoryConfigResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op update_entitlement) => {
+        fn update_entitlement(&self, cx: &$crate::Caller, input: $crate::UpdateEntitlementRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::UpdateEntitlementResult, $crate::ApiError>> + Send {
+            async move { Self::update_entitlement(self, cx, input).await.map(<$crate::UpdateEntitlementResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op update_fleet) => {
+        fn update_fleet(&self, cx: &$crate::Caller, input: $crate::UpdateFleetRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::UpdateFleetResult, $crate::ApiError>> + Send {
+            async move { Self::update_fleet(self, cx, input).await.map(<$crate::UpdateFleetResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op update_image_builder) => {
+        fn update_image_builder(&self, cx: &$crate::Caller, input: $crate::UpdateImageBuilderRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::UpdateImageBuilderResult, $crate::ApiError>> + Send {
+            async move { Self::update_image_builder(self, cx, input).await.map(<$crate::UpdateImageBuilderResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op update_image_permissions) => {
+        fn update_image_permissions(&self, cx: &$crate::Caller, input: $crate::UpdateImagePermissionsRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::UpdateImagePermissionsResult, $crate::ApiError>> + Send {
+            async move { Self::update_image_permissions(self, cx, input).await.map(<$crate::UpdateImagePermissionsResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op update_stack) => {
+        fn update_stack(&self, cx: &$crate::Caller, input: $crate::UpdateStackRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::UpdateStackResult, $crate::ApiError>> + Send {
+            async move { Self::update_stack(self, cx, input).await.map(<$crate::UpdateStackResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+    (@op update_theme_for_stack) => {
+        fn update_theme_for_stack(&self, cx: &$crate::Caller, input: $crate::UpdateThemeForStackRequest) -> impl ::std::future::Future<Output = ::std::result::Result<$crate::UpdateThemeForStackResult, $crate::ApiError>> + Send {
+            async move { Self::update_theme_for_stack(self, cx, input).await.map(<$crate::UpdateThemeForStackResult as ::std::convert::From<_>>::from).map_err(|e| e.into_api(&cx.request_id)) }
+        }
+    };
+}
+
 /// Decodes the input of `op`, runs it on `svc` and encodes its output.
 pub async fn dispatch<S: AppStream>(
     svc: &S,
