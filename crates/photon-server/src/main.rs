@@ -10,6 +10,7 @@ mod client;
 mod connect;
 mod console;
 mod files;
+mod log_writer;
 mod pct;
 mod server;
 mod store;

@@ -88,15 +88,14 @@ impl CredentialStore for StoreCredentials {
     }
 }
 
-/// Logs go to stderr through a background writer, so a request never waits on the terminal
-/// or a log file. It is not lossy: when the writer falls behind, logging slows down rather
-/// than dropping lines. The returned guard flushes on drop; keep it until shutdown.
-fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+/// Logs go to stderr through a batching background writer (`log_writer`), so a request never
+/// waits on the terminal or a log file and does not wake a thread per line. It is not lossy:
+/// when the writer falls behind, logging slows down rather than dropping lines. The returned
+/// guard writes what is left on drop; keep it until shutdown.
+fn init_logging(format: LogFormat) -> crate::log_writer::LogGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PHOTON_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::stderr());
+    let (writer, guard) = crate::log_writer::batch_writer();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);

@@ -88,18 +88,23 @@ impl SqlStore {
         let store = match engine {
             Engine::Sqlite => {
                 let opts = || {
-                    AnyPoolOptions::new().after_connect(|conn, _| {
-                        Box::pin(async move {
-                            // WAL lets readers run beside the writer; busy_timeout makes a
-                            // second process (e.g. `photon accounts create`) wait, not fail.
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA busy_timeout = 10000").await?;
-                            // FULL: a commit survives an OS crash or power loss, not just a killed process.
-                            conn.execute("PRAGMA synchronous = FULL").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                            Ok(())
+                    AnyPoolOptions::new()
+                        // A SQLite connection is a file handle that does not go stale; the
+                        // default ping before every acquire would cost each statement a
+                        // second round trip to the connection's thread.
+                        .test_before_acquire(false)
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                // WAL lets readers run beside the writer; busy_timeout makes a
+                                // second process (e.g. `photon accounts create`) wait, not fail.
+                                conn.execute("PRAGMA journal_mode = WAL").await?;
+                                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                                // FULL: a commit survives an OS crash or power loss, not just a killed process.
+                                conn.execute("PRAGMA synchronous = FULL").await?;
+                                conn.execute("PRAGMA foreign_keys = ON").await?;
+                                Ok(())
+                            })
                         })
-                    })
                 };
                 let write = opts()
                     .max_connections(1)
