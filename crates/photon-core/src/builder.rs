@@ -63,10 +63,6 @@ impl photon_workflow::Payload for BuilderTarget {
     }
 }
 
-fn st(s: ImageBuilderState) -> &'static str {
-    s.as_str()
-}
-
 pub fn builder_arn(region: &str, owner: &str, name: &str) -> String {
     photon_store::ResourceKind::ImageBuilder.arn(region, owner, name)
 }
@@ -98,16 +94,14 @@ pub fn to_api(b: BuilderRecord) -> ImageBuilder {
         security_group_ids: a.security_group_ids,
     });
     let network_access_configuration =
-        (b.state == st(ImageBuilderState::Running)).then(|| crate::session::network_access(&b.arn));
+        (b.state == ImageBuilderState::Running).then(|| crate::session::network_access(&b.arn));
     // A failed builder says why in its errors too, where Terraform's waiter reads them.
     let image_builder_errors = match &a.state_change_reason {
-        Some((_, message)) if b.state == st(ImageBuilderState::Failed) => {
-            Some(vec![ResourceError {
-                error_code: Some(FleetErrorCode::InternalServiceError),
-                error_message: Some(message.clone()),
-                error_timestamp: None,
-            }])
-        }
+        Some((_, message)) if b.state == ImageBuilderState::Failed => Some(vec![ResourceError {
+            error_code: Some(FleetErrorCode::InternalServiceError),
+            error_message: Some(message.clone()),
+            error_timestamp: None,
+        }]),
         _ => None,
     };
     ImageBuilder {
@@ -120,7 +114,7 @@ pub fn to_api(b: BuilderRecord) -> ImageBuilder {
         instance_type: Some(b.instance_type),
         platform: PlatformType::from_wire(&b.platform),
         iam_role_arn: a.iam_role_arn,
-        state: ImageBuilderState::from_wire(&b.state),
+        state: Some(b.state),
         state_change_reason: a.state_change_reason.map(|(code, message)| {
             ImageBuilderStateChangeReason {
                 code: ImageBuilderStateChangeReasonCode::from_wire(&code),
@@ -265,7 +259,7 @@ impl Service {
             owner: cx.account_id.clone(),
             name: input.name.clone(),
             arn: builder_arn(&cx.region, &cx.account_id, &input.name),
-            state: st(ImageBuilderState::Pending).to_owned(),
+            state: ImageBuilderState::Pending,
             platform: image.image.platform.clone(),
             instance_type: input.instance_type.clone(),
             image_arn: image.image.arn.clone(),
@@ -405,14 +399,13 @@ impl Service {
         from: &[ImageBuilderState],
         to: ImageBuilderState,
         job: Option<(BuilderTarget, Stage)>,
-        wrong_state: impl FnOnce(String) -> CoreError,
+        wrong_state: impl FnOnce(ImageBuilderState) -> CoreError,
     ) -> Result<ImageBuilder, CoreError> {
-        let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
         let job = job.map(|(target, stage)| self.builder_job(cx, name, &target, stage));
         let key = (cx.region.as_str(), cx.account_id.as_str(), name);
         match self
             .store
-            .transition_image_builder(key, &from, st(to), None, job.as_ref())
+            .transition_image_builder(key, from, to, None, job.as_ref())
             .await?
         {
             Transition::Done(b) => Ok(to_api(*b)),
@@ -556,7 +549,7 @@ impl Service {
         else {
             return Err(not_found(&input.name, &cx.region));
         };
-        if b.state != st(ImageBuilderState::Running) {
+        if b.state != ImageBuilderState::Running {
             return Err(CoreError::NotPermitted(format!(
                 "image builder '{}' is {}; you can connect only to a RUNNING builder",
                 input.name, b.state
@@ -604,7 +597,7 @@ impl Service {
         if builder.created_at.to_string() != *created {
             return Err(not_found(name, region));
         }
-        if builder.state != st(ImageBuilderState::Running) {
+        if builder.state != ImageBuilderState::Running {
             return Err(CoreError::NotPermitted(format!(
                 "image builder '{name}' is {}; start it, then create a new streaming URL",
                 builder.state
@@ -642,7 +635,7 @@ impl BuilderJobs {
         };
         let store = &self.svc.store;
         let key = (region.as_str(), owner.as_str(), name.as_str());
-        let from = |s: ImageBuilderState| [st(s)];
+        let from = |s: ImageBuilderState| [s];
         if let BuilderTarget::RunningWithAgent { agent, latest } = target {
             // The agent's files are written first (content-addressed); then one transaction
             // sets the agent, the layers that carry it, and RUNNING.
@@ -657,12 +650,12 @@ impl BuilderJobs {
             tx.lock(photon_store::LockKey::ImageBuilder(job.resource.clone()))
                 .await?;
             if let Some(mut now) = tx.image_builder(key).await? {
-                if now.state == st(ImageBuilderState::UpdatingAgent) {
+                if now.state == ImageBuilderState::UpdatingAgent {
                     now.attrs.appstream_agent_version = Some(agent.clone());
                     now.attrs.latest_appstream_agent_version = *latest;
                     now.attrs.base_layers = layers;
                     now.attrs.state_change_reason = None;
-                    now.state = st(ImageBuilderState::Running).to_owned();
+                    now.state = ImageBuilderState::Running;
                     tx.put_image_builder(&now).await?;
                     tx.commit().await?;
                 }
@@ -676,7 +669,7 @@ impl BuilderJobs {
                     .transition_image_builder(
                         key,
                         &from(ImageBuilderState::Pending),
-                        st(ImageBuilderState::Running),
+                        ImageBuilderState::Running,
                         None,
                         None,
                     )
@@ -687,7 +680,7 @@ impl BuilderJobs {
                     .transition_image_builder(
                         key,
                         &from(ImageBuilderState::Stopping),
-                        st(ImageBuilderState::Stopped),
+                        ImageBuilderState::Stopped,
                         None,
                         None,
                     )
@@ -695,7 +688,7 @@ impl BuilderJobs {
             }
             BuilderTarget::Deleted => {
                 store
-                    .remove_image_builder(key, st(ImageBuilderState::Deleting))
+                    .remove_image_builder(key, ImageBuilderState::Deleting)
                     .await?;
                 return Ok(Step::Done);
             }
@@ -729,10 +722,10 @@ impl JobKind for BuilderJobs {
             };
             // Every state a builder job drives it out of: none may outlive the job.
             let transitional = [
-                st(ImageBuilderState::Pending),
-                st(ImageBuilderState::UpdatingAgent),
-                st(ImageBuilderState::Stopping),
-                st(ImageBuilderState::Deleting),
+                ImageBuilderState::Pending,
+                ImageBuilderState::UpdatingAgent,
+                ImageBuilderState::Stopping,
+                ImageBuilderState::Deleting,
             ];
             let reason = Some((
                 ImageBuilderStateChangeReasonCode::InternalError
@@ -747,7 +740,7 @@ impl JobKind for BuilderJobs {
                 .transition_image_builder(
                     key,
                     &transitional,
-                    st(ImageBuilderState::Failed),
+                    ImageBuilderState::Failed,
                     reason,
                     None,
                 )

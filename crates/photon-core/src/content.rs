@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use photon_blob::{flatten, get_layer, put_layer, BlobError, BlobStore, Entry, Layer};
-use photon_store::{BuilderFile, BuilderRecord, OsSettings};
+use photon_store::{BuilderFile, BuilderRecord, Guarded, OsSettings};
 use photon_types::{Caller, ImageBuilderState};
 
 use crate::catalog::BaseImage;
@@ -373,7 +373,7 @@ impl Service {
                 cx.region
             )));
         };
-        if b.state != ImageBuilderState::Running.as_str() {
+        if b.state != ImageBuilderState::Running {
             return Err(CoreError::NotPermitted(format!(
                 "image builder '{name}' is {}; start it and wait for RUNNING to work with its files",
                 b.state
@@ -422,14 +422,14 @@ impl Service {
         let key = (b.region.as_str(), b.owner.as_str(), b.name.as_str());
         match self
             .store
-            .put_builder_file(key, ImageBuilderState::Running.as_str(), &file, self.now())
+            .put_builder_file(key, ImageBuilderState::Running, &file, self.now())
             .await?
         {
-            Ok(()) => Ok(()),
-            Err(state) => Err(CoreError::NotPermitted(format!(
+            Guarded::Done(()) => Ok(()),
+            other => Err(CoreError::NotPermitted(format!(
                 "image builder '{}' is {}; its files change only while it is RUNNING",
                 b.name,
-                state.unwrap_or_else(|| "gone".into())
+                found_state(&other)
             ))),
         }
     }
@@ -638,18 +638,28 @@ impl Service {
             )));
         }
         let key = (b.region.as_str(), b.owner.as_str(), b.name.as_str());
-        let running = ImageBuilderState::Running.as_str();
         match self
             .store
-            .set_builder_os_settings(key, running, windows_update, defender)
+            .set_builder_os_settings(key, ImageBuilderState::Running, windows_update, defender)
             .await?
         {
-            Ok(s) => Ok(s),
-            Err(state) => Err(CoreError::NotPermitted(format!(
+            Guarded::Done(s) => Ok(s),
+            other => Err(CoreError::NotPermitted(format!(
                 "image builder '{name}' is {}; connect to a RUNNING builder to change its settings",
-                state.unwrap_or_else(|| "gone".into())
+                found_state(&other)
             ))),
         }
+    }
+}
+
+/// What a refused guarded change found, as the messages name it: the builder's state, or
+/// `gone`.
+pub(crate) fn found_state<T>(outcome: &Guarded<T>) -> std::borrow::Cow<'static, str> {
+    match outcome {
+        Guarded::WrongState(s) => s.as_str().into(),
+        Guarded::NotFound => "gone".into(),
+        Guarded::Changed => "changing".into(),
+        Guarded::Done(_) => "ready".into(),
     }
 }
 

@@ -78,7 +78,7 @@ impl Service {
             }
             Err(NotOwned::Missing) => return Err(NotOwned::missing(name, &cx.region)),
         };
-        if source.image.state != ImageState::Available.as_str() {
+        if source.image.state != ImageState::Available {
             return Err(CoreError::NotAvailable(format!(
                 "image '{name}' is {}; only an AVAILABLE image can be copied, so wait until it \
                  is AVAILABLE",
@@ -100,7 +100,7 @@ impl Service {
             owner: cx.account_id.clone(),
             name: dest_name.clone(),
             arn: Arn::image(dest, &cx.account_id, dest_name),
-            state: ImageState::Copying.as_str().to_owned(),
+            state: ImageState::Copying,
             platform: src.platform,
             created_at: self.now(),
             attrs,
@@ -188,7 +188,7 @@ impl CopyJobs {
         let Some(row) = self.svc.store.image(key.0, key.1, key.2).await? else {
             return Ok(Step::Done);
         };
-        if row.image.state != ImageState::Copying.as_str() {
+        if row.image.state != ImageState::Copying {
             return Ok(Step::Done);
         }
         let layers = row.image.attrs.layers;
@@ -224,12 +224,7 @@ impl CopyJobs {
         );
         self.svc
             .store
-            .transition_image(
-                key,
-                &[ImageState::Copying.as_str()],
-                ImageState::Available.as_str(),
-                None,
-            )
+            .transition_image(key, &[ImageState::Copying], ImageState::Available, None)
             .await?;
         Ok(Step::Done)
     }

@@ -38,10 +38,6 @@ impl photon_workflow::Payload for FleetTarget {
     }
 }
 
-fn st(s: FleetState) -> &'static str {
-    s.as_str()
-}
-
 pub fn fleet_arn(region: &str, owner: &str, name: &str) -> String {
     photon_store::ResourceKind::Fleet.arn(region, owner, name)
 }
@@ -54,7 +50,7 @@ fn not_found(name: &str, region: &str) -> CoreError {
 
 pub fn to_api(f: FleetRecord, in_use: i32) -> Fleet {
     let a = f.attrs;
-    let running = f.state == st(FleetState::Running);
+    let running = f.state == FleetState::Running;
     let desired = a.desired_instances;
     let vpc = (a.subnet_ids.is_some() || a.security_group_ids.is_some()).then_some(VpcConfig {
         subnet_ids: a.subnet_ids,
@@ -86,7 +82,7 @@ pub fn to_api(f: FleetRecord, in_use: i32) -> Fleet {
         max_user_duration_in_seconds: Some(a.max_user_duration_in_seconds),
         disconnect_timeout_in_seconds: Some(a.disconnect_timeout_in_seconds),
         idle_disconnect_timeout_in_seconds: Some(a.idle_disconnect_timeout_in_seconds),
-        state: FleetState::from_wire(&f.state).unwrap_or_default(),
+        state: f.state,
         vpc_config: vpc,
         created_time: Some(Timestamp(f.created_at)),
         fleet_errors: (!a.errors.is_empty()).then(|| {
@@ -424,7 +420,7 @@ impl Service {
             owner: cx.account_id.clone(),
             name: input.name.clone(),
             arn: fleet_arn(&cx.region, &cx.account_id, &input.name),
-            state: st(FleetState::Stopped).to_owned(),
+            state: FleetState::Stopped,
             image_arn: image.image.arn.clone(),
             instance_type: input.instance_type.clone(),
             fleet_type: fleet_type.as_str().to_owned(),
@@ -541,7 +537,7 @@ impl Service {
         f: FleetRecord,
         read: &FleetRecord,
         job: Option<JobRecord>,
-        wrong: impl FnOnce(String) -> CoreError,
+        wrong: impl FnOnce(FleetState) -> CoreError,
     ) -> Result<Fleet, CoreError> {
         let name = f.name.clone();
         let region = f.region.clone();
@@ -579,17 +575,17 @@ impl Service {
         input: StartFleetRequest,
     ) -> Result<(), CoreError> {
         let read = self.my_fleet(cx, &input.name).await?;
-        if read.state == st(FleetState::Running) || read.state == st(FleetState::Starting) {
+        if read.state == FleetState::Running || read.state == FleetState::Starting {
             return Ok(());
         }
-        if read.state != st(FleetState::Stopped) {
+        if read.state != FleetState::Stopped {
             return Err(CoreError::ConcurrentModification(format!(
                 "fleet '{}' is {}; wait until it is STOPPED, then start it",
                 input.name, read.state
             )));
         }
         let mut f = read.clone();
-        f.state = st(FleetState::Starting).to_owned();
+        f.state = FleetState::Starting;
         let job = self.fleet_job(cx, &input.name, FleetTarget::Running, Stage::FleetStart);
         let name = input.name.clone();
         self.save_fleet(f, &read, Some(job), |s| {
@@ -603,11 +599,11 @@ impl Service {
 
     pub async fn stop_fleet(&self, cx: &Caller, input: StopFleetRequest) -> Result<(), CoreError> {
         let read = self.my_fleet(cx, &input.name).await?;
-        if read.state == st(FleetState::Stopped) || read.state == st(FleetState::Stopping) {
+        if read.state == FleetState::Stopped || read.state == FleetState::Stopping {
             return Ok(());
         }
         let mut f = read.clone();
-        f.state = st(FleetState::Stopping).to_owned();
+        f.state = FleetState::Stopping;
         let job = self.fleet_job(cx, &input.name, FleetTarget::Stopped, Stage::FleetStop);
         let name = input.name.clone();
         self.save_fleet(f, &read, Some(job), |s| {
@@ -640,11 +636,7 @@ impl Service {
             cx.account_id.as_str(),
             input.name.as_str(),
         );
-        if self
-            .store
-            .remove_fleet(key, st(FleetState::Stopped))
-            .await?
-        {
+        if self.store.remove_fleet(key, FleetState::Stopped).await? {
             return Ok(());
         }
         let f = self.my_fleet(cx, &input.name).await?;
@@ -666,8 +658,8 @@ impl Service {
         };
         let read = self.my_fleet(cx, &name).await?;
         let mut f = read.clone();
-        let running = f.state == st(FleetState::Running);
-        if f.state == st(FleetState::Starting) || f.state == st(FleetState::Stopping) {
+        let running = f.state == FleetState::Running;
+        if f.state == FleetState::Starting || f.state == FleetState::Stopping {
             return Err(CoreError::ConcurrentModification(format!(
                 "fleet '{name}' is {}; wait until it is RUNNING or STOPPED to update it",
                 f.state
@@ -904,11 +896,11 @@ impl FleetJobs {
         let Some(mut fleet) = tx.fleet(key).await? else {
             return Ok(Step::Done);
         };
-        if fleet.state != st(from) {
+        if fleet.state != from {
             // Already moved on (a repeated attempt, or a newer request): nothing is left to do.
             return Ok(Step::Done);
         }
-        fleet.state = st(to).to_owned();
+        fleet.state = to;
         tx.put_fleet(&fleet).await?;
         let ended = if to == FleetState::Stopped {
             tx.delete_fleet_sessions(key).await?
@@ -945,7 +937,7 @@ impl JobKind for FleetJobs {
             else {
                 return;
             };
-            let from = [st(FleetState::Starting), st(FleetState::Stopping)];
+            let from = [FleetState::Starting, FleetState::Stopping];
             let errors = vec![(
                 FleetErrorCode::InternalServiceError.as_str().to_owned(),
                 format!("the fleet could not finish its change of state: {error}"),
@@ -956,7 +948,7 @@ impl JobKind for FleetJobs {
                 .transition_fleet(
                     (&job.region, &job.account_id, &name),
                     &from,
-                    st(FleetState::Stopped),
+                    FleetState::Stopped,
                     Some(errors),
                 )
                 .await

@@ -42,7 +42,7 @@ pub fn public_images(region: &str, layers: &[Vec<String>]) -> Vec<ImageRecord> {
                 owner: PUBLIC_OWNER.to_owned(),
                 name: b.name.to_owned(),
                 arn: Arn::image(region, PUBLIC_OWNER, b.name),
-                state: ImageState::Available.as_str().to_owned(),
+                state: ImageState::Available,
                 platform: b.platform.to_owned(),
                 created_at: released,
                 attrs: ImageAttrs {
@@ -111,7 +111,7 @@ pub fn to_api(row: ImageRow, caller: &str) -> Image {
         arn: Some(r.arn),
         base_image_arn: a.base_image_arn,
         display_name: a.display_name,
-        state: ImageState::from_wire(&r.state),
+        state: Some(r.state),
         visibility: Some(visibility),
         image_builder_supported: Some(a.image_builder_supported),
         // The model says ImageBuilderName is null for shared images.
@@ -235,7 +235,7 @@ pub(crate) fn mark_failed(
         now,
     ));
     image.attrs.state_change_reason = Some((code.as_str().to_owned(), message));
-    image.state = ImageState::Failed.as_str().to_owned();
+    image.state = ImageState::Failed;
 }
 
 impl Service {
@@ -254,7 +254,7 @@ impl Service {
         let Some(mut image) = tx.image(key).await? else {
             return Ok(false);
         };
-        if image.state != from.as_str() {
+        if image.state != from {
             return Ok(false);
         }
         mark_failed(&mut image, code, message, self.now());
@@ -303,7 +303,7 @@ impl Service {
                  ask its owner (account {owner}) to allow {what_use}s"
             )));
         }
-        if row.image.state != ImageState::Available.as_str() {
+        if row.image.state != ImageState::Available {
             return Err(CoreError::NotAvailable(format!(
                 "image '{what}' is {}; only an AVAILABLE image can be used",
                 row.image.state
@@ -581,7 +581,7 @@ impl Service {
         input: DeleteImageRequest,
     ) -> Result<DeleteImageResult, CoreError> {
         let name = &input.name;
-        let deletable = [ImageState::Available.as_str(), ImageState::Failed.as_str()];
+        let deletable = [ImageState::Available, ImageState::Failed];
         // Check and delete happen in one store transaction, so nothing can start using the
         // image in between.
         let row = match self

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use photon_blob::{put_layer, Entry, Layer};
 use photon_store::{
-    AppRecord, BuilderRecord, ImageAttrs, ImageRecord, JobRecord, LockKey, StoreError, PUBLIC_OWNER,
+    AppRecord, BuilderRecord, Guarded, ImageAttrs, ImageRecord, JobRecord, LockKey, StoreError,
+    PUBLIC_OWNER,
 };
 use photon_types::{Caller, ImageBuilderState, ImageState, ImageStateChangeReasonCode, ImageType};
 use photon_workflow::{BoxFuture, JobKind, Step, Typed};
@@ -482,17 +483,17 @@ impl Service {
                     5,
                 );
                 let key = (b.region.as_str(), b.owner.as_str(), b.name.as_str());
-                let running = ImageBuilderState::Running.as_str();
-                let snapshotting = ImageBuilderState::Snapshotting.as_str();
+                let running = ImageBuilderState::Running;
+                let snapshotting = ImageBuilderState::Snapshotting;
                 match self.store.create_image_from_builder(&image, &tags, key, running, snapshotting, &job, quota).await {
-                    Ok(Ok(())) => {
+                    Ok(Guarded::Done(())) => {
                         let mut r = Reply::ok();
                         r.warnings = warnings;
                         Ok(r)
                     }
-                    Ok(Err(state)) => Ok(Reply::refused(format!(
+                    Ok(other) => Ok(Reply::refused(format!(
                         "the image builder is {}; create the image from a RUNNING builder",
-                        state.unwrap_or_else(|| "gone".into())
+                        crate::content::found_state(&other)
                     ))),
                     Err(StoreError::Conflict) => Ok(Reply::refused("An image with the given name already exists")),
                     Err(StoreError::LimitReached(max)) => Ok(Reply::refused(format!(
@@ -553,20 +554,20 @@ impl Service {
             .store
             .set_builder_catalog(
                 key,
-                ImageBuilderState::Running.as_str(),
+                ImageBuilderState::Running,
                 (&b.attrs.applications, b.attrs.default_profile.as_deref()),
                 apps,
                 profile,
             )
             .await?
         {
-            Ok(()) => Ok(Reply::ok()),
-            Err(Some(s)) if s == photon_store::CATALOG_CHANGED => Ok(Reply::refused(
+            Guarded::Done(()) => Ok(Reply::ok()),
+            Guarded::Changed => Ok(Reply::refused(
                 "the application catalog changed while this operation ran; run it again",
             )),
-            Err(state) => Ok(Reply::refused(format!(
+            other => Ok(Reply::refused(format!(
                 "the image builder is {}; the Image Assistant works on a RUNNING builder",
-                state.unwrap_or_else(|| "gone".into())
+                crate::content::found_state(&other)
             ))),
         }
     }
@@ -621,7 +622,7 @@ impl Service {
             owner: cx.account_id.clone(),
             name: name.to_owned(),
             arn: Arn::image(&cx.region, &cx.account_id, name),
-            state: ImageState::Pending.as_str().to_owned(),
+            state: ImageState::Pending,
             platform: b.platform.clone(),
             created_at: self.now(),
             attrs: ImageAttrs {
@@ -735,14 +736,14 @@ impl ImageJobs {
             self.finish(job, p, None).await?;
             return Ok(Step::Done);
         };
-        if row.image.state != ImageState::Pending.as_str() {
+        if row.image.state != ImageState::Pending {
             self.finish(job, p, None).await?;
             return Ok(Step::Done);
         }
         let Some(b) = store.image_builder(bkey.0, bkey.1, bkey.2).await? else {
             return Ok(Step::Fatal(format!("image builder '{builder}' is gone")));
         };
-        if b.state != ImageBuilderState::Snapshotting.as_str() {
+        if b.state != ImageBuilderState::Snapshotting {
             return Ok(Step::Fatal(format!(
                 "image builder '{builder}' is {} instead of SNAPSHOTTING",
                 b.state
@@ -770,8 +771,7 @@ impl ImageJobs {
         else {
             return Ok(Step::Retryable("the snapshot changed while it ran".into()));
         };
-        if img.state != ImageState::Pending.as_str()
-            || now_builder.state != ImageBuilderState::Snapshotting.as_str()
+        if img.state != ImageState::Pending || now_builder.state != ImageBuilderState::Snapshotting
         {
             return Ok(Step::Retryable("the snapshot changed while it ran".into()));
         }
@@ -790,11 +790,11 @@ impl ImageJobs {
                 img.attrs.applications = applications;
                 img.attrs.os_settings = os_settings;
                 img.attrs.state_change_reason = None;
-                img.state = ImageState::Available.as_str().to_owned();
+                img.state = ImageState::Available;
             }
         }
         tx.put_image(&img).await?;
-        now_builder.state = ImageBuilderState::Stopped.as_str().to_owned();
+        now_builder.state = ImageBuilderState::Stopped;
         now_builder.attrs.state_change_reason = None;
         tx.put_image_builder(&now_builder).await?;
         tx.commit().await?;
@@ -822,7 +822,7 @@ impl ImageJobs {
         )))
         .await?;
         if let (Some(message), Some(mut img)) = (failure, tx.image(key).await?) {
-            if img.state == ImageState::Pending.as_str() {
+            if img.state == ImageState::Pending {
                 crate::image::mark_failed(
                     &mut img,
                     ImageStateChangeReasonCode::InternalError,
@@ -833,8 +833,8 @@ impl ImageJobs {
             }
         }
         if let Some(mut b) = tx.image_builder(bkey).await? {
-            if b.state == ImageBuilderState::Snapshotting.as_str() {
-                b.state = ImageBuilderState::Stopped.as_str().to_owned();
+            if b.state == ImageBuilderState::Snapshotting {
+                b.state = ImageBuilderState::Stopped;
                 b.attrs.state_change_reason = None;
                 tx.put_image_builder(&b).await?;
             }

@@ -568,7 +568,7 @@ impl Service {
                 owner: PUBLIC_OWNER.to_owned(),
                 name: name.clone(),
                 arn: Arn::image(region, PUBLIC_OWNER, &name),
-                state: ImageState::Available.as_str().to_owned(),
+                state: ImageState::Available,
                 platform: p.platform.clone(),
                 created_at: released,
                 attrs: ImageAttrs {

@@ -175,7 +175,7 @@ impl Service {
                 input.fleet_name, input.stack_name
             )));
         }
-        if fleet.state != photon_types::FleetState::Running.as_str() {
+        if fleet.state != photon_types::FleetState::Running {
             return Err(CoreError::NotPermitted(format!(
                 "fleet '{}' is {}; start it and wait for RUNNING before streaming",
                 input.fleet_name, fleet.state
@@ -399,7 +399,7 @@ impl Service {
             ));
         }
         let active = tx.count_fleet_sessions(key).await?;
-        if f.state != photon_types::FleetState::Running.as_str()
+        if f.state != photon_types::FleetState::Running
             || active >= i64::from(f.attrs.desired_instances)
         {
             // The URL stays used: a streaming URL works once, whatever happens.

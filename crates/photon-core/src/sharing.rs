@@ -101,7 +101,7 @@ impl Service {
             return self.own_image_to_share(cx, name).await.map(|_| ());
         };
         // Only a grant needs the image AVAILABLE; taking sharing away is always allowed.
-        if permissions.is_some() && image.state != ImageState::Available.as_str() {
+        if permissions.is_some() && image.state != ImageState::Available {
             return Err(CoreError::NotAvailable(format!(
                 "image '{name}' is {}; only an AVAILABLE image can be shared, so wait until it \
                  is AVAILABLE",

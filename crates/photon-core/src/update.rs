@@ -138,7 +138,7 @@ impl Service {
             }
             Err(NotOwned::Missing) => return Err(NotOwned::missing(name, &cx.region)),
         };
-        if row.image.state != ImageState::Available.as_str() {
+        if row.image.state != ImageState::Available {
             return Err(CoreError::ConcurrentModification(format!(
                 "image '{name}' is {}; only an AVAILABLE image can be updated, so wait until it \
                  is AVAILABLE",
@@ -316,7 +316,7 @@ impl Service {
             owner: cx.account_id.clone(),
             name: input.new_image_name.clone(),
             arn: Arn::image(&cx.region, &cx.account_id, &input.new_image_name),
-            state: ImageState::Creating.as_str().to_owned(),
+            state: ImageState::Creating,
             platform: src.platform.clone(),
             created_at: now,
             attrs,
@@ -326,7 +326,7 @@ impl Service {
             owner: cx.account_id.clone(),
             name: builder_name.clone(),
             arn: crate::builder::builder_arn(&cx.region, &cx.account_id, &builder_name),
-            state: ImageBuilderState::Updating.as_str().to_owned(),
+            state: ImageBuilderState::Updating,
             platform: src.platform.clone(),
             instance_type: (*instance_type).to_owned(),
             image_arn: src.arn.clone(),
@@ -404,7 +404,7 @@ impl UpdateJobs {
             job.account_id.as_str(),
             builder.as_str(),
         );
-        if row.image.state != ImageState::Creating.as_str() {
+        if row.image.state != ImageState::Creating {
             // Finished before a restart cut the attempt short: only the builder may be left.
             self.fail_or_clean(job, &image, &builder, None).await?;
             return Ok(Step::Done);
@@ -415,9 +415,9 @@ impl UpdateJobs {
             )));
         };
         let source = Arn::parse(&b.image_arn).map(|a| a.name).unwrap_or_default();
-        let stage = if b.state == ImageBuilderState::Updating.as_str() {
+        let stage = if b.state == ImageBuilderState::Updating {
             ImageBuilderState::Updating
-        } else if b.state == ImageBuilderState::PendingQualification.as_str() {
+        } else if b.state == ImageBuilderState::PendingQualification {
             ImageBuilderState::PendingQualification
         } else {
             return Ok(Step::Fatal(format!(
@@ -446,7 +446,7 @@ impl UpdateJobs {
         else {
             return Ok(Step::Retryable("the update changed while it ran".into()));
         };
-        if now_image.state != ImageState::Creating.as_str() || now_builder.state != b.state {
+        if now_image.state != ImageState::Creating || now_builder.state != b.state {
             return Ok(Step::Retryable("the update changed while it ran".into()));
         }
         let injected = tx
@@ -468,14 +468,14 @@ impl UpdateJobs {
             (ImageBuilderState::Updating, Ok(attrs)) => {
                 now_image.attrs = attrs;
                 tx.put_image(&now_image).await?;
-                now_builder.state = ImageBuilderState::PendingQualification.as_str().to_owned();
+                now_builder.state = ImageBuilderState::PendingQualification;
                 tx.put_image_builder(&now_builder).await?;
                 Step::Continue {
                     after: self.svc.pace.delay(Stage::ImageUpdate),
                 }
             }
             (_, Ok(_)) => {
-                now_image.state = ImageState::Available.as_str().to_owned();
+                now_image.state = ImageState::Available;
                 now_image.attrs.state_change_reason = None;
                 tx.put_image(&now_image).await?;
                 tx.delete_image_builder(bkey).await?;
@@ -518,7 +518,7 @@ impl UpdateJobs {
         .await?;
         tx.delete_image_builder(bkey).await?;
         if let (Some(why), Some(mut img)) = (why, tx.image(key).await?) {
-            if img.state == ImageState::Creating.as_str() {
+            if img.state == ImageState::Creating {
                 self.mark_update_failed(&mut img, why);
                 tx.put_image(&img).await?;
                 tracing::warn!(image, %why, "managed update failed");

@@ -288,7 +288,7 @@ async fn load_images(store: &dyn Store, account_id: &str, n: u32) -> anyhow::Res
             region: REGION.to_owned(),
             owner: account_id.to_owned(),
             arn: photon_core::arn::Arn::image(REGION, account_id, &name),
-            state: photon_types::ImageState::Available.as_str().to_owned(),
+            state: photon_types::ImageState::Available,
             platform: "WINDOWS_SERVER_2022".to_owned(),
             created_at: now,
             attrs: ImageAttrs {

@@ -74,7 +74,7 @@ impl BuilderStore for SqlStore {
         let updates = count(
             &mut tx,
             "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2 AND state = $3",
-            &[key[0], key[1], &image.state],
+            &[key[0], key[1], image.state.as_str()],
         )
         .await?;
         if updates >= max_updates {
@@ -118,8 +118,8 @@ impl BuilderStore for SqlStore {
     async fn transition_image_builder(
         &self,
         (region, owner, name): (&str, &str, &str),
-        from: &[&str],
-        to: &str,
+        from: &[ImageBuilderState],
+        to: ImageBuilderState,
         reason: Option<(String, String)>,
         job: Option<&JobRecord>,
     ) -> StoreResult<Transition> {
@@ -129,10 +129,10 @@ impl BuilderStore for SqlStore {
         let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
             return Ok(Transition::NotFound);
         };
-        if !from.contains(&b.state.as_str()) {
+        if !from.contains(&b.state) {
             return Ok(Transition::WrongState(b.state));
         }
-        b.state = to.to_owned();
+        b.state = to;
         b.attrs.state_change_reason = reason;
         let attrs = serde_json::to_string(&b.attrs).map_err(backend)?;
         sqlx::query(
@@ -142,7 +142,7 @@ impl BuilderStore for SqlStore {
         .bind(region)
         .bind(owner)
         .bind(name)
-        .bind(to)
+        .bind(to.as_str())
         .bind(attrs)
         .execute(&mut *tx)
         .await
@@ -157,10 +157,10 @@ impl BuilderStore for SqlStore {
     async fn put_builder_file(
         &self,
         (region, owner, name): (&str, &str, &str),
-        state: &str,
+        state: ImageBuilderState,
         file: &BuilderFile,
         now: Millis,
-    ) -> StoreResult<Result<(), Option<String>>> {
+    ) -> StoreResult<Guarded<()>> {
         let mut tx = self.begin_write().await?;
         self.lock(
             &mut tx,
@@ -168,10 +168,10 @@ impl BuilderStore for SqlStore {
         )
         .await?;
         let Some(b) = one_builder(&mut *tx, [region, owner, name]).await? else {
-            return Ok(Err(None));
+            return Ok(Guarded::NotFound);
         };
         if b.state != state {
-            return Ok(Err(Some(b.state)));
+            return Ok(Guarded::WrongState(b.state));
         }
         sqlx::query(
             "INSERT INTO builder_files (region, owner, builder, path, digest, size, updated_at) \
@@ -190,16 +190,16 @@ impl BuilderStore for SqlStore {
         .await
         .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        Ok(Ok(()))
+        Ok(Guarded::Done(()))
     }
 
     async fn set_builder_os_settings(
         &self,
         (region, owner, name): (&str, &str, &str),
-        state: &str,
+        state: ImageBuilderState,
         windows_update: Option<bool>,
         defender: Option<bool>,
-    ) -> StoreResult<Result<OsSettings, Option<String>>> {
+    ) -> StoreResult<Guarded<OsSettings>> {
         let mut tx = self.begin_write().await?;
         self.lock(
             &mut tx,
@@ -207,10 +207,10 @@ impl BuilderStore for SqlStore {
         )
         .await?;
         let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
-            return Ok(Err(None));
+            return Ok(Guarded::NotFound);
         };
         if b.state != state {
-            return Ok(Err(Some(b.state)));
+            return Ok(Guarded::WrongState(b.state));
         }
         let mut settings = b.attrs.os_settings.unwrap_or_default();
         if let Some(w) = windows_update {
@@ -222,17 +222,17 @@ impl BuilderStore for SqlStore {
         b.attrs.os_settings = Some(settings);
         write_builder_attrs(&mut tx, (region, owner, name), &b.attrs).await?;
         tx.commit().await.map_err(backend)?;
-        Ok(Ok(settings))
+        Ok(Guarded::Done(settings))
     }
 
     async fn set_builder_catalog(
         &self,
         (region, owner, name): (&str, &str, &str),
-        state: &str,
+        state: ImageBuilderState,
         (expected_apps, expected_profile): (&[AppRecord], Option<&str>),
         applications: &[AppRecord],
         default_profile: Option<&str>,
-    ) -> StoreResult<Result<(), Option<String>>> {
+    ) -> StoreResult<Guarded<()>> {
         let mut tx = self.begin_write().await?;
         self.lock(
             &mut tx,
@@ -240,21 +240,21 @@ impl BuilderStore for SqlStore {
         )
         .await?;
         let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
-            return Ok(Err(None));
+            return Ok(Guarded::NotFound);
         };
         if b.state != state {
-            return Ok(Err(Some(b.state)));
+            return Ok(Guarded::WrongState(b.state));
         }
         if b.attrs.applications != expected_apps
             || b.attrs.default_profile.as_deref() != expected_profile
         {
-            return Ok(Err(Some(photon_store::CATALOG_CHANGED.to_owned())));
+            return Ok(Guarded::Changed);
         }
         b.attrs.applications = applications.to_vec();
         b.attrs.default_profile = default_profile.map(str::to_owned);
         write_builder_attrs(&mut tx, (region, owner, name), &b.attrs).await?;
         tx.commit().await.map_err(backend)?;
-        Ok(Ok(()))
+        Ok(Guarded::Done(()))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -263,11 +263,11 @@ impl BuilderStore for SqlStore {
         image: &ImageRecord,
         tags: &BTreeMap<String, String>,
         (region, owner, name): (&str, &str, &str),
-        builder_from: &str,
-        builder_to: &str,
+        builder_from: ImageBuilderState,
+        builder_to: ImageBuilderState,
         job: &JobRecord,
         max_images: i64,
-    ) -> StoreResult<Result<(), Option<String>>> {
+    ) -> StoreResult<Guarded<()>> {
         let mut tx = self.begin_write().await?;
         self.lock(
             &mut tx,
@@ -278,10 +278,10 @@ impl BuilderStore for SqlStore {
         self.lock(&mut tx, &format!("images:{}:{}", image.owner, image.region))
             .await?;
         let Some(b) = one_builder(&mut *tx, [region, owner, name]).await? else {
-            return Ok(Err(None));
+            return Ok(Guarded::NotFound);
         };
         if b.state != builder_from {
-            return Ok(Err(Some(b.state)));
+            return Ok(Guarded::WrongState(b.state));
         }
         let row = sqlx::query("SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2")
             .bind(&image.region)
@@ -309,13 +309,13 @@ impl BuilderStore for SqlStore {
         .bind(region)
         .bind(owner)
         .bind(name)
-        .bind(builder_to)
+        .bind(builder_to.as_str())
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
         insert_job(&mut tx, job).await?;
         tx.commit().await.map_err(backend)?;
-        Ok(Ok(()))
+        Ok(Guarded::Done(()))
     }
 
     async fn builder_files(
@@ -346,7 +346,7 @@ impl BuilderStore for SqlStore {
     async fn remove_image_builder(
         &self,
         (region, owner, name): (&str, &str, &str),
-        state: &str,
+        state: ImageBuilderState,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let arn = ResourceKind::ImageBuilder.arn(region, owner, name);
@@ -357,7 +357,7 @@ impl BuilderStore for SqlStore {
         .bind(region)
         .bind(owner)
         .bind(name)
-        .bind(state)
+        .bind(state.as_str())
         .execute(&mut *tx)
         .await
         .map_err(backend)?;

@@ -35,8 +35,8 @@ impl FleetStore for SqlStore {
     async fn transition_fleet(
         &self,
         (region, owner, name): (&str, &str, &str),
-        from: &[&str],
-        to: &str,
+        from: &[FleetState],
+        to: FleetState,
         errors: Option<Vec<(String, String)>>,
     ) -> StoreResult<Transition<FleetRecord>> {
         let mut tx = self.begin_write().await?;
@@ -45,10 +45,10 @@ impl FleetStore for SqlStore {
         let Some(mut f) = one_fleet(&mut *tx, [region, owner, name]).await? else {
             return Ok(Transition::NotFound);
         };
-        if !from.contains(&f.state.as_str()) {
+        if !from.contains(&f.state) {
             return Ok(Transition::WrongState(f.state));
         }
-        f.state = to.to_owned();
+        f.state = to;
         if let Some(errors) = errors {
             f.attrs.errors = errors;
         }
@@ -60,7 +60,7 @@ impl FleetStore for SqlStore {
     async fn remove_fleet(
         &self,
         (region, owner, name): (&str, &str, &str),
-        state: &str,
+        state: FleetState,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let arn = ResourceKind::Fleet.arn(region, owner, name);
@@ -71,7 +71,7 @@ impl FleetStore for SqlStore {
         .bind(region)
         .bind(owner)
         .bind(name)
-        .bind(state)
+        .bind(state.as_str())
         .execute(&mut *tx)
         .await
         .map_err(backend)?;

@@ -144,7 +144,7 @@ impl ImageStore for SqlStore {
         region: &str,
         owner: &str,
         name: &str,
-        deletable_states: &[&str],
+        deletable_states: &[ImageState],
     ) -> StoreResult<DeleteOutcome> {
         let mut tx = self.begin_write().await?;
         let arn = ResourceKind::Image.arn(region, owner, name);
@@ -154,7 +154,7 @@ impl ImageStore for SqlStore {
         let Some(row) = one_image(&mut *tx, &image_by_key(), [region, owner, name]).await? else {
             return Ok(DeleteOutcome::NotFound);
         };
-        if !deletable_states.contains(&row.image.state.as_str()) {
+        if !deletable_states.contains(&row.image.state) {
             return Ok(DeleteOutcome::WrongState(row.image.state));
         }
         let usage = usage_in(&mut tx, region, owner, name).await?;
@@ -248,7 +248,7 @@ impl ImageStore for SqlStore {
         let copying = count(
             &mut tx,
             "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2 AND state = $3",
-            &[region, owner, &image.state],
+            &[region, owner, image.state.as_str()],
         )
         .await?;
         if copying >= max_copies {
@@ -263,8 +263,8 @@ impl ImageStore for SqlStore {
     async fn transition_image(
         &self,
         (region, owner, name): (&str, &str, &str),
-        from: &[&str],
-        to: &str,
+        from: &[ImageState],
+        to: ImageState,
         reason: Option<(String, String)>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
@@ -274,7 +274,7 @@ impl ImageStore for SqlStore {
         else {
             return Ok(false);
         };
-        if !from.contains(&row.image.state.as_str()) {
+        if !from.contains(&row.image.state) {
             return Ok(false);
         }
         row.image.attrs.state_change_reason = reason;
@@ -285,7 +285,7 @@ impl ImageStore for SqlStore {
         .bind(region)
         .bind(owner)
         .bind(name)
-        .bind(to)
+        .bind(to.as_str())
         .bind(attrs)
         .execute(&mut *tx)
         .await

@@ -30,11 +30,12 @@ use photon_store::prelude::*;
 use photon_store::{
     AccessKeyRecord, AccountRecord, AgentRelease, AppRecord, BaseRelease, BuilderAttrs,
     BuilderFile, BuilderRecord, ConsoleSessionRecord, CopyStart, DeleteOutcome, FaultRecord,
-    FleetAttrs, FleetRecord, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageShare,
-    ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings, QuotaRecord, ResourceKey,
-    ResourceKind, SessionRecord, StackAttrs, StackRecord, Store, StoreError, StoreResult,
-    Transition, UpdateStart, IMAGE_ATTRS_VERSION,
+    FleetAttrs, FleetRecord, Guarded, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope,
+    ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings, QuotaRecord,
+    ResourceKey, ResourceKind, SessionRecord, StackAttrs, StackRecord, Store, StoreError,
+    StoreResult, Transition, UpdateStart, IMAGE_ATTRS_VERSION,
 };
+use photon_types::{FleetState, ImageBuilderState, ImageState};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
@@ -266,7 +267,7 @@ impl IntoImageRow for PageRow {
                 owner,
                 name,
                 arn,
-                state,
+                state: parse_state(&state, ImageState::from_wire, "image")?,
                 platform,
                 created_at,
                 attrs,
@@ -279,6 +280,22 @@ impl IntoImageRow for PageRow {
             shared_with_others: n > 0,
         })
     }
+}
+
+/// A state name read back as the model's enum; a name this build does not know was written by
+/// a newer (or a broken) Photon, and reading on would misreport the resource.
+fn parse_state<S>(name: &str, from_wire: fn(&str) -> Option<S>, kind: &str) -> StoreResult<S> {
+    from_wire(name).ok_or_else(|| {
+        StoreError::Backend(format!(
+            "an {kind} is stored in state '{name}', which this build does not know; \
+             upgrade this binary"
+        ))
+    })
+}
+
+fn state_column<S>(row: &AnyRow, from_wire: fn(&str) -> Option<S>, kind: &str) -> StoreResult<S> {
+    let name: String = row.try_get("state").map_err(backend)?;
+    parse_state(&name, from_wire, kind)
 }
 
 fn check_attrs_version(attrs: &ImageAttrs) -> StoreResult<()> {
@@ -308,7 +325,7 @@ fn builder_from_row(row: &AnyRow) -> StoreResult<BuilderRecord> {
         owner: row.try_get("owner").map_err(backend)?,
         name: row.try_get("name").map_err(backend)?,
         arn: row.try_get("arn").map_err(backend)?,
-        state: row.try_get("state").map_err(backend)?,
+        state: state_column(row, ImageBuilderState::from_wire, "image builder")?,
         platform: row.try_get("platform").map_err(backend)?,
         instance_type: row.try_get("instance_type").map_err(backend)?,
         image_arn: row.try_get("image_arn").map_err(backend)?,
@@ -328,7 +345,7 @@ fn fleet_from_row(row: &AnyRow) -> StoreResult<FleetRecord> {
         owner: row.try_get("owner").map_err(backend)?,
         name: row.try_get("name").map_err(backend)?,
         arn: row.try_get("arn").map_err(backend)?,
-        state: row.try_get("state").map_err(backend)?,
+        state: state_column(row, FleetState::from_wire, "fleet")?,
         image_arn: row.try_get("image_arn").map_err(backend)?,
         instance_type: row.try_get("instance_type").map_err(backend)?,
         fleet_type: row.try_get("fleet_type").map_err(backend)?,
@@ -500,7 +517,7 @@ fn image_from_row(row: &AnyRow) -> StoreResult<ImageRow> {
             owner: row.try_get("owner").map_err(backend)?,
             name: row.try_get("name").map_err(backend)?,
             arn: row.try_get("arn").map_err(backend)?,
-            state: row.try_get("state").map_err(backend)?,
+            state: state_column(row, ImageState::from_wire, "image")?,
             platform: row.try_get("platform").map_err(backend)?,
             created_at: row.try_get("created_at").map_err(backend)?,
             attrs,
@@ -626,7 +643,7 @@ async fn write_fleet(
     .bind(&f.region)
     .bind(&f.owner)
     .bind(&f.name)
-    .bind(&f.state)
+    .bind(f.state.as_str())
     .bind(&f.image_arn)
     .bind(&f.instance_type)
     .bind(attrs)
@@ -806,7 +823,7 @@ async fn insert_builder(
     .bind(&b.name)
     .bind(&b.arn)
     .bind(photon_store::hex_key(&b.name))
-    .bind(&b.state)
+    .bind(b.state.as_str())
     .bind(&b.platform)
     .bind(&b.instance_type)
     .bind(&b.image_arn)
@@ -833,7 +850,7 @@ pub(crate) async fn insert_fleet(
     .bind(&f.name)
     .bind(&f.arn)
     .bind(photon_store::hex_key(&f.name))
-    .bind(&f.state)
+    .bind(f.state.as_str())
     .bind(&f.image_arn)
     .bind(&f.instance_type)
     .bind(&f.fleet_type)
@@ -927,7 +944,7 @@ async fn insert_image(
         .bind(&image.name)
         .bind(&image.arn)
         .bind(photon_store::image_sort_key(&image.name, &image.arn))
-        .bind(&image.state)
+        .bind(image.state.as_str())
         .bind(&image.platform)
         .bind(image.created_at)
         .bind(attrs)

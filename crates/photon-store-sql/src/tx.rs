@@ -63,7 +63,7 @@ impl WriteTx for SqlWriteTx {
         .bind(&i.region)
         .bind(&i.owner)
         .bind(&i.name)
-        .bind(&i.state)
+        .bind(i.state.as_str())
         .bind(attrs)
         .execute(&mut *self.tx)
         .await
@@ -153,7 +153,7 @@ impl WriteTx for SqlWriteTx {
         .bind(&b.region)
         .bind(&b.owner)
         .bind(&b.name)
-        .bind(&b.state)
+        .bind(b.state.as_str())
         .bind(attrs)
         .execute(&mut *self.tx)
         .await

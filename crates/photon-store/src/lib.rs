@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use photon_types::{FleetState, ImageBuilderState, ImageState};
 use serde::{Deserialize, Serialize};
 
 mod tx;
@@ -88,7 +89,7 @@ pub struct ImageRecord {
     pub owner: String,
     pub name: String,
     pub arn: String,
-    pub state: String,
+    pub state: ImageState,
     pub platform: String,
     pub created_at: Millis,
     pub attrs: ImageAttrs,
@@ -242,7 +243,7 @@ pub enum DeleteOutcome {
     Deleted(Box<ImageRow>),
     NotFound,
     /// The image is in a state that does not allow deletion.
-    WrongState(String),
+    WrongState(ImageState),
     InUse(ImageUsage),
 }
 
@@ -309,7 +310,7 @@ pub struct BuilderRecord {
     pub owner: String,
     pub name: String,
     pub arn: String,
-    pub state: String,
+    pub state: ImageBuilderState,
     pub platform: String,
     pub instance_type: String,
     /// The image it was launched from.
@@ -389,7 +390,7 @@ pub struct FleetRecord {
     pub owner: String,
     pub name: String,
     pub arn: String,
-    pub state: String,
+    pub state: FleetState,
     pub image_arn: String,
     pub instance_type: String,
     pub fleet_type: String,
@@ -571,17 +572,42 @@ pub struct SessionRecord {
     pub last_input: Millis,
 }
 
+/// A stored resource with a lifecycle: its state is the model's enum for the kind.
+pub trait Stateful {
+    type State: Copy + std::fmt::Debug + PartialEq;
+}
+
+impl Stateful for ImageRecord {
+    type State = ImageState;
+}
+
+impl Stateful for BuilderRecord {
+    type State = ImageBuilderState;
+}
+
+impl Stateful for FleetRecord {
+    type State = FleetState;
+}
+
 /// What a guarded state change found.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Transition<T = BuilderRecord> {
+pub enum Transition<T: Stateful = BuilderRecord> {
     Done(Box<T>),
     NotFound,
     /// The resource is in another state than the change requires.
-    WrongState(String),
+    WrongState(T::State),
 }
 
-/// What `set_builder_catalog` answers when the catalog changed since it was read.
-pub const CATALOG_CHANGED: &str = "CATALOG_CHANGED";
+/// What a change to a builder that must be in a given state found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Guarded<T> {
+    Done(T),
+    NotFound,
+    /// The builder is in another state than the change requires.
+    WrongState(ImageBuilderState),
+    /// A compare-and-swap lost: what the change was based on changed since it was read.
+    Changed,
+}
 
 /// The newest `ImageAttrs` version this build reads and writes.
 pub const IMAGE_ATTRS_VERSION: u32 = 1;
@@ -790,7 +816,7 @@ pub trait ImageStore: Send + Sync {
         region: &str,
         owner: &str,
         name: &str,
-        deletable_states: &[&str],
+        deletable_states: &[ImageState],
     ) -> StoreResult<DeleteOutcome>;
 
     // Sharing.
@@ -826,8 +852,8 @@ pub trait ImageStore: Send + Sync {
     async fn transition_image(
         &self,
         key: (&str, &str, &str),
-        from: &[&str],
-        to: &str,
+        from: &[ImageState],
+        to: ImageState,
         reason: Option<(String, String)>,
     ) -> StoreResult<bool>;
 }
@@ -889,8 +915,8 @@ pub trait BuilderStore: Send + Sync {
     async fn transition_image_builder(
         &self,
         key: (&str, &str, &str),
-        from: &[&str],
-        to: &str,
+        from: &[ImageBuilderState],
+        to: ImageBuilderState,
         reason: Option<(String, String)>,
         job: Option<&JobRecord>,
     ) -> StoreResult<Transition>;
@@ -899,32 +925,32 @@ pub trait BuilderStore: Send + Sync {
     async fn put_builder_file(
         &self,
         key: (&str, &str, &str),
-        state: &str,
+        state: ImageBuilderState,
         file: &BuilderFile,
         now: Millis,
-    ) -> StoreResult<Result<(), Option<String>>>;
+    ) -> StoreResult<Guarded<()>>;
     /// Changes a running builder's OS settings inside one transaction (fields left `None` keep
     /// their value); returns the settings in force, or the builder's state when it is not
     /// `state` (`None` if it is gone).
     async fn set_builder_os_settings(
         &self,
         key: (&str, &str, &str),
-        state: &str,
+        state: ImageBuilderState,
         windows_update: Option<bool>,
         defender: Option<bool>,
-    ) -> StoreResult<Result<OsSettings, Option<String>>>;
+    ) -> StoreResult<Guarded<OsSettings>>;
     /// Replaces a builder's Image Assistant state (applications, default profile) if it is in
     /// `state`; returns the builder's state when it is not (`None` if it is gone).
     /// Compare-and-swap: the write happens only if the catalog is still `expected`, else the
-    /// answer is `Err(Some(CATALOG_CHANGED))`, so concurrent edits never lose one another.
+    /// answer is `Guarded::Changed`, so concurrent edits never lose one another.
     async fn set_builder_catalog(
         &self,
         key: (&str, &str, &str),
-        state: &str,
+        state: ImageBuilderState,
         expected: (&[AppRecord], Option<&str>),
         applications: &[AppRecord],
         default_profile: Option<&str>,
-    ) -> StoreResult<Result<(), Option<String>>>;
+    ) -> StoreResult<Guarded<()>>;
     /// Image creation from a builder, in one transaction: the image is inserted (within
     /// `max_images` of its owner in its region), the builder moves from `builder_from` to
     /// `builder_to`, the tags are set and the job that finishes the image is enqueued.
@@ -935,11 +961,11 @@ pub trait BuilderStore: Send + Sync {
         image: &ImageRecord,
         tags: &BTreeMap<String, String>,
         builder: (&str, &str, &str),
-        builder_from: &str,
-        builder_to: &str,
+        builder_from: ImageBuilderState,
+        builder_to: ImageBuilderState,
         job: &JobRecord,
         max_images: i64,
-    ) -> StoreResult<Result<(), Option<String>>>;
+    ) -> StoreResult<Guarded<()>>;
     /// A managed image update, in one transaction: the new image and the builder that makes it
     /// are inserted (within the account's builder, image and concurrent-update limits, given in
     /// that order; updates under way are the owner's images in the new image's state), with
@@ -955,8 +981,11 @@ pub trait BuilderStore: Send + Sync {
     /// A builder's own layer.
     async fn builder_files(&self, key: (&str, &str, &str)) -> StoreResult<Vec<BuilderFile>>;
     /// Removes a builder, its files and its tags if it is in `state`; `false` otherwise.
-    async fn remove_image_builder(&self, key: (&str, &str, &str), state: &str)
-        -> StoreResult<bool>;
+    async fn remove_image_builder(
+        &self,
+        key: (&str, &str, &str),
+        state: ImageBuilderState,
+    ) -> StoreResult<bool>;
 }
 
 /// Fleets (created and changed through `WriteTx`; these are the reads and single-row moves).
@@ -981,12 +1010,12 @@ pub trait FleetStore: Send + Sync {
     async fn transition_fleet(
         &self,
         key: (&str, &str, &str),
-        from: &[&str],
-        to: &str,
+        from: &[FleetState],
+        to: FleetState,
         errors: Option<Vec<(String, String)>>,
     ) -> StoreResult<Transition<FleetRecord>>;
     /// Removes a fleet and its tags if it is in `state`; `false` otherwise.
-    async fn remove_fleet(&self, key: (&str, &str, &str), state: &str) -> StoreResult<bool>;
+    async fn remove_fleet(&self, key: (&str, &str, &str), state: FleetState) -> StoreResult<bool>;
 }
 
 /// Stacks and their fleet associations.

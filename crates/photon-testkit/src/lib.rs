@@ -380,7 +380,7 @@ pub fn private_image(account: &str, region: &str, name: &str) -> ImageRecord {
         owner: account.to_owned(),
         name: name.to_owned(),
         arn: photon_core::arn::Arn::image(region, account, name),
-        state: photon_types::ImageState::Available.as_str().into(),
+        state: photon_types::ImageState::Available,
         platform: "WINDOWS_SERVER_2022".into(),
         created_at: 1_700_000_000_000,
         attrs: ImageAttrs {

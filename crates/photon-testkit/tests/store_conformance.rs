@@ -11,6 +11,7 @@ use photon_store::{
 };
 use photon_store_sql::SqlStore;
 use photon_testkit::{private_image, FreshStore};
+use photon_types::{FleetState, ImageState};
 
 #[tokio::test]
 async fn store_contract() {
@@ -134,10 +135,10 @@ async fn store_contract() {
     );
     s.remove_tags(&res, &arn, &["k1".to_owned()]).await.unwrap();
     assert_eq!(s.tags(&arn).await.unwrap().len(), 2);
-    let ok = ["AVAILABLE"];
+    let ok = [ImageState::Available];
     assert!(matches!(
-        s.delete_unused_image("us-east-1", "111111111111", "b", &["FAILED"]).await.unwrap(),
-        DeleteOutcome::WrongState(st) if st == "AVAILABLE"
+        s.delete_unused_image("us-east-1", "111111111111", "b", &[ImageState::Failed]).await.unwrap(),
+        DeleteOutcome::WrongState(st) if st == ImageState::Available
     ));
     assert!(matches!(
         s.delete_unused_image("us-east-1", "111111111111", "b", &ok)
@@ -209,7 +210,7 @@ fn fleet_on(owner: &str, name: &str, image_arn: &str, desired: i32) -> photon_st
         owner: owner.into(),
         name: name.into(),
         arn: format!("arn:aws:appstream:us-east-1:{owner}:fleet/{name}"),
-        state: "STOPPED".into(),
+        state: FleetState::Stopped,
         image_arn: image_arn.into(),
         instance_type: "stream.standard.medium".into(),
         fleet_type: "ON_DEMAND".into(),
@@ -362,13 +363,18 @@ async fn sharing_fleet_guard_and_copy_contract() {
     );
     // A state change keeps everything else, and checks the state it leaves.
     assert!(matches!(
-        s.transition_fleet(("us-east-1", other, "prod"), &["RUNNING"], "STOPPED", None)
+        s.transition_fleet(("us-east-1", other, "prod"), &[FleetState::Running], FleetState::Stopped, None)
             .await
             .unwrap(),
-        Transition::WrongState(st) if st == "STOPPED"
+        Transition::WrongState(st) if st == FleetState::Stopped
     ));
     let Transition::Done(moved) = s
-        .transition_fleet(("us-east-1", other, "prod"), &["STOPPED"], "STARTING", None)
+        .transition_fleet(
+            ("us-east-1", other, "prod"),
+            &[FleetState::Stopped],
+            FleetState::Starting,
+            None,
+        )
         .await
         .unwrap()
     else {
@@ -389,7 +395,7 @@ async fn sharing_fleet_guard_and_copy_contract() {
     // Copies: the destination's image quota, then the concurrent-copy quota, then names.
     let copy = |name: &str| {
         let mut img = private_image(owner, "eu-west-1", name);
-        img.state = "COPYING".into();
+        img.state = ImageState::Copying;
         img
     };
     let job = |n: u32| photon_store::JobRecord {
@@ -444,7 +450,7 @@ async fn sharing_fleet_guard_and_copy_contract() {
             .unwrap()
             .image
             .state,
-        "COPYING"
+        ImageState::Copying
     );
 }
 

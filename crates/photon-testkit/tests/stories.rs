@@ -15,7 +15,8 @@ use photon_store_sql::SqlStore;
 use photon_testkit::FreshStore;
 use photon_types::{
     AssociateFleetRequest, Caller, ComputeCapacity, CreateFleetRequest, CreateStackRequest,
-    CreateStreamingURLRequest, DescribeFleetsRequest, StartFleetRequest,
+    CreateStreamingURLRequest, DescribeFleetsRequest, FleetState, ImageBuilderState, ImageState,
+    StartFleetRequest,
 };
 use photon_workflow::Engine;
 
@@ -271,7 +272,6 @@ async fn a_session_ends_at_its_maximum_duration_and_frees_its_instance() {
 /// FAILED with the reason, never UPDATING_AGENT for ever.
 #[tokio::test]
 async fn a_builder_whose_agent_update_gives_up_is_failed() {
-    use photon_types::ImageBuilderState;
     use photon_types::{
         CreateImageBuilderRequest, StartImageBuilderRequest, StopImageBuilderRequest,
     };
@@ -330,7 +330,7 @@ async fn a_builder_whose_agent_update_gives_up_is_failed() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(b.state, ImageBuilderState::Failed.as_str());
+    assert_eq!(b.state, ImageBuilderState::Failed);
     let (_, message) = b.attrs.state_change_reason.unwrap();
     assert!(message.contains("the agent download failed"), "{message}");
 }
@@ -415,7 +415,7 @@ impl World {
             .map(|r| r.image)
     }
 
-    async fn builder_state(&self, name: &str) -> Option<String> {
+    async fn builder_state(&self, name: &str) -> Option<ImageBuilderState> {
         self.store
             .image_builder("us-east-1", &self.cx.account_id, name)
             .await
@@ -489,7 +489,7 @@ async fn a_failed_update_keeps_its_reason_across_a_kill_at_any_write() {
         w.running_builder("b").await;
         w.create_image("b", "v1").await;
         w.settle().await;
-        assert_eq!(w.image("v1").await.unwrap().state, "AVAILABLE");
+        assert_eq!(w.image("v1").await.unwrap().state, ImageState::Available);
         w.svc
             .publish_base_image(photon_core::releases::Publish {
                 platform: "WINDOWS_SERVER_2022".into(),
@@ -514,7 +514,7 @@ async fn a_failed_update_keeps_its_reason_across_a_kill_at_any_write() {
         w.crash_after(n).await;
         w.settle().await;
         let v2 = w.image("v2").await.unwrap();
-        assert_eq!(v2.state, "FAILED", "cut after {n} writes");
+        assert_eq!(v2.state, ImageState::Failed, "cut after {n} writes");
         let (code, message) = v2.attrs.state_change_reason.clone().unwrap();
         assert_eq!(code, "IMAGE_UPDATE_FAILURE");
         assert!(
@@ -557,12 +557,12 @@ async fn a_snapshot_never_strands_its_builder_across_a_kill_at_any_write() {
             .await;
         w.settle().await;
         assert_eq!(
-            w.builder_state("b").await.as_deref(),
-            Some("STOPPED"),
+            w.builder_state("b").await,
+            Some(ImageBuilderState::Stopped),
             "cut after {n} writes"
         );
         if let Some(i) = w.image("img").await {
-            assert_eq!(i.state, "AVAILABLE", "cut after {n} writes");
+            assert_eq!(i.state, ImageState::Available, "cut after {n} writes");
         }
 
         w.svc
@@ -581,12 +581,12 @@ async fn a_snapshot_never_strands_its_builder_across_a_kill_at_any_write() {
         w.crash_after(n).await;
         w.settle().await;
         let i = w.image("faulted").await.unwrap();
-        assert_eq!(i.state, "FAILED", "cut after {n} writes");
+        assert_eq!(i.state, ImageState::Failed, "cut after {n} writes");
         assert!(
             i.attrs.state_change_reason.unwrap().1.contains("rehearsal"),
             "cut after {n} writes"
         );
-        assert_eq!(w.builder_state("b").await.as_deref(), Some("STOPPED"));
+        assert_eq!(w.builder_state("b").await, Some(ImageBuilderState::Stopped));
     }
 }
 
@@ -684,7 +684,7 @@ async fn a_stopped_fleet_keeps_no_sessions_across_a_kill_at_any_write() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(f.state, "STOPPED", "cut after {n} writes");
+        assert_eq!(f.state, FleetState::Stopped, "cut after {n} writes");
         let left = w
             .store
             .sessions("us-east-1", &cx.account_id, "fleet")
