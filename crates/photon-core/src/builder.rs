@@ -17,6 +17,7 @@ use photon_workflow::{or_retry, BoxFuture, JobKind, Step, Typed};
 
 use crate::doc::{from_doc, to_doc};
 use crate::pace::Stage;
+use crate::transition::{change, owns, By};
 use crate::{token, CoreError, Service};
 
 /// The job kind that moves builders along.
@@ -254,7 +255,7 @@ impl Service {
         }
         let vpc = input.vpc_config.unwrap_or_default();
         let dj = input.domain_join_info.unwrap_or_default();
-        let record = BuilderRecord {
+        let mut record = BuilderRecord {
             region: cx.region.clone(),
             owner: cx.account_id.clone(),
             name: input.name.clone(),
@@ -291,6 +292,7 @@ impl Service {
                 default_profile: None,
                 agent_access_config: input.agent_access_config.map(to_doc),
                 requested_agent_version,
+                transition_job: None,
             },
         };
         let quota = self
@@ -302,6 +304,7 @@ impl Service {
             &BuilderTarget::Running,
             Stage::BuilderStart,
         );
+        crate::transition::hand_to(&mut record, &job);
         let tags = input.tags.unwrap_or_default();
         match self
             .store
@@ -403,10 +406,18 @@ impl Service {
     ) -> Result<ImageBuilder, CoreError> {
         let job = job.map(|(target, stage)| self.builder_job(cx, name, &target, stage));
         let key = (cx.region.as_str(), cx.account_id.as_str(), name);
-        match self
-            .store
-            .transition_image_builder(key, from, to, None, job.as_ref())
-            .await?
+        let by = By::Request(job.as_ref());
+        match change(
+            self.store.as_ref(),
+            key,
+            from,
+            to,
+            by,
+            |b: &mut BuilderRecord| {
+                b.attrs.state_change_reason = None;
+            },
+        )
+        .await?
         {
             Transition::Done(b) => Ok(to_api(*b)),
             Transition::NotFound => Err(not_found(name, &cx.region)),
@@ -635,7 +646,6 @@ impl BuilderJobs {
         };
         let store = &self.svc.store;
         let key = (region.as_str(), owner.as_str(), name.as_str());
-        let from = |s: ImageBuilderState| [s];
         if let BuilderTarget::RunningWithAgent { agent, latest } = target {
             // The agent's files are written first (content-addressed); then one transaction
             // sets the agent, the layers that carry it, and RUNNING.
@@ -650,7 +660,8 @@ impl BuilderJobs {
             tx.lock(photon_store::LockKey::ImageBuilder(job.resource.clone()))
                 .await?;
             if let Some(mut now) = tx.image_builder(key).await? {
-                if now.state == ImageBuilderState::UpdatingAgent {
+                if now.state == ImageBuilderState::UpdatingAgent && owns(&now, job) {
+                    now.attrs.transition_job = None;
                     now.attrs.appstream_agent_version = Some(agent.clone());
                     now.attrs.latest_appstream_agent_version = *latest;
                     now.attrs.base_layers = layers;
@@ -662,37 +673,34 @@ impl BuilderJobs {
             }
             return Ok(Step::Done);
         }
-        let outcome = match target {
+        let (from, to) = match target {
             BuilderTarget::RunningWithAgent { .. } => return Ok(Step::Done),
-            BuilderTarget::Running => {
-                store
-                    .transition_image_builder(
-                        key,
-                        &from(ImageBuilderState::Pending),
-                        ImageBuilderState::Running,
-                        None,
-                        None,
-                    )
-                    .await?
-            }
-            BuilderTarget::Stopped => {
-                store
-                    .transition_image_builder(
-                        key,
-                        &from(ImageBuilderState::Stopping),
-                        ImageBuilderState::Stopped,
-                        None,
-                        None,
-                    )
-                    .await?
-            }
+            BuilderTarget::Running => (ImageBuilderState::Pending, ImageBuilderState::Running),
+            BuilderTarget::Stopped => (ImageBuilderState::Stopping, ImageBuilderState::Stopped),
             BuilderTarget::Deleted => {
-                store
-                    .remove_image_builder(key, ImageBuilderState::Deleting)
+                let mut tx = store.write().await?;
+                tx.lock(photon_store::LockKey::ImageBuilder(job.resource.clone()))
                     .await?;
+                if let Some(b) = tx.image_builder(key).await? {
+                    if b.state == ImageBuilderState::Deleting && owns(&b, job) {
+                        tx.delete_image_builder(key).await?;
+                        tx.commit().await?;
+                    }
+                }
                 return Ok(Step::Done);
             }
         };
+        let outcome = change(
+            store.as_ref(),
+            key,
+            &[from],
+            to,
+            By::Job(job),
+            |b: &mut BuilderRecord| {
+                b.attrs.state_change_reason = None;
+            },
+        )
+        .await?;
         // Done, or already moved on (a repeated attempt, or the builder was deleted): either
         // way nothing is left to do.
         if let Transition::WrongState(s) = &outcome {
@@ -734,17 +742,16 @@ impl JobKind for BuilderJobs {
                 format!("the builder could not finish its change of state: {error}"),
             ));
             let key = (region.as_str(), owner.as_str(), name.as_str());
-            if let Err(e) = self
-                .svc
-                .store
-                .transition_image_builder(
-                    key,
-                    &transitional,
-                    ImageBuilderState::Failed,
-                    reason,
-                    None,
-                )
-                .await
+            let fail = |b: &mut BuilderRecord| b.attrs.state_change_reason = reason;
+            if let Err(e) = change(
+                self.svc.store.as_ref(),
+                key,
+                &transitional,
+                ImageBuilderState::Failed,
+                By::Job(job),
+                fail,
+            )
+            .await
             {
                 tracing::error!(job = %job.id, error = %e, "could not mark the builder FAILED");
             }

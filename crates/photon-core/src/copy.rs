@@ -95,7 +95,7 @@ impl Service {
         if let Some(d) = input.destination_image_description {
             attrs.description = Some(d);
         }
-        let copy = ImageRecord {
+        let mut copy = ImageRecord {
             region: dest.to_owned(),
             owner: cx.account_id.clone(),
             name: dest_name.clone(),
@@ -118,6 +118,7 @@ impl Service {
             self.now().saturating_add(delay),
             5,
         );
+        crate::transition::hand_to(&mut copy, &job);
         let max_images = self.quota(&cx.account_id, dest, "images").await?;
         let max_copies = self
             .quota(
@@ -188,7 +189,7 @@ impl CopyJobs {
         let Some(row) = self.svc.store.image(key.0, key.1, key.2).await? else {
             return Ok(Step::Done);
         };
-        if row.image.state != ImageState::Copying {
+        if row.image.state != ImageState::Copying || !crate::transition::owns(&row.image, job) {
             return Ok(Step::Done);
         }
         let layers = row.image.attrs.layers;
@@ -222,10 +223,15 @@ impl CopyJobs {
             verified = checked,
             "image content replicated"
         );
-        self.svc
-            .store
-            .transition_image(key, &[ImageState::Copying], ImageState::Available, None)
-            .await?;
+        crate::transition::change(
+            self.svc.store.as_ref(),
+            key,
+            &[ImageState::Copying],
+            ImageState::Available,
+            crate::transition::By::Job(job),
+            |i: &mut ImageRecord| i.attrs.state_change_reason = None,
+        )
+        .await?;
         Ok(Step::Done)
     }
 }
@@ -252,6 +258,7 @@ impl JobKind for CopyJobs {
                 .svc
                 .fail_image(
                     (&job.region, &job.account_id, &name),
+                    job,
                     ImageState::Copying,
                     ImageStateChangeReasonCode::ImageCopyFailure,
                     format!("{error}; delete this image and copy again"),

@@ -448,6 +448,7 @@ impl Service {
                 max_concurrent_sessions: input.max_concurrent_sessions,
                 usb_device_filter_strings: input.usb_device_filter_strings,
                 session_script_s3_location: input.session_script_s3_location.map(to_doc),
+                transition_job: None,
             },
         };
         let quota = self.quota(&cx.account_id, &cx.region, "fleets").await?;
@@ -534,13 +535,16 @@ impl Service {
     /// the same transaction.
     async fn save_fleet(
         &self,
-        f: FleetRecord,
+        mut f: FleetRecord,
         read: &FleetRecord,
         job: Option<JobRecord>,
         wrong: impl FnOnce(FleetState) -> CoreError,
     ) -> Result<Fleet, CoreError> {
         let name = f.name.clone();
         let region = f.region.clone();
+        if let Some(job) = &job {
+            crate::transition::hand_to(&mut f, job);
+        }
         // Clearing the fleet's errors claims the image is usable again: that is checked too.
         let check_image = f.image_arn != read.image_arn
             || f.attrs.desired_instances > 0
@@ -896,11 +900,13 @@ impl FleetJobs {
         let Some(mut fleet) = tx.fleet(key).await? else {
             return Ok(Step::Done);
         };
-        if fleet.state != from {
-            // Already moved on (a repeated attempt, or a newer request): nothing is left to do.
+        if fleet.state != from || !crate::transition::owns(&fleet, job) {
+            // Already moved on (a repeated attempt, or a newer request and its job): nothing
+            // is left to do.
             return Ok(Step::Done);
         }
         fleet.state = to;
+        fleet.attrs.transition_job = None;
         tx.put_fleet(&fleet).await?;
         let ended = if to == FleetState::Stopped {
             tx.delete_fleet_sessions(key).await?
@@ -942,16 +948,15 @@ impl JobKind for FleetJobs {
                 FleetErrorCode::InternalServiceError.as_str().to_owned(),
                 format!("the fleet could not finish its change of state: {error}"),
             )];
-            if let Err(e) = self
-                .svc
-                .store
-                .transition_fleet(
-                    (&job.region, &job.account_id, &name),
-                    &from,
-                    FleetState::Stopped,
-                    Some(errors),
-                )
-                .await
+            if let Err(e) = crate::transition::change(
+                self.svc.store.as_ref(),
+                (&job.region, &job.account_id, &name),
+                &from,
+                FleetState::Stopped,
+                crate::transition::By::Job(job),
+                |f: &mut FleetRecord| f.attrs.errors = errors,
+            )
+            .await
             {
                 tracing::error!(job = %job.id, error = %e, "could not stop the fleet after a failure");
             }

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use photon_store::{
-    DeleteOutcome, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage, LockKey,
+    DeleteOutcome, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage,
     IMAGE_ATTRS_VERSION, PUBLIC_OWNER,
 };
 use photon_types::{
@@ -239,28 +239,27 @@ pub(crate) fn mark_failed(
 }
 
 impl Service {
-    /// Makes an image in state `from` `FAILED` (`mark_failed`), in one write. Returns whether
-    /// the image was still in `from`.
+    /// Makes an image in state `from` `FAILED` (`mark_failed`), in one write, as `job` gives
+    /// up its transition. Returns whether the image was still in `from` and `job`'s.
     pub(crate) async fn fail_image(
         &self,
         key: (&str, &str, &str),
+        job: &photon_store::JobRecord,
         from: ImageState,
         code: ImageStateChangeReasonCode,
         message: String,
     ) -> Result<bool, CoreError> {
-        let mut tx = self.store.write().await?;
-        tx.lock(LockKey::Image(Arn::image(key.0, key.1, key.2)))
-            .await?;
-        let Some(mut image) = tx.image(key).await? else {
-            return Ok(false);
-        };
-        if image.state != from {
-            return Ok(false);
-        }
-        mark_failed(&mut image, code, message, self.now());
-        tx.put_image(&image).await?;
-        tx.commit().await?;
-        Ok(true)
+        let now = self.now();
+        let failed = crate::transition::change(
+            self.store.as_ref(),
+            key,
+            &[from],
+            ImageState::Failed,
+            crate::transition::By::Job(job),
+            |image: &mut ImageRecord| mark_failed(image, code, message, now),
+        )
+        .await?;
+        Ok(matches!(failed, photon_store::Transition::Done(_)))
     }
 }
 

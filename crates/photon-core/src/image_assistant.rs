@@ -17,6 +17,7 @@ use photon_workflow::{BoxFuture, JobKind, Step, Typed};
 use crate::arn::Arn;
 use crate::content::is_windows;
 use crate::pace::Stage;
+use crate::transition::owns;
 use crate::{CoreError, Service};
 
 pub const MAX_APPS: usize = 50;
@@ -456,7 +457,7 @@ impl Service {
                     r.warnings = warnings;
                     return Ok(r);
                 }
-                let image = self
+                let mut image = self
                     .snapshot(
                         cx,
                         &b,
@@ -482,28 +483,73 @@ impl Service {
                     ),
                     5,
                 );
-                let key = (b.region.as_str(), b.owner.as_str(), b.name.as_str());
-                let running = ImageBuilderState::Running;
-                let snapshotting = ImageBuilderState::Snapshotting;
-                match self.store.create_image_from_builder(&image, &tags, key, running, snapshotting, &job, quota).await {
-                    Ok(Guarded::Done(())) => {
+                crate::transition::hand_to(&mut image, &job);
+                match self
+                    .start_snapshot(cx, &b.name, &image, &tags, &job, quota)
+                    .await?
+                {
+                    Ok(()) => {
                         let mut r = Reply::ok();
                         r.warnings = warnings;
                         Ok(r)
                     }
-                    Ok(other) => Ok(Reply::refused(format!(
-                        "the image builder is {}; create the image from a RUNNING builder",
-                        crate::content::found_state(&other)
-                    ))),
-                    Err(StoreError::Conflict) => Ok(Reply::refused("An image with the given name already exists")),
-                    Err(StoreError::LimitReached(max)) => Ok(Reply::refused(format!(
-                        "Unable to create the image: the quota of {max} images for account {} in {} is reached; delete an image or have the operator raise it with `photon quotas set --account-id {} --region {} images=N`",
-                        cx.account_id, cx.region, cx.account_id, cx.region
-                    ))),
-                    Err(e) => Err(e.into()),
+                    Err(refusal) => Ok(Reply::refused(refusal)),
                 }
             }
         }
+    }
+
+    /// In one transaction: the new image is inserted within its owner's image quota, with its
+    /// tags; the RUNNING builder becomes SNAPSHOTTING, owned by `job`, which finishes both; and
+    /// `job` is queued. The refusal (the tool's text) when the builder is not RUNNING, the name
+    /// is taken or the quota is reached.
+    async fn start_snapshot(
+        &self,
+        cx: &Caller,
+        builder: &str,
+        image: &ImageRecord,
+        tags: &std::collections::BTreeMap<String, String>,
+        job: &JobRecord,
+        quota: i64,
+    ) -> Result<Result<(), String>, CoreError> {
+        let key = (cx.region.as_str(), cx.account_id.as_str(), builder);
+        let mut tx = self.store.write().await?;
+        tx.lock(LockKey::Image(image.arn.clone())).await?;
+        tx.lock(LockKey::ImageBuilder(crate::builder::builder_arn(
+            key.0, key.1, key.2,
+        )))
+        .await?;
+        tx.lock(LockKey::account_images(&cx.account_id, &cx.region))
+            .await?;
+        let not_running = |state: &str| {
+            format!("the image builder is {state}; create the image from a RUNNING builder")
+        };
+        let Some(mut b) = tx.image_builder(key).await? else {
+            return Ok(Err(not_running("gone")));
+        };
+        if b.state != ImageBuilderState::Running {
+            return Ok(Err(not_running(b.state.as_str())));
+        }
+        if tx.count_images(&cx.region, &cx.account_id).await? >= quota {
+            return Ok(Err(format!(
+                "Unable to create the image: the quota of {quota} images for account {} in {} is reached; delete an image or have the operator raise it with `photon quotas set --account-id {} --region {} images=N`",
+                cx.account_id, cx.region, cx.account_id, cx.region
+            )));
+        }
+        match tx.insert_image(image).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                return Ok(Err("An image with the given name already exists".into()))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.insert_tags(&image.arn, tags).await?;
+        b.state = ImageBuilderState::Snapshotting;
+        crate::transition::hand_to(&mut b, job);
+        tx.put_image_builder(&b).await?;
+        tx.enqueue(job).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
     }
 
     /// Which Windows user a profile operation names (`domain\user`, `.` for local users; the
@@ -649,6 +695,7 @@ impl Service {
                 layers: Vec::new(),
                 os_settings,
                 errors: Vec::new(),
+                transition_job: None,
             },
         })
     }
@@ -736,7 +783,7 @@ impl ImageJobs {
             self.finish(job, p, None).await?;
             return Ok(Step::Done);
         };
-        if row.image.state != ImageState::Pending {
+        if row.image.state != ImageState::Pending || !owns(&row.image, job) {
             self.finish(job, p, None).await?;
             return Ok(Step::Done);
         }
@@ -775,6 +822,11 @@ impl ImageJobs {
         {
             return Ok(Step::Retryable("the snapshot changed while it ran".into()));
         }
+        if !owns(&img, job) || !owns(&now_builder, job) {
+            return Ok(Step::Done);
+        }
+        img.attrs.transition_job = None;
+        now_builder.attrs.transition_job = None;
         match tx.take_fault("CreateImage", "snapshot", &image).await? {
             Some(f) => crate::image::mark_failed(
                 &mut img,
@@ -822,7 +874,8 @@ impl ImageJobs {
         )))
         .await?;
         if let (Some(message), Some(mut img)) = (failure, tx.image(key).await?) {
-            if img.state == ImageState::Pending {
+            if img.state == ImageState::Pending && owns(&img, job) {
+                img.attrs.transition_job = None;
                 crate::image::mark_failed(
                     &mut img,
                     ImageStateChangeReasonCode::InternalError,
@@ -833,7 +886,8 @@ impl ImageJobs {
             }
         }
         if let Some(mut b) = tx.image_builder(bkey).await? {
-            if b.state == ImageBuilderState::Snapshotting {
+            if b.state == ImageBuilderState::Snapshotting && owns(&b, job) {
+                b.attrs.transition_job = None;
                 b.state = ImageBuilderState::Stopped;
                 b.attrs.state_change_reason = None;
                 tx.put_image_builder(&b).await?;

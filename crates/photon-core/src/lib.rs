@@ -27,6 +27,7 @@ pub mod stack;
 pub mod states;
 pub mod tags;
 pub mod token;
+mod transition;
 pub mod update;
 
 use std::sync::Arc;

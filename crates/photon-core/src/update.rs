@@ -22,6 +22,7 @@ use crate::arn::Arn;
 use crate::image::NotOwned;
 use crate::pace::Stage;
 use crate::releases::name_prefix;
+use crate::transition::owns;
 use crate::{CoreError, Service};
 
 pub const JOB_KIND: &str = "image-update";
@@ -311,7 +312,7 @@ impl Service {
             attrs.public_base_image_released_date = Some(crate::image::date_millis(&r.released));
             attrs.base_image_arn = Some(Arn::image(&cx.region, PUBLIC_OWNER, &r.image_name));
         }
-        let image = ImageRecord {
+        let mut image = ImageRecord {
             region: cx.region.clone(),
             owner: cx.account_id.clone(),
             name: input.new_image_name.clone(),
@@ -321,7 +322,7 @@ impl Service {
             created_at: now,
             attrs,
         };
-        let builder = BuilderRecord {
+        let mut builder = BuilderRecord {
             region: cx.region.clone(),
             owner: cx.account_id.clone(),
             name: builder_name.clone(),
@@ -358,6 +359,8 @@ impl Service {
             now.saturating_add(self.stage_delay(Stage::ImageUpdate)),
             5,
         );
+        crate::transition::hand_to(&mut image, &job);
+        crate::transition::hand_to(&mut builder, &job);
         Ok((image, builder, job))
     }
 
@@ -404,7 +407,7 @@ impl UpdateJobs {
             job.account_id.as_str(),
             builder.as_str(),
         );
-        if row.image.state != ImageState::Creating {
+        if row.image.state != ImageState::Creating || !owns(&row.image, job) {
             // Finished before a restart cut the attempt short: only the builder may be left.
             self.fail_or_clean(job, &image, &builder, None).await?;
             return Ok(Step::Done);
@@ -449,6 +452,9 @@ impl UpdateJobs {
         if now_image.state != ImageState::Creating || now_builder.state != b.state {
             return Ok(Step::Retryable("the update changed while it ran".into()));
         }
+        if !owns(&now_image, job) || !owns(&now_builder, job) {
+            return Ok(Step::Done);
+        }
         let injected = tx
             .take_fault("CreateUpdatedImage", fault_stage, &source)
             .await?
@@ -460,6 +466,7 @@ impl UpdateJobs {
         let next = match (stage, outcome) {
             (_, Err(Failure(why))) => {
                 tx.delete_image_builder(bkey).await?;
+                now_image.attrs.transition_job = None;
                 self.mark_update_failed(&mut now_image, &why);
                 tx.put_image(&now_image).await?;
                 tracing::warn!(image = %now_image.name, %why, "managed update failed");
@@ -477,6 +484,7 @@ impl UpdateJobs {
             (_, Ok(_)) => {
                 now_image.state = ImageState::Available;
                 now_image.attrs.state_change_reason = None;
+                now_image.attrs.transition_job = None;
                 tx.put_image(&now_image).await?;
                 tx.delete_image_builder(bkey).await?;
                 tracing::info!(image = %now_image.arn, "managed update qualified; image AVAILABLE");
@@ -516,9 +524,14 @@ impl UpdateJobs {
             key.0, key.1, builder,
         )))
         .await?;
-        tx.delete_image_builder(bkey).await?;
+        if let Some(b) = tx.image_builder(bkey).await? {
+            if owns(&b, job) {
+                tx.delete_image_builder(bkey).await?;
+            }
+        }
         if let (Some(why), Some(mut img)) = (why, tx.image(key).await?) {
-            if img.state == ImageState::Creating {
+            if img.state == ImageState::Creating && owns(&img, job) {
+                img.attrs.transition_job = None;
                 self.mark_update_failed(&mut img, why);
                 tx.put_image(&img).await?;
                 tracing::warn!(image, %why, "managed update failed");

@@ -115,45 +115,6 @@ impl BuilderStore for SqlStore {
         .await
     }
 
-    async fn transition_image_builder(
-        &self,
-        (region, owner, name): (&str, &str, &str),
-        from: &[ImageBuilderState],
-        to: ImageBuilderState,
-        reason: Option<(String, String)>,
-        job: Option<&JobRecord>,
-    ) -> StoreResult<Transition> {
-        let mut tx = self.begin_write().await?;
-        let arn = ResourceKind::ImageBuilder.arn(region, owner, name);
-        self.lock(&mut tx, &arn).await?;
-        let Some(mut b) = one_builder(&mut *tx, [region, owner, name]).await? else {
-            return Ok(Transition::NotFound);
-        };
-        if !from.contains(&b.state) {
-            return Ok(Transition::WrongState(b.state));
-        }
-        b.state = to;
-        b.attrs.state_change_reason = reason;
-        let attrs = serde_json::to_string(&b.attrs).map_err(backend)?;
-        sqlx::query(
-            "UPDATE image_builders SET state = $4, attrs = $5 \
-             WHERE region = $1 AND owner = $2 AND name = $3",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(name)
-        .bind(to.as_str())
-        .bind(attrs)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if let Some(job) = job {
-            insert_job(&mut tx, job).await?;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(Transition::Done(Box::new(b)))
-    }
-
     async fn put_builder_file(
         &self,
         (region, owner, name): (&str, &str, &str),
@@ -257,67 +218,6 @@ impl BuilderStore for SqlStore {
         Ok(Guarded::Done(()))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn create_image_from_builder(
-        &self,
-        image: &ImageRecord,
-        tags: &BTreeMap<String, String>,
-        (region, owner, name): (&str, &str, &str),
-        builder_from: ImageBuilderState,
-        builder_to: ImageBuilderState,
-        job: &JobRecord,
-        max_images: i64,
-    ) -> StoreResult<Guarded<()>> {
-        let mut tx = self.begin_write().await?;
-        self.lock(
-            &mut tx,
-            &ResourceKind::ImageBuilder.arn(region, owner, name),
-        )
-        .await?;
-        // Image creators of one account and region queue here, so the count below holds.
-        self.lock(&mut tx, &format!("images:{}:{}", image.owner, image.region))
-            .await?;
-        let Some(b) = one_builder(&mut *tx, [region, owner, name]).await? else {
-            return Ok(Guarded::NotFound);
-        };
-        if b.state != builder_from {
-            return Ok(Guarded::WrongState(b.state));
-        }
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2")
-            .bind(&image.region)
-            .bind(&image.owner)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let n: i64 = row.try_get("n").map_err(backend)?;
-        if n >= max_images {
-            return Err(StoreError::LimitReached(max_images));
-        }
-        insert_image(&mut tx, image, false).await?;
-        for (k, v) in tags {
-            sqlx::query("INSERT INTO tags (resource_arn, tag_key, tag_value) VALUES ($1, $2, $3)")
-                .bind(&image.arn)
-                .bind(k)
-                .bind(v)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
-        sqlx::query(
-            "UPDATE image_builders SET state = $4 WHERE region = $1 AND owner = $2 AND name = $3",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(name)
-        .bind(builder_to.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        insert_job(&mut tx, job).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Guarded::Done(()))
-    }
-
     async fn builder_files(
         &self,
         (region, owner, name): (&str, &str, &str),
@@ -341,42 +241,5 @@ impl BuilderStore for SqlStore {
                 })
             })
             .collect()
-    }
-
-    async fn remove_image_builder(
-        &self,
-        (region, owner, name): (&str, &str, &str),
-        state: ImageBuilderState,
-    ) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let arn = ResourceKind::ImageBuilder.arn(region, owner, name);
-        self.lock(&mut tx, &arn).await?;
-        let res = sqlx::query(
-            "DELETE FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3 AND state = $4",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(name)
-        .bind(state.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if res.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
-            .bind(&arn)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query("DELETE FROM builder_files WHERE region = $1 AND owner = $2 AND builder = $3")
-            .bind(region)
-            .bind(owner)
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(true)
     }
 }

@@ -32,31 +32,6 @@ impl FleetStore for SqlStore {
         .await
     }
 
-    async fn transition_fleet(
-        &self,
-        (region, owner, name): (&str, &str, &str),
-        from: &[FleetState],
-        to: FleetState,
-        errors: Option<Vec<(String, String)>>,
-    ) -> StoreResult<Transition<FleetRecord>> {
-        let mut tx = self.begin_write().await?;
-        self.lock(&mut tx, &ResourceKind::Fleet.arn(region, owner, name))
-            .await?;
-        let Some(mut f) = one_fleet(&mut *tx, [region, owner, name]).await? else {
-            return Ok(Transition::NotFound);
-        };
-        if !from.contains(&f.state) {
-            return Ok(Transition::WrongState(f.state));
-        }
-        f.state = to;
-        if let Some(errors) = errors {
-            f.attrs.errors = errors;
-        }
-        write_fleet(&mut tx, &f).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Transition::Done(Box::new(f)))
-    }
-
     async fn remove_fleet(
         &self,
         (region, owner, name): (&str, &str, &str),

@@ -259,38 +259,4 @@ impl ImageStore for SqlStore {
         tx.commit().await.map_err(backend)?;
         Ok(CopyStart::Started)
     }
-
-    async fn transition_image(
-        &self,
-        (region, owner, name): (&str, &str, &str),
-        from: &[ImageState],
-        to: ImageState,
-        reason: Option<(String, String)>,
-    ) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let arn = ResourceKind::Image.arn(region, owner, name);
-        self.lock(&mut tx, &arn).await?;
-        let Some(mut row) = one_image(&mut *tx, &image_by_key(), [region, owner, name]).await?
-        else {
-            return Ok(false);
-        };
-        if !from.contains(&row.image.state) {
-            return Ok(false);
-        }
-        row.image.attrs.state_change_reason = reason;
-        let attrs = serde_json::to_string(&row.image.attrs).map_err(backend)?;
-        sqlx::query(
-            "UPDATE images SET state = $4, attrs = $5 WHERE region = $1 AND owner = $2 AND name = $3",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(name)
-        .bind(to.as_str())
-        .bind(attrs)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(true)
-    }
 }

@@ -33,7 +33,7 @@ use photon_store::{
     FleetAttrs, FleetRecord, Guarded, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope,
     ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings, QuotaRecord,
     ResourceKey, ResourceKind, SessionRecord, StackAttrs, StackRecord, Store, StoreError,
-    StoreResult, Transition, UpdateStart, IMAGE_ATTRS_VERSION,
+    StoreResult, UpdateStart, IMAGE_ATTRS_VERSION,
 };
 use photon_types::{FleetState, ImageBuilderState, ImageState};
 use sqlx::any::{AnyPoolOptions, AnyRow};

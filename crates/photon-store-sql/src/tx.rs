@@ -55,6 +55,22 @@ impl WriteTx for SqlWriteTx {
             .map(|r| r.image))
     }
 
+    async fn count_images(&mut self, region: &str, owner: &str) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2")
+            .bind(region)
+            .bind(owner)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(backend)?;
+        row.try_get("n").map_err(backend)
+    }
+
+    async fn insert_image(&mut self, image: &ImageRecord) -> StoreResult<()> {
+        crate::insert_image(&mut self.tx, image, false)
+            .await
+            .map(drop)
+    }
+
     async fn put_image(&mut self, i: &ImageRecord) -> StoreResult<()> {
         let attrs = serde_json::to_string(&i.attrs).map_err(backend)?;
         sqlx::query(

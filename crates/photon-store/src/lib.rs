@@ -135,6 +135,10 @@ pub struct ImageAttrs {
     /// (code, message, when) of what went wrong making the image (its notifications).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<(String, String, Millis)>,
+    /// The id of the job that finishes the resource's current transition (`None` at rest):
+    /// the only job whose steps may still change it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition_job: Option<String>,
 }
 
 /// An application of an image's catalog (the Image Assistant's `add-application`).
@@ -373,6 +377,10 @@ pub struct BuilderAttrs {
     /// (`LATEST`): what the builder reports while it follows the latest agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_agent_version: Option<String>,
+    /// The id of the job that finishes the resource's current transition (`None` at rest):
+    /// the only job whose steps may still change it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition_job: Option<String>,
 }
 
 /// One file of a builder's own layer; `digest` `None` hides the path of the image below.
@@ -441,6 +449,10 @@ pub struct FleetAttrs {
     /// `S3Location` as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_script_s3_location: Option<Doc>,
+    /// The id of the job that finishes the resource's current transition (`None` at rest):
+    /// the only job whose steps may still change it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition_job: Option<String>,
 }
 
 /// A stack as stored.
@@ -572,22 +584,42 @@ pub struct SessionRecord {
     pub last_input: Millis,
 }
 
-/// A stored resource with a lifecycle: its state is the model's enum for the kind.
+/// A stored resource with a lifecycle: its state is the model's enum for the kind, and a
+/// transitional state is owned by the job that finishes it.
 pub trait Stateful {
-    type State: Copy + std::fmt::Debug + PartialEq;
+    type State: Copy + std::fmt::Debug + PartialEq + std::fmt::Display + Send + Sync;
+    fn state(&self) -> Self::State;
+    fn set_state(&mut self, state: Self::State);
+    /// The job that owns the current transition (see the attributes' `transition_job`).
+    fn transition_job(&self) -> Option<&str>;
+    fn set_transition_job(&mut self, job: Option<String>);
 }
 
-impl Stateful for ImageRecord {
-    type State = ImageState;
+macro_rules! stateful {
+    ($($record:ty => $state:ty),*) => {$(
+        impl Stateful for $record {
+            type State = $state;
+            fn state(&self) -> $state {
+                self.state
+            }
+            fn set_state(&mut self, state: $state) {
+                self.state = state;
+            }
+            fn transition_job(&self) -> Option<&str> {
+                self.attrs.transition_job.as_deref()
+            }
+            fn set_transition_job(&mut self, job: Option<String>) {
+                self.attrs.transition_job = job;
+            }
+        }
+    )*};
 }
 
-impl Stateful for BuilderRecord {
-    type State = ImageBuilderState;
-}
-
-impl Stateful for FleetRecord {
-    type State = FleetState;
-}
+stateful!(
+    ImageRecord => ImageState,
+    BuilderRecord => ImageBuilderState,
+    FleetRecord => FleetState
+);
 
 /// What a guarded state change found.
 #[derive(Debug, Clone, PartialEq)]
@@ -848,14 +880,6 @@ pub trait ImageStore: Send + Sync {
         max_images: i64,
         max_copies: i64,
     ) -> StoreResult<CopyStart>;
-    /// Moves an image from one of `from` to `to`, setting (or clearing) its state-change reason.
-    async fn transition_image(
-        &self,
-        key: (&str, &str, &str),
-        from: &[ImageState],
-        to: ImageState,
-        reason: Option<(String, String)>,
-    ) -> StoreResult<bool>;
 }
 
 /// Tags, keyed by resource ARN.
@@ -910,16 +934,6 @@ pub trait BuilderStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<(String, BuilderRecord)>>;
-    /// Moves a builder to `to` if it is in one of `from`, sets the state-change reason (or
-    /// clears it with `None`), and enqueues `job`, all in one transaction.
-    async fn transition_image_builder(
-        &self,
-        key: (&str, &str, &str),
-        from: &[ImageBuilderState],
-        to: ImageBuilderState,
-        reason: Option<(String, String)>,
-        job: Option<&JobRecord>,
-    ) -> StoreResult<Transition>;
     /// Records a file (or, with `digest` `None`, a deletion) in a builder's own layer, if the
     /// builder is in `state`; returns the builder's state when it is not (`None` if it is gone).
     async fn put_builder_file(
@@ -951,21 +965,6 @@ pub trait BuilderStore: Send + Sync {
         applications: &[AppRecord],
         default_profile: Option<&str>,
     ) -> StoreResult<Guarded<()>>;
-    /// Image creation from a builder, in one transaction: the image is inserted (within
-    /// `max_images` of its owner in its region), the builder moves from `builder_from` to
-    /// `builder_to`, the tags are set and the job that finishes the image is enqueued.
-    // One transaction touches both resources, so it names both fully.
-    #[allow(clippy::too_many_arguments)]
-    async fn create_image_from_builder(
-        &self,
-        image: &ImageRecord,
-        tags: &BTreeMap<String, String>,
-        builder: (&str, &str, &str),
-        builder_from: ImageBuilderState,
-        builder_to: ImageBuilderState,
-        job: &JobRecord,
-        max_images: i64,
-    ) -> StoreResult<Guarded<()>>;
     /// A managed image update, in one transaction: the new image and the builder that makes it
     /// are inserted (within the account's builder, image and concurrent-update limits, given in
     /// that order; updates under way are the owner's images in the new image's state), with
@@ -980,12 +979,6 @@ pub trait BuilderStore: Send + Sync {
     ) -> StoreResult<UpdateStart>;
     /// A builder's own layer.
     async fn builder_files(&self, key: (&str, &str, &str)) -> StoreResult<Vec<BuilderFile>>;
-    /// Removes a builder, its files and its tags if it is in `state`; `false` otherwise.
-    async fn remove_image_builder(
-        &self,
-        key: (&str, &str, &str),
-        state: ImageBuilderState,
-    ) -> StoreResult<bool>;
 }
 
 /// Fleets (created and changed through `WriteTx`; these are the reads and single-row moves).
@@ -1005,15 +998,6 @@ pub trait FleetStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<(String, FleetRecord)>>;
-    /// Moves a fleet from one of `from` to `to`, touching nothing else but, when given, its
-    /// errors (replaced by `errors`).
-    async fn transition_fleet(
-        &self,
-        key: (&str, &str, &str),
-        from: &[FleetState],
-        to: FleetState,
-        errors: Option<Vec<(String, String)>>,
-    ) -> StoreResult<Transition<FleetRecord>>;
     /// Removes a fleet and its tags if it is in `state`; `false` otherwise.
     async fn remove_fleet(&self, key: (&str, &str, &str), state: FleetState) -> StoreResult<bool>;
 }

@@ -5,9 +5,9 @@
 //! Rules stay in the domain: a `WriteTx` reads and writes records and takes locks; it never
 //! decides whether a change is allowed. Two rules hold for every transaction:
 //! - Locks are taken in `LockKey` order (images, then image builders, then stacks, then fleets,
-//!   then an
-//!   account's set of fleets, then the fault list; keys of one kind in their own order), so two transactions never wait on each
-//!   other in a cycle. Debug builds check the order on every `lock`.
+//!   then an account's set of images, then its set of fleets, then the fault list; keys of one
+//!   kind in their own order), so two transactions never wait on each other in a cycle. Debug
+//!   builds check the order on every `lock`.
 //! - Nothing else is awaited inside one: no blob I/O, no network, no other store call. SQLite
 //!   has one writer, so a transaction held open across slow work stops every other write.
 //!   Compute first, then open the transaction, write, commit.
@@ -36,6 +36,9 @@ pub enum LockKey {
     Stack(String),
     /// A fleet, by ARN.
     Fleet(String),
+    /// The set of one account's images in one region (`images:{owner}:{region}`): creations
+    /// that count them against the quota.
+    AccountImages(String),
     /// The set of one account's fleets in one region (`fleets:{owner}:{region}`): creations
     /// that count them against the quota.
     AccountFleets(String),
@@ -52,6 +55,7 @@ impl LockKey {
             | LockKey::ImageBuilder(arn)
             | LockKey::Stack(arn)
             | LockKey::Fleet(arn)
+            | LockKey::AccountImages(arn)
             | LockKey::AccountFleets(arn) => arn,
             LockKey::Faults => "faults",
         }
@@ -59,6 +63,11 @@ impl LockKey {
 }
 
 impl LockKey {
+    /// The lock on `owner`'s images in `region`.
+    pub fn account_images(owner: &str, region: &str) -> LockKey {
+        LockKey::AccountImages(format!("images:{owner}:{region}"))
+    }
+
     /// The lock on `owner`'s fleets in `region`.
     pub fn account_fleets(owner: &str, region: &str) -> LockKey {
         LockKey::AccountFleets(format!("fleets:{owner}:{region}"))
@@ -95,6 +104,10 @@ pub trait WriteTx: Send {
     async fn lock(&mut self, key: LockKey) -> StoreResult<()>;
 
     async fn image(&mut self, key: Key<'_>) -> StoreResult<Option<ImageRecord>>;
+    /// How many images `owner` has in `region`. Lock `LockKey::account_images` first.
+    async fn count_images(&mut self, region: &str, owner: &str) -> StoreResult<i64>;
+    /// Inserts a new image; `Conflict` when the name is taken.
+    async fn insert_image(&mut self, image: &ImageRecord) -> StoreResult<()>;
     /// Writes an existing image's state and attributes.
     async fn put_image(&mut self, image: &ImageRecord) -> StoreResult<()>;
 
@@ -174,13 +187,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lock_order_is_images_builders_stacks_fleets_account_fleets_faults() {
+    fn lock_order_is_images_builders_stacks_fleets_account_sets_faults() {
         let mut o = LockOrder::default();
         assert!(o.take(&LockKey::Image("arn:a".into())));
         assert!(o.take(&LockKey::Image("arn:b".into())));
         assert!(o.take(&LockKey::ImageBuilder("arn:a".into())));
         assert!(o.take(&LockKey::Stack("arn:a".into())));
         assert!(o.take(&LockKey::Fleet("arn:a".into())));
+        assert!(o.take(&LockKey::account_images("111122223333", "us-east-1")));
         assert!(o.take(&LockKey::account_fleets("111122223333", "us-east-1")));
         assert!(o.take(&LockKey::Faults));
     }

@@ -229,7 +229,7 @@ fn fleet_on(owner: &str, name: &str, image_arn: &str, desired: i32) -> photon_st
 
 #[tokio::test]
 async fn sharing_fleet_guard_and_copy_contract() {
-    use photon_store::{CopyStart, LockKey, Transition};
+    use photon_store::{CopyStart, LockKey};
     let golden_arn = |owner: &str| format!("arn:aws:appstream:us-east-1:{owner}:image/golden");
     let fresh = FreshStore::new();
     let s = SqlStore::connect(&fresh.url).await.unwrap();
@@ -361,25 +361,19 @@ async fn sharing_fleet_guard_and_copy_contract() {
         read, now,
         "the revocation's write is visible to the next read"
     );
-    // A state change keeps everything else, and checks the state it leaves.
-    assert!(matches!(
-        s.transition_fleet(("us-east-1", other, "prod"), &[FleetState::Running], FleetState::Stopped, None)
-            .await
-            .unwrap(),
-        Transition::WrongState(st) if st == FleetState::Stopped
-    ));
-    let Transition::Done(moved) = s
-        .transition_fleet(
-            ("us-east-1", other, "prod"),
-            &[FleetState::Stopped],
-            FleetState::Starting,
-            None,
-        )
-        .await
-        .unwrap()
-    else {
-        panic!("transition refused");
-    };
+    // A state change and the job that owns it are kept with everything else.
+    {
+        let mut tx = s.write().await.unwrap();
+        tx.lock(LockKey::Fleet(f.arn.clone())).await.unwrap();
+        let mut moving = now.clone();
+        moving.state = FleetState::Starting;
+        moving.attrs.transition_job = Some("job-1".into());
+        tx.put_fleet(&moving).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let moved = s.fleet("us-east-1", other, "prod").await.unwrap().unwrap();
+    assert_eq!(moved.state, FleetState::Starting);
+    assert_eq!(moved.attrs.transition_job.as_deref(), Some("job-1"));
     assert_eq!(moved.attrs.description, now.attrs.description);
     assert_eq!(moved.attrs.desired_instances, 0);
     assert_eq!(moved.attrs.errors, vec![revoked.clone()]);

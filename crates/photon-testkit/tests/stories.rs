@@ -278,7 +278,7 @@ async fn a_builder_whose_agent_update_gives_up_is_failed() {
     use photon_workflow::Handler;
 
     let w = World::new().await;
-    let (store, clock, svc, engine) = (&w.store, &w.clock, &w.svc, &w.engine);
+    let (store, svc, engine) = (&w.store, &w.svc, &w.engine);
     let cx = w.cx.clone();
     // The handler itself, to give up a job as the engine does when one runs out of attempts.
     let jobs = photon_core::builder::BuilderJobs::new(svc.clone());
@@ -315,15 +315,12 @@ async fn a_builder_whose_agent_update_gives_up_is_failed() {
         .await
         .unwrap()
         .unwrap();
-    let job = photon_workflow::new_job(
-        jobs.kind(),
-        "111111111111",
-        "us-east-1",
-        &builder.arn,
-        "RUNNING",
-        clock.now_millis(),
-        1,
-    );
+    // The job the start queued, which owns the builder's transition.
+    let job = store
+        .job(builder.attrs.transition_job.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     jobs.give_up(&job, "the agent download failed").await;
     let b = store
         .image_builder("us-east-1", "111111111111", "b")
@@ -333,6 +330,128 @@ async fn a_builder_whose_agent_update_gives_up_is_failed() {
     assert_eq!(b.state, ImageBuilderState::Failed);
     let (_, message) = b.attrs.state_change_reason.unwrap();
     assert!(message.contains("the agent download failed"), "{message}");
+}
+
+/// A fleet's first start (job A) is cut short by a stop, and a second start (job C) begins: A,
+/// run again late (a retry after its lease ran out), neither finishes nor fails C's start.
+#[tokio::test]
+async fn a_stale_fleet_job_leaves_a_newer_start_alone() {
+    use photon_core::fleet::FleetJobs;
+    use photon_types::StopFleetRequest;
+    use photon_workflow::Handler;
+
+    let w = World::new().await;
+    let (store, svc, cx) = (&w.store, &w.svc, &w.cx);
+    let jobs = FleetJobs::new(svc.clone());
+    svc.create_fleet(
+        cx,
+        CreateFleetRequest {
+            name: "fleet".into(),
+            image_name: Some("AppStream-WinServer2022-11-10-2025".into()),
+            instance_type: "stream.standard.medium".into(),
+            compute_capacity: Some(ComputeCapacity {
+                desired_instances: Some(1),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let start = StartFleetRequest {
+        name: "fleet".into(),
+    };
+    svc.start_fleet(cx, start.clone()).await.unwrap();
+    let fleet = || async {
+        store
+            .fleet("us-east-1", &cx.account_id, "fleet")
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let first = fleet().await.attrs.transition_job.unwrap();
+    let first = store.job(&first).await.unwrap().unwrap();
+    svc.stop_fleet(
+        cx,
+        StopFleetRequest {
+            name: "fleet".into(),
+        },
+    )
+    .await
+    .unwrap();
+    w.settle().await;
+    assert_eq!(fleet().await.state, FleetState::Stopped);
+    svc.start_fleet(cx, start).await.unwrap();
+    let second = fleet().await.attrs.transition_job.unwrap();
+    assert_ne!(second, first.id, "the new start is owned by its own job");
+
+    jobs.run(&first).await;
+    jobs.give_up(&first, "the stale attempt failed").await;
+    let f = fleet().await;
+    assert_eq!(
+        f.state,
+        FleetState::Starting,
+        "the stale job moved the newer start"
+    );
+    assert!(
+        f.attrs.errors.is_empty(),
+        "the stale job failed the newer start: {:?}",
+        f.attrs.errors
+    );
+    assert_eq!(f.attrs.transition_job.as_deref(), Some(second.as_str()));
+    w.settle().await;
+    let f = fleet().await;
+    assert_eq!(f.state, FleetState::Running);
+    assert_eq!(
+        f.attrs.transition_job, None,
+        "a fleet at rest is owned by no job"
+    );
+}
+
+/// A builder deleted while PENDING and created again under its name: the first builder's start
+/// job, run late, neither starts nor fails the new builder.
+#[tokio::test]
+async fn a_stale_builder_job_leaves_a_newer_builder_of_its_name_alone() {
+    use photon_core::builder::BuilderJobs;
+    use photon_types::{CreateImageBuilderRequest, DeleteImageBuilderRequest};
+    use photon_workflow::Handler;
+
+    let w = World::new().await;
+    let (store, svc, cx) = (&w.store, &w.svc, &w.cx);
+    let jobs = BuilderJobs::new(svc.clone());
+    let create = CreateImageBuilderRequest {
+        name: "b".into(),
+        image_name: Some("AppStream-WinServer2022-11-10-2025".into()),
+        instance_type: "stream.standard.medium".into(),
+        ..Default::default()
+    };
+    let builder = || async {
+        store
+            .image_builder("us-east-1", &cx.account_id, "b")
+            .await
+            .unwrap()
+    };
+    svc.create_image_builder(cx, create.clone()).await.unwrap();
+    let first = builder().await.unwrap().attrs.transition_job.unwrap();
+    let first = store.job(&first).await.unwrap().unwrap();
+    svc.delete_image_builder(cx, DeleteImageBuilderRequest { name: "b".into() })
+        .await
+        .unwrap();
+    w.settle().await;
+    assert!(builder().await.is_none());
+    svc.create_image_builder(cx, create).await.unwrap();
+
+    jobs.run(&first).await;
+    jobs.give_up(&first, "the stale attempt failed").await;
+    let b = builder().await.unwrap();
+    assert_eq!(
+        b.state,
+        ImageBuilderState::Pending,
+        "the stale job moved the new builder"
+    );
+    assert_eq!(b.attrs.state_change_reason, None);
+    w.settle().await;
+    assert_eq!(builder().await.unwrap().state, ImageBuilderState::Running);
 }
 
 /// A domain with every job handler, on a store whose writes a test can halt (a simulated
