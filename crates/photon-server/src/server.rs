@@ -96,8 +96,11 @@ fn init_logging(format: LogFormat) -> crate::log_writer::LogGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PHOTON_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let (writer, guard) = crate::log_writer::batch_writer();
+    // Colour codes only for a terminal: in a log file they are noise, and cost every line.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(writer);
     // A second init (tests in one process) is harmless; ignore it.
     let _ = match format {

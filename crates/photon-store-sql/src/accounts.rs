@@ -1,6 +1,7 @@
 //! `AccountStore` on SQLite and PostgreSQL: accounts, access keys and the web console's sign-in.
 
 use super::*;
+use crate::inline::Arg;
 
 #[async_trait]
 impl AccountStore for SqlStore {
@@ -55,23 +56,17 @@ impl AccountStore for SqlStore {
     }
 
     async fn access_key(&self, access_key_id: &str) -> StoreResult<Option<AccessKeyRecord>> {
-        let row = sqlx::query(
-            "SELECT access_key_id, account_id, secret_access_key, created_at FROM access_keys \
-             WHERE access_key_id = $1",
-        )
-        .bind(access_key_id)
-        .fetch_optional(&self.read)
-        .await
-        .map_err(backend)?;
-        row.map(|r| {
-            Ok(AccessKeyRecord {
-                access_key_id: r.try_get("access_key_id").map_err(backend)?,
-                account_id: r.try_get("account_id").map_err(backend)?,
-                secret_access_key: r.try_get("secret_access_key").map_err(backend)?,
-                created_at: r.try_get("created_at").map_err(backend)?,
-            })
-        })
-        .transpose()
+        const SQL: &str = "SELECT access_key_id, account_id, secret_access_key, created_at \
+                           FROM access_keys WHERE access_key_id = $1";
+        if let Some(inline) = &self.inline {
+            return inline.first(SQL, &[Arg::Text(access_key_id)], |r| access_key_from_row(r));
+        }
+        let row = sqlx::query(SQL)
+            .bind(access_key_id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(access_key_from_row).transpose()
     }
 
     async fn set_console_password(
@@ -182,4 +177,13 @@ impl AccountStore for SqlStore {
             .map_err(backend)?;
         Ok(res.rows_affected() == 1)
     }
+}
+
+fn access_key_from_row(row: &impl Cols) -> StoreResult<AccessKeyRecord> {
+    Ok(AccessKeyRecord {
+        access_key_id: row.text("access_key_id")?,
+        account_id: row.text("account_id")?,
+        secret_access_key: row.text("secret_access_key")?,
+        created_at: row.int("created_at")?,
+    })
 }

@@ -2,6 +2,7 @@
 //! them, sharing and copies.
 
 use super::*;
+use crate::inline::Arg;
 
 #[async_trait]
 impl ImageStore for SqlStore {
@@ -22,7 +23,8 @@ impl ImageStore for SqlStore {
     }
 
     async fn image(&self, region: &str, owner: &str, name: &str) -> StoreResult<Option<ImageRow>> {
-        one_image(&self.read, &image_by_key(), [region, owner, name]).await
+        self.image_lookup(&image_by_key(), [region, owner, name])
+            .await
     }
 
     async fn image_for(
@@ -38,7 +40,7 @@ impl ImageStore for SqlStore {
              AND (i.owner = '' OR i.owner = $2 OR s.shared_account IS NOT NULL)",
             image_select(SHARE)
         );
-        one_image(&self.read, &sql, [region, account_id, arn]).await
+        self.image_lookup(&sql, [region, account_id, arn]).await
     }
 
     async fn shared_image_by_name(
@@ -53,7 +55,7 @@ impl ImageStore for SqlStore {
              ORDER BY s.sort_key LIMIT 1",
             image_select(SHARE)
         );
-        one_image(&self.read, &sql, [region, account_id, name]).await
+        self.image_lookup(&sql, [region, account_id, name]).await
     }
 
     async fn list_images(&self, q: &ImageQuery) -> StoreResult<Vec<ImageRow>> {
@@ -82,49 +84,43 @@ impl ImageStore for SqlStore {
             ImageScope::SharedWithMe => vec![&shared],
             ImageScope::Visible => vec![&public, &owned, &shared],
         };
-        let page = format!(
-            "SELECT * FROM ({}) u ORDER BY sort_key LIMIT $4",
-            parts.join(" UNION ALL ")
-        );
-        if self.engine == Engine::Postgres {
-            // PostgreSQL streams rows on one connection; building JSON there costs more than it
-            // saves (docs/benchmarks.md).
-            let rows = sqlx::query(&page)
-                .bind(&q.region)
-                .bind(&q.account_id)
-                .bind(q.after.as_deref().unwrap_or(""))
-                .bind(i64::from(q.limit))
-                .fetch_all(&self.read)
-                .await
-                .map_err(backend)?;
-            return rows.iter().map(image_from_row).collect();
-        }
-        // On SQLite every row is a hand-off from sqlx's connection thread and a copy of each
-        // column, which was most of what a page cost; so the page comes back as one row
-        // holding a JSON array of rows.
-        let sql = format!(
-            "SELECT json_group_array(json_array(region, owner, name, arn, sort_key, state, \
-             platform, created_at, json(attrs), allow_fleet, allow_image_builder, share_count)) \
-             AS page FROM ({page}) t"
-        );
-        let row = sqlx::query(&sql)
-            .bind(&q.region)
-            .bind(&q.account_id)
-            .bind(q.after.as_deref().unwrap_or(""))
-            .bind(i64::from(q.limit))
-            .fetch_one(&self.read)
-            .await
-            .map_err(backend)?;
-        let page: Option<String> = row.try_get("page").map_err(backend)?;
-        let Some(page) = page else {
-            return Ok(Vec::new());
+        // One slice is already in order and cut; only a union needs sorting again.
+        let page = match parts.as_slice() {
+            [one] => (*one).to_owned(),
+            _ => format!(
+                "SELECT * FROM ({}) u ORDER BY sort_key LIMIT $4",
+                parts.join(" UNION ALL ")
+            ),
         };
-        let rows: Vec<PageRow> = serde_json::from_str(&page).map_err(backend)?;
-        let mut out = rows
-            .into_iter()
-            .map(PageRow::into_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        // Aggregates keep the subquery's order in practice; sorting again makes it a guarantee.
+        let after = q.after.as_deref().unwrap_or("");
+        let limit = i64::from(q.limit);
+        let mut out = match &self.inline {
+            Some(inline) => inline.rows(
+                &page,
+                &[
+                    Arg::Text(&q.region),
+                    Arg::Text(&q.account_id),
+                    Arg::Text(after),
+                    Arg::Int(limit),
+                ],
+                |r| image_from_row(r),
+            )?,
+            None => {
+                let rows = sqlx::query(&page)
+                    .bind(&q.region)
+                    .bind(&q.account_id)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(backend)?;
+                rows.iter()
+                    .map(image_from_row)
+                    .collect::<StoreResult<Vec<_>>>()?
+            }
+        };
+        // The outer ORDER BY already sorts; sorting again keeps the guarantee whatever plan
+        // the engine picks for the union.
         out.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
         Ok(out)
     }
@@ -258,5 +254,21 @@ impl ImageStore for SqlStore {
         insert_job(&mut tx, job).await?;
         tx.commit().await.map_err(backend)?;
         Ok(CopyStart::Started)
+    }
+}
+
+impl SqlStore {
+    /// An image query that binds three text values and finds at most one row, on the
+    /// inline SQLite reader where there is one.
+    async fn image_lookup(&self, sql: &str, binds: [&str; 3]) -> StoreResult<Option<ImageRow>> {
+        match &self.inline {
+            Some(inline) => {
+                let [a, b, c] = binds;
+                inline.first(sql, &[Arg::Text(a), Arg::Text(b), Arg::Text(c)], |r| {
+                    image_from_row(r)
+                })
+            }
+            None => one_image(&self.read, sql, binds).await,
+        }
     }
 }
