@@ -33,21 +33,6 @@ pub(crate) fn routes() -> Router<App> {
     Router::new().route("/connect/{token}/assistant", post(assistant))
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 use crate::pct::component as url_encode;
 
 /// A JSON string literal safe inside an inline `<script>`: no `<`, `>` or `&` can close the
@@ -71,7 +56,8 @@ fn html(status: StatusCode, body: String) -> Response {
             ("referrer-policy", "no-referrer"),
             (
                 "content-security-policy",
-                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+                "default-src 'self'; script-src 'unsafe-inline'; style-src 'self'; \
+                 frame-ancestors 'none'; base-uri 'none'",
             ),
             ("content-type", "text/html; charset=utf-8"),
         ],
@@ -80,29 +66,12 @@ fn html(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} · Photon</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem}}\
-         dt{{font-weight:600}}dd{{margin:0 0 .5rem 0}}table{{border-collapse:collapse}}\
-         td,th{{padding:.2rem .8rem;text-align:left;border-bottom:1px solid #ddd}}\
-         section{{margin:1.5rem 0}}\
-         ol.steps{{display:flex;flex-wrap:wrap;gap:.4rem;list-style:none;padding:0}}\
-         ol.steps li{{padding:.2rem .7rem;border-radius:12px;background:#e9ebed}}\
-         ol.steps li[aria-current]{{background:#0972d3;color:#fff}}\
-         ol.steps li[aria-current] a{{color:#fff}}\
-         .field label{{display:block;margin-top:.6rem;font-weight:600}}\
-         .field input,.field select{{width:100%;max-width:36rem;padding:.3rem}}\
-         .hint{{color:#5f6b7a;font-size:.9rem}}\
-         .error{{border:1px solid #d91515;background:#fff5f5;color:#a10f0f;padding:.5rem .8rem;border-radius:6px}}\
-         .notice{{border:1px solid #037f0c;background:#f2fcf3;color:#02590a;padding:.5rem .8rem;border-radius:6px}}\
-         .actions{{display:flex;gap:.6rem;margin-top:1rem;align-items:center}}\
-         .rows .row{{display:flex;gap:.5rem;margin:.3rem 0}}template{{display:none}}\
-         #assistant{{border:1px solid #ccc;border-radius:8px;padding:0 1rem 1rem}}</style></head>\
-         <body><h1>{t}</h1>{body}</body></html>",
-        t = escape(title)
+/// A connect or streaming page, in the console's document (`console::document`).
+fn page(title: &str, body: Markup) -> String {
+    crate::console::document(
+        title,
+        crate::console::Sheet::Connect,
+        html! { h1 { (title) } (body) },
     )
 }
 
@@ -112,7 +81,7 @@ fn failure(e: CoreError) -> Response {
     let msg = e.public_message("streaming page");
     html(
         page_status(&e),
-        page("Cannot connect", &format!("<p>{}</p>", escape(&msg))),
+        page("Cannot connect", html! { p { (msg) } }),
     )
 }
 
@@ -202,15 +171,8 @@ fn steps(here: &Here<'_>, current: Step) -> Markup {
     }
 }
 
-fn error_box(error: Option<&str>) -> Markup {
-    html! { @if let Some(e) = error { div.error role="alert" { (e) } } }
-}
+use crate::console::{error_box, notice_box};
 
-fn notice_box(notice: Option<&str>) -> Markup {
-    html! { @if let Some(n) = notice.filter(|n| !n.is_empty()) { div.notice role="status" { (n) } } }
-}
-
-/// What the Image Assistant said, for a person: its message and what to do about it.
 fn refusal(r: &Reply, next: &str) -> String {
     if r.status == 255 {
         r.message.clone()
@@ -633,15 +595,12 @@ async fn desktop(
             }
         }
     };
-    html(
-        status,
-        page(&format!("Connected to {}", b.name), &body.into_string()),
-    )
+    html(status, page(&format!("Connected to {}", b.name), body))
 }
 
 fn toggle(base: &str, step: Step, field: &str, words: &str, on: bool) -> Markup {
     html! {
-        form method="post" action=(format!("{base}/settings")) style="display:inline" {
+        form.inline method="post" action=(format!("{base}/settings")) {
             input type="hidden" name=(field) value=(if on { "off" } else { "on" });
             input type="hidden" name="step" value=(step.key());
             button type="submit" { (if on { "Disable" } else { "Enable" }) " " (words) }
@@ -921,7 +880,7 @@ fn created(here: &Here<'_>, image: &str, warnings: &[String]) -> Response {
     };
     html(
         StatusCode::OK,
-        page(&format!("Creating image {image}"), &body.into_string()),
+        page(&format!("Creating image {image}"), body),
     )
 }
 
@@ -1029,10 +988,6 @@ pub(crate) async fn stream_page(State(app): State<App>, Path(token): Path<String
             if asked.session_context.is_some() {
                 rows.push(("APPSTREAM_SESSION_CONTEXT", context.as_str()));
             }
-            let dl: String = rows
-                .iter()
-                .map(|(k, v)| format!("<dt>{}</dt><dd>{}</dd>", escape(k), escape(v)))
-                .collect();
             // While this page is open it tells Photon the user is still there, and whether
             // they typed or moved the mouse since the last beat (the fleet's idle timeout);
             // when it closes, the fleet's disconnect timeout runs and then ends the session.
@@ -1056,12 +1011,18 @@ pub(crate) async fn stream_page(State(app): State<App>, Path(token): Path<String
             );
             html(
                 StatusCode::OK,
-                page("Streaming session", &format!("<dl>{dl}</dl>{script}")),
+                page(
+                    "Streaming session",
+                    html! {
+                        dl { @for (k, v) in &rows { dt { (k) } dd { (v) } } }
+                        (PreEscaped(script))
+                    },
+                ),
             )
         }
         Err(CoreError::LimitExceeded(msg)) => html(
             StatusCode::SERVICE_UNAVAILABLE,
-            page("No capacity", &format!("<p>{}</p>", escape(&msg))),
+            page("No capacity", html! { p { (msg) } }),
         ),
         Err(e) => failure(e),
     }

@@ -71,6 +71,7 @@ const LOGIN_COOKIE: &str = "photon_console_login";
 
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
+const CONNECT_CSS: &str = include_str!("assets/connect.css");
 
 pub(crate) fn router() -> Router<App> {
     Router::new()
@@ -88,6 +89,7 @@ pub(crate) fn router() -> Router<App> {
         .route("/console/state", get(state))
         .route("/console/assets/console.css", get(css))
         .route("/console/assets/console.js", get(js))
+        .route("/console/assets/connect.css", get(connect_css))
         .merge(images::router())
         .merge(builders::router())
         .merge(fleets::router())
@@ -376,16 +378,34 @@ fn headers(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-fn document(title: &str, body: Markup) -> String {
+/// Which surface a document belongs to: its stylesheet, script and title suffix.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sheet {
+    /// The signed-in console and its sign-in page.
+    Console,
+    /// The image builder's connect page and the streaming page (`connect.rs`), which carry
+    /// their own inline scripts.
+    Connect,
+}
+
+/// The one HTML document every page of the console, the connect pages and the streaming page
+/// is written into.
+pub(crate) fn document(title: &str, sheet: Sheet, body: Markup) -> String {
+    let (suffix, css) = match sheet {
+        Sheet::Console => (" · Photon console", "/console/assets/console.css"),
+        Sheet::Connect => (" · Photon", "/console/assets/connect.css"),
+    };
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Photon console" }
-                link rel="stylesheet" href="/console/assets/console.css";
-                script src="/console/assets/console.js" defer {}
+                title { (title) (suffix) }
+                link rel="stylesheet" href=(css);
+                @if sheet == Sheet::Console {
+                    script src="/console/assets/console.js" defer {}
+                }
             }
             body { (body) }
         }
@@ -463,7 +483,7 @@ pub(crate) fn page_status(
             main #main { (content) }
         }
     };
-    headers(status, document(title, body))
+    headers(status, document(title, Sheet::Console, body))
 }
 
 /// A page for a refusal outside any form (expired form, broken session store).
@@ -475,7 +495,7 @@ pub(crate) fn message_page(status: StatusCode, title: &str, text: &str) -> Respo
             p { a href="/console/images" { "Back to the console" } }
         }
     };
-    headers(status, document(title, body))
+    headers(status, document(title, Sheet::Console, body))
 }
 
 /// The error box shown beside the action that failed.
@@ -623,7 +643,11 @@ fn signin_form(
         }
     };
     let jar = CookieJar::new().add(cookie(LOGIN_COOKIE, login.to_owned()));
-    (jar, headers(status, document("Sign in", body))).into_response()
+    (
+        jar,
+        headers(status, document("Sign in", Sheet::Console, body)),
+    )
+        .into_response()
 }
 
 async fn signin_page(State(app): State<App>, Query(q): Query<SigninQuery>) -> Response {
@@ -760,12 +784,20 @@ async fn state(State(app): State<App>, s: Signed, Query(q): Query<StateQuery>) -
 }
 
 async fn css() -> Response {
+    stylesheet(CSS)
+}
+
+async fn connect_css() -> Response {
+    stylesheet(CONNECT_CSS)
+}
+
+fn stylesheet(text: &'static str) -> Response {
     (
         [
             ("content-type", "text/css; charset=utf-8"),
             ("cache-control", "no-cache"),
         ],
-        CSS,
+        text,
     )
         .into_response()
 }

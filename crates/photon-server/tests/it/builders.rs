@@ -395,8 +395,25 @@ async fn streaming_urls_open_the_builder_page_while_valid() {
         );
         let page = reqwest::get(&url).await.unwrap();
         assert_eq!(page.status().as_u16(), 200);
+        // The console's document, with the connect stylesheet its policy allows: no inline style.
+        let csp = page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("style-src 'self'") && !csp.contains("style-src 'unsafe-inline'"));
         let html = page.text().await.unwrap();
         assert!(html.contains(&name) && html.contains("RUNNING"), "{html}");
+        assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+        assert!(!html.contains("style="), "{html}");
+        assert!(
+            html.contains(r#"href="/console/assets/connect.css""#),
+            "{html}"
+        );
+        let css = reqwest::get(format!("{}/console/assets/connect.css", p.endpoint))
+            .await
+            .unwrap();
+        assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+        assert!(css.text().await.unwrap().contains("#assistant"));
 
         // A forged token opens nothing.
         let forged = format!("{}x", url);
