@@ -23,7 +23,7 @@ impl ImageStore for SqlStore {
     }
 
     async fn image(&self, region: &str, owner: &str, name: &str) -> StoreResult<Option<ImageRow>> {
-        self.image_lookup(&image_by_key(), [region, owner, name])
+        self.image_lookup(image_by_key(), [region, owner, name])
             .await
     }
 
@@ -59,44 +59,12 @@ impl ImageStore for SqlStore {
     }
 
     async fn list_images(&self, q: &ImageQuery) -> StoreResult<Vec<ImageRow>> {
-        // Each slice is one range scan of an index, limited to the page; the union is sorted
-        // and cut again. The cost follows the page size, not the registry size.
-        let public = format!(
-            "SELECT * FROM ({} FROM images i WHERE i.region = $1 AND i.owner = '' AND i.sort_key > $3 \
-             ORDER BY i.sort_key LIMIT $4) p",
-            image_select(NO_SHARE)
-        );
-        let owned = format!(
-            "SELECT * FROM ({} FROM images i WHERE i.region = $1 AND i.owner = $2 AND i.sort_key > $3 \
-             ORDER BY i.sort_key LIMIT $4) o",
-            image_select(NO_SHARE)
-        );
-        let shared = format!(
-            "SELECT * FROM ({} FROM image_shares s JOIN images i ON i.region = s.region \
-             AND i.owner = s.owner AND i.name = s.image_name \
-             WHERE s.region = $1 AND s.shared_account = $2 AND s.sort_key > $3 \
-             ORDER BY s.sort_key LIMIT $4) s",
-            image_select(SHARE)
-        );
-        let parts: Vec<&str> = match q.scope {
-            ImageScope::Public => vec![&public],
-            ImageScope::Owned => vec![&owned],
-            ImageScope::SharedWithMe => vec![&shared],
-            ImageScope::Visible => vec![&public, &owned, &shared],
-        };
-        // One slice is already in order and cut; only a union needs sorting again.
-        let page = match parts.as_slice() {
-            [one] => (*one).to_owned(),
-            _ => format!(
-                "SELECT * FROM ({}) u ORDER BY sort_key LIMIT $4",
-                parts.join(" UNION ALL ")
-            ),
-        };
+        let page = page_sql(q.scope);
         let after = q.after.as_deref().unwrap_or("");
         let limit = i64::from(q.limit);
         let mut out = match &self.inline {
             Some(inline) => inline.rows(
-                &page,
+                page,
                 &[
                     Arg::Text(&q.region),
                     Arg::Text(&q.account_id),
@@ -106,7 +74,7 @@ impl ImageStore for SqlStore {
                 |r| image_from_row(r),
             )?,
             None => {
-                let rows = sqlx::query(&page)
+                let rows = sqlx::query(page)
                     .bind(&q.region)
                     .bind(&q.account_id)
                     .bind(after)
@@ -147,7 +115,7 @@ impl ImageStore for SqlStore {
         // Taggers and sharers of this image take the same lock, so nothing is added to it
         // between the checks below and the delete.
         self.lock(&mut tx, &arn).await?;
-        let Some(row) = one_image(&mut *tx, &image_by_key(), [region, owner, name]).await? else {
+        let Some(row) = one_image(&mut *tx, image_by_key(), [region, owner, name]).await? else {
             return Ok(DeleteOutcome::NotFound);
         };
         if !deletable_states.contains(&row.image.state) {
@@ -271,4 +239,41 @@ impl SqlStore {
             None => one_image(&self.read, sql, binds).await,
         }
     }
+}
+
+/// The SQL of a listing page of `scope`, built once: the request path formats no SQL.
+fn page_sql(scope: ImageScope) -> &'static str {
+    static PAGES: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::new(|| {
+        // Each slice is one range scan of an index, limited to the page; a union is sorted and
+        // cut again. The cost follows the page size, not the registry size.
+        let public = format!(
+            "SELECT * FROM ({} FROM images i WHERE i.region = $1 AND i.owner = '' AND i.sort_key > $3 \
+             ORDER BY i.sort_key LIMIT $4) p",
+            image_select(NO_SHARE)
+        );
+        let owned = format!(
+            "SELECT * FROM ({} FROM images i WHERE i.region = $1 AND i.owner = $2 AND i.sort_key > $3 \
+             ORDER BY i.sort_key LIMIT $4) o",
+            image_select(NO_SHARE)
+        );
+        let shared = format!(
+            "SELECT * FROM ({} FROM image_shares s JOIN images i ON i.region = s.region \
+             AND i.owner = s.owner AND i.name = s.image_name \
+             WHERE s.region = $1 AND s.shared_account = $2 AND s.sort_key > $3 \
+             ORDER BY s.sort_key LIMIT $4) s",
+            image_select(SHARE)
+        );
+        let visible = format!(
+            "SELECT * FROM ({public} UNION ALL {owned} UNION ALL {shared}) u \
+             ORDER BY sort_key LIMIT $4"
+        );
+        [public, owned, shared, visible]
+    });
+    let i = match scope {
+        ImageScope::Public => 0,
+        ImageScope::Owned => 1,
+        ImageScope::SharedWithMe => 2,
+        ImageScope::Visible => 3,
+    };
+    &PAGES[i]
 }

@@ -476,11 +476,14 @@ async fn insert_job(conn: &mut sqlx::AnyConnection, job: &JobRecord) -> StoreRes
 }
 
 /// The query for one image by its key (region, owner, name).
-fn image_by_key() -> String {
-    format!(
-        "{} FROM images i WHERE i.region = $1 AND i.owner = $2 AND i.name = $3",
-        image_select(NO_SHARE)
-    )
+fn image_by_key() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{} FROM images i WHERE i.region = $1 AND i.owner = $2 AND i.name = $3",
+            image_select(NO_SHARE)
+        )
+    });
+    &SQL
 }
 
 /// Runs an image query that binds three text values and finds at most one row.

@@ -41,7 +41,7 @@ impl WriteTx for SqlWriteTx {
     }
 
     async fn image(&mut self, (region, owner, name): Key<'_>) -> StoreResult<Option<ImageRecord>> {
-        let row = sqlx::query(&image_by_key())
+        let row = sqlx::query(image_by_key())
             .bind(region)
             .bind(owner)
             .bind(name)
