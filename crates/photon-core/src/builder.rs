@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use photon_store::{BuilderAttrs, BuilderRecord, JobRecord, StoreError, Transition};
+use photon_store::{BuilderAttrs, BuilderRecord, JobRecord, Key, StoreError, Transition};
 use photon_types::{
     AccessEndpoint, AccessEndpointType, Caller, CreateImageBuilderRequest,
     CreateImageBuilderStreamingURLRequest, CreateImageBuilderStreamingURLResult,
@@ -405,7 +405,7 @@ impl Service {
         wrong_state: impl FnOnce(ImageBuilderState) -> CoreError,
     ) -> Result<ImageBuilder, CoreError> {
         let job = job.map(|(target, stage)| self.builder_job(cx, name, &target, stage));
-        let key = (cx.region.as_str(), cx.account_id.as_str(), name);
+        let key = Key::new(cx.region.as_str(), cx.account_id.as_str(), name);
         let by = By::Request(job.as_ref());
         match change(
             self.store.as_ref(),
@@ -645,7 +645,7 @@ impl BuilderJobs {
             )));
         };
         let store = &self.svc.store;
-        let key = (region.as_str(), owner.as_str(), name.as_str());
+        let key = Key::new(region.as_str(), owner.as_str(), name.as_str());
         if let BuilderTarget::RunningWithAgent { agent, latest } = target {
             // The agent's files are written first (content-addressed); then one transaction
             // sets the agent, the layers that carry it, and RUNNING.
@@ -741,7 +741,7 @@ impl JobKind for BuilderJobs {
                     .to_owned(),
                 format!("the builder could not finish its change of state: {error}"),
             ));
-            let key = (region.as_str(), owner.as_str(), name.as_str());
+            let key = Key::new(region.as_str(), owner.as_str(), name.as_str());
             let fail = |b: &mut BuilderRecord| b.attrs.state_change_reason = reason;
             if let Err(e) = change(
                 self.svc.store.as_ref(),

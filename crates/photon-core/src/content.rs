@@ -390,7 +390,7 @@ impl Service {
         }
         let own: Layer = self
             .store
-            .builder_files((&b.region, &b.owner, &b.name))
+            .builder_files(b.key())
             .await?
             .into_iter()
             .map(|f: BuilderFile| {
@@ -419,7 +419,7 @@ impl Service {
             digest: entry.digest,
             size: i64::try_from(entry.size).unwrap_or(i64::MAX),
         };
-        let key = (b.region.as_str(), b.owner.as_str(), b.name.as_str());
+        let key = b.key();
         match self
             .store
             .put_builder_file(key, ImageBuilderState::Running, &file, self.now())
@@ -637,7 +637,7 @@ impl Service {
                  without Windows Defender"
             )));
         }
-        let key = (b.region.as_str(), b.owner.as_str(), b.name.as_str());
+        let key = b.key();
         match self
             .store
             .set_builder_os_settings(key, ImageBuilderState::Running, windows_update, defender)

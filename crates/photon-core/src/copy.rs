@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use photon_blob::BlobError;
-use photon_store::{CopyStart, ImageRecord, JobRecord, StoreError, PUBLIC_OWNER};
+use photon_store::{CopyStart, ImageRecord, JobRecord, Key, StoreError, PUBLIC_OWNER};
 use photon_types::{
     Caller, CopyImageRequest, CopyImageResponse, ImageState, ImageStateChangeReasonCode,
 };
@@ -185,8 +185,13 @@ impl CopyJobs {
                 job.resource
             )));
         };
-        let key = (job.region.as_str(), job.account_id.as_str(), name.as_str());
-        let Some(row) = self.svc.store.image(key.0, key.1, key.2).await? else {
+        let key = Key::new(job.region.as_str(), job.account_id.as_str(), name.as_str());
+        let Some(row) = self
+            .svc
+            .store
+            .image(key.region, key.owner, key.name)
+            .await?
+        else {
             return Ok(Step::Done);
         };
         if row.image.state != ImageState::Copying || !crate::transition::owns(&row.image, job) {
@@ -257,7 +262,7 @@ impl JobKind for CopyJobs {
             if let Err(e) = self
                 .svc
                 .fail_image(
-                    (&job.region, &job.account_id, &name),
+                    Key::new(&job.region, &job.account_id, &name),
                     job,
                     ImageState::Copying,
                     ImageStateChangeReasonCode::ImageCopyFailure,

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use photon_store::{FleetAttrs, FleetRecord, ImageRow, JobRecord, LockKey, StoreError, WriteTx};
+use photon_store::{
+    FleetAttrs, FleetRecord, ImageRow, JobRecord, Key, LockKey, StoreError, WriteTx,
+};
 use photon_types::{
     Caller, ComputeCapacityStatus, CreateFleetRequest, DeleteFleetRequest, DescribeFleetsRequest,
     DescribeFleetsResult, DomainJoinInfo, Fleet, FleetAttribute, FleetError, FleetErrorCode,
@@ -135,7 +137,7 @@ async fn recheck_image(tx: &mut dyn WriteTx, f: &FleetRecord) -> Result<(), Core
     let Some(arn) = crate::arn::Arn::parse(&f.image_arn) else {
         return Err(ImageRefusal::Gone.into_error(f));
     };
-    let key = (arn.region.as_str(), arn.account.as_str(), arn.name.as_str());
+    let key = Key::new(arn.region.as_str(), arn.account.as_str(), arn.name.as_str());
     if tx.image(key).await?.is_none() {
         return Err(ImageRefusal::Gone.into_error(f));
     }
@@ -559,7 +561,7 @@ impl Service {
             })?;
         }
         tx.lock(LockKey::Fleet(f.arn.clone())).await?;
-        let Some(current) = tx.fleet((&region, &f.owner, &name)).await? else {
+        let Some(current) = tx.fleet(Key::new(&region, &f.owner, &name)).await? else {
             return Err(not_found(&name, &region));
         };
         if current != *read {
@@ -635,7 +637,7 @@ impl Service {
                 stacks.join(", ")
             )));
         }
-        let key = (
+        let key = Key::new(
             cx.region.as_str(),
             cx.account_id.as_str(),
             input.name.as_str(),
@@ -894,7 +896,7 @@ impl FleetJobs {
         // One transaction: the state moves, and a stopped fleet has no instances, so no
         // sessions either. Only the state moves: whatever else changed meanwhile (a revoked
         // image's capacity) stays as it is.
-        let key = (job.region.as_str(), job.account_id.as_str(), name.as_str());
+        let key = Key::new(job.region.as_str(), job.account_id.as_str(), name.as_str());
         let mut tx = self.svc.store.write().await?;
         tx.lock(LockKey::Fleet(job.resource.clone())).await?;
         let Some(mut fleet) = tx.fleet(key).await? else {
@@ -950,7 +952,7 @@ impl JobKind for FleetJobs {
             )];
             if let Err(e) = crate::transition::change(
                 self.svc.store.as_ref(),
-                (&job.region, &job.account_id, &name),
+                Key::new(&job.region, &job.account_id, &name),
                 &from,
                 FleetState::Stopped,
                 crate::transition::By::Job(job),

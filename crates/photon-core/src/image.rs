@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use photon_store::{
-    DeleteOutcome, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage,
+    DeleteOutcome, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage, Key,
     IMAGE_ATTRS_VERSION, PUBLIC_OWNER,
 };
 use photon_types::{
@@ -243,7 +243,7 @@ impl Service {
     /// up its transition. Returns whether the image was still in `from` and `job`'s.
     pub(crate) async fn fail_image(
         &self,
-        key: (&str, &str, &str),
+        key: Key<'_>,
         job: &photon_store::JobRecord,
         from: ImageState,
         code: ImageStateChangeReasonCode,

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use photon_blob::{put_layer, Entry, Layer};
 use photon_store::{
-    AppRecord, BuilderRecord, Guarded, ImageAttrs, ImageRecord, JobRecord, LockKey, StoreError,
-    PUBLIC_OWNER,
+    AppRecord, BuilderRecord, Guarded, ImageAttrs, ImageRecord, JobRecord, Key, LockKey,
+    StoreError, PUBLIC_OWNER,
 };
 use photon_types::{Caller, ImageBuilderState, ImageState, ImageStateChangeReasonCode, ImageType};
 use photon_workflow::{BoxFuture, JobKind, Step, Typed};
@@ -512,11 +512,11 @@ impl Service {
         job: &JobRecord,
         quota: i64,
     ) -> Result<Result<(), String>, CoreError> {
-        let key = (cx.region.as_str(), cx.account_id.as_str(), builder);
+        let key = Key::new(cx.region.as_str(), cx.account_id.as_str(), builder);
         let mut tx = self.store.write().await?;
         tx.lock(LockKey::Image(image.arn.clone())).await?;
         tx.lock(LockKey::ImageBuilder(crate::builder::builder_arn(
-            key.0, key.1, key.2,
+            key.region, key.owner, key.name,
         )))
         .await?;
         tx.lock(LockKey::account_images(&cx.account_id, &cx.region))
@@ -595,7 +595,7 @@ impl Service {
         apps: &[AppRecord],
         profile: Option<&str>,
     ) -> Result<Reply, CoreError> {
-        let key = (b.region.as_str(), b.owner.as_str(), b.name.as_str());
+        let key = b.key();
         match self
             .store
             .set_builder_catalog(
@@ -718,7 +718,7 @@ impl Service {
     > {
         let own: Layer = self
             .store
-            .builder_files((&b.region, &b.owner, &b.name))
+            .builder_files(b.key())
             .await?
             .into_iter()
             .map(|f| {
@@ -776,9 +776,9 @@ impl ImageJobs {
             )));
         };
         let store = &self.svc.store;
-        let key = (job.region.as_str(), job.account_id.as_str(), image.as_str());
-        let bkey = (key.0, key.1, builder.as_str());
-        let Some(row) = store.image(key.0, key.1, key.2).await? else {
+        let key = Key::new(job.region.as_str(), job.account_id.as_str(), image.as_str());
+        let bkey = Key::new(key.region, key.owner, builder.as_str());
+        let Some(row) = store.image(key.region, key.owner, key.name).await? else {
             // The image is gone: only the builder may be left SNAPSHOTTING.
             self.finish(job, p, None).await?;
             return Ok(Step::Done);
@@ -787,7 +787,10 @@ impl ImageJobs {
             self.finish(job, p, None).await?;
             return Ok(Step::Done);
         }
-        let Some(b) = store.image_builder(bkey.0, bkey.1, bkey.2).await? else {
+        let Some(b) = store
+            .image_builder(bkey.region, bkey.owner, bkey.name)
+            .await?
+        else {
             return Ok(Step::Fatal(format!("image builder '{builder}' is gone")));
         };
         if b.state != ImageBuilderState::Snapshotting {
@@ -864,13 +867,15 @@ impl ImageJobs {
         let Some((image, builder)) = Self::keys(job, p) else {
             return Ok(());
         };
-        let key = (job.region.as_str(), job.account_id.as_str(), image.as_str());
-        let bkey = (key.0, key.1, builder.as_str());
+        let key = Key::new(job.region.as_str(), job.account_id.as_str(), image.as_str());
+        let bkey = Key::new(key.region, key.owner, builder.as_str());
         let mut tx = self.svc.store.write().await?;
-        tx.lock(LockKey::Image(Arn::image(key.0, key.1, key.2)))
+        tx.lock(LockKey::Image(Arn::image(key.region, key.owner, key.name)))
             .await?;
         tx.lock(LockKey::ImageBuilder(crate::builder::builder_arn(
-            bkey.0, bkey.1, bkey.2,
+            bkey.region,
+            bkey.owner,
+            bkey.name,
         )))
         .await?;
         if let (Some(message), Some(mut img)) = (failure, tx.image(key).await?) {

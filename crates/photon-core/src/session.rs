@@ -4,7 +4,7 @@
 //! non-persistent and is replaced).
 
 use photon_store::JobRecord;
-use photon_store::{LockKey, SessionRecord};
+use photon_store::{Key, LockKey, SessionRecord};
 use photon_types::{
     AuthenticationType, Caller, CreateStreamingURLRequest, CreateStreamingURLResult,
     DescribeSessionsRequest, DescribeSessionsResult, ExpireSessionRequest,
@@ -382,7 +382,7 @@ impl Service {
         // One transaction, under the fleet's lock so two sessions cannot take its last
         // instance: the fleet as it is now, the URL's one use, the capacity check, the session
         // and the job that ends it.
-        let key = (*region, *account, *fleet);
+        let key = Key::new(region, account, fleet);
         let mut tx = self.store.write().await?;
         tx.lock(LockKey::Fleet(crate::fleet::fleet_arn(
             region, account, fleet,

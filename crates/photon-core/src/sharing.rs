@@ -3,7 +3,7 @@
 //! permission goes (its fleets on the image drop to zero capacity, sessions already running go
 //! on).
 
-use photon_store::{ImageRow, LockKey};
+use photon_store::{ImageRow, Key, LockKey};
 use photon_types::{
     Caller, DeleteImagePermissionsRequest, DescribeImagePermissionsRequest,
     DescribeImagePermissionsResult, FleetErrorCode, ImagePermissions, ImageState,
@@ -92,8 +92,8 @@ impl Service {
         let max = self
             .quota(&cx.account_id, &cx.region, "accounts-per-shared-image")
             .await?;
-        let key = (cx.region.as_str(), cx.account_id.as_str(), name);
-        let image_arn = Arn::image(key.0, key.1, key.2);
+        let key = Key::new(cx.region.as_str(), cx.account_id.as_str(), name);
+        let image_arn = Arn::image(key.region, key.owner, key.name);
         let mut tx = self.store.write().await?;
         tx.lock(LockKey::Image(image_arn.clone())).await?;
         let Some(image) = tx.image(key).await? else {
@@ -133,9 +133,11 @@ impl Service {
         if !permissions.is_some_and(|(fleet, _)| fleet) {
             let revoked = revoked_error(name, &cx.account_id);
             for fleet in tx.fleets_on_image(&cx.region, account, &image_arn).await? {
-                let fkey = (cx.region.as_str(), account, fleet.as_str());
+                let fkey = Key::new(cx.region.as_str(), account, fleet.as_str());
                 tx.lock(LockKey::Fleet(crate::fleet::fleet_arn(
-                    fkey.0, fkey.1, fkey.2,
+                    fkey.region,
+                    fkey.owner,
+                    fkey.name,
                 )))
                 .await?;
                 let Some(mut f) = tx.fleet(fkey).await? else {
@@ -219,7 +221,7 @@ impl Service {
             kind.push(':');
             kind.push_str(a);
         }
-        let key = (
+        let key = Key::new(
             image.image.region.as_str(),
             image.image.owner.as_str(),
             image.image.name.as_str(),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use photon_store::{Doc, LockKey, ResourceKind, StackAttrs, StackRecord, StoreError, WriteTx};
+use photon_store::{Doc, Key, LockKey, ResourceKind, StackAttrs, StackRecord, StoreError, WriteTx};
 use photon_types::{
     AccessEndpoint, Action, AgentAccessConfig, AgentAccessConfigForUpdate,
     ApplicationSettingsResponse, AssociateFleetRequest, Caller, ContentRedirection,
@@ -195,7 +195,7 @@ async fn locked_fleet(
         name,
     )))
     .await?;
-    Ok(tx.fleet((&cx.region, &cx.account_id, name)).await?)
+    Ok(tx.fleet(Key::new(&cx.region, &cx.account_id, name)).await?)
 }
 
 impl Service {
@@ -300,14 +300,16 @@ impl Service {
     ) -> Result<Stack, CoreError> {
         // Read, change and write under the stack's lock, so a concurrent UpdateStack or
         // AssociateFleet is never overwritten or slipped past the Linux check.
-        let key = (
+        let key = Key::new(
             cx.region.as_str(),
             cx.account_id.as_str(),
             input.name.as_str(),
         );
         let mut tx = self.store.write().await?;
-        tx.lock(LockKey::Stack(ResourceKind::Stack.arn(key.0, key.1, key.2)))
-            .await?;
+        tx.lock(LockKey::Stack(
+            ResourceKind::Stack.arn(key.region, key.owner, key.name),
+        ))
+        .await?;
         let mut st = tx
             .stack(key)
             .await?
@@ -448,14 +450,16 @@ impl Service {
     ) -> Result<(), CoreError> {
         // Under the stack's lock, so an AssociateFleet cannot slip in between the check and
         // the delete.
-        let key = (
+        let key = Key::new(
             cx.region.as_str(),
             cx.account_id.as_str(),
             input.name.as_str(),
         );
         let mut tx = self.store.write().await?;
-        tx.lock(LockKey::Stack(ResourceKind::Stack.arn(key.0, key.1, key.2)))
-            .await?;
+        tx.lock(LockKey::Stack(
+            ResourceKind::Stack.arn(key.region, key.owner, key.name),
+        ))
+        .await?;
         let fleets = tx.stack_fleets(key).await?;
         if !fleets.is_empty() {
             return Err(CoreError::InUse(format!(
@@ -476,7 +480,7 @@ impl Service {
         cx: &Caller,
         input: AssociateFleetRequest,
     ) -> Result<(), CoreError> {
-        let key = (
+        let key = Key::new(
             cx.region.as_str(),
             cx.account_id.as_str(),
             input.stack_name.as_str(),
@@ -484,8 +488,10 @@ impl Service {
         // The stack's lock, then the fleet's: the check and the association are one
         // transaction, so an UpdateStack cannot add what a Linux fleet lacks in between.
         let mut tx = self.store.write().await?;
-        tx.lock(LockKey::Stack(ResourceKind::Stack.arn(key.0, key.1, key.2)))
-            .await?;
+        tx.lock(LockKey::Stack(
+            ResourceKind::Stack.arn(key.region, key.owner, key.name),
+        ))
+        .await?;
         let Some(stack) = tx.stack(key).await? else {
             return Err(not_found(&input.stack_name, &cx.region));
         };

@@ -33,7 +33,13 @@ pub(crate) trait Driven: Stateful + Sized + Send + Sync {
 }
 
 impl Driven for BuilderRecord {
-    fn lock((region, owner, name): Key<'_>) -> LockKey {
+    fn lock(
+        Key {
+            region,
+            owner,
+            name,
+        }: Key<'_>,
+    ) -> LockKey {
         LockKey::ImageBuilder(crate::builder::builder_arn(region, owner, name))
     }
     fn read<'a>(
@@ -51,7 +57,13 @@ impl Driven for BuilderRecord {
 }
 
 impl Driven for FleetRecord {
-    fn lock((region, owner, name): Key<'_>) -> LockKey {
+    fn lock(
+        Key {
+            region,
+            owner,
+            name,
+        }: Key<'_>,
+    ) -> LockKey {
         LockKey::Fleet(crate::fleet::fleet_arn(region, owner, name))
     }
     fn read<'a>(
@@ -69,7 +81,13 @@ impl Driven for FleetRecord {
 }
 
 impl Driven for ImageRecord {
-    fn lock((region, owner, name): Key<'_>) -> LockKey {
+    fn lock(
+        Key {
+            region,
+            owner,
+            name,
+        }: Key<'_>,
+    ) -> LockKey {
         LockKey::Image(Arn::image(region, owner, name))
     }
     fn read<'a>(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use photon_blob::{flatten, get_layer};
 use photon_store::{
-    BaseRelease, BuilderAttrs, BuilderRecord, ImageRecord, ImageRow, JobRecord, LockKey,
+    BaseRelease, BuilderAttrs, BuilderRecord, ImageRecord, ImageRow, JobRecord, Key, LockKey,
     StoreError, UpdateStart, PUBLIC_OWNER,
 };
 use photon_types::{
@@ -398,11 +398,11 @@ impl UpdateJobs {
             )));
         };
         let store = &self.svc.store;
-        let key = (job.region.as_str(), job.account_id.as_str(), image.as_str());
-        let Some(row) = store.image(key.0, key.1, key.2).await? else {
+        let key = Key::new(job.region.as_str(), job.account_id.as_str(), image.as_str());
+        let Some(row) = store.image(key.region, key.owner, key.name).await? else {
             return Ok(Step::Done);
         };
-        let bkey = (
+        let bkey = Key::new(
             job.region.as_str(),
             job.account_id.as_str(),
             builder.as_str(),
@@ -412,7 +412,10 @@ impl UpdateJobs {
             self.fail_or_clean(job, &image, &builder, None).await?;
             return Ok(Step::Done);
         }
-        let Some(b) = store.image_builder(bkey.0, bkey.1, bkey.2).await? else {
+        let Some(b) = store
+            .image_builder(bkey.region, bkey.owner, bkey.name)
+            .await?
+        else {
             return Ok(Step::Fatal(format!(
                 "the update's image builder '{builder}' is gone"
             )));
@@ -515,13 +518,13 @@ impl UpdateJobs {
         builder: &str,
         why: Option<&str>,
     ) -> Result<(), CoreError> {
-        let key = (job.region.as_str(), job.account_id.as_str(), image);
-        let bkey = (key.0, key.1, builder);
+        let key = Key::new(job.region.as_str(), job.account_id.as_str(), image);
+        let bkey = Key::new(key.region, key.owner, builder);
         let mut tx = self.svc.store.write().await?;
-        tx.lock(LockKey::Image(Arn::image(key.0, key.1, key.2)))
+        tx.lock(LockKey::Image(Arn::image(key.region, key.owner, key.name)))
             .await?;
         tx.lock(LockKey::ImageBuilder(crate::builder::builder_arn(
-            key.0, key.1, builder,
+            key.region, key.owner, builder,
         )))
         .await?;
         if let Some(b) = tx.image_builder(bkey).await? {

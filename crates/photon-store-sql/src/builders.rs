@@ -117,7 +117,11 @@ impl BuilderStore for SqlStore {
 
     async fn put_builder_file(
         &self,
-        (region, owner, name): (&str, &str, &str),
+        Key {
+            region,
+            owner,
+            name,
+        }: Key<'_>,
         state: ImageBuilderState,
         file: &BuilderFile,
         now: Millis,
@@ -156,7 +160,11 @@ impl BuilderStore for SqlStore {
 
     async fn set_builder_os_settings(
         &self,
-        (region, owner, name): (&str, &str, &str),
+        Key {
+            region,
+            owner,
+            name,
+        }: Key<'_>,
         state: ImageBuilderState,
         windows_update: Option<bool>,
         defender: Option<bool>,
@@ -181,14 +189,18 @@ impl BuilderStore for SqlStore {
             settings.defender = Some(d);
         }
         b.attrs.os_settings = Some(settings);
-        write_builder_attrs(&mut tx, (region, owner, name), &b.attrs).await?;
+        write_builder_attrs(&mut tx, Key::new(region, owner, name), &b.attrs).await?;
         tx.commit().await.map_err(backend)?;
         Ok(Guarded::Done(settings))
     }
 
     async fn set_builder_catalog(
         &self,
-        (region, owner, name): (&str, &str, &str),
+        Key {
+            region,
+            owner,
+            name,
+        }: Key<'_>,
         state: ImageBuilderState,
         (expected_apps, expected_profile): (&[AppRecord], Option<&str>),
         applications: &[AppRecord],
@@ -213,14 +225,18 @@ impl BuilderStore for SqlStore {
         }
         b.attrs.applications = applications.to_vec();
         b.attrs.default_profile = default_profile.map(str::to_owned);
-        write_builder_attrs(&mut tx, (region, owner, name), &b.attrs).await?;
+        write_builder_attrs(&mut tx, Key::new(region, owner, name), &b.attrs).await?;
         tx.commit().await.map_err(backend)?;
         Ok(Guarded::Done(()))
     }
 
     async fn builder_files(
         &self,
-        (region, owner, name): (&str, &str, &str),
+        Key {
+            region,
+            owner,
+            name,
+        }: Key<'_>,
     ) -> StoreResult<Vec<BuilderFile>> {
         let rows = sqlx::query(
             "SELECT path, digest, size FROM builder_files \

@@ -34,7 +34,11 @@ impl FleetStore for SqlStore {
 
     async fn remove_fleet(
         &self,
-        (region, owner, name): (&str, &str, &str),
+        Key {
+            region,
+            owner,
+            name,
+        }: Key<'_>,
         state: FleetState,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;

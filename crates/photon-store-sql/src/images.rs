@@ -148,7 +148,11 @@ impl ImageStore for SqlStore {
 
     async fn image_shares(
         &self,
-        (region, owner, name): (&str, &str, &str),
+        Key {
+            region,
+            owner,
+            name,
+        }: Key<'_>,
         accounts: &[String],
         after: Option<&str>,
         limit: u32,

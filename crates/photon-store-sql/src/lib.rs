@@ -32,7 +32,7 @@ use photon_store::{
     AccessKeyRecord, AccountRecord, AgentRelease, AppRecord, BaseRelease, BuilderAttrs,
     BuilderFile, BuilderRecord, ConsoleSessionRecord, CopyStart, DeleteOutcome, FaultRecord,
     FleetAttrs, FleetRecord, Guarded, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope,
-    ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Millis, OsSettings, QuotaRecord,
+    ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Key, Millis, OsSettings, QuotaRecord,
     ResourceKey, ResourceKind, SessionRecord, StackAttrs, StackRecord, Store, StoreError,
     StoreResult, UpdateStart, IMAGE_ATTRS_VERSION,
 };
@@ -669,7 +669,11 @@ async fn count(
 /// Rewrites a builder's attribute document inside a caller's transaction.
 async fn write_builder_attrs(
     conn: &mut sqlx::AnyConnection,
-    (region, owner, name): (&str, &str, &str),
+    Key {
+        region,
+        owner,
+        name,
+    }: Key<'_>,
     attrs: &BuilderAttrs,
 ) -> StoreResult<()> {
     let attrs = serde_json::to_string(attrs).map_err(backend)?;

@@ -40,7 +40,14 @@ impl WriteTx for SqlWriteTx {
         Ok(())
     }
 
-    async fn image(&mut self, (region, owner, name): Key<'_>) -> StoreResult<Option<ImageRecord>> {
+    async fn image(
+        &mut self,
+        Key {
+            region,
+            owner,
+            name,
+        }: Key<'_>,
+    ) -> StoreResult<Option<ImageRecord>> {
         let row = sqlx::query(image_by_key())
             .bind(region)
             .bind(owner)
@@ -89,7 +96,11 @@ impl WriteTx for SqlWriteTx {
 
     async fn image_share(
         &mut self,
-        (region, owner, name): Key<'_>,
+        Key {
+            region,
+            owner,
+            name,
+        }: Key<'_>,
         account: &str,
     ) -> StoreResult<Option<(bool, bool)>> {
         let row = sqlx::query(&format!(
@@ -117,7 +128,11 @@ impl WriteTx for SqlWriteTx {
         permissions: Option<(bool, bool)>,
         now: Millis,
     ) -> StoreResult<()> {
-        let (region, owner, name) = key;
+        let Key {
+            region,
+            owner,
+            name,
+        } = key;
         let existing = self.image_share(key, account).await?.is_some();
         let sql = match (permissions, existing) {
             (None, _) => format!("DELETE FROM image_shares {SHARE_KEY}"),
@@ -142,7 +157,14 @@ impl WriteTx for SqlWriteTx {
         Ok(())
     }
 
-    async fn count_image_shares(&mut self, (region, owner, name): Key<'_>) -> StoreResult<i64> {
+    async fn count_image_shares(
+        &mut self,
+        Key {
+            region,
+            owner,
+            name,
+        }: Key<'_>,
+    ) -> StoreResult<i64> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM image_shares \
              WHERE region = $1 AND owner = $2 AND image_name = $3",
@@ -157,7 +179,7 @@ impl WriteTx for SqlWriteTx {
     }
 
     async fn image_builder(&mut self, key: Key<'_>) -> StoreResult<Option<BuilderRecord>> {
-        one_builder(&mut *self.tx, [key.0, key.1, key.2]).await
+        one_builder(&mut *self.tx, [key.region, key.owner, key.name]).await
     }
 
     async fn put_image_builder(&mut self, b: &BuilderRecord) -> StoreResult<()> {
@@ -177,7 +199,14 @@ impl WriteTx for SqlWriteTx {
         Ok(())
     }
 
-    async fn delete_image_builder(&mut self, (region, owner, name): Key<'_>) -> StoreResult<bool> {
+    async fn delete_image_builder(
+        &mut self,
+        Key {
+            region,
+            owner,
+            name,
+        }: Key<'_>,
+    ) -> StoreResult<bool> {
         let res = sqlx::query(
             "DELETE FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3",
         )
@@ -206,7 +235,7 @@ impl WriteTx for SqlWriteTx {
     }
 
     async fn stack(&mut self, key: Key<'_>) -> StoreResult<Option<StackRecord>> {
-        crate::one_stack(&mut *self.tx, [key.0, key.1, key.2]).await
+        crate::one_stack(&mut *self.tx, [key.region, key.owner, key.name]).await
     }
 
     async fn put_stack(&mut self, st: &StackRecord) -> StoreResult<()> {
@@ -222,7 +251,14 @@ impl WriteTx for SqlWriteTx {
         Ok(())
     }
 
-    async fn stack_fleets(&mut self, (region, owner, stack): Key<'_>) -> StoreResult<Vec<String>> {
+    async fn stack_fleets(
+        &mut self,
+        Key {
+            region,
+            owner,
+            name: stack,
+        }: Key<'_>,
+    ) -> StoreResult<Vec<String>> {
         let rows = sqlx::query(
             "SELECT fleet FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3 \
              ORDER BY fleet",
@@ -240,7 +276,11 @@ impl WriteTx for SqlWriteTx {
 
     async fn insert_stack_fleet(
         &mut self,
-        (region, owner, stack): Key<'_>,
+        Key {
+            region,
+            owner,
+            name: stack,
+        }: Key<'_>,
         fleet: &str,
     ) -> StoreResult<()> {
         sqlx::query(
@@ -256,7 +296,14 @@ impl WriteTx for SqlWriteTx {
         Ok(())
     }
 
-    async fn delete_stack(&mut self, (region, owner, name): Key<'_>) -> StoreResult<bool> {
+    async fn delete_stack(
+        &mut self,
+        Key {
+            region,
+            owner,
+            name,
+        }: Key<'_>,
+    ) -> StoreResult<bool> {
         let res = sqlx::query("DELETE FROM stacks WHERE region = $1 AND owner = $2 AND name = $3")
             .bind(region)
             .bind(owner)
@@ -283,7 +330,7 @@ impl WriteTx for SqlWriteTx {
     }
 
     async fn fleet(&mut self, key: Key<'_>) -> StoreResult<Option<FleetRecord>> {
-        one_fleet(&mut *self.tx, [key.0, key.1, key.2]).await
+        one_fleet(&mut *self.tx, [key.region, key.owner, key.name]).await
     }
 
     async fn fleets_on_image(
@@ -343,7 +390,14 @@ impl WriteTx for SqlWriteTx {
         Ok(res.rows_affected() == 1)
     }
 
-    async fn count_fleet_sessions(&mut self, (region, owner, fleet): Key<'_>) -> StoreResult<i64> {
+    async fn count_fleet_sessions(
+        &mut self,
+        Key {
+            region,
+            owner,
+            name: fleet,
+        }: Key<'_>,
+    ) -> StoreResult<i64> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM sessions WHERE region = $1 AND owner = $2 AND fleet = $3",
         )
@@ -380,7 +434,14 @@ impl WriteTx for SqlWriteTx {
         Ok(())
     }
 
-    async fn delete_fleet_sessions(&mut self, (region, owner, fleet): Key<'_>) -> StoreResult<u64> {
+    async fn delete_fleet_sessions(
+        &mut self,
+        Key {
+            region,
+            owner,
+            name: fleet,
+        }: Key<'_>,
+    ) -> StoreResult<u64> {
         let res =
             sqlx::query("DELETE FROM sessions WHERE region = $1 AND owner = $2 AND fleet = $3")
                 .bind(region)

@@ -615,6 +615,19 @@ macro_rules! stateful {
     )*};
 }
 
+/// Each per-account record names its own `Key`.
+macro_rules! keyed {
+    ($($record:ty),*) => {$(
+        impl $record {
+            pub fn key(&self) -> Key<'_> {
+                Key::new(&self.region, &self.owner, &self.name)
+            }
+        }
+    )*};
+}
+
+keyed!(ImageRecord, BuilderRecord, FleetRecord, StackRecord);
+
 stateful!(
     ImageRecord => ImageState,
     BuilderRecord => ImageBuilderState,
@@ -863,7 +876,7 @@ pub trait ImageStore: Send + Sync {
     /// `accounts` when it is not empty.
     async fn image_shares(
         &self,
-        key: (&str, &str, &str),
+        key: Key<'_>,
         accounts: &[String],
         after: Option<&str>,
         limit: u32,
@@ -938,7 +951,7 @@ pub trait BuilderStore: Send + Sync {
     /// builder is in `state`; returns the builder's state when it is not (`None` if it is gone).
     async fn put_builder_file(
         &self,
-        key: (&str, &str, &str),
+        key: Key<'_>,
         state: ImageBuilderState,
         file: &BuilderFile,
         now: Millis,
@@ -948,7 +961,7 @@ pub trait BuilderStore: Send + Sync {
     /// `state` (`None` if it is gone).
     async fn set_builder_os_settings(
         &self,
-        key: (&str, &str, &str),
+        key: Key<'_>,
         state: ImageBuilderState,
         windows_update: Option<bool>,
         defender: Option<bool>,
@@ -959,7 +972,7 @@ pub trait BuilderStore: Send + Sync {
     /// answer is `Guarded::Changed`, so concurrent edits never lose one another.
     async fn set_builder_catalog(
         &self,
-        key: (&str, &str, &str),
+        key: Key<'_>,
         state: ImageBuilderState,
         expected: (&[AppRecord], Option<&str>),
         applications: &[AppRecord],
@@ -978,7 +991,7 @@ pub trait BuilderStore: Send + Sync {
         limits: (i64, i64, i64),
     ) -> StoreResult<UpdateStart>;
     /// A builder's own layer.
-    async fn builder_files(&self, key: (&str, &str, &str)) -> StoreResult<Vec<BuilderFile>>;
+    async fn builder_files(&self, key: Key<'_>) -> StoreResult<Vec<BuilderFile>>;
 }
 
 /// Fleets (created and changed through `WriteTx`; these are the reads and single-row moves).
@@ -999,7 +1012,7 @@ pub trait FleetStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<(String, FleetRecord)>>;
     /// Removes a fleet and its tags if it is in `state`; `false` otherwise.
-    async fn remove_fleet(&self, key: (&str, &str, &str), state: FleetState) -> StoreResult<bool>;
+    async fn remove_fleet(&self, key: Key<'_>, state: FleetState) -> StoreResult<bool>;
 }
 
 /// Stacks and their fleet associations.

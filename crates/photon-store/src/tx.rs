@@ -19,8 +19,24 @@ use crate::{
     StackRecord, StoreResult,
 };
 
-/// (region, owner, name): the key of every per-account resource.
-pub type Key<'a> = (&'a str, &'a str, &'a str);
+/// The identity of every per-account resource (image, image builder, stack, fleet): its
+/// region, its owning account (`""` for the public catalogue) and its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key<'a> {
+    pub region: &'a str,
+    pub owner: &'a str,
+    pub name: &'a str,
+}
+
+impl<'a> Key<'a> {
+    pub fn new(region: &'a str, owner: &'a str, name: &'a str) -> Self {
+        Key {
+            region,
+            owner,
+            name,
+        }
+    }
+}
 
 /// What a write transaction can lock, in lock order (the derived `Ord`: variant first, then
 /// the key). Holding a resource's lock serialises its writers across processes (PostgreSQL's

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use photon_store::prelude::*;
 use photon_store::{
-    AccessKeyRecord, AccountRecord, DeleteOutcome, ImageQuery, ImageScope, QuotaRecord,
+    AccessKeyRecord, AccountRecord, DeleteOutcome, ImageQuery, ImageScope, Key, QuotaRecord,
     ResourceKey, StoreError,
 };
 use photon_store_sql::SqlStore;
@@ -241,7 +241,7 @@ async fn sharing_fleet_guard_and_copy_contract() {
     .await
     .unwrap();
     let golden = private_image(owner, "us-east-1", "golden").arn;
-    let key = ("us-east-1", owner, "golden");
+    let key = Key::new("us-east-1", owner, "golden");
     let revoked = ("IMAGE_NOT_FOUND".to_owned(), "revoked".to_owned());
     // Shares are written through the unit of work; the rules about them are the domain's.
     let share = |acct: &'static str, perms: Option<(bool, bool)>| {
@@ -345,7 +345,7 @@ async fn sharing_fleet_guard_and_copy_contract() {
         );
         tx.lock(LockKey::Fleet(f.arn.clone())).await.unwrap();
         let mut zeroed = tx
-            .fleet(("us-east-1", other, "prod"))
+            .fleet(Key::new("us-east-1", other, "prod"))
             .await
             .unwrap()
             .unwrap();
@@ -454,11 +454,11 @@ async fn stacks_and_their_fleet_through_the_unit_of_work() {
     let fresh = FreshStore::new();
     let s = SqlStore::connect(&fresh.url).await.unwrap();
     let owner = "111111111111";
-    let key = ("us-east-1", owner, "testers");
+    let key = Key::new("us-east-1", owner, "testers");
     let stack = StackRecord {
-        region: key.0.into(),
+        region: key.region.into(),
         owner: owner.into(),
-        name: key.2.into(),
+        name: key.name.into(),
         arn: format!("arn:aws:appstream:us-east-1:{owner}:stack/testers"),
         created_at: 1,
         attrs: StackAttrs::default(),
@@ -493,7 +493,7 @@ async fn stacks_and_their_fleet_through_the_unit_of_work() {
     let mut tx = s.write().await.unwrap();
     assert_eq!(tx.stack_fleets(key).await.unwrap(), ["prod"]);
     assert!(tx
-        .stack(("us-east-1", owner, "nobody"))
+        .stack(Key::new("us-east-1", owner, "nobody"))
         .await
         .unwrap()
         .is_none());
