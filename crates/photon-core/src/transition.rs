@@ -32,76 +32,36 @@ pub(crate) trait Driven: Stateful + Sized + Send + Sync {
     ) -> impl Future<Output = StoreResult<()>> + Send + 'a;
 }
 
-impl Driven for BuilderRecord {
-    fn lock(
-        Key {
-            region,
-            owner,
-            name,
-        }: Key<'_>,
-    ) -> LockKey {
-        LockKey::ImageBuilder(crate::builder::builder_arn(region, owner, name))
-    }
-    fn read<'a>(
-        tx: &'a mut dyn WriteTx,
-        key: Key<'a>,
-    ) -> impl Future<Output = StoreResult<Option<Self>>> + Send + 'a {
-        tx.image_builder(key)
-    }
-    fn write<'a>(
-        tx: &'a mut dyn WriteTx,
-        record: &'a Self,
-    ) -> impl Future<Output = StoreResult<()>> + Send + 'a {
-        tx.put_image_builder(record)
-    }
+/// Each kind's lock, read and write, as the unit of work spells them.
+macro_rules! driven {
+    ($($record:ty => $lock:expr, $read:ident, $write:ident;)*) => {$(
+        impl Driven for $record {
+            fn lock(key: Key<'_>) -> LockKey {
+                $lock(key)
+            }
+            fn read<'a>(
+                tx: &'a mut dyn WriteTx,
+                key: Key<'a>,
+            ) -> impl Future<Output = StoreResult<Option<Self>>> + Send + 'a {
+                tx.$read(key)
+            }
+            fn write<'a>(
+                tx: &'a mut dyn WriteTx,
+                record: &'a Self,
+            ) -> impl Future<Output = StoreResult<()>> + Send + 'a {
+                tx.$write(record)
+            }
+        }
+    )*};
 }
 
-impl Driven for FleetRecord {
-    fn lock(
-        Key {
-            region,
-            owner,
-            name,
-        }: Key<'_>,
-    ) -> LockKey {
-        LockKey::Fleet(crate::fleet::fleet_arn(region, owner, name))
-    }
-    fn read<'a>(
-        tx: &'a mut dyn WriteTx,
-        key: Key<'a>,
-    ) -> impl Future<Output = StoreResult<Option<Self>>> + Send + 'a {
-        tx.fleet(key)
-    }
-    fn write<'a>(
-        tx: &'a mut dyn WriteTx,
-        record: &'a Self,
-    ) -> impl Future<Output = StoreResult<()>> + Send + 'a {
-        tx.put_fleet(record)
-    }
-}
-
-impl Driven for ImageRecord {
-    fn lock(
-        Key {
-            region,
-            owner,
-            name,
-        }: Key<'_>,
-    ) -> LockKey {
-        LockKey::Image(Arn::image(region, owner, name))
-    }
-    fn read<'a>(
-        tx: &'a mut dyn WriteTx,
-        key: Key<'a>,
-    ) -> impl Future<Output = StoreResult<Option<Self>>> + Send + 'a {
-        tx.image(key)
-    }
-    fn write<'a>(
-        tx: &'a mut dyn WriteTx,
-        record: &'a Self,
-    ) -> impl Future<Output = StoreResult<()>> + Send + 'a {
-        tx.put_image(record)
-    }
+driven! {
+    BuilderRecord => |k: Key<'_>| LockKey::ImageBuilder(crate::builder::builder_arn(k.region, k.owner, k.name)),
+        image_builder, put_image_builder;
+    FleetRecord => |k: Key<'_>| LockKey::Fleet(crate::fleet::fleet_arn(k.region, k.owner, k.name)),
+        fleet, put_fleet;
+    ImageRecord => |k: Key<'_>| LockKey::Image(Arn::image(k.region, k.owner, k.name)),
+        image, put_image;
 }
 
 /// Who makes a change.

@@ -16,15 +16,7 @@ impl BuilderStore for SqlStore {
         // Creators in one account and region queue here, so the count below holds.
         self.lock(&mut tx, &format!("image-builders:{}:{}", b.owner, b.region))
             .await?;
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM image_builders WHERE region = $1 AND owner = $2",
-        )
-        .bind(&b.region)
-        .bind(&b.owner)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let n: i64 = row.try_get("n").map_err(backend)?;
+        let n = count_owned(&mut *tx, Counted::ImageBuilders, &b.region, &b.owner).await?;
         if n >= max_builders {
             return Err(StoreError::LimitReached(max_builders));
         }
@@ -52,27 +44,17 @@ impl BuilderStore for SqlStore {
         self.lock(&mut tx, &format!("images:{}:{}", image.owner, image.region))
             .await?;
         let key = [image.region.as_str(), image.owner.as_str()];
-        let builders = count(
-            &mut tx,
-            "SELECT COUNT(*) AS n FROM image_builders WHERE region = $1 AND owner = $2",
-            &key,
-        )
-        .await?;
+        let builders = count_owned(&mut *tx, Counted::ImageBuilders, key[0], key[1]).await?;
         if builders >= max_builders {
             return Ok(UpdateStart::BuilderQuota(max_builders));
         }
-        let images = count(
-            &mut tx,
-            "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2",
-            &key,
-        )
-        .await?;
+        let images = count_owned(&mut *tx, Counted::Images, key[0], key[1]).await?;
         if images >= max_images {
             return Ok(UpdateStart::ImageQuota(max_images));
         }
         // An update under way is an image of this account in the new image's state.
         let updates = count(
-            &mut tx,
+            &mut *tx,
             "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2 AND state = $3",
             &[key[0], key[1], image.state.as_str()],
         )

@@ -94,13 +94,7 @@ impl ImageStore for SqlStore {
     }
 
     async fn count_images(&self, region: &str, owner: &str) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2")
-            .bind(region)
-            .bind(owner)
-            .fetch_one(&self.read)
-            .await
-            .map_err(backend)?;
-        row.try_get("n").map_err(backend)
+        count_owned(&self.read, Counted::Images, region, owner).await
     }
 
     async fn delete_unused_image(
@@ -203,18 +197,13 @@ impl ImageStore for SqlStore {
         self.lock(&mut tx, &format!("images:{}:{}", image.owner, image.region))
             .await?;
         let (region, owner) = (image.region.as_str(), image.owner.as_str());
-        let images = count(
-            &mut tx,
-            "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2",
-            &[region, owner],
-        )
-        .await?;
+        let images = count_owned(&mut *tx, Counted::Images, region, owner).await?;
         if images >= max_images {
             return Ok(CopyStart::ImageQuota(max_images));
         }
         // A copy under way is an image of this account in the new copy's state.
         let copying = count(
-            &mut tx,
+            &mut *tx,
             "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2 AND state = $3",
             &[region, owner, image.state.as_str()],
         )

@@ -653,17 +653,47 @@ async fn write_fleet(
     Ok(())
 }
 
-async fn count(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    sql: &str,
-    binds: &[&str],
-) -> StoreResult<i64> {
+/// The `n` of a `SELECT COUNT(*) AS n …` that binds text values, in a transaction or on a pool.
+async fn count<'e, 'q: 'e, E>(exec: E, sql: &'q str, binds: &[&'q str]) -> StoreResult<i64>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let mut q = sqlx::query(sql);
     for b in binds {
         q = q.bind(*b);
     }
-    let row = q.fetch_one(&mut **tx).await.map_err(backend)?;
+    let row = q.fetch_one(exec).await.map_err(backend)?;
     row.try_get("n").map_err(backend)
+}
+
+/// A per-account table whose rows are counted against a quota.
+#[derive(Clone, Copy)]
+enum Counted {
+    Images,
+    ImageBuilders,
+    Fleets,
+    Stacks,
+}
+
+/// How many rows of `table` one account has in a region.
+async fn count_owned<'e, 'q: 'e, E>(
+    exec: E,
+    table: Counted,
+    region: &'q str,
+    owner: &'q str,
+) -> StoreResult<i64>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let sql = match table {
+        Counted::Images => "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2",
+        Counted::ImageBuilders => {
+            "SELECT COUNT(*) AS n FROM image_builders WHERE region = $1 AND owner = $2"
+        }
+        Counted::Fleets => "SELECT COUNT(*) AS n FROM fleets WHERE region = $1 AND owner = $2",
+        Counted::Stacks => "SELECT COUNT(*) AS n FROM stacks WHERE region = $1 AND owner = $2",
+    };
+    count(exec, sql, &[region, owner]).await
 }
 
 /// Rewrites a builder's attribute document inside a caller's transaction.

@@ -13,13 +13,7 @@ impl StackStore for SqlStore {
         let mut tx = self.begin_write().await?;
         self.lock(&mut tx, &format!("stacks:{}:{}", st.owner, st.region))
             .await?;
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM stacks WHERE region = $1 AND owner = $2")
-            .bind(&st.region)
-            .bind(&st.owner)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let n: i64 = row.try_get("n").map_err(backend)?;
+        let n = count_owned(&mut *tx, Counted::Stacks, &st.region, &st.owner).await?;
         if n >= max_stacks {
             return Err(StoreError::LimitReached(max_stacks));
         }

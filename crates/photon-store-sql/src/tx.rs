@@ -63,13 +63,7 @@ impl WriteTx for SqlWriteTx {
     }
 
     async fn count_images(&mut self, region: &str, owner: &str) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2")
-            .bind(region)
-            .bind(owner)
-            .fetch_one(&mut *self.tx)
-            .await
-            .map_err(backend)?;
-        row.try_get("n").map_err(backend)
+        crate::count_owned(&mut *self.tx, crate::Counted::Images, region, owner).await
     }
 
     async fn insert_image(&mut self, image: &ImageRecord) -> StoreResult<()> {
@@ -359,13 +353,7 @@ impl WriteTx for SqlWriteTx {
     }
 
     async fn count_fleets(&mut self, region: &str, owner: &str) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM fleets WHERE region = $1 AND owner = $2")
-            .bind(region)
-            .bind(owner)
-            .fetch_one(&mut *self.tx)
-            .await
-            .map_err(backend)?;
-        row.try_get("n").map_err(backend)
+        crate::count_owned(&mut *self.tx, crate::Counted::Fleets, region, owner).await
     }
 
     async fn insert_fleet(&mut self, f: &FleetRecord) -> StoreResult<()> {

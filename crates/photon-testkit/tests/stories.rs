@@ -36,15 +36,8 @@ async fn a_session_ends_at_its_maximum_duration_and_frees_its_instance() {
     svc.create_fleet(
         &cx,
         CreateFleetRequest {
-            name: "fleet".into(),
-            image_name: Some("AppStream-WinServer2022-11-10-2025".into()),
-            instance_type: "stream.standard.medium".into(),
-            compute_capacity: Some(ComputeCapacity {
-                desired_instances: Some(1),
-                ..Default::default()
-            }),
             max_user_duration_in_seconds: Some(600),
-            ..Default::default()
+            ..small_fleet("fleet")
         },
     )
     .await
@@ -285,11 +278,8 @@ async fn a_builder_whose_agent_update_gives_up_is_failed() {
     svc.create_image_builder(
         &cx,
         CreateImageBuilderRequest {
-            name: "b".into(),
-            image_name: Some("AppStream-WinServer2022-11-10-2025".into()),
-            instance_type: "stream.standard.medium".into(),
             appstream_agent_version: Some("05-21-2018".into()),
-            ..Default::default()
+            ..small_builder("b")
         },
     )
     .await
@@ -343,21 +333,7 @@ async fn a_stale_fleet_job_leaves_a_newer_start_alone() {
     let w = World::new().await;
     let (store, svc, cx) = (&w.store, &w.svc, &w.cx);
     let jobs = FleetJobs::new(svc.clone());
-    svc.create_fleet(
-        cx,
-        CreateFleetRequest {
-            name: "fleet".into(),
-            image_name: Some("AppStream-WinServer2022-11-10-2025".into()),
-            instance_type: "stream.standard.medium".into(),
-            compute_capacity: Some(ComputeCapacity {
-                desired_instances: Some(1),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    svc.create_fleet(cx, small_fleet("fleet")).await.unwrap();
     let start = StartFleetRequest {
         name: "fleet".into(),
     };
@@ -413,18 +389,13 @@ async fn a_stale_fleet_job_leaves_a_newer_start_alone() {
 #[tokio::test]
 async fn a_stale_builder_job_leaves_a_newer_builder_of_its_name_alone() {
     use photon_core::builder::BuilderJobs;
-    use photon_types::{CreateImageBuilderRequest, DeleteImageBuilderRequest};
+    use photon_types::DeleteImageBuilderRequest;
     use photon_workflow::Handler;
 
     let w = World::new().await;
     let (store, svc, cx) = (&w.store, &w.svc, &w.cx);
     let jobs = BuilderJobs::new(svc.clone());
-    let create = CreateImageBuilderRequest {
-        name: "b".into(),
-        image_name: Some("AppStream-WinServer2022-11-10-2025".into()),
-        instance_type: "stream.standard.medium".into(),
-        ..Default::default()
-    };
+    let create = small_builder("b");
     let builder = || async {
         store
             .image_builder("us-east-1", &cx.account_id, "b")
@@ -456,6 +427,30 @@ async fn a_stale_builder_job_leaves_a_newer_builder_of_its_name_alone() {
 
 /// A domain with every job handler, on a store whose writes a test can halt (a simulated
 /// kill -9 after the Nth commit), and a clock moved by hand.
+/// A one-instance Windows fleet of the seeded base image.
+fn small_fleet(name: &str) -> CreateFleetRequest {
+    CreateFleetRequest {
+        name: name.into(),
+        image_name: Some("AppStream-WinServer2022-11-10-2025".into()),
+        instance_type: "stream.standard.medium".into(),
+        compute_capacity: Some(ComputeCapacity {
+            desired_instances: Some(1),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A Windows image builder of the seeded base image.
+fn small_builder(name: &str) -> photon_types::CreateImageBuilderRequest {
+    photon_types::CreateImageBuilderRequest {
+        name: name.into(),
+        image_name: Some("AppStream-WinServer2022-11-10-2025".into()),
+        instance_type: "stream.standard.medium".into(),
+        ..Default::default()
+    }
+}
+
 struct World {
     _fresh: FreshStore,
     _blobs: tempfile::TempDir,
@@ -543,17 +538,8 @@ impl World {
     }
 
     async fn running_builder(&self, name: &str) {
-        use photon_types::CreateImageBuilderRequest;
         self.svc
-            .create_image_builder(
-                &self.cx,
-                CreateImageBuilderRequest {
-                    name: name.into(),
-                    image_name: Some("AppStream-WinServer2022-11-10-2025".into()),
-                    instance_type: "stream.standard.medium".into(),
-                    ..Default::default()
-                },
-            )
+            .create_image_builder(&self.cx, small_builder(name))
             .await
             .unwrap();
         self.settle().await;
@@ -715,22 +701,7 @@ async fn a_stopped_fleet_keeps_no_sessions_across_a_kill_at_any_write() {
     for n in 0..CUTS {
         let w = World::new().await;
         let cx = &w.cx;
-        w.svc
-            .create_fleet(
-                cx,
-                CreateFleetRequest {
-                    name: "fleet".into(),
-                    image_name: Some("AppStream-WinServer2022-11-10-2025".into()),
-                    instance_type: "stream.standard.medium".into(),
-                    compute_capacity: Some(ComputeCapacity {
-                        desired_instances: Some(1),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        w.svc.create_fleet(cx, small_fleet("fleet")).await.unwrap();
         w.svc
             .start_fleet(
                 cx,
