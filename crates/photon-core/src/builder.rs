@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use photon_store::{BuilderAttrs, BuilderRecord, JobRecord, Key, StoreError, Transition};
+use photon_store::{BuilderAttrs, BuilderRecord, JobRecord, Key, LockKey, StoreError, Transition};
 use photon_types::{
     AccessEndpoint, AccessEndpointType, Caller, CreateImageBuilderRequest,
     CreateImageBuilderStreamingURLRequest, CreateImageBuilderStreamingURLResult,
@@ -305,25 +305,33 @@ impl Service {
             Stage::BuilderStart,
         );
         crate::transition::hand_to(&mut record, &job);
-        let tags = input.tags.unwrap_or_default();
-        match self
-            .store
-            .create_image_builder(&record, &tags, &job, quota)
-            .await
-        {
-            Ok(()) => Ok(to_api(record)),
-            Err(StoreError::Conflict) => Err(CoreError::AlreadyExists(format!(
-                "an image builder named '{}' already exists in {}; pick another name",
-                input.name, cx.region
-            ))),
-            Err(StoreError::LimitReached(max)) => Err(CoreError::LimitExceeded(format!(
-                "the quota of {max} image builders for account {} in {} is reached; delete a \
-                 builder, or have the operator raise it with `photon quotas set --account-id {} \
-                 --region {} image-builders=N`",
-                cx.account_id, cx.region, cx.account_id, cx.region
-            ))),
-            Err(e) => Err(e.into()),
+        let (account, region) = (&cx.account_id, &cx.region);
+        let mut tx = self.store.write().await?;
+        tx.lock(LockKey::account_builders(account, region)).await?;
+        let in_use = tx.count_image_builders(region, account).await?;
+        crate::quota::check_creation(
+            account,
+            region,
+            "image-builders",
+            quota,
+            in_use,
+            "delete a builder",
+        )?;
+        match tx.insert_image_builder(&record).await {
+            Err(StoreError::Conflict) => {
+                return Err(crate::quota::name_taken(
+                    "an image builder",
+                    &input.name,
+                    region,
+                ))
+            }
+            other => other?,
         }
+        tx.insert_tags(&record.arn, &input.tags.unwrap_or_default())
+            .await?;
+        tx.enqueue(&job).await?;
+        tx.commit().await?;
+        Ok(to_api(record))
     }
 
     pub async fn describe_image_builders(

@@ -459,21 +459,14 @@ impl Service {
         recheck_image(tx.as_mut(), &record).await?;
         tx.lock(LockKey::account_fleets(&cx.account_id, &cx.region))
             .await?;
-        if tx.count_fleets(&cx.region, &cx.account_id).await? >= quota {
-            return Err(CoreError::LimitExceeded(format!(
-                "the quota of {quota} fleets for account {} in {} is reached; delete a fleet, or have the operator raise it with `photon quotas set --account-id {} --region {} fleets=N`",
-                cx.account_id, cx.region, cx.account_id, cx.region
-            )));
-        }
+        let in_use = tx.count_fleets(&cx.region, &cx.account_id).await?;
+        let (account, region) = (&cx.account_id, &cx.region);
+        crate::quota::check_creation(account, region, "fleets", quota, in_use, "delete a fleet")?;
         match tx.insert_fleet(&record).await {
-            Ok(()) => {}
             Err(StoreError::Conflict) => {
-                return Err(CoreError::AlreadyExists(format!(
-                    "a fleet named '{}' already exists in {}; pick another name",
-                    input.name, cx.region
-                )))
+                return Err(crate::quota::name_taken("a fleet", &input.name, region))
             }
-            Err(e) => return Err(e.into()),
+            other => other?,
         }
         tx.insert_tags(&record.arn, &input.tags.unwrap_or_default())
             .await?;

@@ -34,6 +34,42 @@ pub fn names() -> Vec<&'static str> {
     QUOTAS.iter().map(|(n, ..)| *n).collect()
 }
 
+fn what(name: &str) -> &str {
+    QUOTAS
+        .iter()
+        .find(|(n, ..)| *n == name)
+        .map_or(name, |(_, _, w)| *w)
+}
+
+/// Refuses a creation when the account's `in_use` resources (counted under the lock of their
+/// set, in the creating transaction) already fill quota `name`; `free_one` says what the user
+/// can do themselves ("delete a fleet").
+pub(crate) fn check_creation(
+    account_id: &str,
+    region: &str,
+    name: &str,
+    limit: i64,
+    in_use: i64,
+    free_one: &str,
+) -> Result<(), CoreError> {
+    if in_use < limit {
+        return Ok(());
+    }
+    Err(CoreError::LimitExceeded(format!(
+        "the quota of {limit} {} for account {account_id} in {region} is reached; {free_one}, \
+         or have the operator raise it with `photon quotas set --account-id {account_id} \
+         --region {region} {name}=N`",
+        what(name)
+    )))
+}
+
+/// The refusal of a creation whose name the account already uses in the region.
+pub(crate) fn name_taken(kind: &str, name: &str, region: &str) -> CoreError {
+    CoreError::AlreadyExists(format!(
+        "{kind} named '{name}' already exists in {region}; pick another name"
+    ))
+}
+
 impl Service {
     /// The quota in force for an account in a region.
     pub async fn quota(
@@ -61,10 +97,7 @@ impl Service {
     ) -> Result<(), CoreError> {
         let limit = self.quota(account_id, region, name).await?;
         if in_use >= limit {
-            let what = QUOTAS
-                .iter()
-                .find(|(n, ..)| *n == name)
-                .map_or(name, |(_, _, w)| *w);
+            let what = what(name);
             return Err(CoreError::LimitExceeded(format!(
                 "the quota of {limit} {what} for account {account_id} in {region} is reached \
                  ({in_use} in use); free one first, or have the operator raise it with \

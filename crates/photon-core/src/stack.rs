@@ -239,18 +239,21 @@ impl Service {
         put(a, WEB_AUTHN_REDIRECTION, input.web_authn_redirection);
         put(a, AGENT_ACCESS_CONFIG, input.agent_access_config);
         let quota = self.quota(&cx.account_id, &cx.region, "stacks").await?;
-        match self.store.create_stack(&record, &input.tags.unwrap_or_default(), quota).await {
-            Ok(()) => to_api(record),
-            Err(StoreError::Conflict) => Err(CoreError::AlreadyExists(format!(
-                "a stack named '{}' already exists in {}; pick another name",
-                input.name, cx.region
-            ))),
-            Err(StoreError::LimitReached(max)) => Err(CoreError::LimitExceeded(format!(
-                "the quota of {max} stacks for account {} in {} is reached; delete a stack, or have the operator raise it with `photon quotas set --account-id {} --region {} stacks=N`",
-                cx.account_id, cx.region, cx.account_id, cx.region
-            ))),
-            Err(e) => Err(e.into()),
+        let (account, region) = (&cx.account_id, &cx.region);
+        let mut tx = self.store.write().await?;
+        tx.lock(LockKey::account_stacks(account, region)).await?;
+        let in_use = tx.count_stacks(region, account).await?;
+        crate::quota::check_creation(account, region, "stacks", quota, in_use, "delete a stack")?;
+        match tx.insert_stack(&record).await {
+            Err(StoreError::Conflict) => {
+                return Err(crate::quota::name_taken("a stack", &input.name, region))
+            }
+            other => other?,
         }
+        tx.insert_tags(&record.arn, &input.tags.unwrap_or_default())
+            .await?;
+        tx.commit().await?;
+        to_api(record)
     }
 
     pub async fn describe_stacks(

@@ -5,27 +5,6 @@ use super::*;
 
 #[async_trait]
 impl BuilderStore for SqlStore {
-    async fn create_image_builder(
-        &self,
-        b: &BuilderRecord,
-        tags: &BTreeMap<String, String>,
-        job: &JobRecord,
-        max_builders: i64,
-    ) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        // Creators in one account and region queue here, so the count below holds.
-        self.lock(&mut tx, &format!("image-builders:{}:{}", b.owner, b.region))
-            .await?;
-        let n = count_owned(&mut *tx, Counted::ImageBuilders, &b.region, &b.owner).await?;
-        if n >= max_builders {
-            return Err(StoreError::LimitReached(max_builders));
-        }
-        insert_builder(&mut tx, b).await?;
-        insert_tags(&mut tx, &b.arn, tags).await?;
-        insert_job(&mut tx, job).await?;
-        tx.commit().await.map_err(backend)
-    }
-
     async fn create_updated_image(
         &self,
         builder: &BuilderRecord,

@@ -19,6 +19,7 @@ mod jobs;
 mod operator;
 mod sessions;
 mod stacks;
+use stacks::insert_stack;
 mod tags;
 mod tx;
 

@@ -4,46 +4,6 @@ use super::*;
 
 #[async_trait]
 impl StackStore for SqlStore {
-    async fn create_stack(
-        &self,
-        st: &StackRecord,
-        tags: &BTreeMap<String, String>,
-        max_stacks: i64,
-    ) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        self.lock(&mut tx, &format!("stacks:{}:{}", st.owner, st.region))
-            .await?;
-        let n = count_owned(&mut *tx, Counted::Stacks, &st.region, &st.owner).await?;
-        if n >= max_stacks {
-            return Err(StoreError::LimitReached(max_stacks));
-        }
-        let attrs = serde_json::to_string(&st.attrs).map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO stacks (region, owner, name, arn, sort_key, created_at, attrs) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&st.region)
-        .bind(&st.owner)
-        .bind(&st.name)
-        .bind(&st.arn)
-        .bind(photon_store::hex_key(&st.name))
-        .bind(st.created_at)
-        .bind(attrs)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_insert_error)?;
-        for (k, v) in tags {
-            sqlx::query("INSERT INTO tags (resource_arn, tag_key, tag_value) VALUES ($1, $2, $3)")
-                .bind(&st.arn)
-                .bind(k)
-                .bind(v)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)
-    }
-
     async fn stack(
         &self,
         region: &str,
@@ -130,4 +90,27 @@ impl StackStore for SqlStore {
             .map(|r| r.try_get("stack").map_err(backend))
             .collect()
     }
+}
+
+/// Inserts a new stack row; `Conflict` when the name is taken.
+pub(crate) async fn insert_stack(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    st: &StackRecord,
+) -> StoreResult<()> {
+    let attrs = serde_json::to_string(&st.attrs).map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO stacks (region, owner, name, arn, sort_key, created_at, attrs) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&st.region)
+    .bind(&st.owner)
+    .bind(&st.name)
+    .bind(&st.arn)
+    .bind(photon_store::hex_key(&st.name))
+    .bind(st.created_at)
+    .bind(attrs)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_insert_error)?;
+    Ok(())
 }

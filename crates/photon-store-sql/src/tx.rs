@@ -360,6 +360,22 @@ impl WriteTx for SqlWriteTx {
         crate::insert_fleet(&mut self.tx, f).await
     }
 
+    async fn count_image_builders(&mut self, region: &str, owner: &str) -> StoreResult<i64> {
+        crate::count_owned(&mut *self.tx, crate::Counted::ImageBuilders, region, owner).await
+    }
+
+    async fn insert_image_builder(&mut self, b: &BuilderRecord) -> StoreResult<()> {
+        crate::insert_builder(&mut self.tx, b).await
+    }
+
+    async fn count_stacks(&mut self, region: &str, owner: &str) -> StoreResult<i64> {
+        crate::count_owned(&mut *self.tx, crate::Counted::Stacks, region, owner).await
+    }
+
+    async fn insert_stack(&mut self, st: &StackRecord) -> StoreResult<()> {
+        crate::insert_stack(&mut self.tx, st).await
+    }
+
     async fn insert_tags(&mut self, arn: &str, tags: &BTreeMap<String, String>) -> StoreResult<()> {
         crate::insert_tags(&mut self.tx, arn, tags).await
     }

@@ -922,16 +922,6 @@ pub trait TagStore: Send + Sync {
 #[async_trait::async_trait]
 pub trait BuilderStore: Send + Sync {
     // Image builders.
-    /// Creates a builder with its tags and the job that starts it, in one transaction; refuses
-    /// with `LimitReached` when the account already has `max_builders` in the region, and with
-    /// `Conflict` when the name is taken.
-    async fn create_image_builder(
-        &self,
-        builder: &BuilderRecord,
-        tags: &BTreeMap<String, String>,
-        job: &JobRecord,
-        max_builders: i64,
-    ) -> StoreResult<()>;
     async fn image_builder(
         &self,
         region: &str,
@@ -1019,12 +1009,6 @@ pub trait FleetStore: Send + Sync {
 #[async_trait::async_trait]
 pub trait StackStore: Send + Sync {
     // Stacks.
-    async fn create_stack(
-        &self,
-        stack: &StackRecord,
-        tags: &BTreeMap<String, String>,
-        max_stacks: i64,
-    ) -> StoreResult<()>;
     async fn stack(
         &self,
         region: &str,

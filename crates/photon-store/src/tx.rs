@@ -52,12 +52,17 @@ pub enum LockKey {
     Stack(String),
     /// A fleet, by ARN.
     Fleet(String),
+    /// The set of one account's image builders in one region (`image-builders:{owner}:{region}`):
+    /// creations that count them against the quota.
+    AccountBuilders(String),
     /// The set of one account's images in one region (`images:{owner}:{region}`): creations
     /// that count them against the quota.
     AccountImages(String),
     /// The set of one account's fleets in one region (`fleets:{owner}:{region}`): creations
     /// that count them against the quota.
     AccountFleets(String),
+    /// The set of one account's stacks in one region (`stacks:{owner}:{region}`).
+    AccountStacks(String),
     /// The operator's fault list (`photon faults`).
     Faults,
 }
@@ -71,14 +76,26 @@ impl LockKey {
             | LockKey::ImageBuilder(arn)
             | LockKey::Stack(arn)
             | LockKey::Fleet(arn)
+            | LockKey::AccountBuilders(arn)
             | LockKey::AccountImages(arn)
-            | LockKey::AccountFleets(arn) => arn,
+            | LockKey::AccountFleets(arn)
+            | LockKey::AccountStacks(arn) => arn,
             LockKey::Faults => "faults",
         }
     }
 }
 
 impl LockKey {
+    /// The lock on `owner`'s image builders in `region`.
+    pub fn account_builders(owner: &str, region: &str) -> LockKey {
+        LockKey::AccountBuilders(format!("image-builders:{owner}:{region}"))
+    }
+
+    /// The lock on `owner`'s stacks in `region`.
+    pub fn account_stacks(owner: &str, region: &str) -> LockKey {
+        LockKey::AccountStacks(format!("stacks:{owner}:{region}"))
+    }
+
     /// The lock on `owner`'s images in `region`.
     pub fn account_images(owner: &str, region: &str) -> LockKey {
         LockKey::AccountImages(format!("images:{owner}:{region}"))
@@ -174,6 +191,14 @@ pub trait WriteTx: Send {
     async fn count_fleets(&mut self, region: &str, owner: &str) -> StoreResult<i64>;
     /// Inserts a new fleet; `Conflict` when the name is taken.
     async fn insert_fleet(&mut self, fleet: &FleetRecord) -> StoreResult<()>;
+    /// How many image builders `owner` has in `region`. Lock `LockKey::account_builders` first.
+    async fn count_image_builders(&mut self, region: &str, owner: &str) -> StoreResult<i64>;
+    /// Inserts a new image builder; `Conflict` when the name is taken.
+    async fn insert_image_builder(&mut self, builder: &BuilderRecord) -> StoreResult<()>;
+    /// How many stacks `owner` has in `region`. Lock `LockKey::account_stacks` first.
+    async fn count_stacks(&mut self, region: &str, owner: &str) -> StoreResult<i64>;
+    /// Inserts a new stack; `Conflict` when the name is taken.
+    async fn insert_stack(&mut self, stack: &StackRecord) -> StoreResult<()>;
     /// Adds tags to a resource that has none yet (a resource being created).
     async fn insert_tags(&mut self, arn: &str, tags: &BTreeMap<String, String>) -> StoreResult<()>;
     /// Records that a streaming URL was used; `false` if it was used before.
@@ -210,8 +235,10 @@ mod tests {
         assert!(o.take(&LockKey::ImageBuilder("arn:a".into())));
         assert!(o.take(&LockKey::Stack("arn:a".into())));
         assert!(o.take(&LockKey::Fleet("arn:a".into())));
+        assert!(o.take(&LockKey::account_builders("111122223333", "us-east-1")));
         assert!(o.take(&LockKey::account_images("111122223333", "us-east-1")));
         assert!(o.take(&LockKey::account_fleets("111122223333", "us-east-1")));
+        assert!(o.take(&LockKey::account_stacks("111122223333", "us-east-1")));
         assert!(o.take(&LockKey::Faults));
     }
 

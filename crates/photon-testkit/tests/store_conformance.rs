@@ -463,7 +463,28 @@ async fn stacks_and_their_fleet_through_the_unit_of_work() {
         created_at: 1,
         attrs: StackAttrs::default(),
     };
-    s.create_stack(&stack, &BTreeMap::new(), 10).await.unwrap();
+    let mut tx = s.write().await.unwrap();
+    tx.lock(LockKey::account_stacks(owner, "us-east-1"))
+        .await
+        .unwrap();
+    assert_eq!(tx.count_stacks("us-east-1", owner).await.unwrap(), 0);
+    tx.insert_stack(&stack).await.unwrap();
+    assert_eq!(tx.count_stacks("us-east-1", owner).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    // A second stack of the name is a conflict, and the account still has one.
+    let mut tx = s.write().await.unwrap();
+    assert!(matches!(
+        tx.insert_stack(&stack).await,
+        Err(StoreError::Conflict)
+    ));
+    drop(tx);
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(tx.count_stacks("us-east-1", owner).await.unwrap(), 1);
+    assert_eq!(
+        tx.count_image_builders("us-east-1", owner).await.unwrap(),
+        0
+    );
+    drop(tx);
     let image = private_image(owner, "us-east-1", "golden").arn;
     let fleet = fleet_on(owner, "prod", &image, 0);
     let mut tx = s.write().await.unwrap();

@@ -132,3 +132,54 @@ async fn stacks_and_fleet_association() {
     let all = c.describe_stacks().send().await.unwrap();
     assert!(all.stacks().is_empty());
 }
+
+/// A stack past the account's quota, or of a name the account uses, is refused with AWS's
+/// error and a message that says what to do; another account is not affected.
+#[tokio::test]
+async fn stacks_count_against_their_quota_and_names_are_unique() {
+    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let id = p.default.account_id.clone();
+    p.admin(&[
+        "quotas",
+        "set",
+        "--account-id",
+        &id,
+        "--region",
+        "us-east-1",
+        "stacks=2",
+    ]);
+    // Under the quota, a name in use is the refusal.
+    let c = p.client(BOTH[0], &p.default, "us-east-1");
+    c.create_stack().name("one").send().await.unwrap();
+    for proto in BOTH {
+        let c = p.client(proto, &p.default, "us-east-1");
+        let (code, msg, _) = failure(c.create_stack().name("one").send().await);
+        assert_eq!(code, "ResourceAlreadyExistsException", "{msg}");
+        assert!(msg.contains("pick another name"), "{msg}");
+    }
+    c.create_stack().name("two").send().await.unwrap();
+    for proto in BOTH {
+        let c = p.client(proto, &p.default, "us-east-1");
+        let (code, msg, _) = failure(c.create_stack().name("three").send().await);
+        assert_eq!(code, "LimitExceededException", "{msg}");
+        assert!(
+            msg.contains("quota of 2 stacks") && msg.contains("photon quotas set"),
+            "{msg}"
+        );
+    }
+    // The refused creations left nothing behind.
+    let c = p.client(BOTH[0], &p.default, "us-east-1");
+    let names: Vec<String> = c
+        .describe_stacks()
+        .send()
+        .await
+        .unwrap()
+        .stacks()
+        .iter()
+        .filter_map(|s| s.name().map(str::to_owned))
+        .collect();
+    assert_eq!(names, ["one", "two"]);
+    // Another region has its own count.
+    let west = p.client(BOTH[1], &p.default, "us-west-2");
+    west.create_stack().name("three").send().await.unwrap();
+}
