@@ -325,6 +325,19 @@ impl Photon {
         serde_json::from_slice(&out.stdout).expect("json output")
     }
 
+    /// Sets one quota (`"stacks=2"`) of an account in a region, as the operator does.
+    pub fn set_quota(&self, account_id: &str, region: &str, setting: &str) {
+        self.admin(&[
+            "quotas",
+            "set",
+            "--account-id",
+            account_id,
+            "--region",
+            region,
+            setting,
+        ]);
+    }
+
     pub fn admin_raw(&self, args: &[&str]) -> std::process::Output {
         let mut all: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
         all.extend(self.store_args());

@@ -268,15 +268,7 @@ async fn launch_refusals() {
 async fn quota_and_paging() {
     let p = Photon::start_with(bin(), &["--pace", "instant"]);
     let id = p.default.account_id.clone();
-    p.admin(&[
-        "quotas",
-        "set",
-        "--account-id",
-        &id,
-        "--region",
-        "us-east-1",
-        "image-builders=3",
-    ]);
+    p.set_quota(&id, "us-east-1", "image-builders=3");
     let c = p.client(Proto::Cbor, &p.default, "us-east-1");
     for n in ["a", "b", "c"] {
         create(&c, n).await;

@@ -351,15 +351,7 @@ async fn copy_refusals_and_quotas() {
         .await
         .unwrap();
     // The destination's image quota.
-    p.admin(&[
-        "quotas",
-        "set",
-        "--account-id",
-        &me,
-        "--region",
-        "eu-west-1",
-        "images=1",
-    ]);
+    p.set_quota(&me, "eu-west-1", "images=1");
     let (code, msg, _) = failure(
         c.copy_image()
             .source_image_name("a")

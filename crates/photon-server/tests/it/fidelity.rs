@@ -589,15 +589,7 @@ async fn image_builder_members_are_kept_or_refused() {
     // MaxResults is not capped at 25: 30 builders in one page.
     let c = p.client(photon_testkit::Proto::Json, &p.default, "us-east-1");
     let id = p.default.account_id.clone();
-    p.admin(&[
-        "quotas",
-        "set",
-        "--account-id",
-        &id,
-        "--region",
-        "us-east-1",
-        "image-builders=40",
-    ]);
+    p.set_quota(&id, "us-east-1", "image-builders=40");
     for i in 0..30 {
         c.create_image_builder()
             .name(format!("many-{i:02}"))
@@ -860,15 +852,7 @@ async fn members_newer_than_the_sdk_are_honoured() {
 async fn stack_listings_page_and_refuse_tokens_they_did_not_issue() {
     let p = Photon::start_with(bin(), &["--pace", "instant"]);
     let id = p.default.account_id.clone();
-    p.admin(&[
-        "quotas",
-        "set",
-        "--account-id",
-        &id,
-        "--region",
-        "us-east-1",
-        "stacks=30",
-    ]);
+    p.set_quota(&id, "us-east-1", "stacks=30");
     let c = p.client(photon_testkit::Proto::Json, &p.default, "us-east-1");
     for i in 0..27 {
         c.create_stack()

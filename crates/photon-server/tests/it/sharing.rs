@@ -276,15 +276,11 @@ async fn share_edit_stop_sharing_and_every_refusal() {
     }
 
     // The quota of accounts per image.
-    p.admin(&[
-        "quotas",
-        "set",
-        "--account-id",
+    p.set_quota(
         &owner.account_id,
-        "--region",
         "us-east-1",
         "accounts-per-shared-image=1",
-    ]);
+    );
     let o = p.client(Proto::Json, &owner, "us-east-1");
     for (with, ok) in [(&recipient, true), (&third, false)] {
         let r = o

@@ -139,15 +139,7 @@ async fn stacks_and_fleet_association() {
 async fn stacks_count_against_their_quota_and_names_are_unique() {
     let p = Photon::start_with(bin(), &["--pace", "instant"]);
     let id = p.default.account_id.clone();
-    p.admin(&[
-        "quotas",
-        "set",
-        "--account-id",
-        &id,
-        "--region",
-        "us-east-1",
-        "stacks=2",
-    ]);
+    p.set_quota(&id, "us-east-1", "stacks=2");
     // Under the quota, a name in use is the refusal.
     let c = p.client(BOTH[0], &p.default, "us-east-1");
     c.create_stack().name("one").send().await.unwrap();
