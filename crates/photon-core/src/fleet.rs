@@ -619,30 +619,33 @@ impl Service {
         cx: &Caller,
         input: DeleteFleetRequest,
     ) -> Result<(), CoreError> {
-        let stacks = self
-            .store
-            .stacks_of_fleet(&cx.region, &cx.account_id, &input.name)
+        let (region, account, name) = (&cx.region, &cx.account_id, &input.name);
+        let key = Key::new(region, account, name);
+        // Under the fleet's lock no association can be added (AssociateFleet writes under it)
+        // and no start can begin, so what is checked here still holds at the delete.
+        let mut tx = self.store.write().await?;
+        tx.lock(LockKey::Fleet(fleet_arn(region, account, name)))
             .await?;
+        let f = tx
+            .fleet(key)
+            .await?
+            .ok_or_else(|| not_found(name, region))?;
+        let stacks = tx.fleet_stacks(key).await?;
         if !stacks.is_empty() {
             return Err(CoreError::InUse(format!(
-                "fleet '{}' is associated with stack {}; disassociate it with DisassociateFleet first",
-                input.name,
+                "fleet '{name}' is associated with stack {}; disassociate it with DisassociateFleet first",
                 stacks.join(", ")
             )));
         }
-        let key = Key::new(
-            cx.region.as_str(),
-            cx.account_id.as_str(),
-            input.name.as_str(),
-        );
-        if self.store.remove_fleet(key, FleetState::Stopped).await? {
-            return Ok(());
+        if f.state != FleetState::Stopped {
+            return Err(CoreError::InUse(format!(
+                "fleet '{name}' is {}; stop it with StopFleet and wait for STOPPED before deleting it",
+                f.state
+            )));
         }
-        let f = self.my_fleet(cx, &input.name).await?;
-        Err(CoreError::InUse(format!(
-            "fleet '{}' is {}; stop it with StopFleet and wait for STOPPED before deleting it",
-            input.name, f.state
-        )))
+        tx.delete_fleet(key).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn update_fleet(

@@ -31,38 +31,4 @@ impl FleetStore for SqlStore {
         )
         .await
     }
-
-    async fn remove_fleet(
-        &self,
-        Key {
-            region,
-            owner,
-            name,
-        }: Key<'_>,
-        state: FleetState,
-    ) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let arn = ResourceKind::Fleet.arn(region, owner, name);
-        self.lock(&mut tx, &arn).await?;
-        let res = sqlx::query(
-            "DELETE FROM fleets WHERE region = $1 AND owner = $2 AND name = $3 AND state = $4",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(name)
-        .bind(state.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if res.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
-            .bind(&arn)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(true)
-    }
 }

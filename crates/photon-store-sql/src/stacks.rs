@@ -57,18 +57,7 @@ impl StackStore for SqlStore {
         owner: &str,
         stack: &str,
     ) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT fleet FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3 ORDER BY fleet",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(stack)
-        .fetch_all(&self.read)
-        .await
-        .map_err(backend)?;
-        rows.iter()
-            .map(|r| r.try_get("fleet").map_err(backend))
-            .collect()
+        associated(&self.read, Of::Stack, Key::new(region, owner, stack)).await
     }
 
     async fn stacks_of_fleet(
@@ -77,18 +66,7 @@ impl StackStore for SqlStore {
         owner: &str,
         fleet: &str,
     ) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT stack FROM stack_fleets WHERE region = $1 AND owner = $2 AND fleet = $3 ORDER BY stack",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(fleet)
-        .fetch_all(&self.read)
-        .await
-        .map_err(backend)?;
-        rows.iter()
-            .map(|r| r.try_get("stack").map_err(backend))
-            .collect()
+        associated(&self.read, Of::Fleet, Key::new(region, owner, fleet)).await
     }
 }
 
@@ -113,4 +91,47 @@ pub(crate) async fn insert_stack(
     .await
     .map_err(map_insert_error)?;
     Ok(())
+}
+
+/// Which side of the stack–fleet associations a lookup starts from.
+#[derive(Clone, Copy)]
+pub(crate) enum Of {
+    /// The fleets of a stack.
+    Stack,
+    /// The stacks of a fleet.
+    Fleet,
+}
+
+/// The names on the other side of `key`'s associations, in order, on a pool or in a
+/// transaction.
+pub(crate) async fn associated<'e, 'q: 'e, E>(
+    exec: E,
+    of: Of,
+    key: Key<'q>,
+) -> StoreResult<Vec<String>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let (sql, column) = match of {
+        Of::Stack => (
+            "SELECT fleet FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3 \
+             ORDER BY fleet",
+            "fleet",
+        ),
+        Of::Fleet => (
+            "SELECT stack FROM stack_fleets WHERE region = $1 AND owner = $2 AND fleet = $3 \
+             ORDER BY stack",
+            "stack",
+        ),
+    };
+    let rows = sqlx::query(sql)
+        .bind(key.region)
+        .bind(key.owner)
+        .bind(key.name)
+        .fetch_all(exec)
+        .await
+        .map_err(backend)?;
+    rows.iter()
+        .map(|r| r.try_get(column).map_err(backend))
+        .collect()
 }

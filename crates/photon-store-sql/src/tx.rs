@@ -201,23 +201,10 @@ impl WriteTx for SqlWriteTx {
             name,
         }: Key<'_>,
     ) -> StoreResult<bool> {
-        let res = sqlx::query(
-            "DELETE FROM image_builders WHERE region = $1 AND owner = $2 AND name = $3",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(name)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(backend)?;
-        if res.rows_affected() == 0 {
+        let key = Key::new(region, owner, name);
+        if !delete_with_tags(&mut self.tx, ResourceKind::ImageBuilder, key).await? {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
-            .bind(ResourceKind::ImageBuilder.arn(region, owner, name))
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend)?;
         sqlx::query("DELETE FROM builder_files WHERE region = $1 AND owner = $2 AND builder = $3")
             .bind(region)
             .bind(owner)
@@ -245,27 +232,8 @@ impl WriteTx for SqlWriteTx {
         Ok(())
     }
 
-    async fn stack_fleets(
-        &mut self,
-        Key {
-            region,
-            owner,
-            name: stack,
-        }: Key<'_>,
-    ) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT fleet FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3 \
-             ORDER BY fleet",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(stack)
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(backend)?;
-        rows.iter()
-            .map(|r| r.try_get("fleet").map_err(backend))
-            .collect()
+    async fn stack_fleets(&mut self, key: Key<'_>) -> StoreResult<Vec<String>> {
+        crate::stacks::associated(&mut *self.tx, crate::stacks::Of::Stack, key).await
     }
 
     async fn insert_stack_fleet(
@@ -298,25 +266,14 @@ impl WriteTx for SqlWriteTx {
             name,
         }: Key<'_>,
     ) -> StoreResult<bool> {
-        let res = sqlx::query("DELETE FROM stacks WHERE region = $1 AND owner = $2 AND name = $3")
-            .bind(region)
-            .bind(owner)
-            .bind(name)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend)?;
-        if res.rows_affected() == 0 {
+        let key = Key::new(region, owner, name);
+        if !delete_with_tags(&mut self.tx, ResourceKind::Stack, key).await? {
             return Ok(false);
         }
         sqlx::query("DELETE FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3")
             .bind(region)
             .bind(owner)
             .bind(name)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
-            .bind(ResourceKind::Stack.arn(region, owner, name))
             .execute(&mut *self.tx)
             .await
             .map_err(backend)?;
@@ -350,6 +307,14 @@ impl WriteTx for SqlWriteTx {
 
     async fn put_fleet(&mut self, f: &FleetRecord) -> StoreResult<()> {
         crate::write_fleet(&mut self.tx, f).await
+    }
+
+    async fn fleet_stacks(&mut self, key: Key<'_>) -> StoreResult<Vec<String>> {
+        crate::stacks::associated(&mut *self.tx, crate::stacks::Of::Fleet, key).await
+    }
+
+    async fn delete_fleet(&mut self, key: Key<'_>) -> StoreResult<bool> {
+        delete_with_tags(&mut self.tx, ResourceKind::Fleet, key).await
     }
 
     async fn count_fleets(&mut self, region: &str, owner: &str) -> StoreResult<i64> {
@@ -497,4 +462,42 @@ impl WriteTx for SqlWriteTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await.map_err(backend)
     }
+}
+
+/// Deletes the row of a per-account resource and its tags; `false` if there was no row.
+async fn delete_with_tags(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    kind: ResourceKind,
+    key: Key<'_>,
+) -> StoreResult<bool> {
+    let table = match kind {
+        ResourceKind::Image => "images",
+        ResourceKind::ImageBuilder => "image_builders",
+        ResourceKind::Fleet => "fleets",
+        ResourceKind::Stack => "stacks",
+        // Sessions are keyed by id and carry no tags; nothing deletes one through here.
+        ResourceKind::Session => {
+            return Err(photon_store::StoreError::Backend(
+                "a session is not deleted by name".into(),
+            ))
+        }
+    };
+    let res = sqlx::query(&format!(
+        "DELETE FROM {table} WHERE region = $1 AND owner = $2 AND name = $3"
+    ))
+    .bind(key.region)
+    .bind(key.owner)
+    .bind(key.name)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if res.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+        .bind(kind.arn(key.region, key.owner, key.name))
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(true)
 }

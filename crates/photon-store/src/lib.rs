@@ -1001,8 +1001,6 @@ pub trait FleetStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<(String, FleetRecord)>>;
-    /// Removes a fleet and its tags if it is in `state`; `false` otherwise.
-    async fn remove_fleet(&self, key: Key<'_>, state: FleetState) -> StoreResult<bool>;
 }
 
 /// Stacks and their fleet associations.

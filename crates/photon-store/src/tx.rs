@@ -187,6 +187,11 @@ pub trait WriteTx: Send {
     ) -> StoreResult<Vec<String>>;
     /// Writes an existing fleet's state, image, instance type and attributes.
     async fn put_fleet(&mut self, fleet: &FleetRecord) -> StoreResult<()>;
+    /// The stacks a fleet is associated with. Stable under the fleet's lock: an association
+    /// is written under it.
+    async fn fleet_stacks(&mut self, key: Key<'_>) -> StoreResult<Vec<String>>;
+    /// Deletes a fleet and its tags; `false` if there is none.
+    async fn delete_fleet(&mut self, key: Key<'_>) -> StoreResult<bool>;
     /// How many fleets `owner` has in `region`. Lock `LockKey::account_fleets` first.
     async fn count_fleets(&mut self, region: &str, owner: &str) -> StoreResult<i64>;
     /// Inserts a new fleet; `Conflict` when the name is taken.

@@ -513,6 +513,8 @@ async fn stacks_and_their_fleet_through_the_unit_of_work() {
     assert_eq!(back.attrs.description.as_deref(), Some("for the testers"));
     let mut tx = s.write().await.unwrap();
     assert_eq!(tx.stack_fleets(key).await.unwrap(), ["prod"]);
+    let fleet_key = fleet.key();
+    assert_eq!(tx.fleet_stacks(fleet_key).await.unwrap(), ["testers"]);
     assert!(tx
         .stack(Key::new("us-east-1", owner, "nobody"))
         .await
@@ -532,4 +534,17 @@ async fn stacks_and_their_fleet_through_the_unit_of_work() {
         .await
         .unwrap()
         .is_empty());
+    // A fleet goes with its tags; a second delete finds nothing.
+    let mut tx = s.write().await.unwrap();
+    let tags = BTreeMap::from([("Env".to_owned(), "ci".to_owned())]);
+    tx.insert_tags(&fleet.arn, &tags).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(s.tags(&fleet.arn).await.unwrap(), tags);
+    let mut tx = s.write().await.unwrap();
+    assert!(tx.fleet_stacks(fleet.key()).await.unwrap().is_empty());
+    assert!(tx.delete_fleet(fleet.key()).await.unwrap());
+    assert!(!tx.delete_fleet(fleet.key()).await.unwrap());
+    tx.commit().await.unwrap();
+    assert!(s.fleet("us-east-1", owner, "prod").await.unwrap().is_none());
+    assert!(s.tags(&fleet.arn).await.unwrap().is_empty());
 }
