@@ -373,7 +373,7 @@ impl Service {
             for n in &names {
                 let Some(b) = self
                     .store
-                    .image_builder(&cx.region, &cx.account_id, n)
+                    .image_builder(Key::new(&cx.region, &cx.account_id, n))
                     .await?
                 else {
                     return Err(not_found(n, &cx.region));
@@ -456,7 +456,7 @@ impl Service {
             };
             let b = self
                 .store
-                .image_builder(&cx.region, &cx.account_id, &name)
+                .image_builder(Key::new(&cx.region, &cx.account_id, &name))
                 .await?
                 .ok_or_else(|| not_found(&name, &cx.region))?;
             let position = |a: &str| known.iter().position(|k| k == a);
@@ -563,7 +563,7 @@ impl Service {
         }
         let Some(b) = self
             .store
-            .image_builder(&cx.region, &cx.account_id, &input.name)
+            .image_builder(Key::new(&cx.region, &cx.account_id, &input.name))
             .await?
         else {
             return Err(not_found(&input.name, &cx.region));
@@ -610,7 +610,11 @@ impl Service {
                     .into(),
             ));
         }
-        let Some(builder) = self.store.image_builder(region, account, name).await? else {
+        let Some(builder) = self
+            .store
+            .image_builder(Key::new(region, account, name))
+            .await?
+        else {
             return Err(not_found(name, region));
         };
         if builder.created_at.to_string() != *created {
@@ -657,7 +661,10 @@ impl BuilderJobs {
         if let BuilderTarget::RunningWithAgent { agent, latest } = target {
             // The agent's files are written first (content-addressed); then one transaction
             // sets the agent, the layers that carry it, and RUNNING.
-            let Some(b) = store.image_builder(&region, &owner, &name).await? else {
+            let Some(b) = store
+                .image_builder(Key::new(&region, &owner, &name))
+                .await?
+            else {
                 return Ok(Step::Done);
             };
             let layers = self

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use photon_blob::{flatten, get_layer, put_layer, BlobError, BlobStore, Entry, Layer};
-use photon_store::{BuilderFile, BuilderRecord, Guarded, OsSettings};
+use photon_store::{BuilderFile, BuilderRecord, Guarded, Key, OsSettings};
 use photon_types::{Caller, ImageBuilderState};
 
 use crate::catalog::BaseImage;
@@ -365,7 +365,7 @@ impl Service {
     ) -> Result<BuilderRecord, CoreError> {
         let Some(b) = self
             .store
-            .image_builder(&cx.region, &cx.account_id, name)
+            .image_builder(Key::new(&cx.region, &cx.account_id, name))
             .await?
         else {
             return Err(CoreError::NotFound(format!(
@@ -613,7 +613,7 @@ impl Service {
     ) -> Result<OsSettings, CoreError> {
         let Some(b) = self
             .store
-            .image_builder(&cx.region, &cx.account_id, name)
+            .image_builder(Key::new(&cx.region, &cx.account_id, name))
             .await?
         else {
             return Err(CoreError::NotFound(format!(

@@ -186,12 +186,7 @@ impl CopyJobs {
             )));
         };
         let key = Key::new(job.region.as_str(), job.account_id.as_str(), name.as_str());
-        let Some(row) = self
-            .svc
-            .store
-            .image(key.region, key.owner, key.name)
-            .await?
-        else {
+        let Some(row) = self.svc.store.image(key).await? else {
             return Ok(Step::Done);
         };
         if row.image.state != ImageState::Copying || !crate::transition::owns(&row.image, job) {

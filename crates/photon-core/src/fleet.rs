@@ -484,7 +484,11 @@ impl Service {
         if !names.is_empty() {
             let mut out = Vec::new();
             for n in &names {
-                let Some(f) = self.store.fleet(&cx.region, &cx.account_id, n).await? else {
+                let Some(f) = self
+                    .store
+                    .fleet(Key::new(&cx.region, &cx.account_id, n))
+                    .await?
+                else {
                     return Err(not_found(n, &cx.region));
                 };
                 out.push(self.fleet_api(f).await?);
@@ -519,7 +523,7 @@ impl Service {
 
     async fn my_fleet(&self, cx: &Caller, name: &str) -> Result<FleetRecord, CoreError> {
         self.store
-            .fleet(&cx.region, &cx.account_id, name)
+            .fleet(Key::new(&cx.region, &cx.account_id, name))
             .await?
             .ok_or_else(|| not_found(name, &cx.region))
     }

@@ -385,7 +385,11 @@ impl Service {
         cx: &Caller,
         name: &str,
     ) -> Result<Result<ImageRow, NotOwned>, CoreError> {
-        match self.store.image(&cx.region, &cx.account_id, name).await? {
+        match self
+            .store
+            .image(Key::new(&cx.region, &cx.account_id, name))
+            .await?
+        {
             Some(row) => Ok(Ok(row)),
             None => Ok(Err(self.not_owned(cx, name).await?)),
         }
@@ -394,7 +398,7 @@ impl Service {
     async fn not_owned(&self, cx: &Caller, name: &str) -> Result<NotOwned, CoreError> {
         if self
             .store
-            .image(&cx.region, PUBLIC_OWNER, name)
+            .image(Key::new(&cx.region, PUBLIC_OWNER, name))
             .await?
             .is_some()
         {
@@ -448,12 +452,19 @@ impl Service {
         scope: ImageScope,
     ) -> Result<Option<ImageRow>, CoreError> {
         if matches!(scope, ImageScope::Owned | ImageScope::Visible) {
-            if let Some(row) = self.store.image(&cx.region, &cx.account_id, name).await? {
+            if let Some(row) = self
+                .store
+                .image(Key::new(&cx.region, &cx.account_id, name))
+                .await?
+            {
                 return Ok(Some(row));
             }
         }
         if matches!(scope, ImageScope::Public | ImageScope::Visible) {
-            return Ok(self.store.image(&cx.region, PUBLIC_OWNER, name).await?);
+            return Ok(self
+                .store
+                .image(Key::new(&cx.region, PUBLIC_OWNER, name))
+                .await?);
         }
         Ok(None)
     }

@@ -428,12 +428,12 @@ impl Service {
                 };
                 let taken = self
                     .store
-                    .image(&cx.region, &cx.account_id, &image_name)
+                    .image(Key::new(&cx.region, &cx.account_id, &image_name))
                     .await?
                     .is_some()
                     || self
                         .store
-                        .image(&cx.region, PUBLIC_OWNER, &image_name)
+                        .image(Key::new(&cx.region, PUBLIC_OWNER, &image_name))
                         .await?
                         .is_some();
                 if taken {
@@ -634,7 +634,11 @@ impl Service {
         // Lineage: the base image of the builder's image, or the image itself when public.
         let source = match crate::arn::Arn::parse(&b.image_arn) {
             Some(a) if a.account.is_empty() => None,
-            Some(a) => self.store.image(&a.region, &a.account, &a.name).await?,
+            Some(a) => {
+                self.store
+                    .image(Key::new(&a.region, &a.account, &a.name))
+                    .await?
+            }
             None => None,
         };
         let base_image_arn = source
@@ -646,7 +650,7 @@ impl Service {
             None => match crate::arn::Arn::parse(&b.image_arn) {
                 Some(a) => self
                     .store
-                    .image(&a.region, PUBLIC_OWNER, &a.name)
+                    .image(Key::new(&a.region, PUBLIC_OWNER, &a.name))
                     .await?
                     .and_then(|r| r.image.attrs.public_base_image_released_date),
                 None => None,
@@ -778,7 +782,7 @@ impl ImageJobs {
         let store = &self.svc.store;
         let key = Key::new(job.region.as_str(), job.account_id.as_str(), image.as_str());
         let bkey = Key::new(key.region, key.owner, builder.as_str());
-        let Some(row) = store.image(key.region, key.owner, key.name).await? else {
+        let Some(row) = store.image(key).await? else {
             // The image is gone: only the builder may be left SNAPSHOTTING.
             self.finish(job, p, None).await?;
             return Ok(Step::Done);
@@ -787,10 +791,7 @@ impl ImageJobs {
             self.finish(job, p, None).await?;
             return Ok(Step::Done);
         }
-        let Some(b) = store
-            .image_builder(bkey.region, bkey.owner, bkey.name)
-            .await?
-        else {
+        let Some(b) = store.image_builder(bkey).await? else {
             return Ok(Step::Fatal(format!("image builder '{builder}' is gone")));
         };
         if b.state != ImageBuilderState::Snapshotting {

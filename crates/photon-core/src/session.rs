@@ -146,7 +146,7 @@ impl Service {
         }
         if self
             .store
-            .stack(&cx.region, &cx.account_id, &input.stack_name)
+            .stack(Key::new(&cx.region, &cx.account_id, &input.stack_name))
             .await?
             .is_none()
         {
@@ -157,7 +157,7 @@ impl Service {
         }
         let Some(fleet) = self
             .store
-            .fleet(&cx.region, &cx.account_id, &input.fleet_name)
+            .fleet(Key::new(&cx.region, &cx.account_id, &input.fleet_name))
             .await?
         else {
             return Err(CoreError::NotFound(format!(
@@ -244,7 +244,11 @@ impl Service {
             return Ok(None);
         }
         let image = match crate::arn::Arn::parse(&fleet.image_arn) {
-            Some(a) => self.store.image(&a.region, &a.account, &a.name).await?,
+            Some(a) => {
+                self.store
+                    .image(Key::new(&a.region, &a.account, &a.name))
+                    .await?
+            }
             None => None,
         };
         let found = image.as_ref().and_then(|row| {
@@ -285,7 +289,11 @@ impl Service {
         let Some(a) = crate::arn::Arn::parse(&s.image_arn) else {
             return Ok(None);
         };
-        let Some(row) = self.store.image(&a.region, &a.account, &a.name).await? else {
+        let Some(row) = self
+            .store
+            .image(Key::new(&a.region, &a.account, &a.name))
+            .await?
+        else {
             return Ok(None);
         };
         if row.image.attrs.latest_appstream_agent_version {
@@ -335,7 +343,7 @@ impl Service {
             .ok_or_else(ended)?;
         let idle = self
             .store
-            .fleet(region, account, &s.fleet)
+            .fleet(Key::new(region, account, &s.fleet))
             .await?
             .and_then(|f| idle_after_ms(f.attrs.idle_disconnect_timeout_in_seconds));
         Ok(match idle_since(&s, idle, now) {
@@ -494,7 +502,7 @@ impl Service {
         let after = token::resume(&self.token_key, input.next_token.as_deref(), &fp, now)?;
         let idle = self
             .store
-            .fleet(&cx.region, &cx.account_id, &input.fleet_name)
+            .fleet(Key::new(&cx.region, &cx.account_id, &input.fleet_name))
             .await?
             .and_then(|f| idle_after_ms(f.attrs.idle_disconnect_timeout_in_seconds));
         // Sessions are listed in start order; the key makes a page resume exactly after the
@@ -587,7 +595,7 @@ impl SessionJobs {
             return Ok(Step::Done);
         };
         // A fleet deleted under a session cannot hold it any longer.
-        let fleet = store.fleet(region, account, &s.fleet).await?;
+        let fleet = store.fleet(Key::new(region, account, &s.fleet)).await?;
         let disconnect = fleet
             .as_ref()
             .map_or(0, |f| i64::from(f.attrs.disconnect_timeout_in_seconds));

@@ -267,7 +267,7 @@ impl Service {
             for n in &names {
                 let st = self
                     .store
-                    .stack(&cx.region, &cx.account_id, n)
+                    .stack(Key::new(&cx.region, &cx.account_id, n))
                     .await?
                     .ok_or_else(|| not_found(n, &cx.region))?;
                 out.push(to_api(st)?);

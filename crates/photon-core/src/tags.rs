@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use photon_store::{ResourceKey, StoreError};
+use photon_store::{Key, ResourceKey, StoreError};
 use photon_types::{Caller, ListTagsForResourceRequest, TagResourceRequest, UntagResourceRequest};
 
 use crate::arn::Arn;
@@ -85,26 +85,38 @@ impl Service {
                 region,
                 owner,
                 name,
-            } => self.store.image(region, owner, name).await?.is_some(),
+            } => self
+                .store
+                .image(Key::new(region, owner, name))
+                .await?
+                .is_some(),
             ResourceKey::ImageBuilder {
                 region,
                 owner,
                 name,
             } => self
                 .store
-                .image_builder(region, owner, name)
+                .image_builder(Key::new(region, owner, name))
                 .await?
                 .is_some(),
             ResourceKey::Fleet {
                 region,
                 owner,
                 name,
-            } => self.store.fleet(region, owner, name).await?.is_some(),
+            } => self
+                .store
+                .fleet(Key::new(region, owner, name))
+                .await?
+                .is_some(),
             ResourceKey::Stack {
                 region,
                 owner,
                 name,
-            } => self.store.stack(region, owner, name).await?.is_some(),
+            } => self
+                .store
+                .stack(Key::new(region, owner, name))
+                .await?
+                .is_some(),
         };
         if !exists {
             return Err(not_found("no such resource exists in your account"));

@@ -181,7 +181,7 @@ impl Service {
         let source = self.image_to_update(cx, &input.existing_image_name).await?;
         if self
             .store
-            .image(&cx.region, &cx.account_id, new_name)
+            .image(Key::new(&cx.region, &cx.account_id, new_name))
             .await?
             .is_some()
         {
@@ -399,7 +399,7 @@ impl UpdateJobs {
         };
         let store = &self.svc.store;
         let key = Key::new(job.region.as_str(), job.account_id.as_str(), image.as_str());
-        let Some(row) = store.image(key.region, key.owner, key.name).await? else {
+        let Some(row) = store.image(key).await? else {
             return Ok(Step::Done);
         };
         let bkey = Key::new(
@@ -412,10 +412,7 @@ impl UpdateJobs {
             self.fail_or_clean(job, &image, &builder, None).await?;
             return Ok(Step::Done);
         }
-        let Some(b) = store
-            .image_builder(bkey.region, bkey.owner, bkey.name)
-            .await?
-        else {
+        let Some(b) = store.image_builder(bkey).await? else {
             return Ok(Step::Fatal(format!(
                 "the update's image builder '{builder}' is gone"
             )));
@@ -556,7 +553,7 @@ impl UpdateJobs {
             let Some(public) = self
                 .svc
                 .store
-                .image(&image.region, PUBLIC_OWNER, release)
+                .image(Key::new(&image.region, PUBLIC_OWNER, release))
                 .await?
             else {
                 return Ok(Err(Failure(format!(

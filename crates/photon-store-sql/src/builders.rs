@@ -49,13 +49,8 @@ impl BuilderStore for SqlStore {
         Ok(UpdateStart::Started)
     }
 
-    async fn image_builder(
-        &self,
-        region: &str,
-        owner: &str,
-        name: &str,
-    ) -> StoreResult<Option<BuilderRecord>> {
-        one_builder(&self.read, [region, owner, name]).await
+    async fn image_builder(&self, key: Key<'_>) -> StoreResult<Option<BuilderRecord>> {
+        one_builder(&self.read, [key.region, key.owner, key.name]).await
     }
 
     async fn list_image_builders(

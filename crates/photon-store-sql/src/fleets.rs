@@ -5,13 +5,8 @@ use super::*;
 
 #[async_trait]
 impl FleetStore for SqlStore {
-    async fn fleet(
-        &self,
-        region: &str,
-        owner: &str,
-        name: &str,
-    ) -> StoreResult<Option<FleetRecord>> {
-        one_fleet(&self.read, [region, owner, name]).await
+    async fn fleet(&self, key: Key<'_>) -> StoreResult<Option<FleetRecord>> {
+        one_fleet(&self.read, [key.region, key.owner, key.name]).await
     }
 
     async fn list_fleets(

@@ -22,8 +22,8 @@ impl ImageStore for SqlStore {
         Ok(n)
     }
 
-    async fn image(&self, region: &str, owner: &str, name: &str) -> StoreResult<Option<ImageRow>> {
-        self.image_lookup(image_by_key(), [region, owner, name])
+    async fn image(&self, key: Key<'_>) -> StoreResult<Option<ImageRow>> {
+        self.image_lookup(image_by_key(), [key.region, key.owner, key.name])
             .await
     }
 

@@ -4,13 +4,8 @@ use super::*;
 
 #[async_trait]
 impl StackStore for SqlStore {
-    async fn stack(
-        &self,
-        region: &str,
-        owner: &str,
-        name: &str,
-    ) -> StoreResult<Option<StackRecord>> {
-        one_stack(&self.read, [region, owner, name]).await
+    async fn stack(&self, key: Key<'_>) -> StoreResult<Option<StackRecord>> {
+        one_stack(&self.read, [key.region, key.owner, key.name]).await
     }
 
     async fn list_stacks(

@@ -837,7 +837,7 @@ pub trait ImageStore: Send + Sync {
     async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()>;
     /// Inserts the images that are not there yet, in one transaction; returns how many were new.
     async fn seed_images(&self, images: &[ImageRecord]) -> StoreResult<u64>;
-    async fn image(&self, region: &str, owner: &str, name: &str) -> StoreResult<Option<ImageRow>>;
+    async fn image(&self, key: Key<'_>) -> StoreResult<Option<ImageRow>>;
     /// Looks an image up as `account_id` sees it (public, owned, or shared with it).
     async fn image_for(
         &self,
@@ -922,12 +922,7 @@ pub trait TagStore: Send + Sync {
 #[async_trait::async_trait]
 pub trait BuilderStore: Send + Sync {
     // Image builders.
-    async fn image_builder(
-        &self,
-        region: &str,
-        owner: &str,
-        name: &str,
-    ) -> StoreResult<Option<BuilderRecord>>;
+    async fn image_builder(&self, key: Key<'_>) -> StoreResult<Option<BuilderRecord>>;
     /// Builders of an account in a region, by name, after the sort key `after`; each with its
     /// sort key.
     async fn list_image_builders(
@@ -988,12 +983,7 @@ pub trait BuilderStore: Send + Sync {
 #[async_trait::async_trait]
 pub trait FleetStore: Send + Sync {
     // Fleets.
-    async fn fleet(
-        &self,
-        region: &str,
-        owner: &str,
-        name: &str,
-    ) -> StoreResult<Option<FleetRecord>>;
+    async fn fleet(&self, key: Key<'_>) -> StoreResult<Option<FleetRecord>>;
     async fn list_fleets(
         &self,
         region: &str,
@@ -1007,12 +997,7 @@ pub trait FleetStore: Send + Sync {
 #[async_trait::async_trait]
 pub trait StackStore: Send + Sync {
     // Stacks.
-    async fn stack(
-        &self,
-        region: &str,
-        owner: &str,
-        name: &str,
-    ) -> StoreResult<Option<StackRecord>>;
+    async fn stack(&self, key: Key<'_>) -> StoreResult<Option<StackRecord>>;
     async fn list_stacks(
         &self,
         region: &str,

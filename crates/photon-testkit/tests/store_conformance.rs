@@ -154,7 +154,7 @@ async fn store_contract() {
     ));
     assert!(s.tags(&arn).await.unwrap().is_empty());
     assert!(s
-        .image("us-east-1", "111111111111", "b")
+        .image(Key::new("us-east-1", "111111111111", "b"))
         .await
         .unwrap()
         .is_none());
@@ -299,7 +299,7 @@ async fn sharing_fleet_guard_and_copy_contract() {
             .unwrap();
     }
     assert!(s
-        .fleet("us-east-1", other, "dropped")
+        .fleet(Key::new("us-east-1", other, "dropped"))
         .await
         .unwrap()
         .is_none());
@@ -330,7 +330,11 @@ async fn sharing_fleet_guard_and_copy_contract() {
 
     // A read taken before a revocation (which zeroes the fleet in its own transaction) cannot
     // write over it.
-    let read = s.fleet("us-east-1", other, "prod").await.unwrap().unwrap();
+    let read = s
+        .fleet(Key::new("us-east-1", other, "prod"))
+        .await
+        .unwrap()
+        .unwrap();
     {
         let mut tx = s.write().await.unwrap();
         tx.lock(LockKey::Image(golden_arn(owner))).await.unwrap();
@@ -354,7 +358,11 @@ async fn sharing_fleet_guard_and_copy_contract() {
         tx.put_fleet(&zeroed).await.unwrap();
         tx.commit().await.unwrap();
     }
-    let now = s.fleet("us-east-1", other, "prod").await.unwrap().unwrap();
+    let now = s
+        .fleet(Key::new("us-east-1", other, "prod"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(now.attrs.desired_instances, 0);
     assert_eq!(now.attrs.errors, vec![revoked.clone()]);
     assert_ne!(
@@ -371,7 +379,11 @@ async fn sharing_fleet_guard_and_copy_contract() {
         tx.put_fleet(&moving).await.unwrap();
         tx.commit().await.unwrap();
     }
-    let moved = s.fleet("us-east-1", other, "prod").await.unwrap().unwrap();
+    let moved = s
+        .fleet(Key::new("us-east-1", other, "prod"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(moved.state, FleetState::Starting);
     assert_eq!(moved.attrs.transition_job.as_deref(), Some("job-1"));
     assert_eq!(moved.attrs.description, now.attrs.description);
@@ -438,7 +450,7 @@ async fn sharing_fleet_guard_and_copy_contract() {
         CopyStart::CopyQuota(2)
     );
     assert_eq!(
-        s.image("eu-west-1", owner, "c1")
+        s.image(Key::new("eu-west-1", owner, "c1"))
             .await
             .unwrap()
             .unwrap()
@@ -506,7 +518,7 @@ async fn stacks_and_their_fleet_through_the_unit_of_work() {
         ["prod"]
     );
     let back = s
-        .stack("us-east-1", owner, "testers")
+        .stack(Key::new("us-east-1", owner, "testers"))
         .await
         .unwrap()
         .unwrap();
@@ -525,7 +537,7 @@ async fn stacks_and_their_fleet_through_the_unit_of_work() {
     assert!(!tx.delete_stack(key).await.unwrap());
     tx.commit().await.unwrap();
     assert!(s
-        .stack("us-east-1", owner, "testers")
+        .stack(Key::new("us-east-1", owner, "testers"))
         .await
         .unwrap()
         .is_none());
@@ -545,6 +557,10 @@ async fn stacks_and_their_fleet_through_the_unit_of_work() {
     assert!(tx.delete_fleet(fleet.key()).await.unwrap());
     assert!(!tx.delete_fleet(fleet.key()).await.unwrap());
     tx.commit().await.unwrap();
-    assert!(s.fleet("us-east-1", owner, "prod").await.unwrap().is_none());
+    assert!(s
+        .fleet(Key::new("us-east-1", owner, "prod"))
+        .await
+        .unwrap()
+        .is_none());
     assert!(s.tags(&fleet.arn).await.unwrap().is_empty());
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use photon_core::pace::Pace;
 use photon_core::{Clock, Service};
+use photon_store::Key;
 use photon_store::Store;
 use photon_store_sql::SqlStore;
 use photon_testkit::FreshStore;
@@ -301,7 +302,7 @@ async fn a_builder_whose_agent_update_gives_up_is_failed() {
         .unwrap();
     assert_eq!(b.state, Some(ImageBuilderState::UpdatingAgent));
     let builder = store
-        .image_builder("us-east-1", "111111111111", "b")
+        .image_builder(Key::new("us-east-1", "111111111111", "b"))
         .await
         .unwrap()
         .unwrap();
@@ -313,7 +314,7 @@ async fn a_builder_whose_agent_update_gives_up_is_failed() {
         .unwrap();
     jobs.give_up(&job, "the agent download failed").await;
     let b = store
-        .image_builder("us-east-1", "111111111111", "b")
+        .image_builder(Key::new("us-east-1", "111111111111", "b"))
         .await
         .unwrap()
         .unwrap();
@@ -340,7 +341,7 @@ async fn a_stale_fleet_job_leaves_a_newer_start_alone() {
     svc.start_fleet(cx, start.clone()).await.unwrap();
     let fleet = || async {
         store
-            .fleet("us-east-1", &cx.account_id, "fleet")
+            .fleet(Key::new("us-east-1", &cx.account_id, "fleet"))
             .await
             .unwrap()
             .unwrap()
@@ -398,7 +399,7 @@ async fn a_stale_builder_job_leaves_a_newer_builder_of_its_name_alone() {
     let create = small_builder("b");
     let builder = || async {
         store
-            .image_builder("us-east-1", &cx.account_id, "b")
+            .image_builder(Key::new("us-east-1", &cx.account_id, "b"))
             .await
             .unwrap()
     };
@@ -523,7 +524,7 @@ impl World {
 
     async fn image(&self, name: &str) -> Option<photon_store::ImageRecord> {
         self.store
-            .image("us-east-1", &self.cx.account_id, name)
+            .image(Key::new("us-east-1", &self.cx.account_id, name))
             .await
             .unwrap()
             .map(|r| r.image)
@@ -531,7 +532,7 @@ impl World {
 
     async fn builder_state(&self, name: &str) -> Option<ImageBuilderState> {
         self.store
-            .image_builder("us-east-1", &self.cx.account_id, name)
+            .image_builder(Key::new("us-east-1", &self.cx.account_id, name))
             .await
             .unwrap()
             .map(|b| b.state)
@@ -770,7 +771,7 @@ async fn a_stopped_fleet_keeps_no_sessions_across_a_kill_at_any_write() {
         w.settle().await;
         let f = w
             .store
-            .fleet("us-east-1", &cx.account_id, "fleet")
+            .fleet(Key::new("us-east-1", &cx.account_id, "fleet"))
             .await
             .unwrap()
             .unwrap();

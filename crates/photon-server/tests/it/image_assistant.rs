@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 use crate::common;
+use photon_store::Key;
 
 use std::process::Output;
 
@@ -589,16 +590,20 @@ async fn catalog_limits_profiles_and_layers() {
     let store = p.store().await;
     use photon_store::prelude::*;
     let a = store
-        .image("us-east-1", &p.default.account_id, "img-a")
+        .image(Key::new("us-east-1", &p.default.account_id, "img-a"))
         .await
         .unwrap()
         .unwrap();
     let b = store
-        .image("us-east-1", &p.default.account_id, "img-b")
+        .image(Key::new("us-east-1", &p.default.account_id, "img-b"))
         .await
         .unwrap()
         .unwrap();
-    let base = store.image("us-east-1", "", BASE).await.unwrap().unwrap();
+    let base = store
+        .image(Key::new("us-east-1", "", BASE))
+        .await
+        .unwrap()
+        .unwrap();
     let (la, lb, lbase) = (
         &a.image.attrs.layers,
         &b.image.attrs.layers,
