@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use photon_store::{
-    DeleteOutcome, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage, Key,
+    ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageUsage, Key, LockKey,
     IMAGE_ATTRS_VERSION, PUBLIC_OWNER,
 };
 use photon_types::{
@@ -591,38 +591,40 @@ impl Service {
         input: DeleteImageRequest,
     ) -> Result<DeleteImageResult, CoreError> {
         let name = &input.name;
-        let deletable = [ImageState::Available, ImageState::Failed];
-        // Check and delete happen in one store transaction, so nothing can start using the
-        // image in between.
-        let row = match self
-            .store
-            .delete_unused_image(&cx.region, &cx.account_id, name, &deletable)
-            .await?
-        {
-            DeleteOutcome::Deleted(row) => row,
-            DeleteOutcome::WrongState(state) => {
-                return Err(CoreError::ConcurrentModification(format!(
-                    "image '{name}' is {state}; wait until it is AVAILABLE or FAILED, then delete it"
-                )))
-            }
-            DeleteOutcome::InUse(usage) => {
-                return Err(CoreError::InUse(
-                    Self::usage_reason(name, &usage).unwrap_or_else(|| format!("image '{name}' is in use")),
-                ))
-            }
-            DeleteOutcome::NotFound => {
-                return Err(match self.not_owned(cx, name).await? {
-                    NotOwned::Public => CoreError::NotPermitted(format!(
-                        "image '{name}' is a public AWS base image; you can delete only images your account owns"
-                    )),
-                    NotOwned::SharedBy(_) => CoreError::NotPermitted(format!(
-                        "image '{name}' is shared with your account by its owner; only the owner can delete it"
-                    )),
-                    NotOwned::Missing => not_found(name, &cx.region),
-                })
-            }
+        let key = Key::new(&cx.region, &cx.account_id, name);
+        // Check and delete happen in one transaction under the image's lock, which sharers and
+        // fleet writers take too, so nothing can start using the image in between.
+        let mut tx = self.store.write().await?;
+        tx.lock(LockKey::Image(Arn::image(&cx.region, &cx.account_id, name)))
+            .await?;
+        let Some(row) = tx.image_row(key).await? else {
+            drop(tx);
+            return Err(match self.not_owned(cx, name).await? {
+                NotOwned::Public => CoreError::NotPermitted(format!(
+                    "image '{name}' is a public AWS base image; you can delete only images your account owns"
+                )),
+                NotOwned::SharedBy(_) => CoreError::NotPermitted(format!(
+                    "image '{name}' is shared with your account by its owner; only the owner can delete it"
+                )),
+                NotOwned::Missing => not_found(name, &cx.region),
+            });
         };
-        let mut image = to_api(*row, &cx.account_id);
+        let state = row.image.state;
+        if !matches!(state, ImageState::Available | ImageState::Failed) {
+            return Err(CoreError::ConcurrentModification(format!(
+                "image '{name}' is {state}; wait until it is AVAILABLE or FAILED, then delete it"
+            )));
+        }
+        let usage = tx.image_usage(key).await?;
+        if usage.in_use() {
+            return Err(CoreError::InUse(
+                Self::usage_reason(name, &usage)
+                    .unwrap_or_else(|| format!("image '{name}' is in use")),
+            ));
+        }
+        tx.delete_image(key).await?;
+        tx.commit().await?;
+        let mut image = to_api(row, &cx.account_id);
         image.state = Some(ImageState::Deleting);
         Ok(DeleteImageResult { image: Some(image) })
     }

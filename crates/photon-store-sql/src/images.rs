@@ -97,49 +97,6 @@ impl ImageStore for SqlStore {
         count_owned(&self.read, Counted::Images, region, owner).await
     }
 
-    async fn delete_unused_image(
-        &self,
-        region: &str,
-        owner: &str,
-        name: &str,
-        deletable_states: &[ImageState],
-    ) -> StoreResult<DeleteOutcome> {
-        let mut tx = self.begin_write().await?;
-        let arn = ResourceKind::Image.arn(region, owner, name);
-        // Taggers and sharers of this image take the same lock, so nothing is added to it
-        // between the checks below and the delete.
-        self.lock(&mut tx, &arn).await?;
-        let Some(row) = one_image(&mut *tx, image_by_key(), [region, owner, name]).await? else {
-            return Ok(DeleteOutcome::NotFound);
-        };
-        if !deletable_states.contains(&row.image.state) {
-            return Ok(DeleteOutcome::WrongState(row.image.state));
-        }
-        let usage = usage_in(&mut tx, region, owner, name).await?;
-        if usage.in_use() {
-            return Ok(DeleteOutcome::InUse(usage));
-        }
-        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
-            .bind(&row.image.arn)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        for sql in [
-            "DELETE FROM image_shares WHERE region = $1 AND owner = $2 AND image_name = $3",
-            "DELETE FROM images WHERE region = $1 AND owner = $2 AND name = $3",
-        ] {
-            sqlx::query(sql)
-                .bind(region)
-                .bind(owner)
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(DeleteOutcome::Deleted(Box::new(row)))
-    }
-
     async fn image_shares(
         &self,
         Key {

@@ -31,11 +31,11 @@ use async_trait::async_trait;
 use photon_store::prelude::*;
 use photon_store::{
     AccessKeyRecord, AccountRecord, AgentRelease, AppRecord, BaseRelease, BuilderAttrs,
-    BuilderFile, BuilderRecord, ConsoleSessionRecord, CopyStart, DeleteOutcome, FaultRecord,
-    FleetAttrs, FleetRecord, Guarded, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope,
-    ImageShare, ImageUsage, JobOutcome, JobRecord, JobState, Key, Millis, OsSettings, QuotaRecord,
-    ResourceKey, ResourceKind, SessionRecord, StackAttrs, StackRecord, Store, StoreError,
-    StoreResult, UpdateStart, IMAGE_ATTRS_VERSION,
+    BuilderFile, BuilderRecord, ConsoleSessionRecord, CopyStart, FaultRecord, FleetAttrs,
+    FleetRecord, Guarded, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageShare,
+    ImageUsage, JobOutcome, JobRecord, JobState, Key, Millis, OsSettings, QuotaRecord, ResourceKey,
+    ResourceKind, SessionRecord, StackAttrs, StackRecord, Store, StoreError, StoreResult,
+    UpdateStart, IMAGE_ATTRS_VERSION,
 };
 use photon_types::{FleetState, ImageBuilderState, ImageState};
 use sqlx::any::{AnyPoolOptions, AnyRow};

@@ -3,8 +3,7 @@
 //! single-call methods of `SqlStore`.
 
 use crate::{
-    backend, fault_from_row, image_by_key, image_from_row, insert_job, one_builder, one_fleet,
-    Engine, FAULT_COLS,
+    backend, fault_from_row, image_by_key, insert_job, one_builder, one_fleet, Engine, FAULT_COLS,
 };
 use std::collections::BTreeMap;
 
@@ -16,8 +15,9 @@ const SHARE_KEY: &str =
     "WHERE region = $1 AND owner = $2 AND image_name = $3 AND shared_account = $4";
 
 use photon_store::{
-    image_sort_key, BuilderRecord, FaultRecord, FleetRecord, ImageRecord, JobRecord, Key, LockKey,
-    LockOrder, Millis, ResourceKind, SessionRecord, StackRecord, StoreResult, WriteTx,
+    image_sort_key, BuilderRecord, FaultRecord, FleetRecord, ImageRecord, ImageRow, ImageUsage,
+    JobRecord, Key, LockKey, LockOrder, Millis, ResourceKind, SessionRecord, StackRecord,
+    StoreResult, WriteTx,
 };
 
 pub(crate) struct SqlWriteTx {
@@ -40,26 +40,35 @@ impl WriteTx for SqlWriteTx {
         Ok(())
     }
 
-    async fn image(
-        &mut self,
-        Key {
-            region,
-            owner,
-            name,
-        }: Key<'_>,
-    ) -> StoreResult<Option<ImageRecord>> {
-        let row = sqlx::query(image_by_key())
-            .bind(region)
-            .bind(owner)
-            .bind(name)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(backend)?;
-        Ok(row
-            .as_ref()
-            .map(image_from_row)
-            .transpose()?
-            .map(|r| r.image))
+    async fn image(&mut self, key: Key<'_>) -> StoreResult<Option<ImageRecord>> {
+        Ok(self.image_row(key).await?.map(|r| r.image))
+    }
+
+    async fn image_row(&mut self, key: Key<'_>) -> StoreResult<Option<ImageRow>> {
+        crate::one_image(
+            &mut *self.tx,
+            image_by_key(),
+            [key.region, key.owner, key.name],
+        )
+        .await
+    }
+
+    async fn image_usage(&mut self, key: Key<'_>) -> StoreResult<ImageUsage> {
+        crate::usage_in(&mut self.tx, key.region, key.owner, key.name).await
+    }
+
+    async fn delete_image(&mut self, key: Key<'_>) -> StoreResult<bool> {
+        // Shares first: they name the image.
+        sqlx::query(
+            "DELETE FROM image_shares WHERE region = $1 AND owner = $2 AND image_name = $3",
+        )
+        .bind(key.region)
+        .bind(key.owner)
+        .bind(key.name)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        delete_with_tags(&mut self.tx, ResourceKind::Image, key).await
     }
 
     async fn count_images(&mut self, region: &str, owner: &str) -> StoreResult<i64> {

@@ -242,15 +242,6 @@ impl ImageUsage {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum DeleteOutcome {
-    Deleted(Box<ImageRow>),
-    NotFound,
-    /// The image is in a state that does not allow deletion.
-    WrongState(ImageState),
-    InUse(ImageUsage),
-}
-
 /// The kinds of resource Photon keys by (region, owner, name), each with its ARN resource type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceKind {
@@ -854,15 +845,6 @@ pub trait ImageStore: Send + Sync {
     ) -> StoreResult<Option<ImageRow>>;
     async fn list_images(&self, q: &ImageQuery) -> StoreResult<Vec<ImageRow>>;
     async fn count_images(&self, region: &str, owner: &str) -> StoreResult<i64>;
-    /// Deletes an image with its tags and permissions, in one transaction that first checks
-    /// its state is one of `deletable_states` and that nothing uses it.
-    async fn delete_unused_image(
-        &self,
-        region: &str,
-        owner: &str,
-        name: &str,
-        deletable_states: &[ImageState],
-    ) -> StoreResult<DeleteOutcome>;
 
     // Sharing.
     /// Shares an image with `account` or changes its permissions (`Some((allow_fleet,

@@ -15,8 +15,8 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    BuilderRecord, FaultRecord, FleetRecord, ImageRecord, JobRecord, Millis, SessionRecord,
-    StackRecord, StoreResult,
+    BuilderRecord, FaultRecord, FleetRecord, ImageRecord, ImageRow, ImageUsage, JobRecord, Millis,
+    SessionRecord, StackRecord, StoreResult,
 };
 
 /// The identity of every per-account resource (image, image builder, stack, fleet): its
@@ -137,6 +137,13 @@ pub trait WriteTx: Send {
     async fn lock(&mut self, key: LockKey) -> StoreResult<()>;
 
     async fn image(&mut self, key: Key<'_>) -> StoreResult<Option<ImageRecord>>;
+    /// An image as its owner sees it, with whether it is shared.
+    async fn image_row(&mut self, key: Key<'_>) -> StoreResult<Option<ImageRow>>;
+    /// What keeps an image alive: its shares and the owner's fleets on it. Stable under the
+    /// image's lock, which sharers and fleet writers take.
+    async fn image_usage(&mut self, key: Key<'_>) -> StoreResult<ImageUsage>;
+    /// Deletes an image with its shares and tags; `false` if there is none.
+    async fn delete_image(&mut self, key: Key<'_>) -> StoreResult<bool>;
     /// How many images `owner` has in `region`. Lock `LockKey::account_images` first.
     async fn count_images(&mut self, region: &str, owner: &str) -> StoreResult<i64>;
     /// Inserts a new image; `Conflict` when the name is taken.

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use photon_store::prelude::*;
 use photon_store::{
-    AccessKeyRecord, AccountRecord, DeleteOutcome, ImageQuery, ImageScope, Key, QuotaRecord,
-    ResourceKey, StoreError,
+    AccessKeyRecord, AccountRecord, ImageQuery, ImageScope, Key, QuotaRecord, ResourceKey,
+    StoreError,
 };
 use photon_store_sql::SqlStore;
 use photon_testkit::{private_image, FreshStore};
@@ -135,23 +135,18 @@ async fn store_contract() {
     );
     s.remove_tags(&res, &arn, &["k1".to_owned()]).await.unwrap();
     assert_eq!(s.tags(&arn).await.unwrap().len(), 2);
-    let ok = [ImageState::Available];
-    assert!(matches!(
-        s.delete_unused_image("us-east-1", "111111111111", "b", &[ImageState::Failed]).await.unwrap(),
-        DeleteOutcome::WrongState(st) if st == ImageState::Available
-    ));
-    assert!(matches!(
-        s.delete_unused_image("us-east-1", "111111111111", "b", &ok)
-            .await
-            .unwrap(),
-        DeleteOutcome::Deleted(_)
-    ));
-    assert!(matches!(
-        s.delete_unused_image("us-east-1", "111111111111", "b", &ok)
-            .await
-            .unwrap(),
-        DeleteOutcome::NotFound
-    ));
+    // Deleting, in the unit of work: the row as its owner sees it, what uses it, then the
+    // delete, which takes the tags; a second delete finds nothing.
+    let key = Key::new("us-east-1", "111111111111", "b");
+    let mut tx = s.write().await.unwrap();
+    let row = tx.image_row(key).await.unwrap().unwrap();
+    assert_eq!(row.image.state, ImageState::Available);
+    assert!(!row.shared_with_others);
+    assert!(!tx.image_usage(key).await.unwrap().in_use());
+    assert!(tx.delete_image(key).await.unwrap());
+    assert!(!tx.delete_image(key).await.unwrap());
+    assert!(tx.image_row(key).await.unwrap().is_none());
+    tx.commit().await.unwrap();
     assert!(s.tags(&arn).await.unwrap().is_empty());
     assert!(s
         .image(Key::new("us-east-1", "111111111111", "b"))
