@@ -535,21 +535,22 @@ impl Service {
         cx: &Caller,
         input: DisassociateFleetRequest,
     ) -> Result<(), CoreError> {
-        if !self
-            .store
-            .disassociate_fleet(
-                &cx.region,
-                &cx.account_id,
-                &input.stack_name,
-                &input.fleet_name,
-            )
-            .await?
-        {
+        let key = Key::new(&cx.region, &cx.account_id, &input.stack_name);
+        // The locks AssociateFleet and DeleteFleet take, in the same order, so the association
+        // this ends is the one they see.
+        let mut tx = self.store.write().await?;
+        tx.lock(LockKey::Stack(
+            ResourceKind::Stack.arn(key.region, key.owner, key.name),
+        ))
+        .await?;
+        locked_fleet(tx.as_mut(), cx, &input.fleet_name).await?;
+        if !tx.delete_stack_fleet(key, &input.fleet_name).await? {
             return Err(CoreError::NotFound(format!(
                 "fleet '{}' is not associated with stack '{}'",
                 input.fleet_name, input.stack_name
             )));
         }
+        tx.commit().await?;
         Ok(())
     }
 

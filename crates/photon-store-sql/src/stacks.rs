@@ -26,26 +26,6 @@ impl StackStore for SqlStore {
         .await
     }
 
-    async fn disassociate_fleet(
-        &self,
-        region: &str,
-        owner: &str,
-        stack: &str,
-        fleet: &str,
-    ) -> StoreResult<bool> {
-        let res = sqlx::query(
-            "DELETE FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3 AND fleet = $4",
-        )
-        .bind(region)
-        .bind(owner)
-        .bind(stack)
-        .bind(fleet)
-        .execute(self.w()?)
-        .await
-        .map_err(backend)?;
-        Ok(res.rows_affected() == 1)
-    }
-
     async fn fleets_of_stack(
         &self,
         region: &str,

@@ -267,6 +267,20 @@ impl WriteTx for SqlWriteTx {
         Ok(())
     }
 
+    async fn delete_stack_fleet(&mut self, key: Key<'_>, fleet: &str) -> StoreResult<bool> {
+        let res = sqlx::query(
+            "DELETE FROM stack_fleets WHERE region = $1 AND owner = $2 AND stack = $3 AND fleet = $4",
+        )
+        .bind(key.region)
+        .bind(key.owner)
+        .bind(key.name)
+        .bind(fleet)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        Ok(res.rows_affected() == 1)
+    }
+
     async fn delete_stack(
         &mut self,
         Key {

@@ -987,14 +987,6 @@ pub trait StackStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<(String, StackRecord)>>;
-    /// `false` if they were not associated.
-    async fn disassociate_fleet(
-        &self,
-        region: &str,
-        owner: &str,
-        stack: &str,
-        fleet: &str,
-    ) -> StoreResult<bool>;
     async fn fleets_of_stack(
         &self,
         region: &str,

@@ -181,6 +181,8 @@ pub trait WriteTx: Send {
     async fn stack_fleets(&mut self, key: Key<'_>) -> StoreResult<Vec<String>>;
     /// Associates `fleet` with a stack.
     async fn insert_stack_fleet(&mut self, key: Key<'_>, fleet: &str) -> StoreResult<()>;
+    /// Ends a stack's association with `fleet`; `false` if they were not associated.
+    async fn delete_stack_fleet(&mut self, key: Key<'_>, fleet: &str) -> StoreResult<bool>;
     /// Deletes a stack with its tags and fleet associations; `false` if it was not there.
     async fn delete_stack(&mut self, key: Key<'_>) -> StoreResult<bool>;
 

@@ -527,6 +527,12 @@ async fn stacks_and_their_fleet_through_the_unit_of_work() {
         .await
         .unwrap()
         .is_none());
+    // An association ends on its own, and only the one named.
+    assert!(!tx.delete_stack_fleet(key, "nobody").await.unwrap());
+    assert!(tx.delete_stack_fleet(key, "prod").await.unwrap());
+    assert!(tx.stack_fleets(key).await.unwrap().is_empty());
+    assert!(!tx.delete_stack_fleet(key, "prod").await.unwrap());
+    tx.insert_stack_fleet(key, "prod").await.unwrap();
     // Deleting takes the stack's association and tags with it.
     assert!(tx.delete_stack(key).await.unwrap());
     assert!(!tx.delete_stack(key).await.unwrap());
