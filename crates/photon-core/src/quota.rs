@@ -86,27 +86,6 @@ impl Service {
             .await?
             .unwrap_or(default))
     }
-
-    /// Refuses with `LimitExceededException` when `in_use` already fills the quota.
-    pub async fn ensure_quota(
-        &self,
-        account_id: &str,
-        region: &str,
-        name: &str,
-        in_use: i64,
-    ) -> Result<(), CoreError> {
-        let limit = self.quota(account_id, region, name).await?;
-        if in_use >= limit {
-            let what = what(name);
-            return Err(CoreError::LimitExceeded(format!(
-                "the quota of {limit} {what} for account {account_id} in {region} is reached \
-                 ({in_use} in use); free one first, or have the operator raise it with \
-                 `photon quotas set --account-id {account_id} --region {region} {name}={}`",
-                limit.saturating_mul(2).max(1)
-            )));
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -115,6 +94,7 @@ mod tests {
 
     use photon_store::{QuotaRecord, Store};
 
+    use super::check_creation;
     use crate::{CoreError, Service, SystemClock};
 
     #[tokio::test]
@@ -140,13 +120,28 @@ mod tests {
                 .unwrap(),
             10
         );
-        svc.ensure_quota("111111111111", "us-east-1", "images", 9)
+        let limit = svc
+            .quota("111111111111", "us-east-1", "images")
             .await
             .unwrap();
-        let err = svc
-            .ensure_quota("111111111111", "us-east-1", "images", 10)
-            .await
-            .unwrap_err();
+        check_creation(
+            "111111111111",
+            "us-east-1",
+            "images",
+            limit,
+            9,
+            "delete one",
+        )
+        .unwrap();
+        let err = check_creation(
+            "111111111111",
+            "us-east-1",
+            "images",
+            limit,
+            10,
+            "delete one",
+        )
+        .unwrap_err();
         let CoreError::LimitExceeded(msg) = err else {
             panic!("wrong error")
         };
@@ -172,10 +167,19 @@ mod tests {
                 .unwrap(),
             3
         );
-        assert!(svc
-            .ensure_quota("111111111111", "us-east-1", "images", 3)
+        let limit = svc
+            .quota("111111111111", "us-east-1", "images")
             .await
-            .is_err());
+            .unwrap();
+        assert!(check_creation(
+            "111111111111",
+            "us-east-1",
+            "images",
+            limit,
+            3,
+            "delete one"
+        )
+        .is_err());
         assert_eq!(
             svc.quota("222222222222", "us-east-1", "images")
                 .await
