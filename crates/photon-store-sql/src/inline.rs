@@ -61,6 +61,13 @@ impl InlineReader {
         Ok(conn)
     }
 
+    fn take(&self) -> StoreResult<Connection> {
+        match self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            Some(conn) => Ok(conn),
+            None => self.open(),
+        }
+    }
+
     fn put_back(&self, conn: Connection) {
         if let Ok(mut idle) = self.idle.lock() {
             if idle.len() < MAX_IDLE {
@@ -74,27 +81,33 @@ impl InlineReader {
         &self,
         sql: &str,
         args: &[Arg<'_>],
-        mut map: impl FnMut(&InlineRow<'_>) -> StoreResult<T>,
+        map: impl FnMut(&InlineRow<'_>) -> StoreResult<T>,
     ) -> StoreResult<Vec<T>> {
-        let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let conn = match taken {
-            Some(conn) => conn,
-            None => self.open()?,
-        };
-        let out = run(&conn, sql, args, &mut map);
-        // A connection that failed mid-statement is still sound: SQLite resets the statement.
-        self.put_back(conn);
-        out
+        self.query(sql, args, usize::MAX, map)
     }
 
-    /// The first row `sql` finds, if any.
+    /// The first row `sql` finds, if any; the statement stops there.
     pub(crate) fn first<T>(
         &self,
         sql: &str,
         args: &[Arg<'_>],
         map: impl FnMut(&InlineRow<'_>) -> StoreResult<T>,
     ) -> StoreResult<Option<T>> {
-        Ok(self.rows(sql, args, map)?.into_iter().next())
+        Ok(self.query(sql, args, 1, map)?.into_iter().next())
+    }
+
+    fn query<T>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        max_rows: usize,
+        mut map: impl FnMut(&InlineRow<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        let conn = self.take()?;
+        let out = run(&conn, sql, args, max_rows, &mut map);
+        // A connection that failed mid-statement is still sound: SQLite resets the statement.
+        self.put_back(conn);
+        out
     }
 }
 
@@ -102,6 +115,7 @@ fn run<T>(
     conn: &Connection,
     sql: &str,
     args: &[Arg<'_>],
+    max_rows: usize,
     map: &mut impl FnMut(&InlineRow<'_>) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
     let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
@@ -133,7 +147,10 @@ fn run<T>(
     let names: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(backend)? {
+    while out.len() < max_rows {
+        let Some(row) = rows.next().map_err(backend)? else {
+            break;
+        };
         out.push(map(&InlineRow { row, names: &names })?);
     }
     Ok(out)
