@@ -23,11 +23,11 @@ impl BuilderStore for SqlStore {
         self.lock(&mut tx, &format!("images:{}:{}", image.owner, image.region))
             .await?;
         let key = [image.region.as_str(), image.owner.as_str()];
-        let builders = count_owned(&mut *tx, Counted::ImageBuilders, key[0], key[1]).await?;
+        let builders = count_owned(&mut tx, ResourceKind::ImageBuilder, key[0], key[1]).await?;
         if builders >= max_builders {
             return Ok(UpdateStart::BuilderQuota(max_builders));
         }
-        let images = count_owned(&mut *tx, Counted::Images, key[0], key[1]).await?;
+        let images = count_owned(&mut tx, ResourceKind::Image, key[0], key[1]).await?;
         if images >= max_images {
             return Ok(UpdateStart::ImageQuota(max_images));
         }

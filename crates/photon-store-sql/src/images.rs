@@ -94,7 +94,8 @@ impl ImageStore for SqlStore {
     }
 
     async fn count_images(&self, region: &str, owner: &str) -> StoreResult<i64> {
-        count_owned(&self.read, Counted::Images, region, owner).await
+        let mut conn = self.read.acquire().await.map_err(backend)?;
+        count_owned(&mut conn, ResourceKind::Image, region, owner).await
     }
 
     async fn image_shares(
@@ -154,7 +155,7 @@ impl ImageStore for SqlStore {
         self.lock(&mut tx, &format!("images:{}:{}", image.owner, image.region))
             .await?;
         let (region, owner) = (image.region.as_str(), image.owner.as_str());
-        let images = count_owned(&mut *tx, Counted::Images, region, owner).await?;
+        let images = count_owned(&mut tx, ResourceKind::Image, region, owner).await?;
         if images >= max_images {
             return Ok(CopyStart::ImageQuota(max_images));
         }

@@ -667,34 +667,32 @@ where
     row.try_get("n").map_err(backend)
 }
 
-/// A per-account table whose rows are counted against a quota.
-#[derive(Clone, Copy)]
-enum Counted {
-    Images,
-    ImageBuilders,
-    Fleets,
-    Stacks,
+/// The table of a per-account resource kind (the rows keyed by region, owner, name).
+fn table_of(kind: ResourceKind) -> StoreResult<&'static str> {
+    match kind {
+        ResourceKind::Image => Ok("images"),
+        ResourceKind::ImageBuilder => Ok("image_builders"),
+        ResourceKind::Fleet => Ok("fleets"),
+        ResourceKind::Stack => Ok("stacks"),
+        // Sessions are keyed by id under their fleet, not by name.
+        ResourceKind::Session => Err(StoreError::Backend(
+            "sessions are not a per-account table keyed by name".into(),
+        )),
+    }
 }
 
-/// How many rows of `table` one account has in a region.
-async fn count_owned<'e, 'q: 'e, E>(
-    exec: E,
-    table: Counted,
-    region: &'q str,
-    owner: &'q str,
-) -> StoreResult<i64>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let sql = match table {
-        Counted::Images => "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2",
-        Counted::ImageBuilders => {
-            "SELECT COUNT(*) AS n FROM image_builders WHERE region = $1 AND owner = $2"
-        }
-        Counted::Fleets => "SELECT COUNT(*) AS n FROM fleets WHERE region = $1 AND owner = $2",
-        Counted::Stacks => "SELECT COUNT(*) AS n FROM stacks WHERE region = $1 AND owner = $2",
-    };
-    count(exec, sql, &[region, owner]).await
+/// How many resources of `kind` one account has in a region.
+async fn count_owned(
+    conn: &mut sqlx::AnyConnection,
+    kind: ResourceKind,
+    region: &str,
+    owner: &str,
+) -> StoreResult<i64> {
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM {} WHERE region = $1 AND owner = $2",
+        table_of(kind)?
+    );
+    count(&mut *conn, &sql, &[region, owner]).await
 }
 
 /// Rewrites a builder's attribute document inside a caller's transaction.

@@ -72,7 +72,7 @@ impl WriteTx for SqlWriteTx {
     }
 
     async fn count_images(&mut self, region: &str, owner: &str) -> StoreResult<i64> {
-        crate::count_owned(&mut *self.tx, crate::Counted::Images, region, owner).await
+        crate::count_owned(&mut self.tx, ResourceKind::Image, region, owner).await
     }
 
     async fn insert_image(&mut self, image: &ImageRecord) -> StoreResult<()> {
@@ -341,7 +341,7 @@ impl WriteTx for SqlWriteTx {
     }
 
     async fn count_fleets(&mut self, region: &str, owner: &str) -> StoreResult<i64> {
-        crate::count_owned(&mut *self.tx, crate::Counted::Fleets, region, owner).await
+        crate::count_owned(&mut self.tx, ResourceKind::Fleet, region, owner).await
     }
 
     async fn insert_fleet(&mut self, f: &FleetRecord) -> StoreResult<()> {
@@ -349,7 +349,7 @@ impl WriteTx for SqlWriteTx {
     }
 
     async fn count_image_builders(&mut self, region: &str, owner: &str) -> StoreResult<i64> {
-        crate::count_owned(&mut *self.tx, crate::Counted::ImageBuilders, region, owner).await
+        crate::count_owned(&mut self.tx, ResourceKind::ImageBuilder, region, owner).await
     }
 
     async fn insert_image_builder(&mut self, b: &BuilderRecord) -> StoreResult<()> {
@@ -357,7 +357,7 @@ impl WriteTx for SqlWriteTx {
     }
 
     async fn count_stacks(&mut self, region: &str, owner: &str) -> StoreResult<i64> {
-        crate::count_owned(&mut *self.tx, crate::Counted::Stacks, region, owner).await
+        crate::count_owned(&mut self.tx, ResourceKind::Stack, region, owner).await
     }
 
     async fn insert_stack(&mut self, st: &StackRecord) -> StoreResult<()> {
@@ -493,18 +493,7 @@ async fn delete_with_tags(
     kind: ResourceKind,
     key: Key<'_>,
 ) -> StoreResult<bool> {
-    let table = match kind {
-        ResourceKind::Image => "images",
-        ResourceKind::ImageBuilder => "image_builders",
-        ResourceKind::Fleet => "fleets",
-        ResourceKind::Stack => "stacks",
-        // Sessions are keyed by id and carry no tags; nothing deletes one through here.
-        ResourceKind::Session => {
-            return Err(photon_store::StoreError::Backend(
-                "a session is not deleted by name".into(),
-            ))
-        }
-    };
+    let table = crate::table_of(kind)?;
     let res = sqlx::query(&format!(
         "DELETE FROM {table} WHERE region = $1 AND owner = $2 AND name = $3"
     ))
