@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use photon_blob::{flatten, get_layer, put_layer, BlobError, BlobStore, Entry, Layer};
-use photon_store::{BuilderFile, BuilderRecord, Guarded, Key, OsSettings};
+use photon_store::{BuilderFile, BuilderRecord, Key, LockKey, OsSettings, WriteTx};
 use photon_types::{Caller, ImageBuilderState};
 
 use crate::catalog::BaseImage;
@@ -420,18 +420,35 @@ impl Service {
             size: i64::try_from(entry.size).unwrap_or(i64::MAX),
         };
         let key = b.key();
-        match self
-            .store
-            .put_builder_file(key, ImageBuilderState::Running, &file, self.now())
-            .await?
-        {
-            Guarded::Done(()) => Ok(()),
-            other => Err(CoreError::NotPermitted(format!(
+        let (mut tx, _) = self.lock_running(key).await?.map_err(|found| {
+            CoreError::NotPermitted(format!(
                 "image builder '{}' is {}; its files change only while it is RUNNING",
                 b.name,
-                found_state(&other)
-            ))),
-        }
+                found.state()
+            ))
+        })?;
+        tx.put_builder_file(key, &file, self.now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A write transaction holding the lock of builder `key`, with the builder as it is under
+    /// that lock, if it is still RUNNING (what a change to its files or settings needs); else
+    /// what was found instead.
+    pub(crate) async fn lock_running(
+        &self,
+        key: Key<'_>,
+    ) -> Result<Result<(Box<dyn WriteTx>, BuilderRecord), NotRunning>, CoreError> {
+        let mut tx = self.store.write().await?;
+        tx.lock(LockKey::ImageBuilder(crate::builder::builder_arn(
+            key.region, key.owner, key.name,
+        )))
+        .await?;
+        Ok(match tx.image_builder(key).await? {
+            None => Err(NotRunning::Gone),
+            Some(b) if b.state != ImageBuilderState::Running => Err(NotRunning::In(b.state)),
+            Some(b) => Ok((tx, b)),
+        })
     }
 
     /// Writes a file into a running builder; returns its normalised path and digest.
@@ -637,29 +654,42 @@ impl Service {
                  without Windows Defender"
             )));
         }
-        let key = b.key();
-        match self
-            .store
-            .set_builder_os_settings(key, ImageBuilderState::Running, windows_update, defender)
-            .await?
-        {
-            Guarded::Done(s) => Ok(s),
-            other => Err(CoreError::NotPermitted(format!(
+        let (mut tx, mut b) = self.lock_running(b.key()).await?.map_err(|found| {
+            CoreError::NotPermitted(format!(
                 "image builder '{name}' is {}; connect to a RUNNING builder to change its settings",
-                found_state(&other)
-            ))),
+                found.state()
+            ))
+        })?;
+        // Applied to the settings as they are under the lock: two changes of different
+        // settings never undo each other.
+        let mut settings = b.attrs.os_settings.unwrap_or(current);
+        if let Some(w) = windows_update {
+            settings.windows_update = w;
         }
+        if let Some(d) = defender {
+            settings.defender = Some(d);
+        }
+        b.attrs.os_settings = Some(settings);
+        tx.put_image_builder(&b).await?;
+        tx.commit().await?;
+        Ok(settings)
     }
 }
 
-/// What a refused guarded change found, as the messages name it: the builder's state, or
-/// `gone`.
-pub(crate) fn found_state<T>(outcome: &Guarded<T>) -> std::borrow::Cow<'static, str> {
-    match outcome {
-        Guarded::WrongState(s) => s.as_str().into(),
-        Guarded::NotFound => "gone".into(),
-        Guarded::Changed => "changing".into(),
-        Guarded::Done(_) => "ready".into(),
+/// Why a change that needs a RUNNING builder found none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotRunning {
+    Gone,
+    In(ImageBuilderState),
+}
+
+impl NotRunning {
+    /// The builder's state as the refusals name it, or `gone`.
+    pub(crate) fn state(self) -> std::borrow::Cow<'static, str> {
+        match self {
+            NotRunning::In(s) => s.as_str().into(),
+            NotRunning::Gone => "gone".into(),
+        }
     }
 }
 

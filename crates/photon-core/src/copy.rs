@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use photon_blob::BlobError;
-use photon_store::{CopyStart, ImageRecord, JobRecord, Key, StoreError, PUBLIC_OWNER};
+use photon_store::{ImageRecord, JobRecord, Key, LockKey, StoreError, PUBLIC_OWNER};
 use photon_types::{
     Caller, CopyImageRequest, CopyImageResponse, ImageState, ImageStateChangeReasonCode,
 };
@@ -133,31 +133,44 @@ impl Service {
                 cx.account_id
             )
         };
-        match self
-            .store
-            .create_image_copy(&copy, &job, max_images, max_copies)
-            .await
-        {
-            Ok(CopyStart::Started) => Ok(CopyImageResponse {
-                destination_image_name: Some(dest_name.clone()),
-            }),
-            Ok(CopyStart::ImageQuota(max)) => Err(CoreError::LimitExceeded(format!(
-                "account {} already has {max} images in {dest}, the quota; delete an image \
-                 there first, or have the operator raise it with {}",
+        let mut tx = self.store.write().await?;
+        // The lock every image creator of this account and region takes: the counts hold.
+        tx.lock(LockKey::account_images(&cx.account_id, dest))
+            .await?;
+        let images = tx.count_images(dest, &cx.account_id).await?;
+        if images >= max_images {
+            return Err(CoreError::LimitExceeded(format!(
+                "account {} already has {max_images} images in {dest}, the quota; delete an \
+                 image there first, or have the operator raise it with {}",
                 cx.account_id,
                 set("images")
-            ))),
-            Ok(CopyStart::CopyQuota(max)) => Err(CoreError::LimitExceeded(format!(
-                "{max} image copies into {dest} are already under way, the quota; wait until \
-                 one is AVAILABLE, or have the operator raise it with {}",
-                set("concurrent-copies-per-destination-region")
-            ))),
-            Err(StoreError::Conflict) => Err(CoreError::AlreadyExists(format!(
-                "an image named '{dest_name}' already exists in {dest}; pick another \
-                 DestinationImageName"
-            ))),
-            Err(e) => Err(e.into()),
+            )));
         }
+        // A copy under way is an image of this account in the new copy's state.
+        let copying = tx
+            .count_images_in_state(dest, &cx.account_id, ImageState::Copying)
+            .await?;
+        if copying >= max_copies {
+            return Err(CoreError::LimitExceeded(format!(
+                "{max_copies} image copies into {dest} are already under way, the quota; wait \
+                 until one is AVAILABLE, or have the operator raise it with {}",
+                set("concurrent-copies-per-destination-region")
+            )));
+        }
+        match tx.insert_image(&copy).await {
+            Err(StoreError::Conflict) => {
+                return Err(CoreError::AlreadyExists(format!(
+                    "an image named '{dest_name}' already exists in {dest}; pick another \
+                     DestinationImageName"
+                )))
+            }
+            other => other?,
+        }
+        tx.enqueue(&job).await?;
+        tx.commit().await?;
+        Ok(CopyImageResponse {
+            destination_image_name: Some(dest_name.clone()),
+        })
     }
 }
 

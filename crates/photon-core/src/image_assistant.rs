@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use photon_blob::{put_layer, Entry, Layer};
 use photon_store::{
-    AppRecord, BuilderRecord, Guarded, ImageAttrs, ImageRecord, JobRecord, Key, LockKey,
-    StoreError, PUBLIC_OWNER,
+    AppRecord, BuilderRecord, ImageAttrs, ImageRecord, JobRecord, Key, LockKey, StoreError,
+    PUBLIC_OWNER,
 };
 use photon_types::{Caller, ImageBuilderState, ImageState, ImageStateChangeReasonCode, ImageType};
 use photon_workflow::{BoxFuture, JobKind, Step, Typed};
@@ -595,27 +595,29 @@ impl Service {
         apps: &[AppRecord],
         profile: Option<&str>,
     ) -> Result<Reply, CoreError> {
-        let key = b.key();
-        match self
-            .store
-            .set_builder_catalog(
-                key,
-                ImageBuilderState::Running,
-                (&b.attrs.applications, b.attrs.default_profile.as_deref()),
-                apps,
-                profile,
-            )
-            .await?
+        let (mut tx, mut now) = match self.lock_running(b.key()).await? {
+            Ok(locked) => locked,
+            Err(found) => {
+                return Ok(Reply::refused(format!(
+                    "the image builder is {}; the Image Assistant works on a RUNNING builder",
+                    found.state()
+                )))
+            }
+        };
+        // Compare-and-swap against what this operation read: concurrent edits never lose one
+        // another.
+        if now.attrs.applications != b.attrs.applications
+            || now.attrs.default_profile != b.attrs.default_profile
         {
-            Guarded::Done(()) => Ok(Reply::ok()),
-            Guarded::Changed => Ok(Reply::refused(
+            return Ok(Reply::refused(
                 "the application catalog changed while this operation ran; run it again",
-            )),
-            other => Ok(Reply::refused(format!(
-                "the image builder is {}; the Image Assistant works on a RUNNING builder",
-                crate::content::found_state(&other)
-            ))),
+            ));
         }
+        now.attrs.applications = apps.to_vec();
+        now.attrs.default_profile = profile.map(str::to_owned);
+        tx.put_image_builder(&now).await?;
+        tx.commit().await?;
+        Ok(Reply::ok())
     }
 
     /// The new image's record: the builder's image layers plus a snapshot of its own layer.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use photon_blob::{flatten, get_layer};
 use photon_store::{
     BaseRelease, BuilderAttrs, BuilderRecord, ImageRecord, ImageRow, JobRecord, Key, LockKey,
-    StoreError, UpdateStart, PUBLIC_OWNER,
+    StoreError, PUBLIC_OWNER,
 };
 use photon_types::{
     Caller, CreateUpdatedImageRequest, CreateUpdatedImageResult, ImageBuilderState, ImageState,
@@ -205,56 +205,64 @@ impl Service {
                 can_update_image: Some(true),
             });
         }
-        let limits = (
-            self.quota(&cx.account_id, &cx.region, "image-builders")
-                .await?,
-            self.quota(&cx.account_id, &cx.region, "images").await?,
-            self.quota(&cx.account_id, &cx.region, "concurrent-image-updates")
-                .await?,
-        );
-        let set = |q: &str| {
-            format!(
-                "`photon quotas set --account-id {} --region {} {q}=N`",
-                cx.account_id, cx.region
-            )
-        };
+        let (account, region) = (&cx.account_id, &cx.region);
+        let max_builders = self.quota(account, region, "image-builders").await?;
+        let max_images = self.quota(account, region, "images").await?;
+        let max_updates = self
+            .quota(account, region, "concurrent-image-updates")
+            .await?;
+        let set =
+            |q: &str| format!("`photon quotas set --account-id {account} --region {region} {q}=N`");
         let tags = input.new_image_tags.unwrap_or_default();
-        match self
-            .store
-            .create_updated_image(&builder, &image, &tags, &job, limits)
-            .await
+        let mut tx = self.store.write().await?;
+        // The locks of builder and image creators of this account and region, in that order.
+        tx.lock(LockKey::account_builders(account, region)).await?;
+        tx.lock(LockKey::account_images(account, region)).await?;
+        let n = max_builders;
+        if tx.count_image_builders(region, account).await? >= n {
+            return Err(CoreError::LimitExceeded(format!(
+                "an update needs one more image builder and the account has its {n}; delete \
+                 one, or have the operator raise it with {}",
+                set("image-builders")
+            )));
+        }
+        let n = max_images;
+        if tx.count_images(region, account).await? >= n {
+            return Err(CoreError::LimitExceeded(format!(
+                "an update needs one more image and the account has its {n}; delete one, or \
+                 have the operator raise it with {}",
+                set("images")
+            )));
+        }
+        // An update under way is an image of this account in the new image's state.
+        let n = max_updates;
+        if tx
+            .count_images_in_state(region, account, image.state)
+            .await?
+            >= n
         {
-            Ok(UpdateStart::Started) => {}
-            Ok(UpdateStart::BuilderQuota(n)) => {
-                return Err(CoreError::LimitExceeded(format!(
-                    "an update needs one more image builder and the account has its {n}; \
-                     delete one, or have the operator raise it with {}",
-                    set("image-builders")
-                )))
-            }
-            Ok(UpdateStart::ImageQuota(n)) => {
-                return Err(CoreError::LimitExceeded(format!(
-                    "an update needs one more image and the account has its {n}; delete one, \
-                     or have the operator raise it with {}",
-                    set("images")
-                )))
-            }
-            Ok(UpdateStart::UpdateQuota(n)) => {
-                return Err(CoreError::LimitExceeded(format!(
-                    "{n} image updates are already under way, the quota; wait for one to \
-                     finish, or have the operator raise it with {}",
-                    set("concurrent-image-updates")
-                )))
-            }
+            return Err(CoreError::LimitExceeded(format!(
+                "{n} image updates are already under way, the quota; wait for one to finish, \
+                 or have the operator raise it with {}",
+                set("concurrent-image-updates")
+            )));
+        }
+        let inserted = match tx.insert_image(&image).await {
+            Ok(()) => tx.insert_image_builder(&builder).await,
+            other => other,
+        };
+        match inserted {
             Err(StoreError::Conflict) => {
                 return Err(CoreError::AlreadyExists(format!(
-                    "an image named '{new_name}' already exists in {}; pick another \
-                     newImageName",
-                    cx.region
+                    "an image named '{new_name}' already exists in {region}; pick another \
+                     newImageName"
                 )))
             }
-            Err(e) => return Err(e.into()),
+            other => other?,
         }
+        tx.insert_tags(&image.arn, &tags).await?;
+        tx.enqueue(&job).await?;
+        tx.commit().await?;
         let row = ImageRow {
             sort_key: String::new(),
             image,

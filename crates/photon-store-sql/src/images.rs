@@ -142,38 +142,6 @@ impl ImageStore for SqlStore {
             })
             .collect()
     }
-
-    async fn create_image_copy(
-        &self,
-        image: &ImageRecord,
-        job: &JobRecord,
-        max_images: i64,
-        max_copies: i64,
-    ) -> StoreResult<CopyStart> {
-        let mut tx = self.begin_write().await?;
-        // The lock every image creator of this account and region takes: the counts hold.
-        self.lock(&mut tx, &format!("images:{}:{}", image.owner, image.region))
-            .await?;
-        let (region, owner) = (image.region.as_str(), image.owner.as_str());
-        let images = count_owned(&mut tx, ResourceKind::Image, region, owner).await?;
-        if images >= max_images {
-            return Ok(CopyStart::ImageQuota(max_images));
-        }
-        // A copy under way is an image of this account in the new copy's state.
-        let copying = count(
-            &mut *tx,
-            "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2 AND state = $3",
-            &[region, owner, image.state.as_str()],
-        )
-        .await?;
-        if copying >= max_copies {
-            return Ok(CopyStart::CopyQuota(max_copies));
-        }
-        insert_image(&mut tx, image, false).await?;
-        insert_job(&mut tx, job).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(CopyStart::Started)
-    }
 }
 
 impl SqlStore {

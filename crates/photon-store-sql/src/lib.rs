@@ -30,12 +30,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use photon_store::prelude::*;
 use photon_store::{
-    AccessKeyRecord, AccountRecord, AgentRelease, AppRecord, BaseRelease, BuilderAttrs,
-    BuilderFile, BuilderRecord, ConsoleSessionRecord, CopyStart, FaultRecord, FleetAttrs,
-    FleetRecord, Guarded, ImageAttrs, ImageQuery, ImageRecord, ImageRow, ImageScope, ImageShare,
-    ImageUsage, JobOutcome, JobRecord, JobState, Key, Millis, OsSettings, QuotaRecord, ResourceKey,
-    ResourceKind, SessionRecord, StackAttrs, StackRecord, Store, StoreError, StoreResult,
-    UpdateStart, IMAGE_ATTRS_VERSION,
+    AccessKeyRecord, AccountRecord, AgentRelease, BaseRelease, BuilderAttrs, BuilderFile,
+    BuilderRecord, ConsoleSessionRecord, FaultRecord, FleetAttrs, FleetRecord, ImageAttrs,
+    ImageQuery, ImageRecord, ImageRow, ImageScope, ImageShare, ImageUsage, JobOutcome, JobRecord,
+    JobState, Key, Millis, QuotaRecord, ResourceKey, ResourceKind, SessionRecord, StackAttrs,
+    StackRecord, Store, StoreError, StoreResult, IMAGE_ATTRS_VERSION,
 };
 use photon_types::{FleetState, ImageBuilderState, ImageState};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -693,30 +692,6 @@ async fn count_owned(
         table_of(kind)?
     );
     count(&mut *conn, &sql, &[region, owner]).await
-}
-
-/// Rewrites a builder's attribute document inside a caller's transaction.
-async fn write_builder_attrs(
-    conn: &mut sqlx::AnyConnection,
-    Key {
-        region,
-        owner,
-        name,
-    }: Key<'_>,
-    attrs: &BuilderAttrs,
-) -> StoreResult<()> {
-    let attrs = serde_json::to_string(attrs).map_err(backend)?;
-    sqlx::query(
-        "UPDATE image_builders SET attrs = $4 WHERE region = $1 AND owner = $2 AND name = $3",
-    )
-    .bind(region)
-    .bind(owner)
-    .bind(name)
-    .bind(attrs)
-    .execute(&mut *conn)
-    .await
-    .map_err(backend)?;
-    Ok(())
 }
 
 /// One builder by its key (region, owner, name).

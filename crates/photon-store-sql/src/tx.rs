@@ -15,10 +15,11 @@ const SHARE_KEY: &str =
     "WHERE region = $1 AND owner = $2 AND image_name = $3 AND shared_account = $4";
 
 use photon_store::{
-    image_sort_key, BuilderRecord, FaultRecord, FleetRecord, ImageRecord, ImageRow, ImageUsage,
-    JobRecord, Key, LockKey, LockOrder, Millis, ResourceKind, SessionRecord, StackRecord,
-    StoreResult, WriteTx,
+    image_sort_key, BuilderFile, BuilderRecord, FaultRecord, FleetRecord, ImageRecord, ImageRow,
+    ImageUsage, JobRecord, Key, LockKey, LockOrder, Millis, ResourceKind, SessionRecord,
+    StackRecord, StoreResult, WriteTx,
 };
+use photon_types::ImageState;
 
 pub(crate) struct SqlWriteTx {
     pub(crate) tx: sqlx::Transaction<'static, sqlx::Any>,
@@ -73,6 +74,20 @@ impl WriteTx for SqlWriteTx {
 
     async fn count_images(&mut self, region: &str, owner: &str) -> StoreResult<i64> {
         crate::count_owned(&mut self.tx, ResourceKind::Image, region, owner).await
+    }
+
+    async fn count_images_in_state(
+        &mut self,
+        region: &str,
+        owner: &str,
+        state: ImageState,
+    ) -> StoreResult<i64> {
+        crate::count(
+            &mut *self.tx,
+            "SELECT COUNT(*) AS n FROM images WHERE region = $1 AND owner = $2 AND state = $3",
+            &[region, owner, state.as_str()],
+        )
+        .await
     }
 
     async fn insert_image(&mut self, image: &ImageRecord) -> StoreResult<()> {
@@ -196,6 +211,31 @@ impl WriteTx for SqlWriteTx {
         .bind(&b.name)
         .bind(b.state.as_str())
         .bind(attrs)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn put_builder_file(
+        &mut self,
+        key: Key<'_>,
+        file: &BuilderFile,
+        now: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO builder_files (region, owner, builder, path, digest, size, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (region, owner, builder, path) \
+             DO UPDATE SET digest = excluded.digest, size = excluded.size, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(key.region)
+        .bind(key.owner)
+        .bind(key.name)
+        .bind(&file.path)
+        .bind(&file.digest)
+        .bind(file.size)
+        .bind(now)
         .execute(&mut *self.tx)
         .await
         .map_err(backend)?;

@@ -535,26 +535,6 @@ pub struct ImageShare {
     pub allow_image_builder: bool,
 }
 
-/// What starting an image copy found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CopyStart {
-    Started,
-    /// The owner's images in the destination region already fill this quota.
-    ImageQuota(i64),
-    /// The owner already has this many copies under way into the destination region.
-    CopyQuota(i64),
-}
-
-/// What starting a managed image update found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpdateStart {
-    Started,
-    BuilderQuota(i64),
-    ImageQuota(i64),
-    /// This many updates are already under way in the account and region.
-    UpdateQuota(i64),
-}
-
 /// A streaming session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -632,17 +612,6 @@ pub enum Transition<T: Stateful = BuilderRecord> {
     NotFound,
     /// The resource is in another state than the change requires.
     WrongState(T::State),
-}
-
-/// What a change to a builder that must be in a given state found.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Guarded<T> {
-    Done(T),
-    NotFound,
-    /// The builder is in another state than the change requires.
-    WrongState(ImageBuilderState),
-    /// A compare-and-swap lost: what the change was based on changed since it was read.
-    Changed,
 }
 
 /// The newest `ImageAttrs` version this build reads and writes.
@@ -847,13 +816,6 @@ pub trait ImageStore: Send + Sync {
     async fn count_images(&self, region: &str, owner: &str) -> StoreResult<i64>;
 
     // Sharing.
-    /// Shares an image with `account` or changes its permissions (`Some((allow_fleet,
-    /// allow_image_builder))`), or stops sharing with it (`None`), in one transaction that
-    /// requires the image in `state` (when given) and at most `max_shares` accounts. When the
-    /// account is left without fleet permission, each of its fleets on the image gets desired
-    /// capacity 0 and the fleet error `revoked` (code, message), in the same transaction.
-    // The change and its consequence are one transaction, so they are one call.
-    #[allow(clippy::too_many_arguments)]
     /// The accounts an image is shared with, by account id after `after`; only those in
     /// `accounts` when it is not empty.
     async fn image_shares(
@@ -863,18 +825,6 @@ pub trait ImageStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<ImageShare>>;
-
-    // Copies.
-    /// Inserts an image copy (state `COPYING`) with the job that completes it, in one
-    /// transaction that counts the owner's images and copies under way in the destination
-    /// region against `max_images` and `max_copies`; `Conflict` if the name is taken there.
-    async fn create_image_copy(
-        &self,
-        image: &ImageRecord,
-        job: &JobRecord,
-        max_images: i64,
-        max_copies: i64,
-    ) -> StoreResult<CopyStart>;
 }
 
 /// Tags, keyed by resource ARN.
@@ -914,49 +864,6 @@ pub trait BuilderStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<(String, BuilderRecord)>>;
-    /// Records a file (or, with `digest` `None`, a deletion) in a builder's own layer, if the
-    /// builder is in `state`; returns the builder's state when it is not (`None` if it is gone).
-    async fn put_builder_file(
-        &self,
-        key: Key<'_>,
-        state: ImageBuilderState,
-        file: &BuilderFile,
-        now: Millis,
-    ) -> StoreResult<Guarded<()>>;
-    /// Changes a running builder's OS settings inside one transaction (fields left `None` keep
-    /// their value); returns the settings in force, or the builder's state when it is not
-    /// `state` (`None` if it is gone).
-    async fn set_builder_os_settings(
-        &self,
-        key: Key<'_>,
-        state: ImageBuilderState,
-        windows_update: Option<bool>,
-        defender: Option<bool>,
-    ) -> StoreResult<Guarded<OsSettings>>;
-    /// Replaces a builder's Image Assistant state (applications, default profile) if it is in
-    /// `state`; returns the builder's state when it is not (`None` if it is gone).
-    /// Compare-and-swap: the write happens only if the catalog is still `expected`, else the
-    /// answer is `Guarded::Changed`, so concurrent edits never lose one another.
-    async fn set_builder_catalog(
-        &self,
-        key: Key<'_>,
-        state: ImageBuilderState,
-        expected: (&[AppRecord], Option<&str>),
-        applications: &[AppRecord],
-        default_profile: Option<&str>,
-    ) -> StoreResult<Guarded<()>>;
-    /// A managed image update, in one transaction: the new image and the builder that makes it
-    /// are inserted (within the account's builder, image and concurrent-update limits, given in
-    /// that order; updates under way are the owner's images in the new image's state), with
-    /// the image's tags and the job that runs the update. `Conflict` if a name is taken.
-    async fn create_updated_image(
-        &self,
-        builder: &BuilderRecord,
-        image: &ImageRecord,
-        tags: &BTreeMap<String, String>,
-        job: &JobRecord,
-        limits: (i64, i64, i64),
-    ) -> StoreResult<UpdateStart>;
     /// A builder's own layer.
     async fn builder_files(&self, key: Key<'_>) -> StoreResult<Vec<BuilderFile>>;
 }

@@ -14,9 +14,11 @@
 
 use std::collections::BTreeMap;
 
+use photon_types::ImageState;
+
 use crate::{
-    BuilderRecord, FaultRecord, FleetRecord, ImageRecord, ImageRow, ImageUsage, JobRecord, Millis,
-    SessionRecord, StackRecord, StoreResult,
+    BuilderFile, BuilderRecord, FaultRecord, FleetRecord, ImageRecord, ImageRow, ImageUsage,
+    JobRecord, Millis, SessionRecord, StackRecord, StoreResult,
 };
 
 /// The identity of every per-account resource (image, image builder, stack, fleet): its
@@ -146,6 +148,14 @@ pub trait WriteTx: Send {
     async fn delete_image(&mut self, key: Key<'_>) -> StoreResult<bool>;
     /// How many images `owner` has in `region`. Lock `LockKey::account_images` first.
     async fn count_images(&mut self, region: &str, owner: &str) -> StoreResult<i64>;
+    /// How many of `owner`'s images in `region` are in `state` (copies or updates under way).
+    /// Lock `LockKey::account_images` first.
+    async fn count_images_in_state(
+        &mut self,
+        region: &str,
+        owner: &str,
+        state: ImageState,
+    ) -> StoreResult<i64>;
     /// Inserts a new image; `Conflict` when the name is taken.
     async fn insert_image(&mut self, image: &ImageRecord) -> StoreResult<()>;
     /// Writes an existing image's state and attributes.
@@ -171,6 +181,13 @@ pub trait WriteTx: Send {
     async fn image_builder(&mut self, key: Key<'_>) -> StoreResult<Option<BuilderRecord>>;
     /// Writes an existing builder's state and attributes.
     async fn put_image_builder(&mut self, builder: &BuilderRecord) -> StoreResult<()>;
+    /// Records a file (or, with `digest` `None`, a deletion) in a builder's own layer.
+    async fn put_builder_file(
+        &mut self,
+        key: Key<'_>,
+        file: &BuilderFile,
+        now: Millis,
+    ) -> StoreResult<()>;
     /// Deletes a builder with its tags and files; `false` if it was not there.
     async fn delete_image_builder(&mut self, key: Key<'_>) -> StoreResult<bool>;
 

@@ -224,7 +224,7 @@ fn fleet_on(owner: &str, name: &str, image_arn: &str, desired: i32) -> photon_st
 
 #[tokio::test]
 async fn sharing_fleet_guard_and_copy_contract() {
-    use photon_store::{CopyStart, LockKey};
+    use photon_store::LockKey;
     let golden_arn = |owner: &str| format!("arn:aws:appstream:us-east-1:{owner}:image/golden");
     let fresh = FreshStore::new();
     let s = SqlStore::connect(&fresh.url).await.unwrap();
@@ -416,34 +416,44 @@ async fn sharing_fleet_guard_and_copy_contract() {
         created_at: 0,
         updated_at: 0,
     };
-    assert_eq!(
-        s.create_image_copy(&copy("c1"), &job(1), 0, 2)
-            .await
-            .unwrap(),
-        CopyStart::ImageQuota(0)
-    );
-    assert_eq!(
-        s.create_image_copy(&copy("c1"), &job(1), 10, 2)
-            .await
-            .unwrap(),
-        CopyStart::Started
-    );
+    // Copies through the unit of work: the counts the domain's quotas read, a name taken in
+    // the destination, and a refused copy that leaves nothing behind.
+    let start = |name: &'static str, n: u32| {
+        let s = &s;
+        async move {
+            let mut tx = s.write().await.unwrap();
+            tx.lock(LockKey::account_images(owner, "eu-west-1"))
+                .await
+                .unwrap();
+            let counts = (
+                tx.count_images("eu-west-1", owner).await.unwrap(),
+                tx.count_images_in_state("eu-west-1", owner, ImageState::Copying)
+                    .await
+                    .unwrap(),
+            );
+            let inserted = tx.insert_image(&copy(name)).await;
+            if inserted.is_ok() {
+                tx.enqueue(&job(n)).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+            (counts, inserted)
+        }
+    };
+    let before = {
+        let mut tx = s.write().await.unwrap();
+        tx.count_images("eu-west-1", owner).await.unwrap() as usize
+    };
+    let ((images, copying), inserted) = start("c1", 1).await;
+    assert_eq!((images, copying), (before as i64, 0));
+    inserted.unwrap();
     assert!(s.job("copy-1").await.unwrap().is_some());
-    assert!(matches!(
-        s.create_image_copy(&copy("c1"), &job(2), 10, 2).await,
-        Err(StoreError::Conflict)
-    ));
+    let (counts, inserted) = start("c1", 2).await;
+    assert_eq!(counts, (before as i64 + 1, 1));
+    assert!(matches!(inserted, Err(StoreError::Conflict)));
     // The refused copy enqueued nothing.
     assert!(s.job("copy-2").await.unwrap().is_none());
-    s.create_image_copy(&copy("c2"), &job(3), 10, 2)
-        .await
-        .unwrap();
-    assert_eq!(
-        s.create_image_copy(&copy("c3"), &job(4), 10, 2)
-            .await
-            .unwrap(),
-        CopyStart::CopyQuota(2)
-    );
+    start("c2", 3).await.1.unwrap();
+    assert_eq!(start("c3", 4).await.0, (before as i64 + 2, 2));
     assert_eq!(
         s.image(Key::new("eu-west-1", owner, "c1"))
             .await

@@ -426,6 +426,68 @@ async fn a_stale_builder_job_leaves_a_newer_builder_of_its_name_alone() {
     assert_eq!(builder().await.unwrap().state, ImageBuilderState::Running);
 }
 
+/// A copy whose job gave up is deleted and copied again under its name: the first copy's job,
+/// run late (a retry after its lease ran out), neither completes nor fails the new copy.
+#[tokio::test]
+async fn a_stale_copy_job_leaves_a_newer_copy_of_its_name_alone() {
+    use photon_core::copy::CopyJobs;
+    use photon_types::{CopyImageRequest, DeleteImageRequest};
+    use photon_workflow::Handler;
+
+    let w = World::with_regions(&["us-east-1", "eu-west-1"]).await;
+    let (store, svc, cx) = (&w.store, &w.svc, &w.cx);
+    let jobs = CopyJobs::new(svc.clone());
+    w.running_builder("b").await;
+    w.create_image("b", "v1").await;
+    w.settle().await;
+    let copy = CopyImageRequest {
+        source_image_name: "v1".into(),
+        destination_image_name: "c".into(),
+        destination_region: "eu-west-1".into(),
+        destination_image_description: None,
+    };
+    let image = || async {
+        store
+            .image(Key::new("eu-west-1", &cx.account_id, "c"))
+            .await
+            .unwrap()
+            .map(|r| r.image)
+    };
+    svc.copy_image(cx, copy.clone()).await.unwrap();
+    let first = image().await.unwrap().attrs.transition_job.unwrap();
+    let first = store.job(&first).await.unwrap().unwrap();
+    jobs.give_up(&first, "the first attempt failed").await;
+    assert_eq!(image().await.unwrap().state, ImageState::Failed);
+    let in_eu = Caller {
+        region: "eu-west-1".into(),
+        ..cx.clone()
+    };
+    svc.delete_image(&in_eu, DeleteImageRequest { name: "c".into() })
+        .await
+        .unwrap();
+    svc.copy_image(cx, copy).await.unwrap();
+    let second = image().await.unwrap().attrs.transition_job.unwrap();
+    assert_ne!(second, first.id, "the new copy is owned by its own job");
+
+    jobs.run(&first).await;
+    jobs.give_up(&first, "the stale attempt failed").await;
+    let c = image().await.unwrap();
+    assert_eq!(
+        c.state,
+        ImageState::Copying,
+        "the stale job moved the new copy"
+    );
+    assert_eq!(c.attrs.state_change_reason, None);
+    assert_eq!(c.attrs.transition_job.as_deref(), Some(second.as_str()));
+    w.settle().await;
+    let c = image().await.unwrap();
+    assert_eq!(c.state, ImageState::Available);
+    assert_eq!(
+        c.attrs.transition_job, None,
+        "an image at rest is owned by no job"
+    );
+}
+
 /// A domain with every job handler, on a store whose writes a test can halt (a simulated
 /// kill -9 after the Nth commit), and a clock moved by hand.
 /// A one-instance Windows fleet of the seeded base image.
@@ -465,6 +527,10 @@ struct World {
 
 impl World {
     async fn new() -> World {
+        World::with_regions(&["us-east-1"]).await
+    }
+
+    async fn with_regions(regions: &[&str]) -> World {
         let fresh = FreshStore::new();
         let sql = Arc::new(SqlStore::connect(&fresh.url).await.unwrap());
         let store: Arc<dyn Store> = sql.clone();
@@ -477,7 +543,7 @@ impl World {
             store.clone(),
             blobs,
             clock.clone(),
-            vec!["us-east-1".into()],
+            regions.iter().map(|r| r.to_string()).collect(),
         )
         .await
         .unwrap()
@@ -486,6 +552,7 @@ impl World {
             .with_handler(photon_core::builder::BuilderJobs::new(svc.clone()))
             .with_handler(photon_core::image_assistant::ImageJobs::new(svc.clone()))
             .with_handler(photon_core::update::UpdateJobs::new(svc.clone()))
+            .with_handler(photon_core::copy::CopyJobs::new(svc.clone()))
             .with_handler(photon_core::fleet::FleetJobs::new(svc.clone()))
             .with_handler(photon_core::session::SessionJobs::new(svc.clone()));
         World {
