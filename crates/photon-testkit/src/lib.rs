@@ -44,6 +44,60 @@ pub struct Photon {
     pub default: Creds,
 }
 
+/// A server shared by the tests of one area that run at the same time, each with an account of
+/// its own as `default` (everything else derefs to the server). The server starts with the
+/// first test that asks for it and stops when the last one holding it ends, so nothing outlives
+/// the test binary (its data directory and PostgreSQL database go with it). Only for tests that
+/// neither restart nor kill the server and that see nothing but their own account's state.
+pub struct SharedPhoton {
+    server: std::sync::Arc<Photon>,
+    /// A fresh account of this test's own.
+    pub default: Creds,
+}
+
+impl std::ops::Deref for SharedPhoton {
+    type Target = Photon;
+
+    fn deref(&self) -> &Photon {
+        &self.server
+    }
+}
+
+type SharedServers = Vec<(Vec<String>, std::sync::Weak<Photon>)>;
+
+static SHARED: std::sync::Mutex<SharedServers> = std::sync::Mutex::new(Vec::new());
+
+impl Photon {
+    /// The running server started with `extra` that other tests share now, or a new one; with
+    /// a fresh account for the caller.
+    pub fn shared(bin: &str, extra: &[&str]) -> SharedPhoton {
+        let key: Vec<String> = std::iter::once(bin)
+            .chain(extra.iter().copied())
+            .map(str::to_owned)
+            .collect();
+        let server = {
+            // A poisoned lock only means another test panicked while holding it; the list
+            // itself is still whole.
+            let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+            let running = shared
+                .iter()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, w)| w.upgrade());
+            match running {
+                Some(server) => server,
+                None => {
+                    let server = std::sync::Arc::new(Photon::start_with(bin, extra));
+                    shared.retain(|(k, w)| *k != key && w.strong_count() > 0);
+                    shared.push((key, std::sync::Arc::downgrade(&server)));
+                    server
+                }
+            }
+        };
+        let default = server.create_account();
+        SharedPhoton { server, default }
+    }
+}
+
 /// A database for one test: a fresh PostgreSQL database (dropped with this guard) when
 /// `PHOTON_TEST_DATABASE_URL` is set, else a SQLite file in a temp dir.
 pub struct FreshStore {

@@ -52,7 +52,7 @@ async fn create(c: &aws_sdk_appstream::Client, name: &str) {
 
 #[tokio::test]
 async fn lifecycle_and_what_each_state_allows() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
         let name = format!("builder-{proto:?}").to_lowercase();
@@ -153,7 +153,7 @@ async fn lifecycle_and_what_each_state_allows() {
 
 #[tokio::test]
 async fn launch_refusals() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     let other = p.create_account();
     p.seed_private_images(
         &other.account_id,
@@ -266,7 +266,7 @@ async fn launch_refusals() {
 
 #[tokio::test]
 async fn quota_and_paging() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     let id = p.default.account_id.clone();
     p.set_quota(&id, "us-east-1", "image-builders=3");
     let c = p.client(Proto::Cbor, &p.default, "us-east-1");
@@ -359,7 +359,7 @@ async fn a_pending_builder_survives_kill_and_restart() {
 
 #[tokio::test]
 async fn streaming_urls_open_the_builder_page_while_valid() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
         let name = format!("connect-{proto:?}").to_lowercase();

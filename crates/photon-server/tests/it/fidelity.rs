@@ -43,7 +43,7 @@ async fn fleet(c: &Client, name: &str) -> aws_sdk_appstream::types::Fleet {
 #[tokio::test]
 #[allow(deprecated)] // DeleteVpcConfig is deprecated in the model, and still honoured
 async fn fleet_members_are_kept_returned_and_deleted() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
         let name = format!("members-{proto:?}").to_lowercase();
@@ -257,7 +257,7 @@ async fn fleet_members_are_kept_returned_and_deleted() {
 /// refused, with the way out.
 #[tokio::test]
 async fn desktop_view_checks_the_agent() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     let me = p.default.account_id.clone();
     let mut old = photon_testkit::private_image(&me, "us-east-1", "old-agent");
     old.attrs.appstream_agent_version = Some("01-13-2020".into());
@@ -300,7 +300,7 @@ async fn desktop_view_checks_the_agent() {
 #[tokio::test]
 #[allow(deprecated)] // DeleteStorageConnectors is deprecated in the model, and still honoured
 async fn stack_members_are_kept_returned_and_deleted() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
         let name = format!("stack-{proto:?}").to_lowercase();
@@ -459,7 +459,7 @@ async fn stack_members_are_kept_returned_and_deleted() {
 /// persistence, whichever is set first.
 #[tokio::test]
 async fn linux_fleets_refuse_what_linux_sessions_lack() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     let c = p.client(photon_testkit::Proto::Json, &p.default, "us-east-1");
     c.create_fleet()
         .name("linux")
@@ -517,7 +517,7 @@ async fn linux_fleets_refuse_what_linux_sessions_lack() {
 /// DescribeImageBuilders.Names DescribeImageBuilders.NextToken
 #[tokio::test]
 async fn image_builder_members_are_kept_or_refused() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
         let name = format!("ib-{proto:?}").to_lowercase();
@@ -623,7 +623,7 @@ async fn image_builder_members_are_kept_or_refused() {
 /// CreateStreamingURL.SessionContext CreateStreamingURL.Validity CreateStreamingURL.UserId
 #[tokio::test]
 async fn sessions_honour_filters_context_and_applications() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     let c = p.client(photon_testkit::Proto::Cbor, &p.default, "us-east-1");
     c.create_fleet()
         .name("f")
@@ -771,7 +771,7 @@ async fn sessions_honour_filters_context_and_applications() {
 #[tokio::test]
 async fn members_newer_than_the_sdk_are_honoured() {
     use serde_json::json;
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     let call = |op: &'static str, body: serde_json::Value| common::json_call(&p, op, body);
     let (status, _) = call(
         "CreateStack",
@@ -850,7 +850,7 @@ async fn members_newer_than_the_sdk_are_honoured() {
 /// DescribeStacks.NextToken ListAssociatedFleets.NextToken ListAssociatedStacks.NextToken
 #[tokio::test]
 async fn stack_listings_page_and_refuse_tokens_they_did_not_issue() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     let id = p.default.account_id.clone();
     p.set_quota(&id, "us-east-1", "stacks=30");
     let c = p.client(photon_testkit::Proto::Json, &p.default, "us-east-1");

@@ -36,7 +36,7 @@ async fn all_pages(
 
 #[tokio::test]
 async fn public_catalogue_in_every_region_and_paging() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     for proto in BOTH {
         for region in ["us-east-1", "eu-west-1"] {
             let c = p.client(proto, &p.default, region);
@@ -82,7 +82,7 @@ async fn public_catalogue_in_every_region_and_paging() {
 
 #[tokio::test]
 async fn filters_names_and_arns() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     let me = p.default.account_id.clone();
     let names: Vec<String> = (0..30).map(|i| format!("app-{i:03}")).collect();
     p.seed_private_images(&me, "us-east-1", &names).await;
@@ -146,7 +146,7 @@ async fn filters_names_and_arns() {
 
 #[tokio::test]
 async fn validation_errors_name_the_field_and_rule() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
         let (code, msg, status) = failure(c.describe_images().max_results(26).send().await);
@@ -180,7 +180,7 @@ async fn validation_errors_name_the_field_and_rule() {
 
 #[tokio::test]
 async fn tokens_are_stable_under_inserts_and_refused_when_forged() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     let me = p.default.account_id.clone();
     let names: Vec<String> = (0..20).map(|i| format!("img-{:02}", i * 2)).collect();
     p.seed_private_images(&me, "us-east-1", &names).await;
@@ -280,7 +280,7 @@ async fn share(
 
 #[tokio::test]
 async fn delete_image_rules() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     let me = p.default.account_id.clone();
     let other = p.create_account();
     p.seed_private_images(
@@ -348,7 +348,7 @@ async fn delete_image_rules() {
 
 #[tokio::test]
 async fn shared_images_show_to_the_recipient_with_permissions() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     let owner = p.default.clone();
     let other = p.create_account();
     p.seed_private_images(&owner.account_id, "us-east-1", &["golden".into()])
@@ -393,7 +393,7 @@ async fn shared_images_show_to_the_recipient_with_permissions() {
 
 #[tokio::test]
 async fn accounts_are_isolated() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     let a = p.default.clone();
     let b = p.create_account();
     p.seed_private_images(&a.account_id, "us-east-1", &["secret-app".into()])
@@ -463,7 +463,7 @@ async fn accounts_are_isolated() {
 
 #[tokio::test]
 async fn unimplemented_operations_fail_cleanly() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
         let (code, msg, status) = failure(c.describe_directory_configs().send().await);

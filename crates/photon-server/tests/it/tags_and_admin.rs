@@ -11,7 +11,7 @@ use photon_testkit::{Photon, Proto, BOTH};
 
 #[tokio::test]
 async fn tags_on_images() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     let me = p.default.account_id.clone();
     p.seed_private_images(&me, "us-east-1", &["tagged".into()])
         .await;
@@ -193,7 +193,7 @@ async fn state_survives_kill_and_restart() {
 
 #[tokio::test]
 async fn accounts_and_quotas_commands() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     // Created while the server runs, usable at once.
     let fixed = p.admin(&[
         "accounts",

@@ -38,7 +38,7 @@ async fn json_error(r: reqwest::Response) -> (u16, String, String) {
 
 #[tokio::test]
 async fn sdk_sees_aws_auth_errors() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     for proto in BOTH {
         let unknown = Creds {
             access_key_id: "AKIAUNKNOWNKEY000000".into(),
@@ -76,7 +76,7 @@ async fn sdk_sees_aws_auth_errors() {
 
 #[tokio::test]
 async fn hand_signed_requests() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     let url = format!("{}/", p.endpoint);
     let target = ("x-amz-target", "PhotonAdminProxyService.DescribeImages");
 
@@ -219,7 +219,7 @@ async fn hand_signed_requests() {
 
 #[tokio::test]
 async fn cbor_framing() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     let url = format!("{}{CBOR_PATH}", p.endpoint);
     let now = SystemTime::now();
     let hdrs = [
@@ -276,7 +276,7 @@ async fn cbor_framing() {
 
 #[tokio::test]
 async fn health_needs_no_auth() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     let r = reqwest::get(format!("{}/health", p.endpoint))
         .await
         .unwrap();
@@ -288,7 +288,7 @@ async fn health_needs_no_auth() {
 
 #[tokio::test]
 async fn oversized_bodies_are_refused_in_protocol() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     let body = vec![b' '; 2 * 1024 * 1024];
     let headers = vec![
         (
@@ -307,6 +307,7 @@ async fn oversized_bodies_are_refused_in_protocol() {
 
 #[tokio::test]
 async fn each_sdk_mode_speaks_its_protocol() {
+    // Its own server: it reads the server's request log, which shared servers interleave.
     let p = Photon::start(bin());
     for (proto, want_protocol, want_path) in [
         (photon_testkit::Proto::Cbor, "rpcv2Cbor", CBOR_PATH),
@@ -339,7 +340,7 @@ async fn each_sdk_mode_speaks_its_protocol() {
 
 #[tokio::test]
 async fn the_target_header_must_be_signed() {
-    let p = Photon::start(bin());
+    let p = Photon::shared(bin(), &[]);
     let url = format!("{}/", p.endpoint);
     let now = SystemTime::now();
     // Signed without X-Amz-Target, which is then added: the operation would be unprotected.
