@@ -497,7 +497,8 @@ impl Service {
         fp_parts.extend(names.iter().map(String::as_str));
         fp_parts.push("arns");
         fp_parts.extend(arns.iter().map(String::as_str));
-        let fingerprint = token::fingerprint(&fp_parts);
+        // Only a listing that continues or goes on needs it: a point lookup skips the hash.
+        let fingerprint = std::cell::LazyCell::new(|| token::fingerprint(&fp_parts));
         let after = match &input.next_token {
             Some(t) => Some(token::open(&self.token_key, t, &fingerprint, self.now())?),
             None => None,

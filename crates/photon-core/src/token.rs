@@ -26,7 +26,7 @@ pub(crate) async fn load_or_create_key(store: &dyn Store) -> Result<Vec<u8>, Cor
 }
 
 fn hex_encode(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex::encode(b)
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {

@@ -39,12 +39,6 @@ const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// The last element of every SigV4 credential scope.
 const SCOPE_TERMINATOR: &str = "aws4_request";
 
-/// `chrono` format of SigV4 timestamps (ISO 8601 basic), e.g. `20150830T123600Z`.
-const AMZ_DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
-
-/// `chrono` format of the date in a credential scope, e.g. `20150830`.
-const SCOPE_DATE_FORMAT: &str = "%Y%m%d";
-
 const X_AMZ_DATE: &str = "x-amz-date";
 const X_AMZ_CONTENT_SHA256: &str = "x-amz-content-sha256";
 
@@ -445,8 +439,23 @@ fn digits(bytes: &[u8]) -> Option<u32> {
     })
 }
 
+/// A SigV4 timestamp (ISO 8601 basic), e.g. `20150830T123600Z`.
 fn format_amz_date(time: DateTime<Utc>) -> String {
-    time.format(AMZ_DATE_FORMAT).to_string()
+    // Every signed request formats its time; chrono's `format` parses its pattern each time.
+    use chrono::Timelike;
+    format!(
+        "{}T{:02}{:02}{:02}Z",
+        scope_date(time),
+        time.hour(),
+        time.minute(),
+        time.second()
+    )
+}
+
+/// `YYYYMMDD`, the date of a credential scope.
+fn scope_date(time: DateTime<Utc>) -> String {
+    use chrono::Datelike;
+    format!("{:04}{:02}{:02}", time.year(), time.month(), time.day())
 }
 
 /// Builds the canonical request, signing exactly the headers in
@@ -641,7 +650,7 @@ pub fn verify(
 
     let time = request_time(req.headers)?;
     let amz_date = format_amz_date(time);
-    let request_day = time.format(SCOPE_DATE_FORMAT).to_string();
+    let request_day = scope_date(time);
     if auth.date != request_day {
         return Err(incomplete(format!(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \

@@ -476,7 +476,7 @@ async fn api(
     };
     tracing::info!(
         request_id,
-        %method,
+        method = method.as_str(),
         path,
         protocol = protocol.name(),
         operation = op.unwrap_or("-"),
