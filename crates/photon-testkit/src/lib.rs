@@ -49,6 +49,8 @@ pub struct Photon {
 /// first test that asks for it and stops when the last one holding it ends, so nothing outlives
 /// the test binary (its data directory and PostgreSQL database go with it). Only for tests that
 /// neither restart nor kill the server and that see nothing but their own account's state.
+/// A helper that takes `&Photon` sees the server's own `default`, not the test's: pass the
+/// test's `&p.default` to it explicitly.
 pub struct SharedPhoton {
     server: std::sync::Arc<Photon>,
     /// A fresh account of this test's own.

@@ -772,7 +772,8 @@ async fn sessions_honour_filters_context_and_applications() {
 async fn members_newer_than_the_sdk_are_honoured() {
     use serde_json::json;
     let p = Photon::shared(bin(), &["--pace", "instant"]);
-    let call = |op: &'static str, body: serde_json::Value| common::json_call(&p, op, body);
+    let call =
+        |op: &'static str, body: serde_json::Value| common::json_call(&p, &p.default, op, body);
     let (status, _) = call(
         "CreateStack",
         json!({

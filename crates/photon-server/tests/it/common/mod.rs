@@ -157,6 +157,7 @@ pub(crate) async fn wait_fleet(
 /// HTTP status and the decoded body.
 pub(crate) async fn json_call(
     p: &photon_testkit::Photon,
+    creds: &photon_testkit::Creds,
     op: &str,
     body: serde_json::Value,
 ) -> (u16, serde_json::Value) {
@@ -171,7 +172,7 @@ pub(crate) async fn json_call(
             ("content-type", "application/x-amz-json-1.1"),
         ],
         &body,
-        &p.default,
+        creds,
         "us-east-1",
         std::time::SystemTime::now(),
     );
