@@ -50,6 +50,8 @@ pub trait BlobStore: Send + Sync + 'static {
     /// The bytes of a blob, checked against its digest.
     fn get(&self, digest: &str) -> BlobResult<Vec<u8>>;
     fn has(&self, digest: &str) -> BlobResult<bool>;
+    /// Whether the store answers and takes writes now (`GET /ready`).
+    fn check(&self) -> BlobResult<()>;
 }
 
 /// Blobs as files: `ROOT/sha256/ab/abcdef…`.
@@ -90,6 +92,16 @@ impl FsBlobStore {
 }
 
 impl BlobStore for FsBlobStore {
+    fn check(&self) -> BlobResult<()> {
+        // A probe of its own per call: concurrent checks never remove each other's file.
+        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let probe = self.root.join(format!(".ready-{}-{n}", std::process::id()));
+        std::fs::write(&probe, b"")?;
+        std::fs::remove_file(&probe)?;
+        Ok(())
+    }
+
     fn put(&self, bytes: &[u8]) -> BlobResult<String> {
         let digest = digest_of(bytes);
         let path = self.path(&digest);
@@ -250,6 +262,13 @@ impl RegionalBlobs {
             shared: fallback,
             by_region: Arc::new(stores),
         }
+    }
+
+    /// Every distinct store, for checks that cover them all.
+    pub fn stores(&self) -> Vec<&dyn BlobStore> {
+        let mut all: Vec<&dyn BlobStore> = vec![self.shared.as_ref()];
+        all.extend(self.by_region.values().map(|s| s.as_ref()));
+        all
     }
 
     pub fn region(&self, region: &str) -> &dyn BlobStore {

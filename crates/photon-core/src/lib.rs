@@ -138,6 +138,10 @@ impl Service {
         &self.store
     }
 
+    pub fn blobs(&self) -> &RegionalBlobs {
+        &self.blobs
+    }
+
     pub fn regions(&self) -> &[String] {
         &self.regions
     }

@@ -36,6 +36,8 @@ const MAX_BODY: usize = 1024 * 1024;
 pub(crate) struct App {
     pub(crate) svc: Service,
     creds: StoreCredentials,
+    /// Renders this process's metrics (`GET /metrics`).
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 /// The credential port over the store, with a short-lived cache of keys that exist: every
@@ -195,9 +197,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = App {
         svc,
         creds: StoreCredentials::new(store.clone()),
+        metrics: install_metrics()?,
     };
     let router = Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .route("/connect/{token}", get(crate::connect::builder_page))
         .route("/stream/{token}", get(crate::connect::stream_page))
         .route(
@@ -421,6 +426,115 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The process's metrics recorder, with the request-latency buckets of an API whose calls take
+/// from under a millisecond (a lookup) to seconds (a large listing on a busy database).
+fn install_metrics() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(REQUEST_SECONDS.to_owned()),
+            &[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ],
+        )
+        .context("cannot set up the metrics recorder")?
+        .build_recorder();
+    let handle = recorder.handle();
+    // One recorder per process; `serve` runs once.
+    metrics::set_global_recorder(recorder)
+        .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
+    metrics::describe_counter!(
+        REQUESTS,
+        "API requests answered, by operation, protocol and error code (OK when none)"
+    );
+    metrics::describe_histogram!(
+        REQUEST_SECONDS,
+        metrics::Unit::Seconds,
+        "Time from a request's arrival to its response, by operation and protocol"
+    );
+    metrics::describe_counter!(
+        "photon_job_attempts_total",
+        "Job attempts this node ended, by job kind and outcome"
+    );
+    metrics::describe_gauge!(
+        "photon_jobs_due",
+        "Jobs due to run that no node has claimed yet (the whole queue, not this node's)"
+    );
+    metrics::describe_gauge!(
+        "photon_jobs_running",
+        "Jobs a node holds a lease on (the whole queue)"
+    );
+    metrics::describe_gauge!(
+        "photon_job_oldest_due_age_seconds",
+        metrics::Unit::Seconds,
+        "How long the longest-waiting due job has waited (0 when none is due)"
+    );
+    Ok(handle)
+}
+
+const REQUESTS: &str = "photon_requests_total";
+const REQUEST_SECONDS: &str = "photon_request_duration_seconds";
+
+/// `GET /metrics`: Prometheus text format. The queue gauges are read from the store at each
+/// scrape, so every node reports the same queue.
+async fn metrics(State(app): State<App>) -> Response {
+    let now = chrono::Utc::now().timestamp_millis();
+    match app.svc.store().job_queue(now).await {
+        Ok(q) => {
+            metrics::gauge!("photon_jobs_due").set(q.due as f64);
+            metrics::gauge!("photon_jobs_running").set(q.running as f64);
+            let waited = q
+                .oldest_due_at
+                .map_or(0, |at| now.saturating_sub(at).max(0));
+            metrics::gauge!("photon_job_oldest_due_age_seconds").set(waited as f64 / 1000.0);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the job queue"),
+    }
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+/// `GET /ready`: whether this node can serve: the database answers and every blob store takes
+/// a write. 503 with what failed otherwise, for a load balancer's health check.
+async fn ready(State(app): State<App>) -> Response {
+    let store = app.svc.store();
+    let database = store.ping().await.err().map(|e| e.to_string());
+    let blobs = app.svc.blobs().clone();
+    let blob_error = tokio::task::spawn_blocking(move || {
+        blobs
+            .stores()
+            .iter()
+            .find_map(|s| s.check().err())
+            .map(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Some(format!("the blob check did not finish: {e}")));
+    let ok = database.is_none() && blob_error.is_none();
+    let part = |error: Option<String>| match error {
+        None => serde_json::json!({ "ready": true }),
+        Some(e) => serde_json::json!({ "ready": false, "error": e }),
+    };
+    let body = serde_json::json!({
+        "ready": ok,
+        "database": part(database),
+        "blobs": part(blob_error),
+    });
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 async fn health(State(app): State<App>) -> Response {
     let store = app.svc.store();
     let reachable = store.ping().await.is_ok();
@@ -453,7 +567,7 @@ async fn api(
     let request_id = uuid::Uuid::new_v4().to_string();
     let path = uri.path();
     let protocol = route::detect(path, &headers);
-    let (resp, op, account) = match body {
+    let (resp, op, account, code) = match body {
         Ok(body) => handle(&app, &method, &uri, &headers, &body, &request_id).await,
         Err(rejection) => {
             // Refused before it is read whole; framed like every other error.
@@ -471,18 +585,30 @@ async fn api(
                     format!("the request body could not be read ({rejection}); send it again"),
                 )
             };
-            (frame::error(protocol, &e, &request_id), None, None)
+            (
+                frame::error(protocol, &e, &request_id),
+                None,
+                None,
+                Some(e.code.name()),
+            )
         }
     };
+    let elapsed = started.elapsed();
+    let operation = op.unwrap_or("-");
+    metrics::counter!(REQUESTS, "operation" => operation, "protocol" => protocol.name(),
+        "code" => code.unwrap_or("OK"))
+    .increment(1);
+    metrics::histogram!(REQUEST_SECONDS, "operation" => operation, "protocol" => protocol.name())
+        .record(elapsed.as_secs_f64());
     tracing::info!(
         request_id,
         method = method.as_str(),
         path,
         protocol = protocol.name(),
-        operation = op.unwrap_or("-"),
+        operation,
         account = account.as_deref().unwrap_or("-"),
         status = resp.status().as_u16(),
-        micros = started.elapsed().as_micros() as u64,
+        micros = elapsed.as_micros() as u64,
         "request"
     );
     resp.map(axum::body::Body::from).into_response()
@@ -523,11 +649,19 @@ async fn handle(
     http::Response<Vec<u8>>,
     Option<&'static str>,
     Option<String>,
+    Option<&'static str>,
 ) {
     let path = uri.path();
     let (protocol, op) = match route::route(method, path, headers, body.len()) {
         Ok(x) => x,
-        Err((p, e)) => return (frame::error(p, &e, request_id), None, None),
+        Err((p, e)) => {
+            return (
+                frame::error(p, &e, request_id),
+                None,
+                None,
+                Some(e.code.name()),
+            )
+        }
     };
     let cx = match authenticate(app, method, uri, headers, body, request_id).await {
         Ok(cx) => cx,
@@ -536,6 +670,7 @@ async fn handle(
                 frame::error(protocol, &e, request_id),
                 Some(op.name()),
                 None,
+                Some(e.code.name()),
             )
         }
     };
@@ -543,11 +678,11 @@ async fn handle(
         Ok(input) => dispatch(&app.svc, &cx, op, input).await,
         Err(e) => Err(e),
     };
-    let resp = match result {
-        Ok(out) => frame::success(protocol, &out, request_id),
-        Err(e) => frame::error(protocol, &e, request_id),
+    let (resp, code) = match result {
+        Ok(out) => (frame::success(protocol, &out, request_id), None),
+        Err(e) => (frame::error(protocol, &e, request_id), Some(e.code.name())),
     };
-    (resp, Some(op.name()), Some(cx.account_id))
+    (resp, Some(op.name()), Some(cx.account_id), code)
 }
 
 #[cfg(test)]

@@ -110,4 +110,26 @@ impl JobStore for SqlStore {
             .map_err(backend)?;
         row.as_ref().map(job_from_row).transpose()
     }
+
+    async fn job_queue(&self, now: Millis) -> StoreResult<QueueStats> {
+        let due = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(run_at) AS oldest FROM jobs \
+             WHERE state = 'queued' AND run_at <= $1",
+        )
+        .bind(now)
+        .fetch_one(&self.read)
+        .await
+        .map_err(backend)?;
+        let running = count(
+            &self.read,
+            "SELECT COUNT(*) AS n FROM jobs WHERE state = 'running'",
+            &[],
+        )
+        .await?;
+        Ok(QueueStats {
+            due: due.try_get("n").map_err(backend)?,
+            oldest_due_at: due.try_get("oldest").map_err(backend)?,
+            running,
+        })
+    }
 }

@@ -33,8 +33,8 @@ use photon_store::{
     AccessKeyRecord, AccountRecord, AgentRelease, BaseRelease, BuilderAttrs, BuilderFile,
     BuilderRecord, ConsoleSessionRecord, FaultRecord, FleetAttrs, FleetRecord, ImageAttrs,
     ImageQuery, ImageRecord, ImageRow, ImageScope, ImageShare, ImageUsage, JobOutcome, JobRecord,
-    JobState, Key, Millis, QuotaRecord, ResourceKey, ResourceKind, SessionRecord, StackAttrs,
-    StackRecord, Store, StoreError, StoreResult, IMAGE_ATTRS_VERSION,
+    JobState, Key, Millis, QueueStats, QuotaRecord, ResourceKey, ResourceKind, SessionRecord,
+    StackAttrs, StackRecord, Store, StoreError, StoreResult, IMAGE_ATTRS_VERSION,
 };
 use photon_types::{FleetState, ImageBuilderState, ImageState};
 use sqlx::any::{AnyPoolOptions, AnyRow};

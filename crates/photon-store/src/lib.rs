@@ -967,6 +967,19 @@ pub trait JobStore: Send + Sync {
         now: Millis,
     ) -> StoreResult<bool>;
     async fn job(&self, id: &str) -> StoreResult<Option<JobRecord>>;
+    /// What the queue holds at `now`, for the operator's metrics.
+    async fn job_queue(&self, now: Millis) -> StoreResult<QueueStats>;
+}
+
+/// The job queue at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    /// Jobs due to run (queued with `run_at` passed) that no engine has claimed yet.
+    pub due: i64,
+    /// When the longest-waiting due job became due.
+    pub oldest_due_at: Option<Millis>,
+    /// Jobs an engine holds a lease on (or held, until the lease runs out).
+    pub running: i64,
 }
 
 /// What the operator manages: base-image and agent releases, rehearsed faults and quotas.

@@ -575,3 +575,54 @@ async fn stacks_and_their_fleet_through_the_unit_of_work() {
         .is_none());
     assert!(s.tags(&fleet.arn).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_job_queue_as_metrics_see_it() {
+    use photon_store::{JobRecord, JobState, QueueStats};
+    let fresh = FreshStore::new();
+    let s = SqlStore::connect(&fresh.url).await.unwrap();
+    assert_eq!(s.job_queue(1_000).await.unwrap(), QueueStats::default());
+    let job = |id: &str, run_at: i64| JobRecord {
+        id: id.into(),
+        kind: "fleet".into(),
+        account_id: "111111111111".into(),
+        region: "us-east-1".into(),
+        resource: "r".into(),
+        payload: "{}".into(),
+        state: JobState::Queued,
+        run_at,
+        attempts: 0,
+        max_attempts: 5,
+        lease_owner: None,
+        lease_until: None,
+        last_error: None,
+        created_at: 0,
+        updated_at: 0,
+    };
+    for (id, at) in [("a", 100), ("b", 200), ("later", 10_000)] {
+        s.enqueue_job(&job(id, at)).await.unwrap();
+    }
+    // Due means queued with its time passed; a job not yet due is not counted.
+    let q = s.job_queue(500).await.unwrap();
+    assert_eq!(
+        q,
+        QueueStats {
+            due: 2,
+            oldest_due_at: Some(100),
+            running: 0
+        }
+    );
+    // A claimed job is running, no longer due.
+    let claimed = s.claim_jobs("w", 500, 30_000, 1).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, "a");
+    let q = s.job_queue(500).await.unwrap();
+    assert_eq!(
+        q,
+        QueueStats {
+            due: 1,
+            oldest_due_at: Some(200),
+            running: 1
+        }
+    );
+}

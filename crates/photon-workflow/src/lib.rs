@@ -348,6 +348,7 @@ impl Engine {
             return Ok(());
         }
         let Some(step) = self.leased(&job, handler.run(&job)).await else {
+            count_attempt(&job, "abandoned");
             return Ok(());
         };
         let now = self.clock.now_millis();
@@ -376,13 +377,22 @@ impl Engine {
 
     async fn finish(&self, job: &JobRecord, outcome: JobOutcome) -> StoreResult<()> {
         let now = self.clock.now_millis();
-        if !self
+        let label = match outcome {
+            JobOutcome::Done => "done",
+            JobOutcome::Continue { .. } => "continue",
+            JobOutcome::Retry { .. } => "retry",
+            JobOutcome::Failed { .. } => "failed",
+        };
+        if self
             .store
             .finish_job(&job.id, &self.worker, &outcome, now)
             .await?
         {
+            count_attempt(job, label);
+        } else {
             // The lease ran out and another worker took the job over; its outcome stands.
             tracing::warn!(job = %job.id, kind = %job.kind, "lost the lease before finishing");
+            count_attempt(job, "lost_lease");
         }
         Ok(())
     }
@@ -435,6 +445,12 @@ pub fn new_job(
         created_at: run_at,
         updated_at: run_at,
     }
+}
+
+/// One attempt's end in the operator's metrics: `photon_job_attempts_total{kind, outcome}`.
+fn count_attempt(job: &JobRecord, outcome: &'static str) {
+    metrics::counter!("photon_job_attempts_total", "kind" => job.kind.clone(), "outcome" => outcome)
+        .increment(1);
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ mod copy;
 mod fidelity;
 mod fleets;
 mod image_assistant;
+mod metrics;
 mod registry;
 mod releases;
 mod sessions;
