@@ -440,6 +440,16 @@ fn install_metrics() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHa
         .context("cannot set up the metrics recorder")?
         .build_recorder();
     let handle = recorder.handle();
+    // Histogram samples collect in buckets until upkeep folds them in: without it, a node
+    // nobody scrapes would grow by every request it answers.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     // One recorder per process; `serve` runs once.
     metrics::set_global_recorder(recorder)
         .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
