@@ -12,7 +12,7 @@ const BASE: &str = "AppStream-WinServer2022-11-10-2025";
 
 #[tokio::test]
 async fn stacks_and_fleet_association() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
         let (stack, fleet, other) = (
@@ -137,7 +137,7 @@ async fn stacks_and_fleet_association() {
 /// error and a message that says what to do; another account is not affected.
 #[tokio::test]
 async fn stacks_count_against_their_quota_and_names_are_unique() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     let id = p.default.account_id.clone();
     p.set_quota(&id, "us-east-1", "stacks=2");
     // Under the quota, a name in use is the refusal.

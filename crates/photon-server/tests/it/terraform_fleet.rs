@@ -118,7 +118,7 @@ async fn wait(c: &Client, name: &str, pending: FleetState, target: FleetState) {
 /// UpdateFleet.MaxUserDurationInSeconds UpdateFleet.Description DeleteFleet.Name
 #[tokio::test]
 async fn terraform_fleet_create_read_update_import_destroy() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
         let name = format!("tf-fleet-{proto:?}").to_lowercase();

@@ -41,7 +41,7 @@ async fn associated(c: &Client, id: &str) -> bool {
 /// ListAssociatedFleets.StackName
 #[tokio::test]
 async fn terraform_association_create_read_import_destroy() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
         let fleet = format!("tf-fleet-{proto:?}").to_lowercase();

@@ -128,7 +128,7 @@ async fn wait(
 /// ListTagsForResource.ResourceArn
 #[tokio::test]
 async fn terraform_image_builder_create_read_update_import_destroy() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
         let name = format!("tf-builder-{proto:?}").to_lowercase();
@@ -214,7 +214,7 @@ async fn terraform_image_builder_create_read_update_import_destroy() {
 /// pinned to a version reads back that version.
 #[tokio::test]
 async fn terraform_image_builder_agent_version_reads_back_as_configured() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     let c = p.client(photon_testkit::Proto::Json, &p.default, "us-east-1");
     let image = c.describe_images().names(BASE).send().await.unwrap();
     let image_agent = image.images()[0]

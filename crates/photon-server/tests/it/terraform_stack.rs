@@ -121,7 +121,7 @@ fn setting(action: Action, permission: Permission) -> UserSetting {
 /// UpdateStack.UserSettings UpdateStack.ApplicationSettings UpdateStack.StreamingExperienceSettings
 #[tokio::test]
 async fn terraform_stack_create_read_update_import_destroy() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
         let name = format!("tf-stack-{proto:?}").to_lowercase();
@@ -278,7 +278,7 @@ async fn terraform_stack_create_read_update_import_destroy() {
 /// The provider test's "basic" configuration, a stack with only a name: what it reads back.
 #[tokio::test]
 async fn terraform_stack_basic_reads_aws_defaults() {
-    let p = Photon::start_with(bin(), &["--pace", "instant"]);
+    let p = Photon::shared(bin(), &["--pace", "instant"]);
     for proto in BOTH {
         let c = p.client(proto, &p.default, "us-east-1");
         let name = format!("tf-basic-{proto:?}").to_lowercase();
