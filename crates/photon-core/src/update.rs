@@ -218,31 +218,28 @@ impl Service {
         // The locks of builder and image creators of this account and region, in that order.
         tx.lock(LockKey::account_builders(account, region)).await?;
         tx.lock(LockKey::account_images(account, region)).await?;
-        let n = max_builders;
-        if tx.count_image_builders(region, account).await? >= n {
+        if tx.count_image_builders(region, account).await? >= max_builders {
             return Err(CoreError::LimitExceeded(format!(
-                "an update needs one more image builder and the account has its {n}; delete \
+                "an update needs one more image builder and the account has its {max_builders}; delete \
                  one, or have the operator raise it with {}",
                 set("image-builders")
             )));
         }
-        let n = max_images;
-        if tx.count_images(region, account).await? >= n {
+        if tx.count_images(region, account).await? >= max_images {
             return Err(CoreError::LimitExceeded(format!(
-                "an update needs one more image and the account has its {n}; delete one, or \
+                "an update needs one more image and the account has its {max_images}; delete one, or \
                  have the operator raise it with {}",
                 set("images")
             )));
         }
         // An update under way is an image of this account in the new image's state.
-        let n = max_updates;
         if tx
             .count_images_in_state(region, account, image.state)
             .await?
-            >= n
+            >= max_updates
         {
             return Err(CoreError::LimitExceeded(format!(
-                "{n} image updates are already under way, the quota; wait for one to finish, \
+                "{max_updates} image updates are already under way, the quota; wait for one to finish, \
                  or have the operator raise it with {}",
                 set("concurrent-image-updates")
             )));

@@ -532,6 +532,11 @@ async fn ready(State(app): State<App>) -> Response {
         "database": part(database),
         "blobs": part(blob_error),
     });
+    probe_response(ok, &body)
+}
+
+/// A probe's answer: 200 when it passed, 503 when not, with its JSON body.
+fn probe_response(ok: bool, body: &serde_json::Value) -> Response {
     let status = if ok {
         StatusCode::OK
     } else {
@@ -553,17 +558,7 @@ async fn health(State(app): State<App>) -> Response {
         "version": env!("CARGO_PKG_VERSION"),
         "store": { "engine": store.engine(), "reachable": reachable },
     });
-    let status = if reachable {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        [("content-type", "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    probe_response(reachable, &body)
 }
 
 async fn api(

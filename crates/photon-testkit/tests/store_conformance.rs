@@ -401,20 +401,7 @@ async fn sharing_fleet_guard_and_copy_contract() {
     };
     let job = |n: u32| photon_store::JobRecord {
         id: format!("copy-{n}"),
-        kind: "image-copy".into(),
-        account_id: owner.into(),
-        region: "eu-west-1".into(),
-        resource: "r".into(),
-        payload: "us-east-1/golden".into(),
-        state: photon_store::JobState::Queued,
-        run_at: 0,
-        attempts: 0,
-        max_attempts: 5,
-        lease_owner: None,
-        lease_until: None,
-        last_error: None,
-        created_at: 0,
-        updated_at: 0,
+        ..photon_workflow::new_job("image-copy", owner, "eu-west-1", "r", "{}", 0, 5)
     };
     // Copies through the unit of work: the counts the domain's quotas read, a name taken in
     // the destination, and a refused copy that leaves nothing behind.
@@ -578,26 +565,13 @@ async fn stacks_and_their_fleet_through_the_unit_of_work() {
 
 #[tokio::test]
 async fn the_job_queue_as_metrics_see_it() {
-    use photon_store::{JobRecord, JobState, QueueStats};
+    use photon_store::{JobRecord, QueueStats};
     let fresh = FreshStore::new();
     let s = SqlStore::connect(&fresh.url).await.unwrap();
     assert_eq!(s.job_queue(1_000).await.unwrap(), QueueStats::default());
     let job = |id: &str, run_at: i64| JobRecord {
         id: id.into(),
-        kind: "fleet".into(),
-        account_id: "111111111111".into(),
-        region: "us-east-1".into(),
-        resource: "r".into(),
-        payload: "{}".into(),
-        state: JobState::Queued,
-        run_at,
-        attempts: 0,
-        max_attempts: 5,
-        lease_owner: None,
-        lease_until: None,
-        last_error: None,
-        created_at: 0,
-        updated_at: 0,
+        ..photon_workflow::new_job("fleet", "111111111111", "us-east-1", "r", "{}", run_at, 5)
     };
     for (id, at) in [("a", 100), ("b", 200), ("later", 10_000)] {
         s.enqueue_job(&job(id, at)).await.unwrap();
